@@ -1,0 +1,21 @@
+//! GET /categories: every category with its count of listed products.
+
+use serde_json::json;
+use storefront::http::prelude::*;
+use storefront::services::catalog;
+
+pub const FUNCTION: Function = Function {
+    route: Route { method: "GET", path: "/categories", function: "list-categories", access: Access::Public },
+    handler: |state, req| Box::pin(handle(state, req)),
+};
+
+async fn handle(state: AppState, _req: Request) -> Result<Response<Body>, ApiError> {
+    let categories = catalog::categories(state.catalog.as_ref()).await?;
+    let items: Vec<_> = categories
+        .iter()
+        .map(|c| json!({ "slug": c.info.slug, "name": c.info.name, "product_count": c.product_count }))
+        .collect();
+    let mut response = json(StatusCode::OK, &json!({ "items": items }))?;
+    cache_publicly(&mut response, 60);
+    Ok(response)
+}

@@ -1,0 +1,39 @@
+//! PUT /cart/items/{product_id}: sets how many of a product are in the caller's cart (1..=10).
+
+use serde::Deserialize;
+use storefront::domain::Quantity;
+use storefront::http::prelude::*;
+use storefront::services::carts;
+
+pub const FUNCTION: Function = Function {
+    route: Route {
+        method: "PUT",
+        path: "/cart/items/{product_id}",
+        function: "put-cart-item",
+        access: Access::Role(Role::Shopper),
+    },
+    handler: |state, req| Box::pin(handle(state, req)),
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutCartItem {
+    quantity: i64,
+}
+
+async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let caller = caller(&req)?;
+    let id = product_id_param(&req)?;
+    let body: PutCartItem = json_body(&req)?;
+    let quantity = Quantity::parse(body.quantity, "quantity")?;
+    let cart = carts::put_item(
+        state.catalog.as_ref(),
+        state.carts.as_ref(),
+        state.clock.as_ref(),
+        &caller.user_id,
+        id,
+        quantity,
+    )
+    .await?;
+    json(StatusCode::OK, &cart)
+}

@@ -1,0 +1,200 @@
+//! Mapping between domain values and DynamoDB items, in one place.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::keys::*;
+use crate::domain::{
+    CartLine, Category, Currency, Money, Product, ProductId, ProductImage, ProductStatus, Quantity, UserId,
+};
+use crate::ports::{ArtisanProfile, StoreError};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub fn timestamp(value: OffsetDateTime) -> AttributeValue {
+    // RFC 3339 formatting of a valid UTC time cannot fail.
+    s(value.format(&Rfc3339).unwrap_or_default())
+}
+
+fn malformed(item: &Item, what: &str) -> StoreError {
+    let kind = item.get("PK").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
+    StoreError::unexpected(format!("malformed item {kind}: {what}"))
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).ok_or_else(|| malformed(item, name))
+}
+
+fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).ok_or_else(|| malformed(item, name))
+}
+
+fn get_time(item: &Item, name: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(get_s(item, name)?, &Rfc3339).map_err(|_| malformed(item, name))
+}
+
+pub fn product_key(id: &ProductId) -> Item {
+    HashMap::from([(PK.to_owned(), s(product_pk(id))), (SK.to_owned(), s(PRODUCT_SK))])
+}
+
+/// The whole product item, with its index keys when it is listed (active); archived products carry none, so the
+/// sparse indexes simply stop returning them.
+pub fn product_item(product: &Product) -> Item {
+    let mut item = product_key(&product.product_id);
+    item.insert("entity".into(), s("product"));
+    item.insert("product_id".into(), s(product.product_id.as_str()));
+    item.insert("artisan_id".into(), s(product.artisan_id.as_str()));
+    item.insert("title".into(), s(&product.title));
+    item.insert("description".into(), s(&product.description));
+    item.insert("category".into(), s(product.category.as_str()));
+    item.insert("price_amount".into(), n(product.price.amount));
+    item.insert("currency".into(), s(product.price.currency.code()));
+    item.insert("stock".into(), n(product.stock));
+    item.insert("status".into(), s(product.status.as_str()));
+    let images = product
+        .images
+        .iter()
+        .map(|image| {
+            AttributeValue::M(HashMap::from([
+                ("thumb_url".to_owned(), s(&image.thumb_url)),
+                ("large_url".to_owned(), s(&image.large_url)),
+            ]))
+        })
+        .collect();
+    item.insert("images".into(), AttributeValue::L(images));
+    item.insert("version".into(), n(product.version));
+    item.insert("created_at".into(), timestamp(product.created_at));
+    item.insert("updated_at".into(), timestamp(product.updated_at));
+    if product.is_active() {
+        let id = s(product.product_id.as_str());
+        let shard = shard_of(&product.product_id);
+        item.insert(CATALOG_INDEX_PK.into(), s(catalog_shard_key(shard)));
+        item.insert(CATALOG_INDEX_SK.into(), id.clone());
+        item.insert(CATEGORY_INDEX_PK.into(), s(category_shard_key(&product.category, shard)));
+        item.insert(CATEGORY_INDEX_SK.into(), id.clone());
+        item.insert(ARTISAN_INDEX_PK.into(), s(artisan_pk(&product.artisan_id)));
+        item.insert(ARTISAN_INDEX_SK.into(), id);
+    }
+    item
+}
+
+pub fn product_from_item(item: &Item) -> Result<Product, StoreError> {
+    let images = match item.get("images") {
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|entry| {
+                let map = entry.as_m().map_err(|_| malformed(item, "images"))?;
+                Ok(ProductImage {
+                    thumb_url: get_s(map, "thumb_url")?.to_owned(),
+                    large_url: get_s(map, "large_url")?.to_owned(),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?,
+        _ => Vec::new(),
+    };
+    Ok(Product {
+        product_id: ProductId::parse(get_s(item, "product_id")?).ok_or_else(|| malformed(item, "product_id"))?,
+        artisan_id: UserId::parse(get_s(item, "artisan_id")?).ok_or_else(|| malformed(item, "artisan_id"))?,
+        title: get_s(item, "title")?.to_owned(),
+        description: get_s(item, "description")?.to_owned(),
+        category: Category::parse(get_s(item, "category")?).ok_or_else(|| malformed(item, "category"))?,
+        price: Money::new(
+            get_n(item, "price_amount")?,
+            Currency::parse(get_s(item, "currency")?).ok_or_else(|| malformed(item, "currency"))?,
+        ),
+        stock: get_n(item, "stock")?,
+        status: ProductStatus::parse(get_s(item, "status")?).ok_or_else(|| malformed(item, "status"))?,
+        images,
+        version: get_n(item, "version")?,
+        created_at: get_time(item, "created_at")?,
+        updated_at: get_time(item, "updated_at")?,
+    })
+}
+
+pub fn cart_key(user: &UserId, product: &ProductId) -> Item {
+    HashMap::from([(PK.to_owned(), s(user_pk(user))), (SK.to_owned(), s(cart_sk(product)))])
+}
+
+/// A cart line with when it was first added (for ordering) and when it expires (epoch seconds).
+pub fn cart_line_from_item(item: &Item) -> Result<(CartLine, String, Option<i64>), StoreError> {
+    let product_id = ProductId::parse(get_s(item, "product_id")?).ok_or_else(|| malformed(item, "product_id"))?;
+    let quantity = Quantity::parse(get_n(item, "quantity")?, "quantity").map_err(|_| malformed(item, "quantity"))?;
+    let added_at = get_s(item, "added_at")?.to_owned();
+    let expires_at = get_n(item, TTL).ok();
+    Ok((CartLine { product_id, quantity }, added_at, expires_at))
+}
+
+pub fn artisan_key(artisan: &UserId) -> Item {
+    HashMap::from([(PK.to_owned(), s(artisan_pk(artisan))), (SK.to_owned(), s(PROFILE_SK))])
+}
+
+pub fn artisan_from_item(artisan_id: &UserId, item: &Item) -> Result<ArtisanProfile, StoreError> {
+    Ok(ArtisanProfile {
+        artisan_id: artisan_id.clone(),
+        display_name: get_s(item, "display_name")?.to_owned(),
+        product_count: get_n::<i64>(item, "product_count")?.max(0).unsigned_abs(),
+    })
+}
+
+pub fn category_counter_key(slug: &str) -> Item {
+    HashMap::from([(PK.to_owned(), s(category_counter_pk(slug))), (SK.to_owned(), s(COUNTER_SK))])
+}
+
+pub fn category_count_from_item(item: &Item) -> Option<(String, u64)> {
+    let slug = get_s(item, PK).ok()?.strip_prefix("CATEGORY#")?.to_owned();
+    let count = get_n::<i64>(item, "product_count").ok()?.max(0).unsigned_abs();
+    Some((slug, count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NewProduct;
+
+    fn product() -> Product {
+        let new = NewProduct::parse("Vase", "Blue", "glass", 4200, "USD", 7).expect("valid");
+        let mut product = Product::create(
+            new,
+            ProductId::from_parts(1_700_000_000_000, 42),
+            UserId::parse("ana").expect("id"),
+            OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time"),
+        );
+        product.images.push(ProductImage { thumb_url: "t".into(), large_url: "l".into() });
+        product
+    }
+
+    #[test]
+    fn a_product_survives_the_round_trip() {
+        let product = product();
+        assert_eq!(product_from_item(&product_item(&product)).expect("maps back"), product);
+    }
+
+    #[test]
+    fn only_listed_products_carry_index_keys() {
+        let active = product();
+        assert!(product_item(&active).contains_key(CATALOG_INDEX_PK));
+        let archived = active.archived(active.updated_at);
+        let item = product_item(&archived);
+        for key in [CATALOG_INDEX_PK, CATEGORY_INDEX_PK, ARTISAN_INDEX_PK] {
+            assert!(!item.contains_key(key), "{key} left on an archived product");
+        }
+    }
+
+    #[test]
+    fn a_malformed_item_is_an_error_not_a_panic() {
+        let mut item = product_item(&product());
+        item.insert("stock".into(), s("lots"));
+        assert!(product_from_item(&item).is_err());
+    }
+}

@@ -1,0 +1,58 @@
+//! The DynamoDB adapter: one table, generic keys, sparse indexes (DESIGN §3). No Scan anywhere.
+
+mod carts;
+mod catalog;
+pub mod items;
+pub mod keys;
+pub mod schema;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use crate::ports::StoreError;
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+/// Error codes that mean "slow down and retry", not "this request is wrong".
+const THROTTLING_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+    "LimitExceededException",
+    "InternalServerError",
+    "ServiceUnavailable",
+];
+
+/// Maps an SDK failure to a store error: throttling, timeouts and connection failures are `Unavailable` (the
+/// client gets 503 + Retry-After), everything else `Unexpected`.
+pub(crate) fn store_error<E, R>(error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let retryable = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ServiceError(service) => service.err().code().is_some_and(|code| THROTTLING_CODES.contains(&code)),
+        _ => false,
+    };
+    let source = aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string();
+    if retryable { StoreError::Unavailable(source.into()) } else { StoreError::unexpected(source) }
+}

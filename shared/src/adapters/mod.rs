@@ -1,0 +1,4 @@
+//! Adapters: the ports implemented on real services. Only this module imports AWS crates.
+
+pub mod aws;
+pub mod dynamodb;

@@ -1,0 +1,68 @@
+//! Configuration from the environment, checked once at start-up: a missing or malformed variable fails the
+//! init phase with its name, instead of failing requests later.
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Clone)]
+pub struct Config {
+    /// The single DynamoDB table (DESIGN §3).
+    pub table_name: String,
+    /// Key that signs pagination cursors; at least 32 bytes.
+    pub cursor_secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config").field("table_name", &self.table_name).finish_non_exhaustive()
+    }
+}
+
+pub const TABLE_NAME: &str = "TABLE_NAME";
+pub const CURSOR_SECRET: &str = "CURSOR_SECRET";
+const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name).filter(|value| !value.trim().is_empty()).ok_or(ConfigError::Missing(name))
+        };
+        let table_name = required(TABLE_NAME)?;
+        let cursor_secret = required(CURSOR_SECRET)?.into_bytes();
+        if cursor_secret.len() < MIN_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                name: CURSOR_SECRET,
+                reason: format!("must be at least {MIN_SECRET_BYTES} bytes"),
+            });
+        }
+        Ok(Self { table_name, cursor_secret })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let error = Config::from_lookup(|name| (name == CURSOR_SECRET).then(|| "s".repeat(40))).expect_err("no table");
+        assert_eq!(error, ConfigError::Missing(TABLE_NAME));
+        assert!(error.to_string().contains("TABLE_NAME"));
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        let error = Config::from_lookup(|name| Some(if name == TABLE_NAME { "t".into() } else { "short".into() }))
+            .expect_err("short secret");
+        assert!(matches!(error, ConfigError::Invalid { name: CURSOR_SECRET, .. }));
+    }
+}

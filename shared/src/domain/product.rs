@@ -1,0 +1,287 @@
+//! Products: what an artisan lists, and the rules for creating and changing one.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{Category, Money, ProductId, UserId, ValidationErrors};
+
+pub const TITLE_MAX_CHARS: usize = 120;
+pub const DESCRIPTION_MAX_CHARS: usize = 4000;
+/// Stock is a count of handmade items; anything above this is a typo, not an inventory.
+pub const MAX_STOCK: i64 = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProductStatus {
+    Active,
+    /// Hidden from listings and not purchasable; past orders still show it.
+    Archived,
+}
+
+impl ProductStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductStatus::Active => "active",
+            ProductStatus::Archived => "archived",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "active" => Some(ProductStatus::Active),
+            "archived" => Some(ProductStatus::Archived),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductImage {
+    pub thumb_url: String,
+    pub large_url: String,
+}
+
+/// Units in stock, `0..=MAX_STOCK`.
+pub type Stock = u32;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub product_id: ProductId,
+    pub artisan_id: UserId,
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub price: Money,
+    pub stock: Stock,
+    pub status: ProductStatus,
+    pub images: Vec<ProductImage>,
+    /// Bumped by every change; the ETag and the `If-Match` precondition.
+    pub version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl Product {
+    pub fn create(new: NewProduct, product_id: ProductId, artisan_id: UserId, now: OffsetDateTime) -> Self {
+        Self {
+            product_id,
+            artisan_id,
+            title: new.title,
+            description: new.description,
+            category: new.category,
+            price: new.price,
+            stock: new.stock,
+            status: ProductStatus::Active,
+            images: Vec::new(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == ProductStatus::Active
+    }
+
+    /// The product after `patch`, one version later.
+    pub fn patched(&self, patch: ProductPatch, now: OffsetDateTime) -> Self {
+        let mut next = self.clone();
+        if let Some(title) = patch.title {
+            next.title = title;
+        }
+        if let Some(description) = patch.description {
+            next.description = description;
+        }
+        if let Some(category) = patch.category {
+            next.category = category;
+        }
+        if let Some(price) = patch.price {
+            next.price = price;
+        }
+        next.bumped(now)
+    }
+
+    /// The product hidden from listings, one version later (unchanged if already archived).
+    pub fn archived(&self, now: OffsetDateTime) -> Self {
+        let mut next = self.clone();
+        next.status = ProductStatus::Archived;
+        next.bumped(now)
+    }
+
+    fn bumped(mut self, now: OffsetDateTime) -> Self {
+        self.version += 1;
+        self.updated_at = now;
+        self
+    }
+}
+
+fn title(raw: &str, field: &str) -> Result<String, ValidationErrors> {
+    let trimmed = raw.trim();
+    let chars = trimmed.chars().count();
+    if chars == 0 || chars > TITLE_MAX_CHARS {
+        return Err(ValidationErrors::single(field, format!("must be 1 to {TITLE_MAX_CHARS} characters")));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(ValidationErrors::single(field, "must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn description(raw: &str, field: &str) -> Result<String, ValidationErrors> {
+    if raw.chars().count() > DESCRIPTION_MAX_CHARS {
+        return Err(ValidationErrors::single(field, format!("must be at most {DESCRIPTION_MAX_CHARS} characters")));
+    }
+    Ok(raw.trim().to_owned())
+}
+
+fn stock(raw: i64, field: &str) -> Result<Stock, ValidationErrors> {
+    if !(0..=MAX_STOCK).contains(&raw) {
+        return Err(ValidationErrors::single(field, format!("must be between 0 and {MAX_STOCK}")));
+    }
+    Stock::try_from(raw).map_err(|_| ValidationErrors::single(field, "out of range"))
+}
+
+/// A validated listing, before the server gives it an id, an owner and timestamps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProduct {
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub price: Money,
+    pub stock: Stock,
+}
+
+impl NewProduct {
+    pub fn parse(
+        raw_title: &str,
+        raw_description: &str,
+        raw_category: &str,
+        price_amount: i64,
+        price_currency: &str,
+        raw_stock: i64,
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = errors.check(title(raw_title, "title"));
+        let description = errors.check(description(raw_description, "description"));
+        let category = errors.check(Category::parse_field(raw_category, "category"));
+        let price = errors.check(Money::price(price_amount, price_currency, "price"));
+        let stock = errors.check(stock(raw_stock, "stock"));
+        match (title, description, category, price, stock) {
+            (Some(title), Some(description), Some(category), Some(price), Some(stock)) => {
+                Ok(Self { title, description, category, price, stock })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A validated partial update. Stock is not part of it: stock only moves by deltas (`POST .../stock`), so an
+/// artisan's edit can never overwrite units sold in the meantime.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProductPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<Category>,
+    pub price: Option<Money>,
+}
+
+impl ProductPatch {
+    pub fn parse(
+        raw_title: Option<&str>,
+        raw_description: Option<&str>,
+        raw_category: Option<&str>,
+        raw_price: Option<(i64, &str)>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let patch = Self {
+            title: raw_title.and_then(|t| errors.check(title(t, "title"))),
+            description: raw_description.and_then(|d| errors.check(description(d, "description"))),
+            category: raw_category.and_then(|c| errors.check(Category::parse_field(c, "category"))),
+            price: raw_price.and_then(|(amount, currency)| errors.check(Money::price(amount, currency, "price"))),
+        };
+        if errors.is_empty() && patch == Self::default() {
+            errors.push("body", "must change at least one of: title, description, category, price");
+        }
+        errors.finish(|| patch)
+    }
+}
+
+/// A validated stock change: non-zero and within the stock bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockDelta(i64);
+
+impl StockDelta {
+    pub fn parse(raw: i64) -> Result<Self, ValidationErrors> {
+        if raw == 0 || raw.abs() > MAX_STOCK {
+            return Err(ValidationErrors::single("delta", format!("must be non-zero and between -{MAX_STOCK} and {MAX_STOCK}")));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// Applies the delta; `None` when the result would leave `0..=MAX_STOCK`.
+    pub fn apply(self, stock: Stock) -> Option<Stock> {
+        let next = i64::from(stock) + self.0;
+        (0..=MAX_STOCK).contains(&next).then(|| Stock::try_from(next).ok()).flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Currency;
+
+    fn lamp() -> NewProduct {
+        NewProduct::parse("  Stoneware lamp ", "Hand thrown", "ceramics", 8900, "USD", 3).expect("valid")
+    }
+
+    #[test]
+    fn a_new_product_is_trimmed_active_and_at_version_one() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let artisan = UserId::parse("ana").expect("valid id");
+        let product = Product::create(lamp(), ProductId::from_parts(1, 1), artisan, now);
+        assert_eq!(product.title, "Stoneware lamp");
+        assert_eq!(product.status, ProductStatus::Active);
+        assert_eq!(product.version, 1);
+        assert_eq!(product.price, Money::new(8900, Currency::Usd));
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported_at_once() {
+        let errors = NewProduct::parse("", &"x".repeat(DESCRIPTION_MAX_CHARS + 1), "nope", 0, "EUR", -1)
+            .expect_err("all invalid");
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["title", "description", "category", "price.currency", "price.amount", "stock"]);
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_names_and_bumps_the_version() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let product = Product::create(lamp(), ProductId::from_parts(1, 1), UserId::parse("ana").expect("id"), now);
+        let patch = ProductPatch::parse(None, None, None, Some((9900, "USD"))).expect("valid");
+        let next = product.patched(patch, now);
+        assert_eq!(next.price.amount, 9900);
+        assert_eq!(next.title, product.title);
+        assert_eq!(next.version, 2);
+    }
+
+    #[test]
+    fn an_empty_patch_is_a_validation_error() {
+        assert!(ProductPatch::parse(None, None, None, None).is_err());
+    }
+
+    #[test]
+    fn stock_deltas_never_leave_the_stock_range() {
+        let minus_three = StockDelta::parse(-3).expect("valid");
+        assert_eq!(minus_three.apply(3), Some(0));
+        assert_eq!(minus_three.apply(2), None);
+        assert_eq!(StockDelta::parse(5).expect("valid").apply(Stock::try_from(MAX_STOCK).expect("fits")), None);
+        assert!(StockDelta::parse(0).is_err());
+        assert!(StockDelta::parse(MAX_STOCK + 1).is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! The caller, read from where API Gateway's JWT authorizer puts the verified claims
+//! (`requestContext.authorizer.jwt.claims`). The local server puts its own verified claims in the same place.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+
+use crate::domain::UserId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Shopper,
+    Artisan,
+}
+
+impl Role {
+    /// The Cognito group that grants the role.
+    pub fn group(self) -> &'static str {
+        match self {
+            Role::Shopper => "shoppers",
+            Role::Artisan => "artisans",
+        }
+    }
+
+    pub fn from_group(group: &str) -> Option<Self> {
+        match group {
+            "shoppers" => Some(Role::Shopper),
+            "artisans" => Some(Role::Artisan),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub roles: Vec<Role>,
+    /// A display name from the `name` claim, when the identity provider has one.
+    pub name: Option<String>,
+}
+
+impl Caller {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+pub const GROUPS_CLAIM: &str = "cognito:groups";
+
+/// The caller of an authorized request, or `None` when there are no (usable) claims.
+pub fn caller_from_claims(req: &Request) -> Option<Caller> {
+    let Some(RequestContext::ApiGatewayV2(context)) = req.request_context_ref() else { return None };
+    let claims = &context.authorizer.as_ref()?.jwt.as_ref()?.claims;
+    let user_id = UserId::parse(claims.get("sub")?)?;
+    let roles = claims.get(GROUPS_CLAIM).map(|raw| parse_groups(raw)).unwrap_or_default();
+    let name = claims.get("name").filter(|n| !n.trim().is_empty()).cloned();
+    Some(Caller { user_id, roles, name })
+}
+
+/// HTTP APIs flatten array claims to a string: `[shoppers artisans]`; a JSON array or a comma list are accepted too.
+pub fn parse_groups(raw: &str) -> Vec<Role> {
+    raw.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|g| g.trim_matches('"'))
+        .filter_map(Role::from_group)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_read_in_every_shape_api_gateway_sends() {
+        assert_eq!(parse_groups("[shoppers]"), vec![Role::Shopper]);
+        assert_eq!(parse_groups("[shoppers artisans]"), vec![Role::Shopper, Role::Artisan]);
+        assert_eq!(parse_groups("[\"artisans\",\"admins\"]"), vec![Role::Artisan]);
+        assert_eq!(parse_groups(""), Vec::<Role>::new());
+    }
+
+    #[test]
+    fn claims_are_taken_from_the_http_api_request_context() {
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "GET /cart", "rawPath": "/cart", "rawQueryString": "",
+            "headers": {}, "isBase64Encoded": false,
+            "requestContext": {
+                "http": {"method": "GET", "path": "/cart", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+                "authorizer": {"jwt": {"claims": {"sub": "alice", "cognito:groups": "[shoppers]"}, "scopes": null}},
+                "requestId": "r1", "stage": "$default", "timeEpoch": 0
+            }
+        });
+        let req = lambda_http::request::from_str(&event.to_string()).expect("valid event");
+        let caller = caller_from_claims(&req).expect("claims present");
+        assert_eq!(caller.user_id.as_str(), "alice");
+        assert!(caller.has(Role::Shopper));
+        assert!(!caller.has(Role::Artisan));
+    }
+}

@@ -1,0 +1,16 @@
+//! Running one route as a Lambda function: telemetry, state built once at init, then the runtime loop.
+
+use crate::AppState;
+use crate::http::Function;
+
+pub async fn serve(function: Function) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let state = AppState::from_env().await.inspect_err(|error| {
+        tracing::error!(function = function.route.function, %error, "init failed");
+    })?;
+    lambda_http::run(lambda_http::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, lambda_http::Error>(function.call(state, req).await) }
+    }))
+    .await
+}
