@@ -1,1 +1,13 @@
+//! `storefront-local`: every route and (later) every worker in one process, on embedded stand-ins reached through
+//! the production adapters: an embedded DynamoDB engine (dynoxide on SQLite) served on a loopback port and driven
+//! by `aws-sdk-dynamodb`, and a local JWT issuer standing in for Cognito + the API Gateway authorizer.
 
+pub mod engine;
+pub mod functions;
+pub mod gateway;
+pub mod jwt;
+pub mod secrets;
+pub mod seed;
+pub mod server;
+
+pub use server::{LocalServer, Options, StartError, start};

@@ -1,1 +1,48 @@
-fn main(){}
+//! `storefront-local`: the whole storefront on this machine. `PORT` (3000) and `DATA_DIR` (.storefront).
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    storefront::telemetry::init();
+    let server = match storefront_local::Options::from_env() {
+        Ok(options) => storefront_local::start(options).await,
+        Err(error) => Err(error),
+    };
+    let server = match server {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("storefront-local could not start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = server.url();
+    println!("Storefront listening on {url} (data in {})", server.data_dir.display());
+    if server.seeded > 0 {
+        println!("Seeded a demo catalog of {} products.", server.seeded);
+    }
+    println!("  browse:    curl {url}/products");
+    println!("  a token:   curl -X POST {url}/dev/token -d '{{\"user_id\":\"alice\",\"role\":\"shopper\"}}'");
+    println!("  then:      curl -H \"Authorization: Bearer $TOKEN\" {url}/cart");
+    wait_for_stop().await;
+    println!("Stopping…");
+    server.stop().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_stop() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            let _ = ctrl_c.await;
+            return;
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

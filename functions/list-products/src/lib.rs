@@ -1,8 +1,8 @@
 //! GET /products: active products, newest first, by category or artisan, with signed cursor pagination.
 
-use serde_json::json;
 use storefront::domain::{Category, UserId};
 use storefront::http::prelude::*;
+use storefront::http::response::ListPage;
 use storefront::ports::{PageRequest, ProductFilter};
 
 pub const FUNCTION: Function = Function {
@@ -23,7 +23,7 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     let after = query_param(&req, "cursor").map(|cursor| state.cursors.open(&scope, &cursor)).transpose()?;
     let page = state.catalog.list_products(&filter, &PageRequest { limit, after }).await?;
     let next_cursor = page.next.map(|position| state.cursors.seal(&scope, &position));
-    let mut response = json(StatusCode::OK, &json!({ "items": page.items, "next_cursor": next_cursor }))?;
+    let mut response = json(StatusCode::OK, &ListPage { items: page.items, next_cursor })?;
     cache_publicly(&mut response, 30);
     Ok(response)
 }

@@ -14,6 +14,13 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Result<Response<Body>
     Ok(response)
 }
 
+/// A page of a listing: `{"items": [...], "next_cursor": "..." | null}`.
+#[derive(Serialize)]
+pub struct ListPage<T: Serialize> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
 pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;

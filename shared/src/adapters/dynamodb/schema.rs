@@ -32,7 +32,7 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
 
 /// Creates the table with its indexes and TTL unless it exists. Returns whether it was created.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreError> {
-    if client.describe_table().table_name(table).send().await.is_ok() {
+    if table_exists(client, table).await? {
         return Ok(false);
     }
     let mut request = client
@@ -68,4 +68,19 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .await
         .map_err(store_error)?;
     Ok(true)
+}
+
+/// Listed rather than described: a missing table is the normal first-start case, not an error worth a log line.
+async fn table_exists(client: &Client, table: &str) -> Result<bool, StoreError> {
+    let mut start = None;
+    loop {
+        let page = client.list_tables().set_exclusive_start_table_name(start).send().await.map_err(store_error)?;
+        if page.table_names().iter().any(|name| name == table) {
+            return Ok(true);
+        }
+        match page.last_evaluated_table_name {
+            Some(last) => start = Some(last),
+            None => return Ok(false),
+        }
+    }
 }

@@ -1,0 +1,205 @@
+//! Starting and stopping the local storefront: data dir, secrets, the embedded engine, the table and demo seed,
+//! then the HTTP server with every route function mounted.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request as AxumRequest, State};
+use axum::response::Response as AxumResponse;
+use axum::routing::{MethodFilter, MethodRouter, get, post};
+use serde::Deserialize;
+use serde_json::json;
+use storefront::AppState;
+use storefront::adapters::dynamodb::schema;
+use storefront::config::Config;
+use storefront::domain::UserId;
+use storefront::http::request::parse_json;
+use storefront::http::response::json as json_response;
+use storefront::http::{ApiError, Role, Route};
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::engine::Engine;
+use crate::functions::FUNCTIONS;
+use crate::gateway::{Gateway, MAX_LOCAL_BODY_BYTES, invoke, problem, to_axum};
+use crate::jwt::{Claims, JwtKey};
+
+pub const TABLE_NAME: &str = "storefront";
+const SEEDED_MARKER: &str = "seeded";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub data_dir: PathBuf,
+}
+
+impl Options {
+    /// `PORT` (default 3000) and `DATA_DIR` (default `.storefront`).
+    pub fn from_env() -> Result<Self, StartError> {
+        let port = match std::env::var("PORT") {
+            Ok(raw) => raw.parse().map_err(|_| StartError::Config(format!("PORT must be a port number, got {raw:?}")))?,
+            Err(_) => 3000,
+        };
+        let data_dir = std::env::var_os("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".storefront"));
+        Ok(Self { port, data_dir })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("data dir: {0}")]
+    DataDir(#[from] std::io::Error),
+    #[error("embedded DynamoDB engine: {0}")]
+    Engine(String),
+    #[error("table set-up or seed: {0}")]
+    Store(#[from] storefront::ports::StoreError),
+}
+
+pub struct LocalServer {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Products written by the demo seed at this start (0 when the data dir already had them).
+    pub seeded: usize,
+    pub app: AppState,
+    engine: Engine,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+}
+
+impl LocalServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests, finishes those running, and closes the engine (and its SQLite file).
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let _ = self.server.await;
+        self.engine.stop().await;
+    }
+}
+
+pub async fn start(options: Options) -> Result<LocalServer, StartError> {
+    std::fs::create_dir_all(&options.data_dir)?;
+    let secrets = crate::secrets::load_or_create(&options.data_dir)?;
+    let engine = Engine::start(&options.data_dir.join("dynamodb.sqlite")).await.map_err(StartError::Engine)?;
+    let sdk = storefront::adapters::aws::local_sdk_config(&engine.endpoint).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    schema::ensure_table(&dynamodb, TABLE_NAME).await?;
+    let config = Config { table_name: TABLE_NAME.to_owned(), cursor_secret: secrets.cursor_secret.into_bytes() };
+    let app = AppState::with_dynamodb(dynamodb.clone(), &config);
+
+    // Seeded once per data dir; a seed cut short is finished on the next start (existing products are kept).
+    let marker = options.data_dir.join(SEEDED_MARKER);
+    let seeded = if marker.exists() { 0 } else { crate::seed::demo_catalog(app.catalog.as_ref()).await? };
+    std::fs::write(&marker, b"demo catalog written\n")?;
+
+    let gateway = Gateway { app: app.clone(), jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())), dynamodb, table: TABLE_NAME.to_owned() };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let router = router(gateway);
+    let server = tokio::spawn(async move {
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(error) = serve.await {
+            tracing::error!(%error, "local server stopped");
+        }
+    });
+    Ok(LocalServer { addr, data_dir: options.data_dir, seeded, app, engine, shutdown: Some(shutdown), server })
+}
+
+/// The API routes the local server mounts: those of the Lambda functions (held against template.yaml and
+/// openapi.yaml by a test). `POST /dev/token` and `GET /health` are local-only extras.
+pub fn routes() -> Vec<Route> {
+    FUNCTIONS.iter().map(|f| f.route).collect()
+}
+
+fn method_filter(method: &str) -> MethodFilter {
+    match method {
+        "GET" => MethodFilter::GET,
+        "POST" => MethodFilter::POST,
+        "PUT" => MethodFilter::PUT,
+        "PATCH" => MethodFilter::PATCH,
+        "DELETE" => MethodFilter::DELETE,
+        other => panic!("route method {other} is not supported by the local server"),
+    }
+}
+
+pub fn router(gateway: Gateway) -> Router {
+    let mut paths: BTreeMap<&str, MethodRouter<Gateway>> = BTreeMap::new();
+    for function in FUNCTIONS.iter().copied() {
+        let methods = paths.remove(function.route.path).unwrap_or_default();
+        let methods = methods.on(method_filter(function.route.method), move |state, path, req| invoke(function, state, path, req));
+        paths.insert(function.route.path, methods);
+    }
+    let mut router = Router::new();
+    for (path, methods) in paths {
+        router = router.route(path, methods.fallback(|| async { problem(ApiError::method_not_allowed()) }));
+    }
+    router
+        .route("/dev/token", post(dev_token))
+        .route("/health", get(health))
+        .fallback(|| async { problem(ApiError::route_not_found()) })
+        .with_state(gateway)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    user_id: String,
+    role: String,
+    name: Option<String>,
+}
+
+/// `POST /dev/token`: a token for any user and role, signed with this data dir's key. Local only.
+async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResponse {
+    let Ok(bytes) = axum::body::to_bytes(req.into_body(), MAX_LOCAL_BODY_BYTES).await else {
+        return problem(ApiError::payload_too_large(storefront::http::request::MAX_BODY_BYTES));
+    };
+    let body: TokenRequest = match parse_json(&bytes) {
+        Ok(body) => body,
+        Err(error) => return problem(error),
+    };
+    let mut errors = storefront::domain::ValidationErrors::default();
+    let user = errors.check(UserId::parse_field(&body.user_id, "user_id"));
+    let role = match body.role.as_str() {
+        "shopper" => Some(Role::Shopper),
+        "artisan" => Some(Role::Artisan),
+        _ => {
+            errors.push("role", "must be \"shopper\" or \"artisan\"");
+            None
+        }
+    };
+    let (Some(user), Some(role)) = (user, role) else { return problem(ApiError::validation(errors)) };
+    let claims = Claims::new(user.as_str(), role, body.name, OffsetDateTime::now_utc().unix_timestamp());
+    let token = gateway.jwt.sign(&claims);
+    match json_response(
+        http::StatusCode::OK,
+        &json!({ "token": token, "user_id": user, "role": body.role, "expires_at": claims.exp }),
+    ) {
+        Ok(response) => to_axum(response),
+        Err(error) => problem(error),
+    }
+}
+
+/// `GET /health`: the server answers and its DynamoDB engine serves the table.
+async fn health(State(gateway): State<Gateway>) -> AxumResponse {
+    match gateway.dynamodb.describe_table().table_name(&gateway.table).send().await {
+        Ok(_) => match json_response(http::StatusCode::OK, &json!({ "status": "ok", "dynamodb": "ok" })) {
+            Ok(response) => to_axum(response),
+            Err(error) => problem(error),
+        },
+        Err(error) => problem(ApiError::unavailable(1).with_source(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())),
+    }
+}
