@@ -1,1 +1,166 @@
+//! Test support: `spawn_app()` starts `storefront-local` in-process on a free port with a fresh data dir and
+//! returns a client with typed helpers, so each test reads like what a client does.
 
+use std::path::{Path, PathBuf};
+
+use reqwest::Method;
+use serde_json::Value;
+use storefront_local::{LocalServer, Options};
+
+pub use serde_json::json;
+
+pub struct TestApp {
+    pub server: LocalServer,
+    pub client: reqwest::Client,
+    /// Kept alive for the test's length; the data dir is deleted with it.
+    _dir: Option<tempfile::TempDir>,
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json response of `status` and `kind`, and returns its body.
+    #[track_caller]
+    pub fn problem(&self, status: u16, kind: &str) -> &Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "body: {}", self.text);
+        assert_eq!(self.body["type"], kind, "body: {}", self.text);
+        assert_eq!(self.body["status"], status, "body: {}", self.text);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "body: {}", self.text);
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        &self.body
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start_at(dir.path()).await;
+    TestApp { server, client: client(), _dir: Some(dir) }
+}
+
+async fn start_at(data_dir: &Path) -> LocalServer {
+    storefront_local::start(Options { port: 0, data_dir: PathBuf::from(data_dir) }).await.expect("local server starts")
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().expect("HTTP client")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url())
+    }
+
+    /// Stops the server and starts a new one on the same data dir.
+    pub async fn restart(mut self) -> TestApp {
+        let dir = self._dir.take();
+        let data_dir = self.server.data_dir.clone();
+        self.server.stop().await;
+        TestApp { server: start_at(&data_dir).await, client: self.client, _dir: dir }
+    }
+
+    pub async fn token(&self, user: &str, role: &str) -> String {
+        let response = self.send(Method::POST, "/dev/token", None, Some(json!({"user_id": user, "role": role}))).await;
+        response.ok(200)["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn shopper(&self, user: &str) -> String {
+        self.token(user, "shopper").await
+    }
+
+    pub async fn artisan(&self, user: &str) -> String {
+        self.token(user, "artisan").await
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Method::GET, path, None, None).await
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> TestResponse {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        into_test_response(request.send().await.expect("request sent")).await
+    }
+
+    /// Sends a raw body (malformed JSON, huge payloads) with extra headers.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut request = self.client.request(method, self.url(path)).body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        into_test_response(request.send().await.expect("request sent")).await
+    }
+
+    /// Creates a product as `token`'s artisan and returns it.
+    pub async fn create_product(&self, token: &str, title: &str, category: &str, price: i64, stock: i64) -> Value {
+        let body = json!({
+            "title": title, "description": "made for a test", "category": category,
+            "price": {"amount": price, "currency": "USD"}, "stock": stock,
+        });
+        self.send(Method::POST, "/products", Some(token), Some(body)).await.ok(201).clone()
+    }
+
+    /// Every page of a listing, following `next_cursor`.
+    pub async fn list_all(&self, first_path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let separator = if first_path.contains('?') { '&' } else { '?' };
+        let mut path = first_path.to_owned();
+        for _ in 0..100 {
+            let page = self.get(&path).await;
+            let body = page.ok(200);
+            items.extend(body["items"].as_array().expect("items").iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(cursor) => path = format!("{first_path}{separator}cursor={cursor}"),
+                None => return items,
+            }
+        }
+        panic!("listing {first_path} did not end after 100 pages");
+    }
+}
+
+async fn into_test_response(response: reqwest::Response) -> TestResponse {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+    TestResponse { status, headers, body, text }
+}
+
+/// The repository root (for events/, template.yaml, openapi.yaml).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}

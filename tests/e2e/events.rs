@@ -1,0 +1,86 @@
+//! Every sample event in events/apigw goes through its function's handler, as the Lambda runtime would hand it
+//! over, against a fresh local stack. The same files serve `cargo lambda invoke` and `sam local invoke`.
+
+use std::collections::BTreeMap;
+
+use storefront_local::functions::FUNCTIONS;
+use storefront_tests::*;
+
+/// The status each sample event must produce. Every file needs an entry, and every entry a file.
+const EXPECTED: &[(&str, u16)] = &[
+    ("adjust-stock.below-zero", 409),
+    ("adjust-stock.ok", 200),
+    ("archive-product.ok", 204),
+    ("create-product.mass-assignment", 422),
+    ("create-product.ok", 201),
+    ("create-product.shopper", 403),
+    ("get-artisan.ok", 200),
+    ("get-cart.no-claims", 401),
+    ("get-cart.ok", 200),
+    ("get-product.not-modified", 304),
+    ("get-product.ok", 200),
+    ("get-product.unknown", 404),
+    ("list-categories.ok", 200),
+    ("list-products.bad-limit", 422),
+    ("list-products.by-category", 200),
+    ("list-products.ok", 200),
+    ("put-cart-item.ok", 200),
+    ("put-cart-item.too-many", 422),
+    ("remove-cart-item.ok", 200),
+    ("update-product.not-owner", 404),
+    ("update-product.ok", 200),
+];
+
+fn sample_events() -> BTreeMap<String, String> {
+    let dir = repo_root().join("events/apigw");
+    std::fs::read_dir(&dir)
+        .expect("events/apigw exists")
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .map(|path| {
+            let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&path).expect("readable event"))
+        })
+        .collect()
+}
+
+#[test]
+fn every_sample_event_has_an_expectation_and_every_function_an_event() {
+    let events = sample_events();
+    let named: Vec<&str> = EXPECTED.iter().map(|(name, _)| *name).collect();
+    assert_eq!(events.keys().map(String::as_str).collect::<Vec<_>>(), named);
+    for function in FUNCTIONS {
+        assert!(
+            events.keys().any(|name| name.starts_with(&format!("{}.", function.route.function))),
+            "no sample event for {}",
+            function.route.function
+        );
+    }
+}
+
+async fn run_event(name: String, text: String) -> (String, u16, String) {
+    let function_name = name.split('.').next().expect("function part");
+    let function = FUNCTIONS.iter().find(|f| f.route.function == function_name).expect("event names a function");
+    let event: serde_json::Value = serde_json::from_str(&text).expect("event is JSON");
+    assert_eq!(event["routeKey"], function.route.key(), "{name} is for another route");
+    let request = lambda_http::request::from_str(&text).expect("an API Gateway v2 event");
+    let app = spawn_app().await;
+    let response = function.call(app.server.app.clone(), request).await;
+    let status = response.status().as_u16();
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    if status >= 400 {
+        assert_eq!(content_type, "application/problem+json", "{name}");
+    }
+    app.server.stop().await;
+    (name, status, content_type)
+}
+
+#[tokio::test]
+async fn every_sample_event_gets_its_expected_status_from_its_handler() {
+    let runs = sample_events().into_iter().map(|(name, text)| run_event(name, text));
+    let results = futures::future::join_all(runs).await;
+    let expected: BTreeMap<&str, u16> = EXPECTED.iter().copied().collect();
+    for (name, status, _) in &results {
+        assert_eq!(Some(status), expected.get(name.as_str()), "{name}");
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end suites against `storefront-local` and the handlers, in one test binary.
+
+mod artisan_products;
+mod auth;
+mod cart;
+mod catalog;
+mod events;
+mod persistence;
+mod routes;
