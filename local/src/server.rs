@@ -42,10 +42,14 @@ impl Options {
     /// `PORT` (default 3000) and `DATA_DIR` (default `.storefront`).
     pub fn from_env() -> Result<Self, StartError> {
         let port = match std::env::var("PORT") {
-            Ok(raw) => raw.parse().map_err(|_| StartError::Config(format!("PORT must be a port number, got {raw:?}")))?,
+            Ok(raw) => raw.parse().map_err(|_| {
+                StartError::Config(format!("PORT must be a port number, got {raw:?}"))
+            })?,
             Err(_) => 3000,
         };
-        let data_dir = std::env::var_os("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".storefront"));
+        let data_dir = std::env::var_os("DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".storefront"));
         Ok(Self { port, data_dir })
     }
 }
@@ -91,19 +95,33 @@ impl LocalServer {
 pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     std::fs::create_dir_all(&options.data_dir)?;
     let secrets = crate::secrets::load_or_create(&options.data_dir)?;
-    let engine = Engine::start(&options.data_dir.join("dynamodb.sqlite")).await.map_err(StartError::Engine)?;
+    let engine = Engine::start(&options.data_dir.join("dynamodb.sqlite"))
+        .await
+        .map_err(StartError::Engine)?;
     let sdk = storefront::adapters::aws::local_sdk_config(&engine.endpoint).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     schema::ensure_table(&dynamodb, TABLE_NAME).await?;
-    let config = Config { table_name: TABLE_NAME.to_owned(), cursor_secret: secrets.cursor_secret.into_bytes() };
+    let config = Config {
+        table_name: TABLE_NAME.to_owned(),
+        cursor_secret: secrets.cursor_secret.into_bytes(),
+    };
     let app = AppState::with_dynamodb(dynamodb.clone(), &config);
 
     // Seeded once per data dir; a seed cut short is finished on the next start (existing products are kept).
     let marker = options.data_dir.join(SEEDED_MARKER);
-    let seeded = if marker.exists() { 0 } else { crate::seed::demo_catalog(app.catalog.as_ref()).await? };
+    let seeded = if marker.exists() {
+        0
+    } else {
+        crate::seed::demo_catalog(app.catalog.as_ref()).await?
+    };
     std::fs::write(&marker, b"demo catalog written\n")?;
 
-    let gateway = Gateway { app: app.clone(), jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())), dynamodb, table: TABLE_NAME.to_owned() };
+    let gateway = Gateway {
+        app: app.clone(),
+        jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())),
+        dynamodb,
+        table: TABLE_NAME.to_owned(),
+    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = oneshot::channel::<()>();
@@ -116,7 +134,15 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
             tracing::error!(%error, "local server stopped");
         }
     });
-    Ok(LocalServer { addr, data_dir: options.data_dir, seeded, app, engine, shutdown: Some(shutdown), server })
+    Ok(LocalServer {
+        addr,
+        data_dir: options.data_dir,
+        seeded,
+        app,
+        engine,
+        shutdown: Some(shutdown),
+        server,
+    })
 }
 
 /// The API routes the local server mounts: those of the Lambda functions (held against template.yaml and
@@ -140,12 +166,18 @@ pub fn router(gateway: Gateway) -> Router {
     let mut paths: BTreeMap<&str, MethodRouter<Gateway>> = BTreeMap::new();
     for function in FUNCTIONS.iter().copied() {
         let methods = paths.remove(function.route.path).unwrap_or_default();
-        let methods = methods.on(method_filter(function.route.method), move |state, path, req| invoke(function, state, path, req));
+        let methods = methods.on(
+            method_filter(function.route.method),
+            move |state, path, req| invoke(function, state, path, req),
+        );
         paths.insert(function.route.path, methods);
     }
     let mut router = Router::new();
     for (path, methods) in paths {
-        router = router.route(path, methods.fallback(|| async { problem(ApiError::method_not_allowed()) }));
+        router = router.route(
+            path,
+            methods.fallback(|| async { problem(ApiError::method_not_allowed()) }),
+        );
     }
     router
         .route("/dev/token", post(dev_token))
@@ -165,7 +197,9 @@ struct TokenRequest {
 /// `POST /dev/token`: a token for any user and role, signed with this data dir's key. Local only.
 async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResponse {
     let Ok(bytes) = axum::body::to_bytes(req.into_body(), MAX_LOCAL_BODY_BYTES).await else {
-        return problem(ApiError::payload_too_large(storefront::http::request::MAX_BODY_BYTES));
+        return problem(ApiError::payload_too_large(
+            storefront::http::request::MAX_BODY_BYTES,
+        ));
     };
     let body: TokenRequest = match parse_json(&bytes) {
         Ok(body) => body,
@@ -181,8 +215,15 @@ async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResp
             None
         }
     };
-    let (Some(user), Some(role)) = (user, role) else { return problem(ApiError::validation(errors)) };
-    let claims = Claims::new(user.as_str(), role, body.name, OffsetDateTime::now_utc().unix_timestamp());
+    let (Some(user), Some(role)) = (user, role) else {
+        return problem(ApiError::validation(errors));
+    };
+    let claims = Claims::new(
+        user.as_str(),
+        role,
+        body.name,
+        OffsetDateTime::now_utc().unix_timestamp(),
+    );
     let token = gateway.jwt.sign(&claims);
     match json_response(
         http::StatusCode::OK,
@@ -195,11 +236,23 @@ async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResp
 
 /// `GET /health`: the server answers and its DynamoDB engine serves the table.
 async fn health(State(gateway): State<Gateway>) -> AxumResponse {
-    match gateway.dynamodb.describe_table().table_name(&gateway.table).send().await {
-        Ok(_) => match json_response(http::StatusCode::OK, &json!({ "status": "ok", "dynamodb": "ok" })) {
+    match gateway
+        .dynamodb
+        .describe_table()
+        .table_name(&gateway.table)
+        .send()
+        .await
+    {
+        Ok(_) => match json_response(
+            http::StatusCode::OK,
+            &json!({ "status": "ok", "dynamodb": "ok" }),
+        ) {
             Ok(response) => to_axum(response),
             Err(error) => problem(error),
         },
-        Err(error) => problem(ApiError::unavailable(1).with_source(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())),
+        Err(error) => problem(
+            ApiError::unavailable(1)
+                .with_source(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()),
+        ),
     }
 }

@@ -21,7 +21,10 @@ impl AppState {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let sdk = crate::adapters::aws::sdk_config().await;
-        Ok(Self::with_dynamodb(aws_sdk_dynamodb::Client::new(&sdk), &config))
+        Ok(Self::with_dynamodb(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            &config,
+        ))
     }
 
     pub fn with_dynamodb(client: aws_sdk_dynamodb::Client, config: &Config) -> Self {

@@ -18,7 +18,10 @@ impl Quantity {
     pub fn parse(raw: i64, field: &str) -> Result<Self, ValidationErrors> {
         match u32::try_from(raw) {
             Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
-            _ => Err(ValidationErrors::single(field, format!("must be between 1 and {}", Self::MAX))),
+            _ => Err(ValidationErrors::single(
+                field,
+                format!("must be between 1 and {}", Self::MAX),
+            )),
         }
     }
 
@@ -56,9 +59,14 @@ impl CartView {
         let mut total = Money::zero(crate::domain::Currency::Usd);
         let mut items = Vec::with_capacity(lines.len());
         for line in lines {
-            let Some(product) = products.iter().find(|p| p.product_id == line.product_id) else { continue };
+            let Some(product) = products.iter().find(|p| p.product_id == line.product_id) else {
+                continue;
+            };
             // Bounded by MAX_PRICE_MINOR × 10 × 25: far inside i64, so these cannot overflow.
-            let line_total = product.price.times(line.quantity.get()).unwrap_or(product.price);
+            let line_total = product
+                .price
+                .times(line.quantity.get())
+                .unwrap_or(product.price);
             let available = product.is_active() && product.stock >= line.quantity.get();
             total = total.plus(line_total).unwrap_or(total);
             items.push(CartViewLine {
@@ -83,7 +91,12 @@ mod tests {
 
     fn product(n: u128, price: i64, stock: i64) -> Product {
         let new = NewProduct::parse("Mug", "", "ceramics", price, "USD", stock).expect("valid");
-        Product::create(new, ProductId::from_parts(1, n), UserId::parse("ana").expect("id"), OffsetDateTime::UNIX_EPOCH)
+        Product::create(
+            new,
+            ProductId::from_parts(1, n),
+            UserId::parse("ana").expect("id"),
+            OffsetDateTime::UNIX_EPOCH,
+        )
     }
 
     #[test]
@@ -98,9 +111,18 @@ mod tests {
     fn a_cart_is_priced_from_the_catalog_and_flags_unavailable_lines() {
         let (mug, bowl) = (product(1, 1500, 5), product(2, 2250, 1));
         let lines = vec![
-            CartLine { product_id: mug.product_id.clone(), quantity: Quantity::parse(2, "q").expect("valid") },
-            CartLine { product_id: bowl.product_id.clone(), quantity: Quantity::parse(3, "q").expect("valid") },
-            CartLine { product_id: ProductId::from_parts(9, 9), quantity: Quantity::parse(1, "q").expect("valid") },
+            CartLine {
+                product_id: mug.product_id.clone(),
+                quantity: Quantity::parse(2, "q").expect("valid"),
+            },
+            CartLine {
+                product_id: bowl.product_id.clone(),
+                quantity: Quantity::parse(3, "q").expect("valid"),
+            },
+            CartLine {
+                product_id: ProductId::from_parts(9, 9),
+                quantity: Quantity::parse(1, "q").expect("valid"),
+            },
         ];
         let view = CartView::price(&lines, &[mug, bowl]);
         assert_eq!(view.items.len(), 2, "a vanished product is left out");

@@ -11,5 +11,7 @@ pub use cart::{CartLine, CartView, CartViewLine, MAX_CART_LINES, Quantity};
 pub use category::Category;
 pub use ids::{ProductId, UserId};
 pub use money::{Currency, Money};
-pub use product::{NewProduct, Product, ProductImage, ProductPatch, ProductStatus, Stock, StockDelta};
+pub use product::{
+    NewProduct, Product, ProductImage, ProductPatch, ProductStatus, Stock, StockDelta,
+};
 pub use validation::{FieldError, ValidationErrors};

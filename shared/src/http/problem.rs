@@ -26,7 +26,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             kind,
@@ -40,7 +45,12 @@ impl ApiError {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
     }
 
     pub fn payload_too_large(limit_bytes: usize) -> Self {
@@ -53,12 +63,30 @@ impl ApiError {
     }
 
     pub fn validation(errors: ValidationErrors) -> Self {
-        let detail = errors.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        Self { errors: errors.0, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Validation failed", detail) }
+        let detail = errors
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            errors: errors.0,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Validation failed",
+                detail,
+            )
+        }
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -66,15 +94,30 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} was not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("{what} was not found"),
+        )
     }
 
     pub fn route_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such route",
+        )
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this route does not accept that method")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "this route does not accept that method",
+        )
     }
 
     pub fn out_of_stock(products: &[String], detail: impl Into<String>) -> Self {
@@ -88,24 +131,42 @@ impl ApiError {
     }
 
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed", detail)
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "Precondition failed",
+            detail,
+        )
     }
 
     pub fn unavailable(retry_after_seconds: u32) -> Self {
         Self {
             retry_after_seconds: Some(retry_after_seconds),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", "the service is busy; retry shortly")
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                "the service is busy; retry shortly",
+            )
         }
     }
 
     pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self {
             source: Some(source.into()),
-            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "something went wrong on our side")
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "something went wrong on our side",
+            )
         }
     }
 
-    pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         self.source = Some(source.into());
         self
     }
@@ -139,7 +200,8 @@ impl ApiError {
     /// The cause chain of a server-side failure, for the log line.
     pub fn cause_chain(&self) -> String {
         let mut chain = String::new();
-        let mut next: Option<&(dyn std::error::Error + 'static)> = self.source.as_deref().map(|e| e as _);
+        let mut next: Option<&(dyn std::error::Error + 'static)> =
+            self.source.as_deref().map(|e| e as _);
         while let Some(error) = next {
             if !chain.is_empty() {
                 chain.push_str(": ");
@@ -181,13 +243,44 @@ impl From<StockChangeError> for ApiError {
     }
 }
 
+impl From<crate::services::ServiceError> for ApiError {
+    fn from(error: crate::services::ServiceError) -> Self {
+        use crate::services::ServiceError;
+        match error {
+            ServiceError::NotFound(what) => ApiError::not_found(what),
+            ServiceError::Validation(errors) => ApiError::validation(errors),
+            ServiceError::StaleVersion { expected, current } => {
+                ApiError::precondition_failed(format!(
+                    "If-Match names version {expected}, but the product is at version {current}; fetch it and retry"
+                ))
+            }
+            ServiceError::ProductUnavailable(id) => {
+                let mut error = ApiError::conflict(
+                    "product-unavailable",
+                    "Product unavailable",
+                    format!("product {id} is archived and cannot be bought"),
+                );
+                error
+                    .extra
+                    .insert("products".into(), json!([id.to_string()]));
+                error
+            }
+            ServiceError::Store(store) => store.into(),
+            ServiceError::Stock(stock) => stock.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_validation_problem_lists_its_fields() {
-        let error = ApiError::validation(ValidationErrors::single("title", "must be 1 to 120 characters"));
+        let error = ApiError::validation(ValidationErrors::single(
+            "title",
+            "must be 1 to 120 characters",
+        ));
         let body = error.body();
         assert_eq!(body["type"], "validation");
         assert_eq!(body["status"], 422);
@@ -196,10 +289,13 @@ mod tests {
 
     #[test]
     fn an_internal_error_never_leaks_its_cause() {
-        let response = ApiError::internal("table storefront-prod not found in us-east-1").into_response();
+        let response =
+            ApiError::internal("table storefront-prod not found in us-east-1").into_response();
         assert_eq!(response.status(), 500);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
-        let Body::Text(text) = response.body() else { panic!("text body") };
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
         assert!(!text.contains("storefront-prod"));
     }
 
@@ -208,25 +304,5 @@ mod tests {
         let response = ApiError::unavailable(2).into_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::RETRY_AFTER], "2");
-    }
-}
-
-impl From<crate::services::ServiceError> for ApiError {
-    fn from(error: crate::services::ServiceError) -> Self {
-        use crate::services::ServiceError;
-        match error {
-            ServiceError::NotFound(what) => ApiError::not_found(what),
-            ServiceError::Validation(errors) => ApiError::validation(errors),
-            ServiceError::StaleVersion { expected, current } => ApiError::precondition_failed(format!(
-                "If-Match names version {expected}, but the product is at version {current}; fetch it and retry"
-            )),
-            ServiceError::ProductUnavailable(id) => {
-                let mut error = ApiError::conflict("product-unavailable", "Product unavailable", format!("product {id} is archived and cannot be bought"));
-                error.extra.insert("products".into(), json!([id.to_string()]));
-                error
-            }
-            ServiceError::Store(store) => store.into(),
-            ServiceError::Stock(stock) => stock.into(),
-        }
     }
 }

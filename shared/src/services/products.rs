@@ -17,13 +17,19 @@ pub async fn create(
     new: NewProduct,
 ) -> Result<Product, ServiceError> {
     let now = clock.now();
-    let id = ProductId::generate(u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or_default());
+    let id = ProductId::generate(
+        u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or_default(),
+    );
     let product = Product::create(new, id, artisan.clone(), now);
     catalog.create_product(&product, display_name).await?;
     Ok(product)
 }
 
-async fn owned(catalog: &dyn CatalogStore, id: &ProductId, artisan: &UserId) -> Result<Product, ServiceError> {
+async fn owned(
+    catalog: &dyn CatalogStore,
+    id: &ProductId,
+    artisan: &UserId,
+) -> Result<Product, ServiceError> {
     match catalog.get_product(id).await? {
         Some(product) if &product.artisan_id == artisan => Ok(product),
         _ => Err(ServiceError::NotFound("product")),
@@ -42,9 +48,14 @@ async fn modify(
     for _ in 0..WRITE_ATTEMPTS {
         let current = owned(catalog, id, artisan).await?;
         if let Some(expected) = if_match.filter(|v| *v != current.version) {
-            return Err(ServiceError::StaleVersion { expected, current: current.version });
+            return Err(ServiceError::StaleVersion {
+                expected,
+                current: current.version,
+            });
         }
-        let Some(next) = change(&current) else { return Ok(current) };
+        let Some(next) = change(&current) else {
+            return Ok(current);
+        };
         match catalog.replace_product(&current, &next).await {
             Ok(()) => return Ok(next),
             Err(StoreError::Conflict(_)) => continue,
@@ -62,7 +73,10 @@ pub async fn update(
     patch: ProductPatch,
     if_match: Option<u64>,
 ) -> Result<Product, ServiceError> {
-    modify(catalog, id, artisan, if_match, |current| Some(current.patched(patch.clone(), clock.now()))).await
+    modify(catalog, id, artisan, if_match, |current| {
+        Some(current.patched(patch.clone(), clock.now()))
+    })
+    .await
 }
 
 /// Archiving an archived product changes nothing and succeeds.
@@ -72,7 +86,10 @@ pub async fn archive(
     artisan: &UserId,
     id: &ProductId,
 ) -> Result<Product, ServiceError> {
-    modify(catalog, id, artisan, None, |current| current.is_active().then(|| current.archived(clock.now()))).await
+    modify(catalog, id, artisan, None, |current| {
+        current.is_active().then(|| current.archived(clock.now()))
+    })
+    .await
 }
 
 pub async fn adjust_stock(
@@ -82,5 +99,7 @@ pub async fn adjust_stock(
     id: &ProductId,
     delta: StockDelta,
 ) -> Result<Product, ServiceError> {
-    Ok(catalog.adjust_stock(id, artisan, delta, clock.now()).await?)
+    Ok(catalog
+        .adjust_stock(id, artisan, delta, clock.now())
+        .await?)
 }

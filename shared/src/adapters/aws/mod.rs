@@ -19,7 +19,9 @@ pub async fn local_sdk_config(endpoint_url: &str) -> SdkConfig {
     aws_config::defaults(behavior_version())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint_url)
-        .credentials_provider(aws_credential_types::Credentials::from_keys("local", "local", None))
+        .credentials_provider(aws_credential_types::Credentials::from_keys(
+            "local", "local", None,
+        ))
         .load()
         .await
 }

@@ -83,13 +83,19 @@ mod tests {
         for n in 0..400u128 {
             seen[shard_of(&ProductId::from_parts(1_700_000_000_000 + n as u64, n)) as usize] += 1;
         }
-        assert!(seen.iter().all(|&count| count > 50), "uneven spread: {seen:?}");
+        assert!(
+            seen.iter().all(|&count| count > 50),
+            "uneven spread: {seen:?}"
+        );
     }
 
     #[test]
     fn the_shard_of_an_id_never_changes() {
         let id = ProductId::parse("01HZX3K1Q5Y6N8R9T0V2W4X6Z8").expect("valid");
         assert_eq!(shard_of(&id), shard_of(&id.clone()));
-        assert_eq!(catalog_shard_key(shard_of(&id)), format!("CATALOG#{}", shard_of(&id)));
+        assert_eq!(
+            catalog_shard_key(shard_of(&id)),
+            format!("CATALOG#{}", shard_of(&id))
+        );
     }
 }
