@@ -19,17 +19,10 @@ pub struct Engine {
 
 impl Engine {
     pub async fn start(sqlite_path: &Path) -> Result<Self, String> {
-        let path = sqlite_path
-            .to_str()
-            .ok_or("the data dir path is not UTF-8")?;
+        let path = sqlite_path.to_str().ok_or("the data dir path is not UTF-8")?;
         let db = dynoxide::Database::new(path).map_err(|e| format!("cannot open {path}: {e}"))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let endpoint = format!(
-            "http://{}",
-            listener.local_addr().map_err(|e| e.to_string())?
-        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+        let endpoint = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
         let (shutdown, stopped) = oneshot::channel::<()>();
         let sweeper_db = db.clone();
         let server = tokio::spawn(async move {
@@ -53,12 +46,7 @@ impl Engine {
                 }
             }
         });
-        Ok(Self {
-            endpoint,
-            shutdown: Some(shutdown),
-            server,
-            sweeper,
-        })
+        Ok(Self { endpoint, shutdown: Some(shutdown), server, sweeper })
     }
 
     /// Stops serving and waits until the engine has let go of the SQLite file.

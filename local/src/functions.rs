@@ -14,4 +14,10 @@ pub const FUNCTIONS: &[Function] = &[
     get_cart::FUNCTION,
     put_cart_item::FUNCTION,
     remove_cart_item::FUNCTION,
+    place_order::FUNCTION,
+    list_orders::FUNCTION,
+    get_order::FUNCTION,
+    cancel_order::FUNCTION,
+    list_artisan_orders::FUNCTION,
+    ship_order::FUNCTION,
 ];

@@ -45,23 +45,15 @@ pub fn to_axum(response: lambda_http::Response<Body>) -> AxumResponse {
 }
 
 /// `Authorization: Bearer <token>`: `Ok(None)` without one, `Err` with a bad one.
-pub fn bearer_claims(
-    jwt: &JwtKey,
-    headers: &http::HeaderMap,
-) -> Result<Option<HashMap<String, String>>, ApiError> {
+pub fn bearer_claims(jwt: &JwtKey, headers: &http::HeaderMap) -> Result<Option<HashMap<String, String>>, ApiError> {
     let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .ok_or_else(|| {
-            ApiError::unauthorized("the Authorization header must be 'Bearer <token>'")
-        })?;
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be 'Bearer <token>'"))?;
     let claims = jwt
         .verify(token.trim(), OffsetDateTime::now_utc().unix_timestamp())
         .map_err(|error| ApiError::unauthorized(error.to_string()))?;
@@ -88,26 +80,16 @@ pub async fn invoke(
     };
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_LOCAL_BODY_BYTES).await else {
-        return problem(ApiError::payload_too_large(
-            storefront::http::request::MAX_BODY_BYTES,
-        ));
+        return problem(ApiError::payload_too_large(storefront::http::request::MAX_BODY_BYTES));
     };
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let context = request_context(&function, &parts, claims);
-    let mut lambda_request = http::Request::from_parts(
-        parts,
-        if bytes.is_empty() {
-            Body::Empty
-        } else {
-            Body::Binary(bytes.to_vec())
-        },
-    );
+    let mut lambda_request =
+        http::Request::from_parts(parts, if bytes.is_empty() { Body::Empty } else { Body::Binary(bytes.to_vec()) });
     lambda_request = lambda_request
         .with_path_parameters(path_parameters)
         .with_query_string_parameters(
-            query
-                .parse::<lambda_http::aws_lambda_events::query_map::QueryMap>()
-                .unwrap_or_default(),
+            query.parse::<lambda_http::aws_lambda_events::query_map::QueryMap>().unwrap_or_default(),
         )
         .with_request_context(context);
     to_axum(function.call(gateway.app.clone(), lambda_request).await).into_response()

@@ -44,10 +44,7 @@ impl Claims {
     pub fn as_authorizer_claims(&self) -> HashMap<String, String> {
         let mut claims = HashMap::from([
             ("sub".to_owned(), self.sub.clone()),
-            (
-                "cognito:groups".to_owned(),
-                format!("[{}]", self.groups.join(" ")),
-            ),
+            ("cognito:groups".to_owned(), format!("[{}]", self.groups.join(" "))),
             ("iss".to_owned(), self.iss.clone()),
             ("exp".to_owned(), self.exp.to_string()),
         ]);
@@ -90,10 +87,7 @@ impl JwtKey {
         let signing_input = format!("{header}.{payload}");
         let mut mac = self.mac();
         mac.update(signing_input.as_bytes());
-        format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-        )
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
@@ -112,13 +106,10 @@ impl JwtKey {
         if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
             return Err(TokenError::Algorithm);
         }
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| TokenError::Malformed)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
         let mut mac = self.mac();
         mac.update(format!("{header_b64}.{payload}").as_bytes());
-        mac.verify_slice(&signature)
-            .map_err(|_| TokenError::Signature)?;
+        mac.verify_slice(&signature).map_err(|_| TokenError::Signature)?;
         let claims: Claims = URL_SAFE_NO_PAD
             .decode(payload)
             .ok()
@@ -147,42 +138,21 @@ mod tests {
         let claims = Claims::new("alice", Role::Shopper, None, 1000);
         let token = key().sign(&claims);
         assert_eq!(key().verify(&token, 1001), Ok(claims.clone()));
-        assert_eq!(
-            claims.as_authorizer_claims()["cognito:groups"],
-            "[shoppers]"
-        );
+        assert_eq!(claims.as_authorizer_claims()["cognito:groups"], "[shoppers]");
     }
 
     #[test]
     fn forged_expired_and_foreign_tokens_are_refused() {
         let token = key().sign(&Claims::new("alice", Role::Shopper, None, 1000));
-        assert_eq!(
-            key().verify(&token, 1000 + TOKEN_TTL_SECONDS),
-            Err(TokenError::Expired)
-        );
-        assert_eq!(
-            JwtKey::new(b"another key").verify(&token, 1001),
-            Err(TokenError::Signature)
-        );
+        assert_eq!(key().verify(&token, 1000 + TOKEN_TTL_SECONDS), Err(TokenError::Expired));
+        assert_eq!(JwtKey::new(b"another key").verify(&token, 1001), Err(TokenError::Signature));
         // Same signature, upgraded role: the payload no longer matches it.
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-        parts[1] = URL_SAFE_NO_PAD.encode(
-            serde_json::to_vec(&Claims::new("alice", Role::Artisan, None, 1000))
-                .expect("serialises"),
-        );
-        assert_eq!(
-            key().verify(&parts.join("."), 1001),
-            Err(TokenError::Signature)
-        );
-        let none_alg = format!(
-            "{}.{}.",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
-            parts[1]
-        );
+        parts[1] = URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&Claims::new("alice", Role::Artisan, None, 1000)).expect("serialises"));
+        assert_eq!(key().verify(&parts.join("."), 1001), Err(TokenError::Signature));
+        let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), parts[1]);
         assert_eq!(key().verify(&none_alg, 1001), Err(TokenError::Algorithm));
-        assert_eq!(
-            key().verify("not-a-token", 1001),
-            Err(TokenError::Malformed)
-        );
+        assert_eq!(key().verify("not-a-token", 1001), Err(TokenError::Malformed));
     }
 }

@@ -3,9 +3,11 @@
 //! by `aws-sdk-dynamodb`, and a local JWT issuer standing in for Cognito + the API Gateway authorizer.
 
 pub mod engine;
+pub mod faults;
 pub mod functions;
 pub mod gateway;
 pub mod jwt;
+pub mod queue;
 pub mod secrets;
 pub mod seed;
 pub mod server;

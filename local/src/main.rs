@@ -17,17 +17,12 @@ async fn main() -> ExitCode {
         }
     };
     let url = server.url();
-    println!(
-        "Storefront listening on {url} (data in {})",
-        server.data_dir.display()
-    );
+    println!("Storefront listening on {url} (data in {})", server.data_dir.display());
     if server.seeded > 0 {
         println!("Seeded a demo catalog of {} products.", server.seeded);
     }
     println!("  browse:    curl {url}/products");
-    println!(
-        "  a token:   curl -X POST {url}/dev/token -d '{{\"user_id\":\"alice\",\"role\":\"shopper\"}}'"
-    );
+    println!("  a token:   curl -X POST {url}/dev/token -d '{{\"user_id\":\"alice\",\"role\":\"shopper\"}}'");
     println!("  then:      curl -H \"Authorization: Bearer $TOKEN\" {url}/cart");
     wait_for_stop().await;
     println!("Stopping…");
@@ -39,9 +34,7 @@ async fn wait_for_stop() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
             let _ = ctrl_c.await;
             return;
         };

@@ -22,19 +22,10 @@ pub fn load_or_create(data_dir: &Path) -> std::io::Result<LocalSecrets> {
     if path.exists() {
         let text = std::fs::read_to_string(&path)?;
         return serde_json::from_str(&text).map_err(|e| {
-            std::io::Error::other(format!(
-                "{} is damaged ({e}); delete it to issue new keys",
-                path.display()
-            ))
+            std::io::Error::other(format!("{} is damaged ({e}); delete it to issue new keys", path.display()))
         });
     }
-    let secrets = LocalSecrets {
-        jwt_key: random_hex()?,
-        cursor_secret: random_hex()?,
-    };
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&secrets).map_err(std::io::Error::other)?,
-    )?;
+    let secrets = LocalSecrets { jwt_key: random_hex()?, cursor_secret: random_hex()? };
+    std::fs::write(&path, serde_json::to_string_pretty(&secrets).map_err(std::io::Error::other)?)?;
     Ok(secrets)
 }

@@ -15,26 +15,11 @@ pub struct SeedArtisan {
 }
 
 pub const ARTISANS: &[SeedArtisan] = &[
-    SeedArtisan {
-        id: "marta-clay",
-        display_name: "Marta Oliveira",
-    },
-    SeedArtisan {
-        id: "kofi-looms",
-        display_name: "Kofi Mensah",
-    },
-    SeedArtisan {
-        id: "lin-woodshop",
-        display_name: "Lin Chen",
-    },
-    SeedArtisan {
-        id: "sofia-silver",
-        display_name: "Sofia Rossi",
-    },
-    SeedArtisan {
-        id: "ravi-press",
-        display_name: "Ravi Patel",
-    },
+    SeedArtisan { id: "marta-clay", display_name: "Marta Oliveira" },
+    SeedArtisan { id: "kofi-looms", display_name: "Kofi Mensah" },
+    SeedArtisan { id: "lin-woodshop", display_name: "Lin Chen" },
+    SeedArtisan { id: "sofia-silver", display_name: "Sofia Rossi" },
+    SeedArtisan { id: "ravi-press", display_name: "Ravi Patel" },
 ];
 
 /// Titles with prices in cents.
@@ -135,26 +120,18 @@ pub fn demo_products() -> Vec<(Product, &'static str)> {
                 5 => 0,
                 _ => (n * 7 % 23 + 2) as i64,
             };
-            let description = format!(
-                "{title}, handmade by {} in small batches.",
-                artisan.display_name
-            );
-            let Ok(new) = NewProduct::parse(title, &description, category, *price, "USD", stock)
-            else {
+            let description = format!("{title}, handmade by {} in small batches.", artisan.display_name);
+            let Ok(new) = NewProduct::parse(title, &description, category, *price, "USD", stock) else {
                 continue;
             };
             let created_ms = SEED_EPOCH_MS + n * 60_000;
-            let created =
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(created_ms) * 1_000_000)
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let created = OffsetDateTime::from_unix_timestamp_nanos(i128::from(created_ms) * 1_000_000)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
             let Some(artisan_id) = UserId::parse(artisan.id) else {
                 continue;
             };
             let id = ProductId::from_parts(created_ms, 0x5EED_0000 + u128::from(n));
-            products.push((
-                Product::create(new, id, artisan_id, created),
-                artisan.display_name,
-            ));
+            products.push((Product::create(new, id, artisan_id, created), artisan.display_name));
         }
     }
     products

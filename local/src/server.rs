@@ -23,7 +23,11 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use storefront::worker::process_batch;
+
 use crate::engine::Engine;
+use crate::faults::Faults;
+use crate::queue::{LocalQueue, QueueSettings};
 use crate::functions::FUNCTIONS;
 use crate::gateway::{Gateway, MAX_LOCAL_BODY_BYTES, invoke, problem, to_axum};
 use crate::jwt::{Claims, JwtKey};
@@ -36,21 +40,39 @@ pub struct Options {
     /// 0 picks a free port.
     pub port: u16,
     pub data_dir: PathBuf,
+    /// The order queue's SQS-like behaviour (visibility timeout, redrive).
+    pub queue: QueueSettings,
+    /// How often the sweeper looks for orders stuck in `placed`, and how old they must be.
+    pub sweep_every: std::time::Duration,
+    pub stuck_after: time::Duration,
+    /// Put a fault-injecting proxy between the adapters and the engine (tests).
+    pub fault_injection: bool,
+}
+
+impl Options {
+    pub fn new(port: u16, data_dir: PathBuf) -> Self {
+        Self {
+            port,
+            data_dir,
+            queue: QueueSettings::default(),
+            sweep_every: std::time::Duration::from_secs(30),
+            stuck_after: storefront::services::orders::STUCK_AFTER,
+            fault_injection: false,
+        }
+    }
 }
 
 impl Options {
     /// `PORT` (default 3000) and `DATA_DIR` (default `.storefront`).
     pub fn from_env() -> Result<Self, StartError> {
         let port = match std::env::var("PORT") {
-            Ok(raw) => raw.parse().map_err(|_| {
-                StartError::Config(format!("PORT must be a port number, got {raw:?}"))
-            })?,
+            Ok(raw) => {
+                raw.parse().map_err(|_| StartError::Config(format!("PORT must be a port number, got {raw:?}")))?
+            }
             Err(_) => 3000,
         };
-        let data_dir = std::env::var_os("DATA_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(".storefront"));
-        Ok(Self { port, data_dir })
+        let data_dir = std::env::var_os("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".storefront"));
+        Ok(Self::new(port, data_dir))
     }
 }
 
@@ -72,7 +94,13 @@ pub struct LocalServer {
     /// Products written by the demo seed at this start (0 when the data dir already had them).
     pub seeded: usize,
     pub app: AppState,
+    /// The order queue (tests inspect its dead letters and inject refused sends).
+    pub queue: Arc<LocalQueue>,
+    /// Faults to inject into DynamoDB calls, when started with `fault_injection`.
+    pub faults: Option<Arc<Faults>>,
     engine: Engine,
+    proxy: Option<JoinHandle<()>>,
+    background: Vec<JoinHandle<()>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
 }
@@ -84,10 +112,18 @@ impl LocalServer {
 
     /// Stops accepting requests, finishes those running, and closes the engine (and its SQLite file).
     pub async fn stop(mut self) {
+        for task in self.background.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
         let _ = self.server.await;
+        if let Some(proxy) = self.proxy.take() {
+            proxy.abort();
+            let _ = proxy.await;
+        }
         self.engine.stop().await;
     }
 }
@@ -95,25 +131,27 @@ impl LocalServer {
 pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     std::fs::create_dir_all(&options.data_dir)?;
     let secrets = crate::secrets::load_or_create(&options.data_dir)?;
-    let engine = Engine::start(&options.data_dir.join("dynamodb.sqlite"))
-        .await
-        .map_err(StartError::Engine)?;
-    let sdk = storefront::adapters::aws::local_sdk_config(&engine.endpoint).await;
+    let engine = Engine::start(&options.data_dir.join("dynamodb.sqlite")).await.map_err(StartError::Engine)?;
+    let (endpoint, faults, proxy) = if options.fault_injection {
+        let (endpoint, faults, proxy) = crate::faults::start_proxy(&engine.endpoint).await.map_err(StartError::Engine)?;
+        (endpoint, Some(faults), Some(proxy))
+    } else {
+        (engine.endpoint.clone(), None, None)
+    };
+    let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     schema::ensure_table(&dynamodb, TABLE_NAME).await?;
+    let queue = Arc::new(LocalQueue::new("storefront-orders", options.queue));
     let config = Config {
         table_name: TABLE_NAME.to_owned(),
         cursor_secret: secrets.cursor_secret.into_bytes(),
+        order_queue_url: "local://storefront-orders".to_owned(),
     };
-    let app = AppState::with_dynamodb(dynamodb.clone(), &config);
+    let app = AppState::with_dynamodb(dynamodb.clone(), queue.clone(), &config);
 
     // Seeded once per data dir; a seed cut short is finished on the next start (existing products are kept).
     let marker = options.data_dir.join(SEEDED_MARKER);
-    let seeded = if marker.exists() {
-        0
-    } else {
-        crate::seed::demo_catalog(app.catalog.as_ref()).await?
-    };
+    let seeded = if marker.exists() { 0 } else { crate::seed::demo_catalog(app.catalog.as_ref()).await? };
     std::fs::write(&marker, b"demo catalog written\n")?;
 
     let gateway = Gateway {
@@ -126,6 +164,33 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = oneshot::channel::<()>();
     let router = router(gateway);
+    let background = vec![
+        // The event source mapping: the worker gets batches from the queue, as in AWS.
+        tokio::spawn({
+            let (queue, app) = (queue.clone(), app.clone());
+            async move {
+                queue
+                    .consume(|event| {
+                        let app = app.clone();
+                        async move { process_batch(event, |message| order_worker::handle(app.clone(), message)).await }
+                    })
+                    .await
+            }
+        }),
+        // The schedule that runs the sweeper in AWS.
+        tokio::spawn({
+            let (app, every, stuck_after) = (app.clone(), options.sweep_every, options.stuck_after);
+            async move {
+                let mut ticks = tokio::time::interval(every);
+                loop {
+                    ticks.tick().await;
+                    if let Err(error) = order_sweeper::sweep(&app, stuck_after).await {
+                        tracing::warn!(%error, "sweep failed");
+                    }
+                }
+            }
+        }),
+    ];
     let server = tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async {
             let _ = stopped.await;
@@ -139,7 +204,11 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         data_dir: options.data_dir,
         seeded,
         app,
+        queue,
+        faults,
         engine,
+        proxy,
+        background,
         shutdown: Some(shutdown),
         server,
     })
@@ -166,18 +235,13 @@ pub fn router(gateway: Gateway) -> Router {
     let mut paths: BTreeMap<&str, MethodRouter<Gateway>> = BTreeMap::new();
     for function in FUNCTIONS.iter().copied() {
         let methods = paths.remove(function.route.path).unwrap_or_default();
-        let methods = methods.on(
-            method_filter(function.route.method),
-            move |state, path, req| invoke(function, state, path, req),
-        );
+        let methods = methods
+            .on(method_filter(function.route.method), move |state, path, req| invoke(function, state, path, req));
         paths.insert(function.route.path, methods);
     }
     let mut router = Router::new();
     for (path, methods) in paths {
-        router = router.route(
-            path,
-            methods.fallback(|| async { problem(ApiError::method_not_allowed()) }),
-        );
+        router = router.route(path, methods.fallback(|| async { problem(ApiError::method_not_allowed()) }));
     }
     router
         .route("/dev/token", post(dev_token))
@@ -197,9 +261,7 @@ struct TokenRequest {
 /// `POST /dev/token`: a token for any user and role, signed with this data dir's key. Local only.
 async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResponse {
     let Ok(bytes) = axum::body::to_bytes(req.into_body(), MAX_LOCAL_BODY_BYTES).await else {
-        return problem(ApiError::payload_too_large(
-            storefront::http::request::MAX_BODY_BYTES,
-        ));
+        return problem(ApiError::payload_too_large(storefront::http::request::MAX_BODY_BYTES));
     };
     let body: TokenRequest = match parse_json(&bytes) {
         Ok(body) => body,
@@ -218,12 +280,7 @@ async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResp
     let (Some(user), Some(role)) = (user, role) else {
         return problem(ApiError::validation(errors));
     };
-    let claims = Claims::new(
-        user.as_str(),
-        role,
-        body.name,
-        OffsetDateTime::now_utc().unix_timestamp(),
-    );
+    let claims = Claims::new(user.as_str(), role, body.name, OffsetDateTime::now_utc().unix_timestamp());
     let token = gateway.jwt.sign(&claims);
     match json_response(
         http::StatusCode::OK,
@@ -236,23 +293,13 @@ async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResp
 
 /// `GET /health`: the server answers and its DynamoDB engine serves the table.
 async fn health(State(gateway): State<Gateway>) -> AxumResponse {
-    match gateway
-        .dynamodb
-        .describe_table()
-        .table_name(&gateway.table)
-        .send()
-        .await
-    {
-        Ok(_) => match json_response(
-            http::StatusCode::OK,
-            &json!({ "status": "ok", "dynamodb": "ok" }),
-        ) {
+    match gateway.dynamodb.describe_table().table_name(&gateway.table).send().await {
+        Ok(_) => match json_response(http::StatusCode::OK, &json!({ "status": "ok", "dynamodb": "ok" })) {
             Ok(response) => to_axum(response),
             Err(error) => problem(error),
         },
         Err(error) => problem(
-            ApiError::unavailable(1)
-                .with_source(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()),
+            ApiError::unavailable(1).with_source(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()),
         ),
     }
 }

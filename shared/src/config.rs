@@ -15,18 +15,19 @@ pub struct Config {
     pub table_name: String,
     /// Key that signs pagination cursors; at least 32 bytes.
     pub cursor_secret: Vec<u8>,
+    /// The SQS queue that carries `OrderPlaced` to the order worker.
+    pub order_queue_url: String,
 }
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("table_name", &self.table_name)
-            .finish_non_exhaustive()
+        f.debug_struct("Config").field("table_name", &self.table_name).finish_non_exhaustive()
     }
 }
 
 pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const CURSOR_SECRET: &str = "CURSOR_SECRET";
+pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
 const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
@@ -36,9 +37,7 @@ impl Config {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| {
-            lookup(name)
-                .filter(|value| !value.trim().is_empty())
-                .ok_or(ConfigError::Missing(name))
+            lookup(name).filter(|value| !value.trim().is_empty()).ok_or(ConfigError::Missing(name))
         };
         let table_name = required(TABLE_NAME)?;
         let cursor_secret = required(CURSOR_SECRET)?.into_bytes();
@@ -48,10 +47,8 @@ impl Config {
                 reason: format!("must be at least {MIN_SECRET_BYTES} bytes"),
             });
         }
-        Ok(Self {
-            table_name,
-            cursor_secret,
-        })
+        let order_queue_url = required(ORDER_QUEUE_URL)?;
+        Ok(Self { table_name, cursor_secret, order_queue_url })
     }
 }
 
@@ -61,28 +58,15 @@ mod tests {
 
     #[test]
     fn a_missing_variable_is_named() {
-        let error = Config::from_lookup(|name| (name == CURSOR_SECRET).then(|| "s".repeat(40)))
-            .expect_err("no table");
+        let error = Config::from_lookup(|name| (name == CURSOR_SECRET).then(|| "s".repeat(40))).expect_err("no table");
         assert_eq!(error, ConfigError::Missing(TABLE_NAME));
         assert!(error.to_string().contains("TABLE_NAME"));
     }
 
     #[test]
     fn a_short_secret_is_refused() {
-        let error = Config::from_lookup(|name| {
-            Some(if name == TABLE_NAME {
-                "t".into()
-            } else {
-                "short".into()
-            })
-        })
-        .expect_err("short secret");
-        assert!(matches!(
-            error,
-            ConfigError::Invalid {
-                name: CURSOR_SECRET,
-                ..
-            }
-        ));
+        let error = Config::from_lookup(|name| Some(if name == TABLE_NAME { "t".into() } else { "short".into() }))
+            .expect_err("short secret");
+        assert!(matches!(error, ConfigError::Invalid { name: CURSOR_SECRET, .. }));
     }
 }

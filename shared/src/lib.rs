@@ -13,5 +13,6 @@ pub mod lambda;
 pub mod ports;
 pub mod services;
 pub mod telemetry;
+pub mod worker;
 
 pub use app::AppState;

@@ -10,11 +10,7 @@ fn protected_routes() -> Vec<(Method, String, &'static str)> {
         (Method::POST, "/products".into(), "artisan"),
         (Method::PATCH, format!("/products/{PRODUCT}"), "artisan"),
         (Method::DELETE, format!("/products/{PRODUCT}"), "artisan"),
-        (
-            Method::POST,
-            format!("/products/{PRODUCT}/stock"),
-            "artisan",
-        ),
+        (Method::POST, format!("/products/{PRODUCT}/stock"), "artisan"),
         (Method::GET, "/cart".into(), "shopper"),
         (Method::PUT, format!("/cart/items/{PRODUCT}"), "shopper"),
         (Method::DELETE, format!("/cart/items/{PRODUCT}"), "shopper"),
@@ -34,31 +30,15 @@ async fn protected_routes_refuse_missing_bad_and_wrong_role_tokens() {
         parts.join(".")
     };
     for (method, path, role) in protected_routes() {
-        app.send(method.clone(), &path, None, None)
+        app.send(method.clone(), &path, None, None).await.problem(401, "unauthorized");
+        for bad in ["garbage", tampered.as_str(), foreign.as_str()] {
+            app.send(method.clone(), &path, Some(bad), None).await.problem(401, "unauthorized");
+        }
+        app.send_raw(method.clone(), &path, None, "", &[("authorization", "Basic YWxhZGRpbjpvcGVu")])
             .await
             .problem(401, "unauthorized");
-        for bad in ["garbage", tampered.as_str(), foreign.as_str()] {
-            app.send(method.clone(), &path, Some(bad), None)
-                .await
-                .problem(401, "unauthorized");
-        }
-        app.send_raw(
-            method.clone(),
-            &path,
-            None,
-            "",
-            &[("authorization", "Basic YWxhZGRpbjpvcGVu")],
-        )
-        .await
-        .problem(401, "unauthorized");
-        let wrong = if role == "artisan" {
-            &shopper
-        } else {
-            &artisan
-        };
-        app.send(method.clone(), &path, Some(wrong), None)
-            .await
-            .problem(403, "forbidden");
+        let wrong = if role == "artisan" { &shopper } else { &artisan };
+        app.send(method.clone(), &path, Some(wrong), None).await.problem(403, "forbidden");
     }
 }
 
@@ -71,13 +51,9 @@ async fn dev_tokens_need_a_valid_user_and_role() {
         json!({"user_id": "alice", "role": "admin"}),
         json!({"user_id": "alice", "role": "shopper", "groups": ["admins"]}),
     ] {
-        app.send(Method::POST, "/dev/token", None, Some(body))
-            .await
-            .problem(422, "validation");
+        app.send(Method::POST, "/dev/token", None, Some(body)).await.problem(422, "validation");
     }
-    app.send_raw(Method::POST, "/dev/token", None, "{", &[])
-        .await
-        .problem(400, "bad-request");
+    app.send_raw(Method::POST, "/dev/token", None, "{", &[]).await.problem(400, "bad-request");
     let health = app.get("/health").await;
     assert_eq!(health.ok(200)["status"], "ok");
 }

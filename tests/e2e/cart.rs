@@ -25,75 +25,34 @@ async fn a_shopper_fills_changes_and_empties_a_priced_cart() {
     let price = |id: &str| {
         let id = id.to_owned();
         let app = &app;
-        async move {
-            app.get(&format!("/products/{id}")).await.ok(200)["price"]["amount"]
-                .as_i64()
-                .expect("price")
-        }
+        async move { app.get(&format!("/products/{id}")).await.ok(200)["price"]["amount"].as_i64().expect("price") }
     };
     let (p0, p1) = (price(&ids[0]).await, price(&ids[1]).await);
-    app.send(
-        Method::PUT,
-        &format!("/cart/items/{}", ids[0]),
-        Some(&alice),
-        Some(json!({"quantity": 2})),
-    )
-    .await
-    .ok(200);
+    app.send(Method::PUT, &format!("/cart/items/{}", ids[0]), Some(&alice), Some(json!({"quantity": 2}))).await.ok(200);
     let cart = app
-        .send(
-            Method::PUT,
-            &format!("/cart/items/{}", ids[1]),
-            Some(&alice),
-            Some(json!({"quantity": 1})),
-        )
+        .send(Method::PUT, &format!("/cart/items/{}", ids[1]), Some(&alice), Some(json!({"quantity": 1})))
         .await
         .ok(200)
         .clone();
     assert_eq!(cart["items"].as_array().expect("items").len(), 2);
-    assert_eq!(
-        cart["items"][0]["product_id"],
-        ids[0].as_str(),
-        "oldest line first"
-    );
+    assert_eq!(cart["items"][0]["product_id"], ids[0].as_str(), "oldest line first");
     assert_eq!(cart["items"][0]["unit_price"]["amount"], p0);
     assert_eq!(cart["items"][0]["line_total"]["amount"], 2 * p0);
     assert_eq!(cart["total"]["amount"], 2 * p0 + p1);
     assert_eq!(app.get_as("/cart", &alice).await.ok(200), &cart);
     // Setting a quantity replaces it.
     let cart = app
-        .send(
-            Method::PUT,
-            &format!("/cart/items/{}", ids[0]),
-            Some(&alice),
-            Some(json!({"quantity": 5})),
-        )
+        .send(Method::PUT, &format!("/cart/items/{}", ids[0]), Some(&alice), Some(json!({"quantity": 5})))
         .await
         .ok(200)
         .clone();
     assert_eq!(cart["items"][0]["quantity"], 5);
     assert_eq!(cart["total"]["amount"], 5 * p0 + p1);
-    let cart = app
-        .send(
-            Method::DELETE,
-            &format!("/cart/items/{}", ids[0]),
-            Some(&alice),
-            None,
-        )
-        .await
-        .ok(200)
-        .clone();
+    let cart = app.send(Method::DELETE, &format!("/cart/items/{}", ids[0]), Some(&alice), None).await.ok(200).clone();
     assert_eq!(cart["items"].as_array().expect("items").len(), 1);
     assert_eq!(cart["total"]["amount"], p1);
     // Removing what is not there is fine.
-    app.send(
-        Method::DELETE,
-        &format!("/cart/items/{}", ids[0]),
-        Some(&alice),
-        None,
-    )
-    .await
-    .ok(200);
+    app.send(Method::DELETE, &format!("/cart/items/{}", ids[0]), Some(&alice), None).await.ok(200);
     // Another shopper's cart is their own.
     let bob = app.shopper("bob").await;
     assert_eq!(app.get_as("/cart", &bob).await.ok(200)["items"], json!([]));
@@ -105,14 +64,7 @@ async fn prices_in_the_cart_follow_the_catalog() {
     let (ana, alice) = (app.artisan("ana").await, app.shopper("alice").await);
     let product = app.create_product(&ana, "Vase", "glass", 1000, 5).await;
     let id = product["product_id"].as_str().expect("id");
-    app.send(
-        Method::PUT,
-        &format!("/cart/items/{id}"),
-        Some(&alice),
-        Some(json!({"quantity": 3})),
-    )
-    .await
-    .ok(200);
+    app.send(Method::PUT, &format!("/cart/items/{id}"), Some(&alice), Some(json!({"quantity": 3}))).await.ok(200);
     app.send(
         Method::PATCH,
         &format!("/products/{id}"),
@@ -124,19 +76,8 @@ async fn prices_in_the_cart_follow_the_catalog() {
     let cart = app.get_as("/cart", &alice).await.ok(200).clone();
     assert_eq!(cart["total"]["amount"], 3600);
     assert_eq!(cart["items"][0]["available"], true);
-    app.send(
-        Method::POST,
-        &format!("/products/{id}/stock"),
-        Some(&ana),
-        Some(json!({"delta": -4})),
-    )
-    .await
-    .ok(200);
-    assert_eq!(
-        app.get_as("/cart", &alice).await.ok(200)["items"][0]["available"],
-        false,
-        "1 left, 3 wanted"
-    );
+    app.send(Method::POST, &format!("/products/{id}/stock"), Some(&ana), Some(json!({"delta": -4}))).await.ok(200);
+    assert_eq!(app.get_as("/cart", &alice).await.ok(200)["items"][0]["available"], false, "1 left, 3 wanted");
 }
 
 #[tokio::test]
@@ -145,14 +86,7 @@ async fn bad_cart_input_is_refused_and_changes_nothing() {
     let (ana, alice) = (app.artisan("ana").await, app.shopper("alice").await);
     let ids = seeded_ids(&app, 1).await;
     let path = format!("/cart/items/{}", ids[0]);
-    app.send(
-        Method::PUT,
-        &path,
-        Some(&alice),
-        Some(json!({"quantity": 1})),
-    )
-    .await
-    .ok(200);
+    app.send(Method::PUT, &path, Some(&alice), Some(json!({"quantity": 1}))).await.ok(200);
     let before = app.get_as("/cart", &alice).await.ok(200).clone();
     for (body, status) in [
         (json!({"quantity": 0}), 422),
@@ -163,53 +97,22 @@ async fn bad_cart_input_is_refused_and_changes_nothing() {
         (json!({"quantity": 2, "unit_price": 1}), 422),
         (json!({}), 422),
     ] {
-        let response = app
-            .send(Method::PUT, &path, Some(&alice), Some(body.clone()))
-            .await;
+        let response = app.send(Method::PUT, &path, Some(&alice), Some(body.clone())).await;
         assert_eq!(response.status, status, "{body}: {}", response.text);
     }
-    app.send(
-        Method::PUT,
-        "/cart/items/01HZZZZZZZZZZZZZZZZZZZZZZZ",
-        Some(&alice),
-        Some(json!({"quantity": 1})),
-    )
-    .await
-    .problem(404, "not-found");
-    app.send(
-        Method::PUT,
-        "/cart/items/nope",
-        Some(&alice),
-        Some(json!({"quantity": 1})),
-    )
-    .await
-    .problem(404, "not-found");
+    app.send(Method::PUT, "/cart/items/01HZZZZZZZZZZZZZZZZZZZZZZZ", Some(&alice), Some(json!({"quantity": 1})))
+        .await
+        .problem(404, "not-found");
+    app.send(Method::PUT, "/cart/items/nope", Some(&alice), Some(json!({"quantity": 1})))
+        .await
+        .problem(404, "not-found");
     let archived = app.create_product(&ana, "Old", "glass", 1000, 5).await;
     let archived_id = archived["product_id"].as_str().expect("id");
-    app.send(
-        Method::DELETE,
-        &format!("/products/{archived_id}"),
-        Some(&ana),
-        None,
-    )
-    .await;
-    let unavailable = app
-        .send(
-            Method::PUT,
-            &format!("/cart/items/{archived_id}"),
-            Some(&alice),
-            Some(json!({"quantity": 1})),
-        )
-        .await;
-    assert_eq!(
-        unavailable.problem(409, "product-unavailable")["products"],
-        json!([archived_id])
-    );
-    assert_eq!(
-        app.get_as("/cart", &alice).await.ok(200),
-        &before,
-        "nothing changed"
-    );
+    app.send(Method::DELETE, &format!("/products/{archived_id}"), Some(&ana), None).await;
+    let unavailable =
+        app.send(Method::PUT, &format!("/cart/items/{archived_id}"), Some(&alice), Some(json!({"quantity": 1}))).await;
+    assert_eq!(unavailable.problem(409, "product-unavailable")["products"], json!([archived_id]));
+    assert_eq!(app.get_as("/cart", &alice).await.ok(200), &before, "nothing changed");
 }
 
 #[tokio::test]
@@ -218,41 +121,12 @@ async fn a_cart_holds_at_most_twenty_five_products() {
     let alice = app.shopper("alice").await;
     let ids = seeded_ids(&app, 26).await;
     for id in &ids[..25] {
-        app.send(
-            Method::PUT,
-            &format!("/cart/items/{id}"),
-            Some(&alice),
-            Some(json!({"quantity": 1})),
-        )
-        .await
-        .ok(200);
+        app.send(Method::PUT, &format!("/cart/items/{id}"), Some(&alice), Some(json!({"quantity": 1}))).await.ok(200);
     }
-    let full = app
-        .send(
-            Method::PUT,
-            &format!("/cart/items/{}", ids[25]),
-            Some(&alice),
-            Some(json!({"quantity": 1})),
-        )
-        .await;
-    assert_eq!(
-        full.problem(422, "validation")["errors"][0]["field"],
-        "product_id"
-    );
+    let full =
+        app.send(Method::PUT, &format!("/cart/items/{}", ids[25]), Some(&alice), Some(json!({"quantity": 1}))).await;
+    assert_eq!(full.problem(422, "validation")["errors"][0]["field"], "product_id");
     // Changing a line already in a full cart still works.
-    app.send(
-        Method::PUT,
-        &format!("/cart/items/{}", ids[0]),
-        Some(&alice),
-        Some(json!({"quantity": 3})),
-    )
-    .await
-    .ok(200);
-    assert_eq!(
-        app.get_as("/cart", &alice).await.ok(200)["items"]
-            .as_array()
-            .expect("items")
-            .len(),
-        25
-    );
+    app.send(Method::PUT, &format!("/cart/items/{}", ids[0]), Some(&alice), Some(json!({"quantity": 3}))).await.ok(200);
+    assert_eq!(app.get_as("/cart", &alice).await.ok(200)["items"].as_array().expect("items").len(), 25);
 }

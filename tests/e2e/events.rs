@@ -38,15 +38,8 @@ fn sample_events() -> BTreeMap<String, String> {
         .map(|entry| entry.expect("dir entry").path())
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .map(|path| {
-            let name = path
-                .file_stem()
-                .expect("stem")
-                .to_string_lossy()
-                .into_owned();
-            (
-                name,
-                std::fs::read_to_string(&path).expect("readable event"),
-            )
+            let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&path).expect("readable event"))
         })
         .collect()
 }
@@ -58,9 +51,7 @@ fn every_sample_event_has_an_expectation_and_every_function_an_event() {
     assert_eq!(events.keys().map(String::as_str).collect::<Vec<_>>(), named);
     for function in FUNCTIONS {
         assert!(
-            events
-                .keys()
-                .any(|name| name.starts_with(&format!("{}.", function.route.function))),
+            events.keys().any(|name| name.starts_with(&format!("{}.", function.route.function))),
             "no sample event for {}",
             function.route.function
         );
@@ -69,26 +60,14 @@ fn every_sample_event_has_an_expectation_and_every_function_an_event() {
 
 async fn run_event(name: String, text: String) -> (String, u16, String) {
     let function_name = name.split('.').next().expect("function part");
-    let function = FUNCTIONS
-        .iter()
-        .find(|f| f.route.function == function_name)
-        .expect("event names a function");
+    let function = FUNCTIONS.iter().find(|f| f.route.function == function_name).expect("event names a function");
     let event: serde_json::Value = serde_json::from_str(&text).expect("event is JSON");
-    assert_eq!(
-        event["routeKey"],
-        function.route.key(),
-        "{name} is for another route"
-    );
+    assert_eq!(event["routeKey"], function.route.key(), "{name} is for another route");
     let request = lambda_http::request::from_str(&text).expect("an API Gateway v2 event");
     let app = spawn_app().await;
     let response = function.call(app.server.app.clone(), request).await;
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     if status >= 400 {
         assert_eq!(content_type, "application/problem+json", "{name}");
     }
@@ -98,9 +77,7 @@ async fn run_event(name: String, text: String) -> (String, u16, String) {
 
 #[tokio::test]
 async fn every_sample_event_gets_its_expected_status_from_its_handler() {
-    let runs = sample_events()
-        .into_iter()
-        .map(|(name, text)| run_event(name, text));
+    let runs = sample_events().into_iter().map(|(name, text)| run_event(name, text));
     let results = futures::future::join_all(runs).await;
     let expected: BTreeMap<&str, u16> = EXPECTED.iter().copied().collect();
     for (name, status, _) in &results {

@@ -16,9 +16,7 @@ fn template() -> Value {
 }
 
 fn pascal(name: &str) -> String {
-    name.split('-')
-        .map(|part| part[..1].to_uppercase() + &part[1..])
-        .collect()
+    name.split('-').map(|part| part[..1].to_uppercase() + &part[1..]).collect()
 }
 
 /// (method, path, logical id, authorizer) of every HttpApi event in the template.
@@ -29,11 +27,7 @@ fn template_routes(template: &Value) -> BTreeSet<(String, String, String, String
         if resource["Type"] != "AWS::Serverless::Function" {
             continue;
         }
-        for (_, event) in resource["Properties"]["Events"]
-            .as_mapping()
-            .into_iter()
-            .flatten()
-        {
+        for (_, event) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
             if event["Type"] != "HttpApi" {
                 continue;
             }
@@ -42,10 +36,7 @@ fn template_routes(template: &Value) -> BTreeSet<(String, String, String, String
                 props["Method"].as_str().expect("Method").to_uppercase(),
                 props["Path"].as_str().expect("Path").to_owned(),
                 id.as_str().expect("logical id").to_owned(),
-                props["Auth"]["Authorizer"]
-                    .as_str()
-                    .unwrap_or("CognitoAuthorizer (default)")
-                    .to_owned(),
+                props["Auth"]["Authorizer"].as_str().unwrap_or("CognitoAuthorizer (default)").to_owned(),
             ));
         }
     }
@@ -77,26 +68,11 @@ fn template_and_local_router_serve_the_same_routes_with_the_same_protection() {
 fn every_function_builds_its_own_binary() {
     let template = template();
     for function in FUNCTIONS {
-        let resource =
-            &template["Resources"][format!("{}Function", pascal(function.route.function)).as_str()];
-        assert_eq!(
-            resource["Metadata"]["BuildMethod"], "rust-cargolambda",
-            "{}",
-            function.route.function
-        );
-        assert_eq!(
-            resource["Metadata"]["BuildProperties"]["Binary"],
-            function.route.function
-        );
-        let manifest = repo_root()
-            .join("functions")
-            .join(function.route.function)
-            .join("Cargo.toml");
-        assert!(
-            manifest.exists(),
-            "{} has no crate",
-            function.route.function
-        );
+        let resource = &template["Resources"][format!("{}Function", pascal(function.route.function)).as_str()];
+        assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda", "{}", function.route.function);
+        assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], function.route.function);
+        let manifest = repo_root().join("functions").join(function.route.function).join("Cargo.toml");
+        assert!(manifest.exists(), "{} has no crate", function.route.function);
     }
 }
 
@@ -110,20 +86,13 @@ fn openapi_when_present_lists_the_same_routes() {
     let mut documented = BTreeSet::new();
     for (route, methods) in spec["paths"].as_mapping().expect("paths") {
         for (method, _) in methods.as_mapping().expect("methods") {
-            documented.insert((
-                method.as_str().expect("method").to_uppercase(),
-                route.as_str().expect("path").to_owned(),
-            ));
+            documented
+                .insert((method.as_str().expect("method").to_uppercase(), route.as_str().expect("path").to_owned()));
         }
     }
-    let served: BTreeSet<_> = FUNCTIONS
-        .iter()
-        .map(|f| (f.route.method.to_owned(), f.route.path.to_owned()))
-        .collect();
-    let local_only: BTreeSet<_> = [("POST", "/dev/token"), ("GET", "/health")]
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
+    let served: BTreeSet<_> = FUNCTIONS.iter().map(|f| (f.route.method.to_owned(), f.route.path.to_owned())).collect();
+    let local_only: BTreeSet<_> =
+        [("POST", "/dev/token"), ("GET", "/health")].iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     let documented_api: BTreeSet<_> = documented.difference(&local_only).cloned().collect();
     assert_eq!(documented_api, served);
 }
@@ -131,55 +100,25 @@ fn openapi_when_present_lists_the_same_routes() {
 #[test]
 fn read_routes_get_read_only_table_access_and_no_route_gets_scan() {
     let template = template();
-    let writes = [
-        "PutItem",
-        "UpdateItem",
-        "DeleteItem",
-        "BatchWriteItem",
-        "TransactWriteItems",
-        "ConditionCheckItem",
-    ];
+    let writes = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems", "ConditionCheckItem"];
     for function in FUNCTIONS {
-        let resource =
-            &template["Resources"][format!("{}Function", pascal(function.route.function)).as_str()];
+        let resource = &template["Resources"][format!("{}Function", pascal(function.route.function)).as_str()];
         let actions: Vec<String> = resource["Properties"]["Policies"]
             .as_sequence()
             .expect("Policies")
             .iter()
-            .flat_map(|policy| {
-                policy["Statement"]
-                    .as_sequence()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .flat_map(|statement| {
-                statement["Action"]
-                    .as_sequence()
-                    .cloned()
-                    .unwrap_or_default()
-            })
+            .flat_map(|policy| policy["Statement"].as_sequence().cloned().unwrap_or_default())
+            .flat_map(|statement| statement["Action"].as_sequence().cloned().unwrap_or_default())
             .map(|action| action.as_str().expect("action").to_owned())
             .collect();
+        assert!(!actions.is_empty(), "{} has no table access", function.route.function);
         assert!(
-            !actions.is_empty(),
-            "{} has no table access",
-            function.route.function
-        );
-        assert!(
-            actions
-                .iter()
-                .all(|a| a.starts_with("dynamodb:") && a != "dynamodb:Scan" && a != "dynamodb:*"),
+            actions.iter().all(|a| a.starts_with("dynamodb:") && a != "dynamodb:Scan" && a != "dynamodb:*"),
             "{actions:?}"
         );
         let is_read = function.route.method == "GET";
-        let has_write = actions
-            .iter()
-            .any(|a| writes.iter().any(|w| a.ends_with(w)));
-        assert_eq!(
-            has_write, !is_read,
-            "{}: {actions:?}",
-            function.route.function
-        );
+        let has_write = actions.iter().any(|a| writes.iter().any(|w| a.ends_with(w)));
+        assert_eq!(has_write, !is_read, "{}: {actions:?}", function.route.function);
     }
 }
 
@@ -218,16 +157,10 @@ fn the_template_table_matches_the_adapter_schema() {
         .map(|gsi| {
             let names = key_names(&gsi["KeySchema"]);
             assert_eq!(gsi["Projection"]["ProjectionType"], "ALL");
-            (
-                gsi["IndexName"].as_str().expect("name").to_owned(),
-                names[0].clone(),
-                names[1].clone(),
-            )
+            (gsi["IndexName"].as_str().expect("name").to_owned(), names[0].clone(), names[1].clone())
         })
         .collect();
-    let expected: BTreeSet<_> = schema::INDEXES
-        .iter()
-        .map(|(i, p, s)| (i.to_string(), p.to_string(), s.to_string()))
-        .collect();
+    let expected: BTreeSet<_> =
+        schema::INDEXES.iter().map(|(i, p, s)| (i.to_string(), p.to_string(), s.to_string())).collect();
     assert_eq!(indexes, expected);
 }

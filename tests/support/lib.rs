@@ -32,34 +32,17 @@ impl TestResponse {
     /// Asserts a problem+json response of `status` and `kind`, and returns its body.
     #[track_caller]
     pub fn problem(&self, status: u16, kind: &str) -> &Value {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.text
-        );
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/problem+json"),
-            "body: {}",
-            self.text
-        );
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "body: {}", self.text);
         assert_eq!(self.body["type"], kind, "body: {}", self.text);
         assert_eq!(self.body["status"], status, "body: {}", self.text);
-        assert!(
-            self.body["title"].is_string() && self.body["detail"].is_string(),
-            "body: {}",
-            self.text
-        );
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string(), "body: {}", self.text);
         &self.body
     }
 
     #[track_caller]
     pub fn ok(&self, status: u16) -> &Value {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.text
-        );
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
         &self.body
     }
 }
@@ -67,27 +50,15 @@ impl TestResponse {
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start_at(dir.path()).await;
-    TestApp {
-        server,
-        client: client(),
-        _dir: Some(dir),
-    }
+    TestApp { server, client: client(), _dir: Some(dir) }
 }
 
 async fn start_at(data_dir: &Path) -> LocalServer {
-    storefront_local::start(Options {
-        port: 0,
-        data_dir: PathBuf::from(data_dir),
-    })
-    .await
-    .expect("local server starts")
+    storefront_local::start(Options { port: 0, data_dir: PathBuf::from(data_dir) }).await.expect("local server starts")
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("HTTP client")
+    reqwest::Client::builder().no_proxy().build().expect("HTTP client")
 }
 
 impl TestApp {
@@ -100,26 +71,12 @@ impl TestApp {
         let dir = self._dir.take();
         let data_dir = self.server.data_dir.clone();
         self.server.stop().await;
-        TestApp {
-            server: start_at(&data_dir).await,
-            client: self.client,
-            _dir: dir,
-        }
+        TestApp { server: start_at(&data_dir).await, client: self.client, _dir: dir }
     }
 
     pub async fn token(&self, user: &str, role: &str) -> String {
-        let response = self
-            .send(
-                Method::POST,
-                "/dev/token",
-                None,
-                Some(json!({"user_id": user, "role": role})),
-            )
-            .await;
-        response.ok(200)["token"]
-            .as_str()
-            .expect("token")
-            .to_owned()
+        let response = self.send(Method::POST, "/dev/token", None, Some(json!({"user_id": user, "role": role}))).await;
+        response.ok(200)["token"].as_str().expect("token").to_owned()
     }
 
     pub async fn shopper(&self, user: &str) -> String {
@@ -138,21 +95,13 @@ impl TestApp {
         self.send(Method::GET, path, Some(token), None).await
     }
 
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> TestResponse {
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
+            request = request.header("content-type", "application/json").body(body.to_string());
         }
         into_test_response(request.send().await.expect("request sent")).await
     }
@@ -177,22 +126,12 @@ impl TestApp {
     }
 
     /// Creates a product as `token`'s artisan and returns it.
-    pub async fn create_product(
-        &self,
-        token: &str,
-        title: &str,
-        category: &str,
-        price: i64,
-        stock: i64,
-    ) -> Value {
+    pub async fn create_product(&self, token: &str, title: &str, category: &str, price: i64, stock: i64) -> Value {
         let body = json!({
             "title": title, "description": "made for a test", "category": category,
             "price": {"amount": price, "currency": "USD"}, "stock": stock,
         });
-        self.send(Method::POST, "/products", Some(token), Some(body))
-            .await
-            .ok(201)
-            .clone()
+        self.send(Method::POST, "/products", Some(token), Some(body)).await.ok(201).clone()
     }
 
     /// Every page of a listing, following `next_cursor`.
@@ -217,23 +156,11 @@ async fn into_test_response(response: reqwest::Response) -> TestResponse {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    };
-    TestResponse {
-        status,
-        headers,
-        body,
-        text,
-    }
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+    TestResponse { status, headers, body, text }
 }
 
 /// The repository root (for events/, template.yaml, openapi.yaml).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }

@@ -27,17 +27,9 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     let id = product_id_param(&req)?;
     let body: AdjustStock = json_body(&req)?;
     let delta = StockDelta::parse(body.delta)?;
-    let product = products::adjust_stock(
-        state.catalog.as_ref(),
-        state.clock.as_ref(),
-        &caller.user_id,
-        &id,
-        delta,
-    )
-    .await?;
+    let product =
+        products::adjust_stock(state.catalog.as_ref(), state.clock.as_ref(), &caller.user_id, &id, delta).await?;
     let mut response = json(StatusCode::OK, &product)?;
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(product.version));
+    response.headers_mut().insert(header::ETAG, etag(product.version));
     Ok(response)
 }

@@ -16,12 +16,6 @@ pub const FUNCTION: Function = Function {
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;
     let id = product_id_param(&req)?;
-    products::archive(
-        state.catalog.as_ref(),
-        state.clock.as_ref(),
-        &caller.user_id,
-        &id,
-    )
-    .await?;
+    products::archive(state.catalog.as_ref(), state.clock.as_ref(), &caller.user_id, &id).await?;
     Ok(no_content())
 }

@@ -7,12 +7,7 @@ use storefront::http::prelude::*;
 use storefront::services::products;
 
 pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "POST",
-        path: "/products",
-        function: "create-product",
-        access: Access::Role(Role::Artisan),
-    },
+    route: Route { method: "POST", path: "/products", function: "create-product", access: Access::Role(Role::Artisan) },
     handler: |state, req| Box::pin(handle(state, req)),
 };
 
@@ -38,22 +33,11 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
         &body.price.currency,
         body.stock,
     )?;
-    let display_name = caller
-        .name
-        .clone()
-        .unwrap_or_else(|| caller.user_id.to_string());
-    let product = products::create(
-        state.catalog.as_ref(),
-        state.clock.as_ref(),
-        &caller.user_id,
-        &display_name,
-        new,
-    )
-    .await?;
+    let display_name = caller.name.clone().unwrap_or_else(|| caller.user_id.to_string());
+    let product =
+        products::create(state.catalog.as_ref(), state.clock.as_ref(), &caller.user_id, &display_name, new).await?;
     let mut response = json(StatusCode::CREATED, &product)?;
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(product.version));
+    response.headers_mut().insert(header::ETAG, etag(product.version));
     if let Ok(location) = format!("/products/{}", product.product_id).try_into() {
         response.headers_mut().insert(header::LOCATION, location);
     }

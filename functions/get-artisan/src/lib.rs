@@ -6,12 +6,7 @@ use storefront::http::prelude::*;
 use storefront::services::catalog;
 
 pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "GET",
-        path: "/artisans/{artisan_id}",
-        function: "get-artisan",
-        access: Access::Public,
-    },
+    route: Route { method: "GET", path: "/artisans/{artisan_id}", function: "get-artisan", access: Access::Public },
     handler: |state, req| Box::pin(handle(state, req)),
 };
 

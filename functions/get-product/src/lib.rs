@@ -4,22 +4,13 @@ use http::header;
 use storefront::http::prelude::*;
 
 pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "GET",
-        path: "/products/{product_id}",
-        function: "get-product",
-        access: Access::Public,
-    },
+    route: Route { method: "GET", path: "/products/{product_id}", function: "get-product", access: Access::Public },
     handler: |state, req| Box::pin(handle(state, req)),
 };
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let id = product_id_param(&req)?;
-    let product = state
-        .catalog
-        .get_product(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("product"))?;
+    let product = state.catalog.get_product(&id).await?.ok_or_else(|| ApiError::not_found("product"))?;
     let tag = etag(product.version);
     let unchanged = req
         .headers()
@@ -27,9 +18,7 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .any(|candidate| {
-            candidate.trim().trim_start_matches("W/") == tag || candidate.trim() == "*"
-        });
+        .any(|candidate| candidate.trim().trim_start_matches("W/") == tag || candidate.trim() == "*");
     let mut response = if unchanged {
         let mut response = Response::new(Body::Empty);
         *response.status_mut() = StatusCode::NOT_MODIFIED;

@@ -5,12 +5,7 @@ use storefront::http::prelude::*;
 use storefront::services::catalog;
 
 pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "GET",
-        path: "/categories",
-        function: "list-categories",
-        access: Access::Public,
-    },
+    route: Route { method: "GET", path: "/categories", function: "list-categories", access: Access::Public },
     handler: |state, req| Box::pin(handle(state, req)),
 };
 

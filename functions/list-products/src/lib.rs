@@ -6,12 +6,7 @@ use storefront::http::response::ListPage;
 use storefront::ports::{PageRequest, ProductFilter};
 
 pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "GET",
-        path: "/products",
-        function: "list-products",
-        access: Access::Public,
-    },
+    route: Route { method: "GET", path: "/products", function: "list-products", access: Access::Public },
     handler: |state, req| Box::pin(handle(state, req)),
 };
 
@@ -19,39 +14,17 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     let category = query_param(&req, "category");
     let artisan = query_param(&req, "artisan_id");
     let filter = ProductFilter {
-        category: category
-            .as_deref()
-            .map(|c| Category::parse_field(c, "category"))
-            .transpose()?,
-        artisan_id: artisan
-            .as_deref()
-            .map(|a| UserId::parse_field(a, "artisan_id"))
-            .transpose()?,
+        category: category.as_deref().map(|c| Category::parse_field(c, "category")).transpose()?,
+        artisan_id: artisan.as_deref().map(|a| UserId::parse_field(a, "artisan_id")).transpose()?,
     };
     let limit = page_limit(&req)?;
     // A cursor is only valid for the listing it came from.
-    let scope = format!(
-        "products?category={}&artisan_id={}",
-        category.unwrap_or_default(),
-        artisan.unwrap_or_default()
-    );
-    let after = query_param(&req, "cursor")
-        .map(|cursor| state.cursors.open(&scope, &cursor))
-        .transpose()?;
-    let page = state
-        .catalog
-        .list_products(&filter, &PageRequest { limit, after })
-        .await?;
-    let next_cursor = page
-        .next
-        .map(|position| state.cursors.seal(&scope, &position));
-    let mut response = json(
-        StatusCode::OK,
-        &ListPage {
-            items: page.items,
-            next_cursor,
-        },
-    )?;
+    let scope =
+        format!("products?category={}&artisan_id={}", category.unwrap_or_default(), artisan.unwrap_or_default());
+    let after = query_param(&req, "cursor").map(|cursor| state.cursors.open(&scope, &cursor)).transpose()?;
+    let page = state.catalog.list_products(&filter, &PageRequest { limit, after }).await?;
+    let next_cursor = page.next.map(|position| state.cursors.seal(&scope, &position));
+    let mut response = json(StatusCode::OK, &ListPage { items: page.items, next_cursor })?;
     cache_publicly(&mut response, 30);
     Ok(response)
 }

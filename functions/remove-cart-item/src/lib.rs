@@ -16,12 +16,6 @@ pub const FUNCTION: Function = Function {
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;
     let id = product_id_param(&req)?;
-    let cart = carts::remove_item(
-        state.catalog.as_ref(),
-        state.carts.as_ref(),
-        &caller.user_id,
-        &id,
-    )
-    .await?;
+    let cart = carts::remove_item(state.catalog.as_ref(), state.carts.as_ref(), &caller.user_id, &id).await?;
     json(StatusCode::OK, &cart)
 }

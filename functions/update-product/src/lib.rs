@@ -37,18 +37,9 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
         body.category.as_deref(),
         body.price.as_ref().map(|p| (p.amount, p.currency.as_str())),
     )?;
-    let product = products::update(
-        state.catalog.as_ref(),
-        state.clock.as_ref(),
-        &caller.user_id,
-        &id,
-        patch,
-        if_match,
-    )
-    .await?;
+    let product =
+        products::update(state.catalog.as_ref(), state.clock.as_ref(), &caller.user_id, &id, patch, if_match).await?;
     let mut response = json(StatusCode::OK, &product)?;
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(product.version));
+    response.headers_mut().insert(header::ETAG, etag(product.version));
     Ok(response)
 }

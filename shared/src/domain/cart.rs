@@ -1,6 +1,6 @@
 //! Carts: a shopper's lines, and the priced view of them (prices always read from the catalog, never stored).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Money, Product, ProductId, ValidationErrors};
 
@@ -8,9 +8,23 @@ use super::{Money, Product, ProductId, ValidationErrors};
 pub const MAX_CART_LINES: usize = 25;
 
 /// Units of one product in one cart line or order line: 1..=10, a purchase limit against scalpers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "u32", try_from = "i64")]
 pub struct Quantity(u32);
+
+impl From<Quantity> for u32 {
+    fn from(quantity: Quantity) -> u32 {
+        quantity.0
+    }
+}
+
+impl TryFrom<i64> for Quantity {
+    type Error = ValidationErrors;
+
+    fn try_from(raw: i64) -> Result<Self, Self::Error> {
+        Quantity::parse(raw, "quantity")
+    }
+}
 
 impl Quantity {
     pub const MAX: u32 = 10;
@@ -18,10 +32,7 @@ impl Quantity {
     pub fn parse(raw: i64, field: &str) -> Result<Self, ValidationErrors> {
         match u32::try_from(raw) {
             Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
-            _ => Err(ValidationErrors::single(
-                field,
-                format!("must be between 1 and {}", Self::MAX),
-            )),
+            _ => Err(ValidationErrors::single(field, format!("must be between 1 and {}", Self::MAX))),
         }
     }
 
@@ -63,10 +74,7 @@ impl CartView {
                 continue;
             };
             // Bounded by MAX_PRICE_MINOR × 10 × 25: far inside i64, so these cannot overflow.
-            let line_total = product
-                .price
-                .times(line.quantity.get())
-                .unwrap_or(product.price);
+            let line_total = product.price.times(line.quantity.get()).unwrap_or(product.price);
             let available = product.is_active() && product.stock >= line.quantity.get();
             total = total.plus(line_total).unwrap_or(total);
             items.push(CartViewLine {
@@ -91,12 +99,7 @@ mod tests {
 
     fn product(n: u128, price: i64, stock: i64) -> Product {
         let new = NewProduct::parse("Mug", "", "ceramics", price, "USD", stock).expect("valid");
-        Product::create(
-            new,
-            ProductId::from_parts(1, n),
-            UserId::parse("ana").expect("id"),
-            OffsetDateTime::UNIX_EPOCH,
-        )
+        Product::create(new, ProductId::from_parts(1, n), UserId::parse("ana").expect("id"), OffsetDateTime::UNIX_EPOCH)
     }
 
     #[test]
@@ -111,18 +114,9 @@ mod tests {
     fn a_cart_is_priced_from_the_catalog_and_flags_unavailable_lines() {
         let (mug, bowl) = (product(1, 1500, 5), product(2, 2250, 1));
         let lines = vec![
-            CartLine {
-                product_id: mug.product_id.clone(),
-                quantity: Quantity::parse(2, "q").expect("valid"),
-            },
-            CartLine {
-                product_id: bowl.product_id.clone(),
-                quantity: Quantity::parse(3, "q").expect("valid"),
-            },
-            CartLine {
-                product_id: ProductId::from_parts(9, 9),
-                quantity: Quantity::parse(1, "q").expect("valid"),
-            },
+            CartLine { product_id: mug.product_id.clone(), quantity: Quantity::parse(2, "q").expect("valid") },
+            CartLine { product_id: bowl.product_id.clone(), quantity: Quantity::parse(3, "q").expect("valid") },
+            CartLine { product_id: ProductId::from_parts(9, 9), quantity: Quantity::parse(1, "q").expect("valid") },
         ];
         let view = CartView::price(&lines, &[mug, bowl]);
         assert_eq!(view.items.len(), 2, "a vanished product is left out");

@@ -12,34 +12,13 @@ pub struct CategoryInfo {
 }
 
 pub const CATEGORIES: &[CategoryInfo] = &[
-    CategoryInfo {
-        slug: "ceramics",
-        name: "Ceramics & Pottery",
-    },
-    CategoryInfo {
-        slug: "jewelry",
-        name: "Jewelry",
-    },
-    CategoryInfo {
-        slug: "textiles",
-        name: "Textiles & Weaving",
-    },
-    CategoryInfo {
-        slug: "woodwork",
-        name: "Woodwork",
-    },
-    CategoryInfo {
-        slug: "prints",
-        name: "Prints & Paper",
-    },
-    CategoryInfo {
-        slug: "glass",
-        name: "Glass",
-    },
-    CategoryInfo {
-        slug: "leather",
-        name: "Leather Goods",
-    },
+    CategoryInfo { slug: "ceramics", name: "Ceramics & Pottery" },
+    CategoryInfo { slug: "jewelry", name: "Jewelry" },
+    CategoryInfo { slug: "textiles", name: "Textiles & Weaving" },
+    CategoryInfo { slug: "woodwork", name: "Woodwork" },
+    CategoryInfo { slug: "prints", name: "Prints & Paper" },
+    CategoryInfo { slug: "glass", name: "Glass" },
+    CategoryInfo { slug: "leather", name: "Leather Goods" },
 ];
 
 /// A category slug known to [`CATEGORIES`].
@@ -49,10 +28,7 @@ pub struct Category(String);
 
 impl Category {
     pub fn parse(slug: &str) -> Option<Self> {
-        CATEGORIES
-            .iter()
-            .any(|c| c.slug == slug)
-            .then(|| Self(slug.to_owned()))
+        CATEGORIES.iter().any(|c| c.slug == slug).then(|| Self(slug.to_owned()))
     }
 
     pub fn parse_field(slug: &str, field: &str) -> Result<Self, ValidationErrors> {

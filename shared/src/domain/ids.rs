@@ -29,16 +29,12 @@ impl ProductId {
 
     /// Accepts the canonical upper-case form only, so one product never has two spellings (keys, ETags, caches).
     pub fn parse(raw: &str) -> Option<Self> {
-        let valid = raw.len() == 26
-            && raw.as_bytes()[0] <= b'7'
-            && raw.chars().all(|c| CROCKFORD.contains(c));
+        let valid = raw.len() == 26 && raw.as_bytes()[0] <= b'7' && raw.chars().all(|c| CROCKFORD.contains(c));
         valid.then(|| Self(raw.to_owned()))
     }
 
     pub fn parse_field(raw: &str, field: &str) -> Result<Self, ValidationErrors> {
-        Self::parse(raw).ok_or_else(|| {
-            ValidationErrors::single(field, "must be a product id (26-character ULID)")
-        })
+        Self::parse(raw).ok_or_else(|| ValidationErrors::single(field, "must be a product id (26-character ULID)"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -65,18 +61,13 @@ impl UserId {
     pub fn parse(raw: &str) -> Option<Self> {
         let valid = !raw.is_empty()
             && raw.len() <= Self::MAX_LEN
-            && raw
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+'));
+            && raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+'));
         valid.then(|| Self(raw.to_owned()))
     }
 
     pub fn parse_field(raw: &str, field: &str) -> Result<Self, ValidationErrors> {
         Self::parse(raw).ok_or_else(|| {
-            ValidationErrors::single(
-                field,
-                "must be 1 to 128 characters of letters, digits, '-', '_', '.', '@', '+'",
-            )
+            ValidationErrors::single(field, "must be 1 to 128 characters of letters, digits, '-', '_', '.', '@', '+'")
         })
     }
 
@@ -105,13 +96,8 @@ mod tests {
 
     #[test]
     fn malformed_product_ids_are_rejected() {
-        for raw in [
-            "",
-            "abc",
-            "01hzzzzzzzzzzzzzzzzzzzzzzz",
-            "01HZZZZZZZZZZZZZZZZZZZZZZI",
-            "81HZZZZZZZZZZZZZZZZZZZZZZZ",
-        ] {
+        for raw in ["", "abc", "01hzzzzzzzzzzzzzzzzzzzzzzz", "01HZZZZZZZZZZZZZZZZZZZZZZI", "81HZZZZZZZZZZZZZZZZZZZZZZZ"]
+        {
             assert_eq!(ProductId::parse(raw), None, "{raw:?} should be rejected");
         }
     }

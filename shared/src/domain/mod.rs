@@ -4,6 +4,7 @@ pub mod cart;
 pub mod category;
 pub mod ids;
 pub mod money;
+pub mod order;
 pub mod product;
 pub mod validation;
 
@@ -11,7 +12,6 @@ pub use cart::{CartLine, CartView, CartViewLine, MAX_CART_LINES, Quantity};
 pub use category::Category;
 pub use ids::{ProductId, UserId};
 pub use money::{Currency, Money};
-pub use product::{
-    NewProduct, Product, ProductImage, ProductPatch, ProductStatus, Stock, StockDelta,
-};
+pub use order::{CheckoutLines, Order, OrderId, OrderLine, OrderStatus, PlaceError};
+pub use product::{NewProduct, Product, ProductImage, ProductPatch, ProductStatus, Stock, StockDelta};
 pub use validation::{FieldError, ValidationErrors};

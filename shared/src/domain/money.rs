@@ -42,10 +42,7 @@ impl Money {
     }
 
     pub const fn zero(currency: Currency) -> Self {
-        Self {
-            amount: 0,
-            currency,
-        }
+        Self { amount: 0, currency }
     }
 
     /// A product price: strictly positive and at most [`MAX_PRICE_MINOR`].
@@ -56,10 +53,7 @@ impl Money {
             errors.push(format!("{field}.currency"), "must be \"USD\"");
         }
         if !(1..=MAX_PRICE_MINOR).contains(&amount) {
-            errors.push(
-                format!("{field}.amount"),
-                format!("must be between 1 and {MAX_PRICE_MINOR} minor units"),
-            );
+            errors.push(format!("{field}.amount"), format!("must be between 1 and {MAX_PRICE_MINOR} minor units"));
         }
         match currency {
             Some(currency) if errors.is_empty() => Ok(Self { amount, currency }),
@@ -68,18 +62,14 @@ impl Money {
     }
 
     pub fn times(self, quantity: u32) -> Option<Self> {
-        self.amount
-            .checked_mul(i64::from(quantity))
-            .map(|amount| Self { amount, ..self })
+        self.amount.checked_mul(i64::from(quantity)).map(|amount| Self { amount, ..self })
     }
 
     pub fn plus(self, other: Self) -> Option<Self> {
         if self.currency != other.currency {
             return None;
         }
-        self.amount
-            .checked_add(other.amount)
-            .map(|amount| Self { amount, ..self })
+        self.amount.checked_add(other.amount).map(|amount| Self { amount, ..self })
     }
 }
 
@@ -92,10 +82,7 @@ mod tests {
         assert!(Money::price(0, "USD", "price").is_err());
         assert!(Money::price(-5, "USD", "price").is_err());
         assert!(Money::price(MAX_PRICE_MINOR + 1, "USD", "price").is_err());
-        assert_eq!(
-            Money::price(1999, "USD", "price"),
-            Ok(Money::new(1999, Currency::Usd))
-        );
+        assert_eq!(Money::price(1999, "USD", "price"), Ok(Money::new(1999, Currency::Usd)));
     }
 
     #[test]
@@ -114,9 +101,6 @@ mod tests {
     fn line_totals_and_sums_are_exact() {
         let price = Money::new(333, Currency::Usd);
         assert_eq!(price.times(3), Some(Money::new(999, Currency::Usd)));
-        assert_eq!(
-            price.plus(Money::new(1, Currency::Usd)),
-            Some(Money::new(334, Currency::Usd))
-        );
+        assert_eq!(price.plus(Money::new(1, Currency::Usd)), Some(Money::new(334, Currency::Usd)));
     }
 }

@@ -64,12 +64,7 @@ pub struct Product {
 }
 
 impl Product {
-    pub fn create(
-        new: NewProduct,
-        product_id: ProductId,
-        artisan_id: UserId,
-        now: OffsetDateTime,
-    ) -> Self {
+    pub fn create(new: NewProduct, product_id: ProductId, artisan_id: UserId, now: OffsetDateTime) -> Self {
         Self {
             product_id,
             artisan_id,
@@ -126,36 +121,24 @@ fn title(raw: &str, field: &str) -> Result<String, ValidationErrors> {
     let trimmed = raw.trim();
     let chars = trimmed.chars().count();
     if chars == 0 || chars > TITLE_MAX_CHARS {
-        return Err(ValidationErrors::single(
-            field,
-            format!("must be 1 to {TITLE_MAX_CHARS} characters"),
-        ));
+        return Err(ValidationErrors::single(field, format!("must be 1 to {TITLE_MAX_CHARS} characters")));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(ValidationErrors::single(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(ValidationErrors::single(field, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())
 }
 
 fn description(raw: &str, field: &str) -> Result<String, ValidationErrors> {
     if raw.chars().count() > DESCRIPTION_MAX_CHARS {
-        return Err(ValidationErrors::single(
-            field,
-            format!("must be at most {DESCRIPTION_MAX_CHARS} characters"),
-        ));
+        return Err(ValidationErrors::single(field, format!("must be at most {DESCRIPTION_MAX_CHARS} characters")));
     }
     Ok(raw.trim().to_owned())
 }
 
 fn stock(raw: i64, field: &str) -> Result<Stock, ValidationErrors> {
     if !(0..=MAX_STOCK).contains(&raw) {
-        return Err(ValidationErrors::single(
-            field,
-            format!("must be between 0 and {MAX_STOCK}"),
-        ));
+        return Err(ValidationErrors::single(field, format!("must be between 0 and {MAX_STOCK}")));
     }
     Stock::try_from(raw).map_err(|_| ValidationErrors::single(field, "out of range"))
 }
@@ -187,13 +170,7 @@ impl NewProduct {
         let stock = errors.check(stock(raw_stock, "stock"));
         match (title, description, category, price, stock) {
             (Some(title), Some(description), Some(category), Some(price), Some(stock)) => {
-                Ok(Self {
-                    title,
-                    description,
-                    category,
-                    price,
-                    stock,
-                })
+                Ok(Self { title, description, category, price, stock })
             }
             _ => Err(errors),
         }
@@ -222,15 +199,10 @@ impl ProductPatch {
             title: raw_title.and_then(|t| errors.check(title(t, "title"))),
             description: raw_description.and_then(|d| errors.check(description(d, "description"))),
             category: raw_category.and_then(|c| errors.check(Category::parse_field(c, "category"))),
-            price: raw_price.and_then(|(amount, currency)| {
-                errors.check(Money::price(amount, currency, "price"))
-            }),
+            price: raw_price.and_then(|(amount, currency)| errors.check(Money::price(amount, currency, "price"))),
         };
         if errors.is_empty() && patch == Self::default() {
-            errors.push(
-                "body",
-                "must change at least one of: title, description, category, price",
-            );
+            errors.push("body", "must change at least one of: title, description, category, price");
         }
         errors.finish(|| patch)
     }
@@ -258,10 +230,7 @@ impl StockDelta {
     /// Applies the delta; `None` when the result would leave `0..=MAX_STOCK`.
     pub fn apply(self, stock: Stock) -> Option<Stock> {
         let next = i64::from(stock) + self.0;
-        (0..=MAX_STOCK)
-            .contains(&next)
-            .then(|| Stock::try_from(next).ok())
-            .flatten()
+        (0..=MAX_STOCK).contains(&next).then(|| Stock::try_from(next).ok()).flatten()
     }
 }
 
@@ -271,15 +240,7 @@ mod tests {
     use crate::domain::Currency;
 
     fn lamp() -> NewProduct {
-        NewProduct::parse(
-            "  Stoneware lamp ",
-            "Hand thrown",
-            "ceramics",
-            8900,
-            "USD",
-            3,
-        )
-        .expect("valid")
+        NewProduct::parse("  Stoneware lamp ", "Hand thrown", "ceramics", 8900, "USD", 3).expect("valid")
     }
 
     #[test]
@@ -295,38 +256,16 @@ mod tests {
 
     #[test]
     fn every_invalid_field_is_reported_at_once() {
-        let errors = NewProduct::parse(
-            "",
-            &"x".repeat(DESCRIPTION_MAX_CHARS + 1),
-            "nope",
-            0,
-            "EUR",
-            -1,
-        )
-        .expect_err("all invalid");
+        let errors = NewProduct::parse("", &"x".repeat(DESCRIPTION_MAX_CHARS + 1), "nope", 0, "EUR", -1)
+            .expect_err("all invalid");
         let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "title",
-                "description",
-                "category",
-                "price.currency",
-                "price.amount",
-                "stock"
-            ]
-        );
+        assert_eq!(fields, ["title", "description", "category", "price.currency", "price.amount", "stock"]);
     }
 
     #[test]
     fn a_patch_changes_only_what_it_names_and_bumps_the_version() {
         let now = OffsetDateTime::UNIX_EPOCH;
-        let product = Product::create(
-            lamp(),
-            ProductId::from_parts(1, 1),
-            UserId::parse("ana").expect("id"),
-            now,
-        );
+        let product = Product::create(lamp(), ProductId::from_parts(1, 1), UserId::parse("ana").expect("id"), now);
         let patch = ProductPatch::parse(None, None, None, Some((9900, "USD"))).expect("valid");
         let next = product.patched(patch, now);
         assert_eq!(next.price.amount, 9900);
@@ -344,12 +283,7 @@ mod tests {
         let minus_three = StockDelta::parse(-3).expect("valid");
         assert_eq!(minus_three.apply(3), Some(0));
         assert_eq!(minus_three.apply(2), None);
-        assert_eq!(
-            StockDelta::parse(5)
-                .expect("valid")
-                .apply(Stock::try_from(MAX_STOCK).expect("fits")),
-            None
-        );
+        assert_eq!(StockDelta::parse(5).expect("valid").apply(Stock::try_from(MAX_STOCK).expect("fits")), None);
         assert!(StockDelta::parse(0).is_err());
         assert!(StockDelta::parse(MAX_STOCK + 1).is_err());
     }

@@ -53,16 +53,9 @@ pub fn caller_from_claims(req: &Request) -> Option<Caller> {
     };
     let claims = &context.authorizer.as_ref()?.jwt.as_ref()?.claims;
     let user_id = UserId::parse(claims.get("sub")?)?;
-    let roles = claims
-        .get(GROUPS_CLAIM)
-        .map(|raw| parse_groups(raw))
-        .unwrap_or_default();
+    let roles = claims.get(GROUPS_CLAIM).map(|raw| parse_groups(raw)).unwrap_or_default();
     let name = claims.get("name").filter(|n| !n.trim().is_empty()).cloned();
-    Some(Caller {
-        user_id,
-        roles,
-        name,
-    })
+    Some(Caller { user_id, roles, name })
 }
 
 /// HTTP APIs flatten array claims to a string: `[shoppers artisans]`; a JSON array or a comma list are accepted too.
@@ -83,14 +76,8 @@ mod tests {
     #[test]
     fn groups_are_read_in_every_shape_api_gateway_sends() {
         assert_eq!(parse_groups("[shoppers]"), vec![Role::Shopper]);
-        assert_eq!(
-            parse_groups("[shoppers artisans]"),
-            vec![Role::Shopper, Role::Artisan]
-        );
-        assert_eq!(
-            parse_groups("[\"artisans\",\"admins\"]"),
-            vec![Role::Artisan]
-        );
+        assert_eq!(parse_groups("[shoppers artisans]"), vec![Role::Shopper, Role::Artisan]);
+        assert_eq!(parse_groups("[\"artisans\",\"admins\"]"), vec![Role::Artisan]);
         assert_eq!(parse_groups(""), Vec::<Role>::new());
     }
 

@@ -29,9 +29,7 @@ impl std::fmt::Debug for CursorSigner {
 
 impl CursorSigner {
     pub fn new(key: &[u8]) -> Self {
-        Self {
-            key: Arc::from(key),
-        }
+        Self { key: Arc::from(key) }
     }
 
     fn tag(&self, scope: &str, position: &str) -> HmacSha256 {
@@ -46,11 +44,7 @@ impl CursorSigner {
     /// The cursor a client gets for `position` within the listing `scope`.
     pub fn seal(&self, scope: &str, position: &str) -> String {
         let tag = self.tag(scope, position).finalize().into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(position),
-            URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES])
-        )
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(position), URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES]))
     }
 
     /// The position inside a cursor, if this server issued it for `scope`.
@@ -60,18 +54,13 @@ impl CursorSigner {
             return Err(invalid());
         }
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
-        let position = URL_SAFE_NO_PAD
-            .decode(payload)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(invalid)?;
+        let position =
+            URL_SAFE_NO_PAD.decode(payload).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(invalid)?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
         if tag.len() != TAG_BYTES {
             return Err(invalid());
         }
-        self.tag(scope, &position)
-            .verify_truncated_left(&tag)
-            .map_err(|_| invalid())?;
+        self.tag(scope, &position).verify_truncated_left(&tag).map_err(|_| invalid())?;
         Ok(position)
     }
 }
@@ -84,12 +73,7 @@ mod tests {
     fn a_cursor_round_trips_within_its_listing() {
         let signer = CursorSigner::new(b"k");
         let cursor = signer.seal("products?category=glass", "01HZX");
-        assert_eq!(
-            signer
-                .open("products?category=glass", &cursor)
-                .expect("valid"),
-            "01HZX"
-        );
+        assert_eq!(signer.open("products?category=glass", &cursor).expect("valid"), "01HZX");
     }
 
     #[test]
@@ -99,24 +83,10 @@ mod tests {
         let (_, tag) = cursor.split_once('.').expect("two parts");
         let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode("01HZZ"));
         assert!(signer.open("products", &forged).is_err(), "payload changed");
-        assert!(
-            signer.open("products?category=glass", &cursor).is_err(),
-            "other listing"
-        );
-        assert!(
-            CursorSigner::new(b"other")
-                .open("products", &cursor)
-                .is_err(),
-            "other key"
-        );
+        assert!(signer.open("products?category=glass", &cursor).is_err(), "other listing");
+        assert!(CursorSigner::new(b"other").open("products", &cursor).is_err(), "other key");
         for garbage in ["", ".", "abc", "a.b", &"x".repeat(5000)] {
-            assert_eq!(
-                signer
-                    .open("products", garbage)
-                    .expect_err("garbage")
-                    .status,
-                400
-            );
+            assert_eq!(signer.open("products", garbage).expect_err("garbage").status, 400);
         }
     }
 }

@@ -26,12 +26,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        kind: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
         Self {
             status,
             kind,
@@ -45,12 +40,7 @@ impl ApiError {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            "Bad request",
-            detail,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
     }
 
     pub fn payload_too_large(limit_bytes: usize) -> Self {
@@ -63,30 +53,15 @@ impl ApiError {
     }
 
     pub fn validation(errors: ValidationErrors) -> Self {
-        let detail = errors
-            .0
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let detail = errors.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
         Self {
             errors: errors.0,
-            ..Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Validation failed",
-                detail,
-            )
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Validation failed", detail)
         }
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
-            detail,
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -94,21 +69,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            format!("{what} was not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} was not found"))
     }
 
     pub fn route_not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            "no such route",
-        )
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route")
     }
 
     pub fn method_not_allowed() -> Self {
@@ -131,12 +96,7 @@ impl ApiError {
     }
 
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition-failed",
-            "Precondition failed",
-            detail,
-        )
+        Self::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed", detail)
     }
 
     pub fn unavailable(retry_after_seconds: u32) -> Self {
@@ -163,10 +123,7 @@ impl ApiError {
         }
     }
 
-    pub fn with_source(
-        mut self,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
+    pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         self.source = Some(source.into());
         self
     }
@@ -200,8 +157,7 @@ impl ApiError {
     /// The cause chain of a server-side failure, for the log line.
     pub fn cause_chain(&self) -> String {
         let mut chain = String::new();
-        let mut next: Option<&(dyn std::error::Error + 'static)> =
-            self.source.as_deref().map(|e| e as _);
+        let mut next: Option<&(dyn std::error::Error + 'static)> = self.source.as_deref().map(|e| e as _);
         while let Some(error) = next {
             if !chain.is_empty() {
                 chain.push_str(": ");
@@ -249,22 +205,52 @@ impl From<crate::services::ServiceError> for ApiError {
         match error {
             ServiceError::NotFound(what) => ApiError::not_found(what),
             ServiceError::Validation(errors) => ApiError::validation(errors),
-            ServiceError::StaleVersion { expected, current } => {
-                ApiError::precondition_failed(format!(
-                    "If-Match names version {expected}, but the product is at version {current}; fetch it and retry"
-                ))
-            }
+            ServiceError::StaleVersion { expected, current } => ApiError::precondition_failed(format!(
+                "If-Match names version {expected}, but the product is at version {current}; fetch it and retry"
+            )),
             ServiceError::ProductUnavailable(id) => {
                 let mut error = ApiError::conflict(
                     "product-unavailable",
                     "Product unavailable",
                     format!("product {id} is archived and cannot be bought"),
                 );
-                error
-                    .extra
-                    .insert("products".into(), json!([id.to_string()]));
+                error.extra.insert("products".into(), json!([id.to_string()]));
                 error
             }
+            ServiceError::UnknownProducts(ids) => ApiError::validation(ValidationErrors(
+                ids.iter().map(|id| FieldError::new("items", format!("product {id} does not exist"))).collect(),
+            )),
+            ServiceError::ProductsUnavailable(ids) => {
+                let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                let mut error = ApiError::conflict(
+                    "product-unavailable",
+                    "Product unavailable",
+                    format!("not for sale: {}", names.join(", ")),
+                );
+                error.extra.insert("products".into(), json!(names));
+                error
+            }
+            ServiceError::OutOfStock(ids) => {
+                let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                ApiError::out_of_stock(&names, format!("not enough stock for: {}", names.join(", ")))
+            }
+            ServiceError::IdempotencyKeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "this Idempotency-Key was used with a different request; use a new key",
+            ),
+            ServiceError::RequestInProgress => ApiError::conflict(
+                "request-in-progress",
+                "Request in progress",
+                "a request with this Idempotency-Key is still running; retry shortly",
+            ),
+            ServiceError::InvalidTransition { from, to } => ApiError::conflict(
+                "invalid-transition",
+                "Invalid status change",
+                format!("the order is {from} and cannot become {to}"),
+            ),
+            ServiceError::Busy => ApiError::unavailable(1),
             ServiceError::Store(store) => store.into(),
             ServiceError::Stock(stock) => stock.into(),
         }
@@ -277,10 +263,7 @@ mod tests {
 
     #[test]
     fn a_validation_problem_lists_its_fields() {
-        let error = ApiError::validation(ValidationErrors::single(
-            "title",
-            "must be 1 to 120 characters",
-        ));
+        let error = ApiError::validation(ValidationErrors::single("title", "must be 1 to 120 characters"));
         let body = error.body();
         assert_eq!(body["type"], "validation");
         assert_eq!(body["status"], 422);
@@ -289,13 +272,10 @@ mod tests {
 
     #[test]
     fn an_internal_error_never_leaks_its_cause() {
-        let response =
-            ApiError::internal("table storefront-prod not found in us-east-1").into_response();
+        let response = ApiError::internal("table storefront-prod not found in us-east-1").into_response();
         assert_eq!(response.status(), 500);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
-        let Body::Text(text) = response.body() else {
-            panic!("text body")
-        };
+        let Body::Text(text) = response.body() else { panic!("text body") };
         assert!(!text.contains("storefront-prod"));
     }
 

@@ -33,8 +33,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("a JSON object body is required"));
     }
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
     if !value.is_object() {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     }
@@ -51,48 +51,34 @@ fn field_problem(path: &str, message: &str) -> ApiError {
         "." | "" => String::new(),
         path => format!("{path}."),
     };
-    if let Some(name) = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next())
-    {
+    if let Some(name) = message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
         // serde_path_to_error already ends the path with the unknown key.
-        let field = if path.ends_with(name) {
-            path.to_owned()
-        } else {
-            format!("{parent}{name}")
-        };
+        let field = if path.ends_with(name) { path.to_owned() } else { format!("{parent}{name}") };
         return ApiError::validation(ValidationErrors::single(field, "is not a known field"));
     }
-    if let Some(name) = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next())
-    {
-        return ApiError::validation(ValidationErrors::single(
-            format!("{parent}{name}"),
-            "is required",
-        ));
+    if let Some(name) = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+        return ApiError::validation(ValidationErrors::single(format!("{parent}{name}"), "is required"));
     }
     let field = if path == "." { "body" } else { path };
     ApiError::bad_request(format!("{field}: {message}"))
 }
 
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    req.path_parameters_ref()
-        .and_then(|params| params.first(name))
-        .map(str::to_owned)
+    req.path_parameters_ref().and_then(|params| params.first(name)).map(str::to_owned)
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref()
-        .and_then(|params| params.first(name))
-        .map(str::to_owned)
+    req.query_string_parameters_ref().and_then(|params| params.first(name)).map(str::to_owned)
 }
 
 /// The `{product_id}` of the path; a malformed id cannot name a product, so it is a 404 like an unknown one.
 pub fn product_id_param(req: &Request) -> Result<ProductId, ApiError> {
-    path_param(req, "product_id")
-        .and_then(|raw| ProductId::parse(&raw))
-        .ok_or_else(|| ApiError::not_found("product"))
+    path_param(req, "product_id").and_then(|raw| ProductId::parse(&raw)).ok_or_else(|| ApiError::not_found("product"))
+}
+
+/// The `{order_id}` of the path, a 404 when malformed.
+pub fn order_id_param(req: &Request) -> Result<crate::domain::OrderId, ApiError> {
+    path_param(req, "order_id").and_then(|raw| ProductId::parse(&raw)).ok_or_else(|| ApiError::not_found("order"))
 }
 
 /// `If-Match: <version>` (bare, quoted or weak); `*` or no header means no precondition.
@@ -113,10 +99,7 @@ pub fn if_match_version(req: &Request) -> Result<Option<u64>, ApiError> {
 
 /// The authenticated caller that `Function::call` put on the request after checking the route's access rule.
 pub fn caller(req: &Request) -> Result<Caller, ApiError> {
-    req.extensions()
-        .get::<Caller>()
-        .cloned()
-        .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))
+    req.extensions().get::<Caller>().cloned().ok_or_else(|| ApiError::unauthorized("a bearer token is required"))
 }
 
 /// Parses `limit` (default 20, 1..=100).
@@ -127,11 +110,7 @@ pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
         None => Ok(DEFAULT),
         Some(raw) => match raw.parse::<usize>() {
             Ok(n) if (1..=MAX).contains(&n) => Ok(n),
-            _ => Err(ValidationErrors::single(
-                "limit",
-                format!("must be an integer between 1 and {MAX}"),
-            )
-            .into()),
+            _ => Err(ValidationErrors::single("limit", format!("must be an integer between 1 and {MAX}")).into()),
         },
     }
 }
@@ -169,12 +148,7 @@ mod tests {
         assert_eq!(problem(b"").0, 400);
         let (status, body) = problem(b"{\"quantity\": \"two\"}");
         assert_eq!(status, 400);
-        assert!(
-            body["detail"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("quantity")
-        );
+        assert!(body["detail"].as_str().unwrap_or_default().contains("quantity"));
         assert_eq!(problem(b"{\"quantity\": 1.5}").0, 400);
     }
 
@@ -183,8 +157,7 @@ mod tests {
         let (status, body) = problem(b"{\"quantity\": 1, \"artisan_id\": \"mallory\"}");
         assert_eq!(status, 422);
         assert_eq!(body["errors"][0]["field"], "artisan_id");
-        let (status, body) =
-            problem(b"{\"quantity\": 1, \"price\": {\"amount\": 1, \"currency\": \"USD\"}}");
+        let (status, body) = problem(b"{\"quantity\": 1, \"price\": {\"amount\": 1, \"currency\": \"USD\"}}");
         assert_eq!(status, 422);
         assert_eq!(body["errors"][0]["field"], "price.currency");
         let (status, body) = problem(b"{}");
@@ -194,10 +167,7 @@ mod tests {
 
     #[test]
     fn bodies_over_the_limit_are_refused_before_parsing() {
-        let big = format!(
-            "{{\"quantity\": 1, \"pad\": \"{}\"}}",
-            "x".repeat(MAX_BODY_BYTES)
-        );
+        let big = format!("{{\"quantity\": 1, \"pad\": \"{}\"}}", "x".repeat(MAX_BODY_BYTES));
         assert_eq!(problem(big.as_bytes()).0, 413);
     }
 }

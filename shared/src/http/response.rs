@@ -10,10 +10,7 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Result<Response<Body>
     let text = serde_json::to_string(value).map_err(ApiError::internal)?;
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
 }
 
@@ -32,10 +29,7 @@ pub fn no_content() -> Response<Body> {
 
 /// Marks a public catalog response cacheable by browsers and CloudFront for a short while.
 pub fn cache_publicly(response: &mut Response<Body>, max_age_seconds: u32) {
-    let value = format!(
-        "public, max-age={max_age_seconds}, stale-while-revalidate={}",
-        max_age_seconds * 2
-    );
+    let value = format!("public, max-age={max_age_seconds}, stale-while-revalidate={}", max_age_seconds * 2);
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }

@@ -73,9 +73,7 @@ impl Function {
             }
         };
         if !response.headers().contains_key(header::CACHE_CONTROL) {
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         tracing::info!(
             route = %self.route.key(),
@@ -93,15 +91,11 @@ fn authorize(access: Access, caller: Option<Caller>) -> Result<Option<Caller>, A
     match access {
         Access::Public => Ok(caller),
         Access::Role(role) => {
-            let caller =
-                caller.ok_or_else(|| ApiError::unauthorized("a valid bearer token is required"))?;
+            let caller = caller.ok_or_else(|| ApiError::unauthorized("a valid bearer token is required"))?;
             if caller.has(role) {
                 Ok(Some(caller))
             } else {
-                Err(ApiError::forbidden(format!(
-                    "this route needs the {} role",
-                    role.group()
-                )))
+                Err(ApiError::forbidden(format!("this route needs the {} role", role.group())))
             }
         }
     }
@@ -109,18 +103,12 @@ fn authorize(access: Access, caller: Option<Caller>) -> Result<Option<Caller>, A
 
 fn request_id(req: &Request) -> String {
     match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => {
-            context.request_id.clone().unwrap_or_default()
-        }
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone().unwrap_or_default(),
         _ => String::new(),
     }
 }
 
 /// Logs identify users by a short hash, never by id.
 pub fn short_hash(value: &str) -> String {
-    Sha256::digest(value.as_bytes())
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(value.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
 }

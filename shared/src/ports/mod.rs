@@ -8,6 +8,9 @@ use time::OffsetDateTime;
 
 use crate::domain::{CartLine, Category, Product, ProductId, StockDelta, UserId};
 
+mod orders;
+pub use orders::*;
+
 /// Store failures, independent of the backend.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,16 +81,11 @@ pub trait CatalogStore: Send + Sync {
     async fn get_products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError>;
 
     /// Active products, newest first.
-    async fn list_products(
-        &self,
-        filter: &ProductFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Product>, StoreError>;
+    async fn list_products(&self, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, StoreError>;
 
     /// Stores a new product and counts it for its artisan (whose profile is created on first listing, named
     /// `display_name`) and its category, all at once. `Conflict` if the id exists.
-    async fn create_product(&self, product: &Product, display_name: &str)
-    -> Result<(), StoreError>;
+    async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError>;
 
     /// Replaces `previous` with `next` if the stored version is still `previous.version`, moving the listing
     /// counts when the category or the status changed. `Conflict` if it was changed meanwhile.
@@ -115,12 +113,7 @@ pub trait CartStore: Send + Sync {
     async fn cart_lines(&self, user: &UserId) -> Result<Vec<CartLine>, StoreError>;
 
     /// Sets the quantity of one line (creating it), and pushes the cart's idle expiry out.
-    async fn put_cart_line(
-        &self,
-        user: &UserId,
-        line: &CartLine,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    async fn put_cart_line(&self, user: &UserId, line: &CartLine, now: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Removes one line; removing a line that is not there is not an error.
     async fn remove_cart_line(&self, user: &UserId, product: &ProductId) -> Result<(), StoreError>;

@@ -1,27 +1,17 @@
 //! The shopper's cart: lines stored per user, priced from the catalog on every read.
 
-use crate::domain::{
-    CartLine, CartView, MAX_CART_LINES, ProductId, Quantity, UserId, ValidationErrors,
-};
+use crate::domain::{CartLine, CartView, MAX_CART_LINES, ProductId, Quantity, UserId, ValidationErrors};
 use crate::ports::{CartStore, CatalogStore, Clock};
 
 use super::ServiceError;
 
 async fn priced(catalog: &dyn CatalogStore, lines: &[CartLine]) -> Result<CartView, ServiceError> {
     let ids: Vec<ProductId> = lines.iter().map(|l| l.product_id.clone()).collect();
-    let products = if ids.is_empty() {
-        Vec::new()
-    } else {
-        catalog.get_products(&ids).await?
-    };
+    let products = if ids.is_empty() { Vec::new() } else { catalog.get_products(&ids).await? };
     Ok(CartView::price(lines, &products))
 }
 
-pub async fn view(
-    catalog: &dyn CatalogStore,
-    carts: &dyn CartStore,
-    user: &UserId,
-) -> Result<CartView, ServiceError> {
+pub async fn view(catalog: &dyn CatalogStore, carts: &dyn CartStore, user: &UserId) -> Result<CartView, ServiceError> {
     let lines = carts.cart_lines(user).await?;
     priced(catalog, &lines).await
 }
@@ -35,18 +25,12 @@ pub async fn put_item(
     product_id: ProductId,
     quantity: Quantity,
 ) -> Result<CartView, ServiceError> {
-    let product = catalog
-        .get_product(&product_id)
-        .await?
-        .ok_or(ServiceError::NotFound("product"))?;
+    let product = catalog.get_product(&product_id).await?.ok_or(ServiceError::NotFound("product"))?;
     if !product.is_active() {
         return Err(ServiceError::ProductUnavailable(product_id));
     }
     let mut lines = carts.cart_lines(user).await?;
-    let line = CartLine {
-        product_id,
-        quantity,
-    };
+    let line = CartLine { product_id, quantity };
     let full = lines.len() >= MAX_CART_LINES;
     match lines.iter_mut().find(|l| l.product_id == line.product_id) {
         Some(existing) => existing.quantity = quantity,

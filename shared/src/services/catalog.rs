@@ -16,19 +16,10 @@ pub async fn categories(catalog: &dyn CatalogStore) -> Result<Vec<CategorySummar
     let counts = catalog.category_counts().await?;
     Ok(CATEGORIES
         .iter()
-        .map(|info| CategorySummary {
-            info: *info,
-            product_count: counts.get(info.slug).copied().unwrap_or(0),
-        })
+        .map(|info| CategorySummary { info: *info, product_count: counts.get(info.slug).copied().unwrap_or(0) })
         .collect())
 }
 
-pub async fn artisan(
-    catalog: &dyn CatalogStore,
-    id: &UserId,
-) -> Result<ArtisanProfile, ServiceError> {
-    catalog
-        .get_artisan(id)
-        .await?
-        .ok_or(ServiceError::NotFound("artisan"))
+pub async fn artisan(catalog: &dyn CatalogStore, id: &UserId) -> Result<ArtisanProfile, ServiceError> {
+    catalog.get_artisan(id).await?.ok_or(ServiceError::NotFound("artisan"))
 }

@@ -2,6 +2,8 @@
 
 pub mod carts;
 pub mod catalog;
+pub mod checkout;
+pub mod orders;
 pub mod products;
 
 use crate::domain::{ProductId, ValidationErrors};
@@ -17,6 +19,20 @@ pub enum ServiceError {
     StaleVersion { expected: u64, current: u64 },
     #[error("product {0} is not available")]
     ProductUnavailable(ProductId),
+    #[error("unknown products {0:?}")]
+    UnknownProducts(Vec<ProductId>),
+    #[error("products not for sale {0:?}")]
+    ProductsUnavailable(Vec<ProductId>),
+    #[error("not enough stock for {0:?}")]
+    OutOfStock(Vec<ProductId>),
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
+    #[error("a request with this idempotency key is in progress")]
+    RequestInProgress,
+    #[error("the order cannot move from {from} to {to}")]
+    InvalidTransition { from: &'static str, to: &'static str },
+    #[error("too many concurrent changes; retry")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -17,19 +17,13 @@ pub async fn create(
     new: NewProduct,
 ) -> Result<Product, ServiceError> {
     let now = clock.now();
-    let id = ProductId::generate(
-        u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or_default(),
-    );
+    let id = ProductId::generate(u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or_default());
     let product = Product::create(new, id, artisan.clone(), now);
     catalog.create_product(&product, display_name).await?;
     Ok(product)
 }
 
-async fn owned(
-    catalog: &dyn CatalogStore,
-    id: &ProductId,
-    artisan: &UserId,
-) -> Result<Product, ServiceError> {
+async fn owned(catalog: &dyn CatalogStore, id: &ProductId, artisan: &UserId) -> Result<Product, ServiceError> {
     match catalog.get_product(id).await? {
         Some(product) if &product.artisan_id == artisan => Ok(product),
         _ => Err(ServiceError::NotFound("product")),
@@ -48,10 +42,7 @@ async fn modify(
     for _ in 0..WRITE_ATTEMPTS {
         let current = owned(catalog, id, artisan).await?;
         if let Some(expected) = if_match.filter(|v| *v != current.version) {
-            return Err(ServiceError::StaleVersion {
-                expected,
-                current: current.version,
-            });
+            return Err(ServiceError::StaleVersion { expected, current: current.version });
         }
         let Some(next) = change(&current) else {
             return Ok(current);
@@ -73,10 +64,7 @@ pub async fn update(
     patch: ProductPatch,
     if_match: Option<u64>,
 ) -> Result<Product, ServiceError> {
-    modify(catalog, id, artisan, if_match, |current| {
-        Some(current.patched(patch.clone(), clock.now()))
-    })
-    .await
+    modify(catalog, id, artisan, if_match, |current| Some(current.patched(patch.clone(), clock.now()))).await
 }
 
 /// Archiving an archived product changes nothing and succeeds.
@@ -86,10 +74,7 @@ pub async fn archive(
     artisan: &UserId,
     id: &ProductId,
 ) -> Result<Product, ServiceError> {
-    modify(catalog, id, artisan, None, |current| {
-        current.is_active().then(|| current.archived(clock.now()))
-    })
-    .await
+    modify(catalog, id, artisan, None, |current| current.is_active().then(|| current.archived(clock.now()))).await
 }
 
 pub async fn adjust_stock(
@@ -99,7 +84,5 @@ pub async fn adjust_stock(
     id: &ProductId,
     delta: StockDelta,
 ) -> Result<Product, ServiceError> {
-    Ok(catalog
-        .adjust_stock(id, artisan, delta, clock.now())
-        .await?)
+    Ok(catalog.adjust_stock(id, artisan, delta, clock.now()).await?)
 }

@@ -45,12 +45,7 @@ impl CartStore for DynamoStore {
         Ok(lines.into_iter().map(|(line, _, _)| line).collect())
     }
 
-    async fn put_cart_line(
-        &self,
-        user: &UserId,
-        line: &CartLine,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    async fn put_cart_line(&self, user: &UserId, line: &CartLine, now: OffsetDateTime) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)

@@ -13,9 +13,7 @@ use super::{DynamoStore, store_error};
 use crate::domain::category::CATEGORIES;
 use crate::domain::product::MAX_STOCK;
 use crate::domain::{Category, Product, ProductId, StockDelta, UserId};
-use crate::ports::{
-    ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockChangeError, StoreError,
-};
+use crate::ports::{ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockChangeError, StoreError};
 
 /// BatchGetItem takes at most 100 keys per call.
 const BATCH_GET_MAX: usize = 100;
@@ -34,11 +32,7 @@ struct IndexQuery<'a> {
 
 impl DynamoStore {
     /// Up to `want` products of one index partition, following pages while a filter thins them out.
-    async fn query_index(
-        &self,
-        query: &IndexQuery<'_>,
-        want: usize,
-    ) -> Result<Vec<Product>, StoreError> {
+    async fn query_index(&self, query: &IndexQuery<'_>, want: usize) -> Result<Vec<Product>, StoreError> {
         let mut products = Vec::new();
         let mut start_key = None;
         loop {
@@ -52,11 +46,7 @@ impl DynamoStore {
                 .expression_attribute_values(":pk", s(&query.pk))
                 .scan_index_forward(false)
                 // Without a filter one page is enough; with one, read wider pages to fill the listing.
-                .limit(if query.category.is_some() {
-                    100
-                } else {
-                    want.min(1000) as i32
-                })
+                .limit(if query.category.is_some() { 100 } else { want.min(1000) as i32 })
                 .set_exclusive_start_key(start_key.take());
             if let Some(before) = query.before {
                 condition.push_str(" AND #sk < :before");
@@ -70,11 +60,7 @@ impl DynamoStore {
                     .expression_attribute_names("#category", "category")
                     .expression_attribute_values(":category", s(category.as_str()));
             }
-            let output = request
-                .key_condition_expression(condition)
-                .send()
-                .await
-                .map_err(store_error)?;
+            let output = request.key_condition_expression(condition).send().await.map_err(store_error)?;
             for item in output.items() {
                 products.push(product_from_item(item)?);
             }
@@ -91,17 +77,12 @@ impl DynamoStore {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_MAX) {
             let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.to_vec()))
-                    .build()
-                    .map_err(StoreError::unexpected)?,
+                KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).build().map_err(StoreError::unexpected)?,
             );
             let mut attempt = 0;
             while let Some(request) = pending.take() {
                 if attempt == BATCH_GET_ATTEMPTS {
-                    return Err(StoreError::Unavailable(
-                        "batch read still throttled after retries".into(),
-                    ));
+                    return Err(StoreError::Unavailable("batch read still throttled after retries".into()));
                 }
                 if attempt > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
@@ -136,15 +117,8 @@ impl DynamoStore {
         let mut deltas: BTreeMap<String, (Item, i64)> = BTreeMap::new();
         for (product, sign) in previous.map(|p| (p, -1)).into_iter().chain([(next, 1)]) {
             if product.is_active() {
-                for key in [
-                    artisan_key(&product.artisan_id),
-                    category_counter_key(product.category.as_str()),
-                ] {
-                    let pk = key
-                        .get(PK)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default();
+                for key in [artisan_key(&product.artisan_id), category_counter_key(product.category.as_str())] {
+                    let pk = key.get(PK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
                     deltas.entry(pk).or_insert((key, 0)).1 += sign;
                 }
             }
@@ -206,17 +180,11 @@ impl CatalogStore for DynamoStore {
         let mut unique: Vec<&ProductId> = ids.iter().collect();
         unique.sort();
         unique.dedup();
-        let items = self
-            .batch_get(unique.into_iter().map(product_key).collect())
-            .await?;
+        let items = self.batch_get(unique.into_iter().map(product_key).collect()).await?;
         items.iter().map(product_from_item).collect()
     }
 
-    async fn list_products(
-        &self,
-        filter: &ProductFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Product>, StoreError> {
+    async fn list_products(&self, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, StoreError> {
         let want = page.limit + 1;
         let before = page.after.as_deref();
         let mut products = match (&filter.artisan_id, &filter.category) {
@@ -253,8 +221,7 @@ impl CatalogStore for DynamoStore {
                         },
                     })
                     .collect();
-                let shards =
-                    try_join_all(queries.iter().map(|q| self.query_index(q, want))).await?;
+                let shards = try_join_all(queries.iter().map(|q| self.query_index(q, want))).await?;
                 let mut merged: Vec<Product> = shards.into_iter().flatten().collect();
                 merged.sort_by(|a, b| b.product_id.cmp(&a.product_id));
                 merged
@@ -262,22 +229,11 @@ impl CatalogStore for DynamoStore {
         };
         let more = products.len() > page.limit;
         products.truncate(page.limit);
-        let next = if more {
-            products.last().map(|p| p.product_id.to_string())
-        } else {
-            None
-        };
-        Ok(Page {
-            items: products,
-            next,
-        })
+        let next = if more { products.last().map(|p| p.product_id.to_string()) } else { None };
+        Ok(Page { items: products, next })
     }
 
-    async fn create_product(
-        &self,
-        product: &Product,
-        display_name: &str,
-    ) -> Result<(), StoreError> {
+    async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(product_item(product)))
@@ -288,7 +244,9 @@ impl CatalogStore for DynamoStore {
         let profile = Update::builder()
             .table_name(&self.table)
             .set_key(Some(artisan_key(&product.artisan_id)))
-            .update_expression("SET display_name = if_not_exists(display_name, :name), artisan_id = :artisan ADD product_count :one")
+            .update_expression(
+                "SET display_name = if_not_exists(display_name, :name), artisan_id = :artisan ADD product_count :one",
+            )
             .expression_attribute_values(":name", s(display_name))
             .expression_attribute_values(":artisan", s(product.artisan_id.as_str()))
             .expression_attribute_values(":one", n(1))
@@ -351,21 +309,13 @@ impl CatalogStore for DynamoStore {
             .await;
         match result {
             Ok(output) => {
-                let item = output
-                    .attributes
-                    .ok_or_else(|| StoreError::unexpected("update returned no item"))?;
+                let item = output.attributes.ok_or_else(|| StoreError::unexpected("update returned no item"))?;
                 Ok(product_from_item(&item)?)
             }
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 // Tell "not yours / not there" (404) from "out of range" (409) without revealing which product exists.
                 match self.get_product(id).await? {
-                    Some(product) if &product.artisan_id == artisan => {
-                        Err(StockChangeError::OutOfRange)
-                    }
+                    Some(product) if &product.artisan_id == artisan => Err(StockChangeError::OutOfRange),
                     _ => Err(StoreError::NotFound.into()),
                 }
             }
@@ -382,23 +332,11 @@ impl CatalogStore for DynamoStore {
             .send()
             .await
             .map_err(store_error)?;
-        output
-            .item
-            .as_ref()
-            .map(|item| artisan_from_item(id, item))
-            .transpose()
+        output.item.as_ref().map(|item| artisan_from_item(id, item)).transpose()
     }
 
     async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
-        let keys = CATEGORIES
-            .iter()
-            .map(|c| category_counter_key(c.slug))
-            .collect();
-        Ok(self
-            .batch_get(keys)
-            .await?
-            .iter()
-            .filter_map(category_count_from_item)
-            .collect())
+        let keys = CATEGORIES.iter().map(|c| category_counter_key(c.slug)).collect();
+        Ok(self.batch_get(keys).await?.iter().filter_map(category_count_from_item).collect())
     }
 }

@@ -8,8 +8,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::keys::*;
 use crate::domain::{
-    CartLine, Category, Currency, Money, Product, ProductId, ProductImage, ProductStatus, Quantity,
-    UserId,
+    CartLine, Category, Currency, Money, Product, ProductId, ProductImage, ProductStatus, Quantity, UserId,
 };
 use crate::ports::{ArtisanProfile, StoreError};
 
@@ -29,26 +28,16 @@ pub fn timestamp(value: OffsetDateTime) -> AttributeValue {
 }
 
 fn malformed(item: &Item, what: &str) -> StoreError {
-    let kind = item
-        .get("PK")
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-        .unwrap_or("?");
+    let kind = item.get("PK").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
     StoreError::unexpected(format!("malformed item {kind}: {what}"))
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-        .ok_or_else(|| malformed(item, name))
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).ok_or_else(|| malformed(item, name))
 }
 
 fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| malformed(item, name))
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).ok_or_else(|| malformed(item, name))
 }
 
 fn get_time(item: &Item, name: &str) -> Result<OffsetDateTime, StoreError> {
@@ -56,10 +45,7 @@ fn get_time(item: &Item, name: &str) -> Result<OffsetDateTime, StoreError> {
 }
 
 pub fn product_key(id: &ProductId) -> Item {
-    HashMap::from([
-        (PK.to_owned(), s(product_pk(id))),
-        (SK.to_owned(), s(PRODUCT_SK)),
-    ])
+    HashMap::from([(PK.to_owned(), s(product_pk(id))), (SK.to_owned(), s(PRODUCT_SK))])
 }
 
 /// The whole product item, with its index keys when it is listed (active); archived products carry none, so the
@@ -95,10 +81,7 @@ pub fn product_item(product: &Product) -> Item {
         let shard = shard_of(&product.product_id);
         item.insert(CATALOG_INDEX_PK.into(), s(catalog_shard_key(shard)));
         item.insert(CATALOG_INDEX_SK.into(), id.clone());
-        item.insert(
-            CATEGORY_INDEX_PK.into(),
-            s(category_shard_key(&product.category, shard)),
-        );
+        item.insert(CATEGORY_INDEX_PK.into(), s(category_shard_key(&product.category, shard)));
         item.insert(CATEGORY_INDEX_SK.into(), id.clone());
         item.insert(ARTISAN_INDEX_PK.into(), s(artisan_pk(&product.artisan_id)));
         item.insert(ARTISAN_INDEX_SK.into(), id);
@@ -121,21 +104,17 @@ pub fn product_from_item(item: &Item) -> Result<Product, StoreError> {
         _ => Vec::new(),
     };
     Ok(Product {
-        product_id: ProductId::parse(get_s(item, "product_id")?)
-            .ok_or_else(|| malformed(item, "product_id"))?,
-        artisan_id: UserId::parse(get_s(item, "artisan_id")?)
-            .ok_or_else(|| malformed(item, "artisan_id"))?,
+        product_id: ProductId::parse(get_s(item, "product_id")?).ok_or_else(|| malformed(item, "product_id"))?,
+        artisan_id: UserId::parse(get_s(item, "artisan_id")?).ok_or_else(|| malformed(item, "artisan_id"))?,
         title: get_s(item, "title")?.to_owned(),
         description: get_s(item, "description")?.to_owned(),
-        category: Category::parse(get_s(item, "category")?)
-            .ok_or_else(|| malformed(item, "category"))?,
+        category: Category::parse(get_s(item, "category")?).ok_or_else(|| malformed(item, "category"))?,
         price: Money::new(
             get_n(item, "price_amount")?,
             Currency::parse(get_s(item, "currency")?).ok_or_else(|| malformed(item, "currency"))?,
         ),
         stock: get_n(item, "stock")?,
-        status: ProductStatus::parse(get_s(item, "status")?)
-            .ok_or_else(|| malformed(item, "status"))?,
+        status: ProductStatus::parse(get_s(item, "status")?).ok_or_else(|| malformed(item, "status"))?,
         images,
         version: get_n(item, "version")?,
         created_at: get_time(item, "created_at")?,
@@ -144,35 +123,20 @@ pub fn product_from_item(item: &Item) -> Result<Product, StoreError> {
 }
 
 pub fn cart_key(user: &UserId, product: &ProductId) -> Item {
-    HashMap::from([
-        (PK.to_owned(), s(user_pk(user))),
-        (SK.to_owned(), s(cart_sk(product))),
-    ])
+    HashMap::from([(PK.to_owned(), s(user_pk(user))), (SK.to_owned(), s(cart_sk(product)))])
 }
 
 /// A cart line with when it was first added (for ordering) and when it expires (epoch seconds).
 pub fn cart_line_from_item(item: &Item) -> Result<(CartLine, String, Option<i64>), StoreError> {
-    let product_id = ProductId::parse(get_s(item, "product_id")?)
-        .ok_or_else(|| malformed(item, "product_id"))?;
-    let quantity = Quantity::parse(get_n(item, "quantity")?, "quantity")
-        .map_err(|_| malformed(item, "quantity"))?;
+    let product_id = ProductId::parse(get_s(item, "product_id")?).ok_or_else(|| malformed(item, "product_id"))?;
+    let quantity = Quantity::parse(get_n(item, "quantity")?, "quantity").map_err(|_| malformed(item, "quantity"))?;
     let added_at = get_s(item, "added_at")?.to_owned();
     let expires_at = get_n(item, TTL).ok();
-    Ok((
-        CartLine {
-            product_id,
-            quantity,
-        },
-        added_at,
-        expires_at,
-    ))
+    Ok((CartLine { product_id, quantity }, added_at, expires_at))
 }
 
 pub fn artisan_key(artisan: &UserId) -> Item {
-    HashMap::from([
-        (PK.to_owned(), s(artisan_pk(artisan))),
-        (SK.to_owned(), s(PROFILE_SK)),
-    ])
+    HashMap::from([(PK.to_owned(), s(artisan_pk(artisan))), (SK.to_owned(), s(PROFILE_SK))])
 }
 
 pub fn artisan_from_item(artisan_id: &UserId, item: &Item) -> Result<ArtisanProfile, StoreError> {
@@ -184,18 +148,12 @@ pub fn artisan_from_item(artisan_id: &UserId, item: &Item) -> Result<ArtisanProf
 }
 
 pub fn category_counter_key(slug: &str) -> Item {
-    HashMap::from([
-        (PK.to_owned(), s(category_counter_pk(slug))),
-        (SK.to_owned(), s(COUNTER_SK)),
-    ])
+    HashMap::from([(PK.to_owned(), s(category_counter_pk(slug))), (SK.to_owned(), s(COUNTER_SK))])
 }
 
 pub fn category_count_from_item(item: &Item) -> Option<(String, u64)> {
     let slug = get_s(item, PK).ok()?.strip_prefix("CATEGORY#")?.to_owned();
-    let count = get_n::<i64>(item, "product_count")
-        .ok()?
-        .max(0)
-        .unsigned_abs();
+    let count = get_n::<i64>(item, "product_count").ok()?.max(0).unsigned_abs();
     Some((slug, count))
 }
 
@@ -212,20 +170,14 @@ mod tests {
             UserId::parse("ana").expect("id"),
             OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time"),
         );
-        product.images.push(ProductImage {
-            thumb_url: "t".into(),
-            large_url: "l".into(),
-        });
+        product.images.push(ProductImage { thumb_url: "t".into(), large_url: "l".into() });
         product
     }
 
     #[test]
     fn a_product_survives_the_round_trip() {
         let product = product();
-        assert_eq!(
-            product_from_item(&product_item(&product)).expect("maps back"),
-            product
-        );
+        assert_eq!(product_from_item(&product_item(&product)).expect("maps back"), product);
     }
 
     #[test]

@@ -48,6 +48,28 @@ pub fn category_counter_pk(slug: &str) -> String {
     format!("CATEGORY#{slug}")
 }
 
+pub const ORDER_PREFIX: &str = "ORDER#";
+pub const IDEMPOTENCY_SK: &str = "IDEM";
+pub const NOTICE_SK: &str = "CONFIRMATION";
+
+pub fn order_sk(order: &ProductId) -> String {
+    format!("{ORDER_PREFIX}{order}")
+}
+
+pub fn idempotency_pk(user: &UserId, key: &str) -> String {
+    format!("IDEM#{user}#{key}")
+}
+
+pub fn notice_pk(order: &ProductId) -> String {
+    format!("NOTICE#{order}")
+}
+
+/// Orders still `placed` sit in the catalog index under these keys (index overloading), so the sweeper can find
+/// the ones whose `OrderPlaced` was lost without a Scan. Sharded like the catalog.
+pub fn placed_shard_key(shard: u32) -> String {
+    format!("PLACED#{shard}")
+}
+
 pub fn catalog_shard_key(shard: u32) -> String {
     format!("CATALOG#{shard}")
 }
@@ -83,19 +105,13 @@ mod tests {
         for n in 0..400u128 {
             seen[shard_of(&ProductId::from_parts(1_700_000_000_000 + n as u64, n)) as usize] += 1;
         }
-        assert!(
-            seen.iter().all(|&count| count > 50),
-            "uneven spread: {seen:?}"
-        );
+        assert!(seen.iter().all(|&count| count > 50), "uneven spread: {seen:?}");
     }
 
     #[test]
     fn the_shard_of_an_id_never_changes() {
         let id = ProductId::parse("01HZX3K1Q5Y6N8R9T0V2W4X6Z8").expect("valid");
         assert_eq!(shard_of(&id), shard_of(&id.clone()));
-        assert_eq!(
-            catalog_shard_key(shard_of(&id)),
-            format!("CATALOG#{}", shard_of(&id))
-        );
+        assert_eq!(catalog_shard_key(shard_of(&id)), format!("CATALOG#{}", shard_of(&id)));
     }
 }

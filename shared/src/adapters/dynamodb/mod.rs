@@ -2,8 +2,10 @@
 
 mod carts;
 mod catalog;
+pub mod idempotency;
 pub mod items;
 pub mod keys;
+mod orders;
 pub mod schema;
 
 use aws_sdk_dynamodb::Client;
@@ -19,10 +21,7 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -53,16 +52,9 @@ where
 {
     let retryable = match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ServiceError(service) => service
-            .err()
-            .code()
-            .is_some_and(|code| THROTTLING_CODES.contains(&code)),
+        SdkError::ServiceError(service) => service.err().code().is_some_and(|code| THROTTLING_CODES.contains(&code)),
         _ => false,
     };
     let source = aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string();
-    if retryable {
-        StoreError::Unavailable(source.into())
-    } else {
-        StoreError::unexpected(source)
-    }
+    if retryable { StoreError::Unavailable(source.into()) } else { StoreError::unexpected(source) }
 }

@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 
 use super::keys::*;
@@ -19,11 +19,7 @@ pub const INDEXES: &[(&str, &str, &str)] = &[
 ];
 
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .map_err(StoreError::unexpected)
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(StoreError::unexpected)
 }
 
 fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
@@ -56,11 +52,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
                     .index_name(*index)
                     .key_schema(key(pk, KeyType::Hash)?)
                     .key_schema(key(sk, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
                     .build()
                     .map_err(StoreError::unexpected)?,
             );
@@ -86,12 +78,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
 async fn table_exists(client: &Client, table: &str) -> Result<bool, StoreError> {
     let mut start = None;
     loop {
-        let page = client
-            .list_tables()
-            .set_exclusive_start_table_name(start)
-            .send()
-            .await
-            .map_err(store_error)?;
+        let page = client.list_tables().set_exclusive_start_table_name(start).send().await.map_err(store_error)?;
         if page.table_names().iter().any(|name| name == table) {
             return Ok(true);
         }

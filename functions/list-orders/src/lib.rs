@@ -1,0 +1,21 @@
+//! GET /orders: the caller's orders, newest first, with signed cursor pagination.
+
+use storefront::http::prelude::*;
+use storefront::http::response::ListPage;
+use storefront::ports::PageRequest;
+use storefront::services::orders;
+
+pub const FUNCTION: Function = Function {
+    route: Route { method: "GET", path: "/orders", function: "list-orders", access: Access::Role(Role::Shopper) },
+    handler: |state, req| Box::pin(handle(state, req)),
+};
+
+async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    let caller = caller(&req)?;
+    let limit = page_limit(&req)?;
+    let scope = format!("orders:{}", caller.user_id);
+    let after = query_param(&req, "cursor").map(|cursor| state.cursors.open(&scope, &cursor)).transpose()?;
+    let page = orders::list(state.orders.as_ref(), &caller.user_id, &PageRequest { limit, after }).await?;
+    let next_cursor = page.next.map(|position| state.cursors.seal(&scope, &position));
+    json(StatusCode::OK, &ListPage { items: page.items, next_cursor })
+}

@@ -1,0 +1,143 @@
+//! Faults no emulator makes, injected on the wire: a loopback proxy between the DynamoDB adapter and the engine
+//! that answers chosen calls the way DynamoDB does under contention and load: transactions cancelled for
+//! `TransactionConflict`, throttling, and responses so late the client times out after the write landed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::body::{Bytes, to_bytes};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+#[derive(Default)]
+pub struct Faults {
+    conflicts: AtomicU32,
+    throttles: AtomicU32,
+    late_writes: AtomicU32,
+    /// How many calls the proxy answered with a fault (for assertions).
+    pub injected: AtomicU32,
+}
+
+fn take(counter: &AtomicU32) -> bool {
+    counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+}
+
+impl Faults {
+    /// The next `count` TransactWriteItems calls are cancelled with `TransactionConflict` (nothing written).
+    pub fn conflict_next_transactions(&self, count: u32) {
+        self.conflicts.store(count, Ordering::SeqCst);
+    }
+
+    /// The next `count` calls of any kind are throttled (`ProvisionedThroughputExceededException`).
+    pub fn throttle_next_calls(&self, count: u32) {
+        self.throttles.store(count, Ordering::SeqCst);
+    }
+
+    /// The next `count` TransactWriteItems calls are applied, but answered after the client's attempt timeout.
+    pub fn delay_next_transactions(&self, count: u32) {
+        self.late_writes.store(count, Ordering::SeqCst);
+    }
+}
+
+/// Longer than the SDK's attempt timeout (`adapters::aws`), so the client gives up and retries.
+pub const LATE_BY: Duration = Duration::from_secs(3);
+
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    client: reqwest::Client,
+    faults: Arc<Faults>,
+}
+
+fn dynamodb_error(kind: &str, body: serde_json::Value) -> Response {
+    let mut body = body;
+    body["__type"] = json!(format!("com.amazonaws.dynamodb.v20120810#{kind}"));
+    let mut response = (StatusCode::BAD_REQUEST, body.to_string()).into_response();
+    response.headers_mut().insert("content-type", HeaderValue::from_static("application/x-amz-json-1.0"));
+    response
+}
+
+async fn forward(State(proxy): State<Proxy>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = to_bytes(body, 16 * 1024 * 1024).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response();
+    };
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let is_transaction = target.ends_with(".TransactWriteItems");
+    if take(&proxy.faults.throttles) {
+        proxy.faults.injected.fetch_add(1, Ordering::SeqCst);
+        return dynamodb_error(
+            "ProvisionedThroughputExceededException",
+            json!({"message": "The level of configured provisioned throughput for the table was exceeded."}),
+        );
+    }
+    if is_transaction && take(&proxy.faults.conflicts) {
+        proxy.faults.injected.fetch_add(1, Ordering::SeqCst);
+        let items = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["TransactItems"].as_array().map(Vec::len))
+            .unwrap_or(1);
+        let mut reasons = vec![json!({"Code": "None"}); items];
+        reasons[0] = json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"});
+        let codes: Vec<&str> = (0..items).map(|i| if i == 0 { "TransactionConflict" } else { "None" }).collect();
+        return dynamodb_error(
+            "TransactionCanceledException",
+            json!({
+                "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", ")),
+                "CancellationReasons": reasons,
+            }),
+        );
+    }
+    let late = is_transaction && take(&proxy.faults.late_writes);
+    let response = match relay(&proxy, &parts, body).await {
+        Ok(response) => response,
+        Err(error) => return (StatusCode::BAD_GATEWAY, error).into_response(),
+    };
+    if late {
+        proxy.faults.injected.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(LATE_BY).await;
+    }
+    response
+}
+
+async fn relay(proxy: &Proxy, parts: &http::request::Parts, body: Bytes) -> Result<Response, String> {
+    let url = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut request = proxy.client.request(parts.method.clone(), url).body(body);
+    for (name, value) in &parts.headers {
+        if name != http::header::HOST && name != http::header::CONTENT_LENGTH {
+            request = request.header(name, value);
+        }
+    }
+    let upstream = request.send().await.map_err(|e| e.to_string())?;
+    let status = upstream.status();
+    let headers = upstream.headers().clone();
+    let bytes = upstream.bytes().await.map_err(|e| e.to_string())?;
+    let mut response = (status, bytes).into_response();
+    for (name, value) in &headers {
+        if name != http::header::CONTENT_LENGTH && name != http::header::TRANSFER_ENCODING {
+            response.headers_mut().insert(name, value.clone());
+        }
+    }
+    Ok(response)
+}
+
+/// Starts the proxy on a loopback port in front of `upstream`; returns its endpoint and the fault switches.
+pub async fn start_proxy(upstream: &str) -> Result<(String, Arc<Faults>, JoinHandle<()>), String> {
+    let faults = Arc::new(Faults::default());
+    let proxy = Proxy {
+        upstream: upstream.to_owned(),
+        client: reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?,
+        faults: faults.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let endpoint = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let app = axum::Router::new().fallback(forward).with_state(proxy);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((endpoint, faults, task))
+}
