@@ -154,7 +154,8 @@ impl LocalQueue {
             }
             let response = worker(self.event(&batch)).await;
             let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-            let done: Vec<String> = batch.iter().filter(|m| !failed.contains(&m.id.as_str())).map(|m| m.id.clone()).collect();
+            let done: Vec<String> =
+                batch.iter().filter(|m| !failed.contains(&m.id.as_str())).map(|m| m.id.clone()).collect();
             self.delete(&done);
         }
     }

@@ -27,10 +27,10 @@ use storefront::worker::process_batch;
 
 use crate::engine::Engine;
 use crate::faults::Faults;
-use crate::queue::{LocalQueue, QueueSettings};
 use crate::functions::FUNCTIONS;
 use crate::gateway::{Gateway, MAX_LOCAL_BODY_BYTES, invoke, problem, to_axum};
 use crate::jwt::{Claims, JwtKey};
+use crate::queue::{LocalQueue, QueueSettings};
 
 pub const TABLE_NAME: &str = "storefront";
 const SEEDED_MARKER: &str = "seeded";
@@ -133,7 +133,8 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     let secrets = crate::secrets::load_or_create(&options.data_dir)?;
     let engine = Engine::start(&options.data_dir.join("dynamodb.sqlite")).await.map_err(StartError::Engine)?;
     let (endpoint, faults, proxy) = if options.fault_injection {
-        let (endpoint, faults, proxy) = crate::faults::start_proxy(&engine.endpoint).await.map_err(StartError::Engine)?;
+        let (endpoint, faults, proxy) =
+            crate::faults::start_proxy(&engine.endpoint).await.map_err(StartError::Engine)?;
         (endpoint, Some(faults), Some(proxy))
     } else {
         (engine.endpoint.clone(), None, None)

@@ -11,22 +11,32 @@ const EXPECTED: &[(&str, u16)] = &[
     ("adjust-stock.below-zero", 409),
     ("adjust-stock.ok", 200),
     ("archive-product.ok", 204),
+    ("cancel-order.unknown", 404),
     ("create-product.mass-assignment", 422),
     ("create-product.ok", 201),
     ("create-product.shopper", 403),
     ("get-artisan.ok", 200),
     ("get-cart.no-claims", 401),
     ("get-cart.ok", 200),
+    ("get-order.unknown", 404),
     ("get-product.not-modified", 304),
     ("get-product.ok", 200),
     ("get-product.unknown", 404),
+    ("list-artisan-orders.bad-status", 422),
+    ("list-artisan-orders.ok", 200),
     ("list-categories.ok", 200),
+    ("list-orders.ok", 200),
     ("list-products.bad-limit", 422),
     ("list-products.by-category", 200),
     ("list-products.ok", 200),
+    ("place-order.buy-now", 201),
+    ("place-order.empty-cart", 422),
+    ("place-order.no-key", 428),
+    ("place-order.too-many", 422),
     ("put-cart-item.ok", 200),
     ("put-cart-item.too-many", 422),
     ("remove-cart-item.ok", 200),
+    ("ship-order.unknown", 404),
     ("update-product.not-owner", 404),
     ("update-product.ok", 200),
 ];
@@ -83,4 +93,16 @@ async fn every_sample_event_gets_its_expected_status_from_its_handler() {
     for (name, status, _) in &results {
         assert_eq!(Some(status), expected.get(name.as_str()), "{name}");
     }
+}
+
+#[test]
+fn queue_and_schedule_sample_events_parse_as_their_lambda_event_types() {
+    let sqs =
+        std::fs::read_to_string(repo_root().join("events/sqs/order-worker.batch-with-poison.json")).expect("event");
+    let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&sqs).expect("an SQS event");
+    assert_eq!(event.records.len(), 2);
+    assert!(event.records.iter().all(|r| r.message_id.is_some() && r.body.is_some()));
+    let schedule = std::fs::read_to_string(repo_root().join("events/scheduled/order-sweeper.json")).expect("event");
+    let schedule: serde_json::Value = serde_json::from_str(&schedule).expect("JSON");
+    assert_eq!(schedule["detail-type"], "Scheduled Event");
 }

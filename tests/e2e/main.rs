@@ -5,5 +5,7 @@ mod auth;
 mod cart;
 mod catalog;
 mod events;
+mod faults;
+mod orders;
 mod persistence;
 mod routes;

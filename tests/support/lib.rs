@@ -48,13 +48,20 @@ impl TestResponse {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server with adjusted options (short queue timeouts, a quick sweeper, fault injection).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Options)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_at(dir.path()).await;
+    let mut options = Options::new(0, PathBuf::from(dir.path()));
+    adjust(&mut options);
+    let server = storefront_local::start(options).await.expect("local server starts");
     TestApp { server, client: client(), _dir: Some(dir) }
 }
 
 async fn start_at(data_dir: &Path) -> LocalServer {
-    storefront_local::start(Options { port: 0, data_dir: PathBuf::from(data_dir) }).await.expect("local server starts")
+    storefront_local::start(Options::new(0, PathBuf::from(data_dir))).await.expect("local server starts")
 }
 
 fn client() -> reqwest::Client {
@@ -81,6 +88,10 @@ impl TestApp {
 
     pub async fn shopper(&self, user: &str) -> String {
         self.token(user, "shopper").await
+    }
+
+    pub async fn shopper_owned(&self, user: String) -> String {
+        self.token(&user, "shopper").await
     }
 
     pub async fn artisan(&self, user: &str) -> String {
@@ -134,6 +145,16 @@ impl TestApp {
         self.send(Method::POST, "/products", Some(token), Some(body)).await.ok(201).clone()
     }
 
+    /// Places an order with an idempotency key; returns the response.
+    pub async fn order(&self, token: &str, key: impl AsRef<str>, body: Value) -> TestResponse {
+        let headers = [("idempotency-key", key.as_ref()), ("content-type", "application/json")];
+        self.send_raw(Method::POST, "/orders", Some(token), body.to_string(), &headers).await
+    }
+
+    pub async fn stock_of(&self, product_id: &str) -> i64 {
+        self.get(&format!("/products/{product_id}")).await.ok(200)["stock"].as_i64().expect("stock")
+    }
+
     /// Every page of a listing, following `next_cursor`.
     pub async fn list_all(&self, first_path: &str) -> Vec<Value> {
         let mut items = Vec::new();
@@ -158,6 +179,22 @@ async fn into_test_response(response: reqwest::Response) -> TestResponse {
     let text = response.text().await.expect("body");
     let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
     TestResponse { status, headers, body, text }
+}
+
+/// Polls `check` until it holds, for up to `seconds`; returns whether it did.
+pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// The repository root (for events/, template.yaml, openapi.yaml).

@@ -4,7 +4,12 @@ use storefront::http::prelude::*;
 use storefront::services::orders;
 
 pub const FUNCTION: Function = Function {
-    route: Route { method: "GET", path: "/orders/{order_id}", function: "get-order", access: Access::Role(Role::Shopper) },
+    route: Route {
+        method: "GET",
+        path: "/orders/{order_id}",
+        function: "get-order",
+        access: Access::Role(Role::Shopper),
+    },
     handler: |state, req| Box::pin(handle(state, req)),
 };
 

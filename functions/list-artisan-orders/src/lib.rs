@@ -30,7 +30,8 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     let limit = page_limit(&req)?;
     let scope = format!("artisan-orders:{}?status={}", caller.user_id, raw_status.unwrap_or_default());
     let after = query_param(&req, "cursor").map(|cursor| state.cursors.open(&scope, &cursor)).transpose()?;
-    let page = orders::list_for_artisan(state.orders.as_ref(), &caller.user_id, status, &PageRequest { limit, after }).await?;
+    let page =
+        orders::list_for_artisan(state.orders.as_ref(), &caller.user_id, status, &PageRequest { limit, after }).await?;
     let next_cursor = page.next.map(|position| state.cursors.seal(&scope, &position));
     json(StatusCode::OK, &ListPage { items: page.items, next_cursor })
 }

@@ -9,7 +9,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
         let state = state.clone();
         async move {
-            let resent = order_sweeper::sweep(&state, STUCK_AFTER).await.map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+            let resent = order_sweeper::sweep(&state, STUCK_AFTER)
+                .await
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
             Ok::<_, lambda_runtime::Error>(serde_json::json!({ "resent": resent }))
         }
     }))

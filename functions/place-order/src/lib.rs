@@ -52,8 +52,11 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     // Same key + same body (whitespace aside) is the same request.
     let canonical = serde_json::from_slice::<serde_json::Value>(bytes).map(|v| v.to_string()).unwrap_or_default();
     let fingerprint = checkout::fingerprint(&["POST /orders", &canonical]);
-    let render = |order: &storefront::domain::Order| serde_json::to_string(order).map_err(|e| ServiceError::Store(storefront::ports::StoreError::unexpected(e)));
-    let outcome = checkout::checkout(&state.checkout_ports(), &caller.user_id, key, &fingerprint, lines, render).await?;
+    let render = |order: &storefront::domain::Order| {
+        serde_json::to_string(order).map_err(|e| ServiceError::Store(storefront::ports::StoreError::unexpected(e)))
+    };
+    let outcome =
+        checkout::checkout(&state.checkout_ports(), &caller.user_id, key, &fingerprint, lines, render).await?;
     match outcome {
         CheckoutOutcome::Placed(order) => {
             let mut response = json(StatusCode::CREATED, &order)?;

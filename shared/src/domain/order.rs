@@ -116,13 +116,10 @@ impl CheckoutLines {
         for (index, (product, quantity)) in raw.iter().enumerate() {
             let product = errors.check(ProductId::parse_field(product, &format!("items[{index}].product_id")));
             let quantity = errors.check(Quantity::parse(*quantity, &format!("items[{index}].quantity")));
-            if let Some(product) = &product {
-                if lines.iter().any(|(seen, _)| seen == product) {
-                    errors.push(
-                        format!("items[{index}].product_id"),
-                        "appears twice; put the total quantity on one line",
-                    );
-                }
+            if let Some(product) = &product
+                && lines.iter().any(|(seen, _)| seen == product)
+            {
+                errors.push(format!("items[{index}].product_id"), "appears twice; put the total quantity on one line");
             }
             if let (Some(product), Some(quantity)) = (product, quantity) {
                 lines.push((product, quantity));
@@ -258,14 +255,19 @@ mod tests {
         let user = UserId::parse("alice").expect("id");
         let id = ProductId::from_parts(9, 9);
         let ghost = ProductId::from_parts(7, 7);
-        let err =
-            Order::place(id.clone(), user.clone(), &lines(&[(&ghost, 1)]), &[a.clone()], OffsetDateTime::UNIX_EPOCH);
+        let err = Order::place(
+            id.clone(),
+            user.clone(),
+            &lines(&[(&ghost, 1)]),
+            std::slice::from_ref(&a),
+            OffsetDateTime::UNIX_EPOCH,
+        );
         assert_eq!(err, Err(PlaceError::Unknown(vec![ghost])));
         let err = Order::place(
             id.clone(),
             user.clone(),
             &lines(&[(&a.product_id, 2)]),
-            &[a.clone()],
+            std::slice::from_ref(&a),
             OffsetDateTime::UNIX_EPOCH,
         );
         assert_eq!(err, Err(PlaceError::OutOfStock(vec![a.product_id.clone()])));

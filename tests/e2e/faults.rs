@@ -1,0 +1,135 @@
+//! Faults no emulator makes, injected on the wire (a proxy in front of the engine) and at the queue: checkout
+//! retries conflicts, answers 503 + Retry-After past its budget, survives late writes and lost messages, and
+//! never double-orders, loses an order or drifts stock. The worker is idempotent and dead-letters poison.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use storefront::services::orders::{Confirmation, confirm};
+use storefront_local::queue::QueueSettings;
+use storefront_tests::*;
+
+fn buy(product: &str, quantity: i64) -> serde_json::Value {
+    json!({"items": [{"product_id": product, "quantity": quantity}]})
+}
+
+async fn setup(app: &TestApp, stock: i64) -> (String, String) {
+    let ana = app.artisan("ana").await;
+    let product =
+        app.create_product(&ana, "Vase", "glass", 5000, stock).await["product_id"].as_str().expect("id").to_owned();
+    (app.shopper("alice").await, product)
+}
+
+async fn order_count(app: &TestApp, token: &str) -> usize {
+    app.get_as("/orders", token).await.ok(200)["items"].as_array().expect("items").len()
+}
+
+#[tokio::test]
+async fn transaction_conflicts_are_retried_into_one_order() {
+    let app = spawn_app_with(|o| o.fault_injection = true).await;
+    let (alice, product) = setup(&app, 5).await;
+    let faults = app.server.faults.clone().expect("fault injection on");
+    faults.conflict_next_transactions(3);
+    app.order(&alice, "conflicted", buy(&product, 2)).await.ok(201);
+    assert_eq!(faults.injected.load(Ordering::SeqCst), 3, "three attempts were cancelled");
+    assert_eq!(app.stock_of(&product).await, 3);
+    assert_eq!(order_count(&app, &alice).await, 1);
+}
+
+#[tokio::test]
+async fn past_the_retry_budget_checkout_answers_503_and_writes_nothing() {
+    let app = spawn_app_with(|o| o.fault_injection = true).await;
+    let (alice, product) = setup(&app, 5).await;
+    let faults = app.server.faults.clone().expect("fault injection on");
+    faults.conflict_next_transactions(100);
+    let busy = app.order(&alice, "busy", buy(&product, 2)).await;
+    busy.problem(503, "unavailable");
+    assert!(busy.header("retry-after").is_some());
+    assert_eq!(app.stock_of(&product).await, 5);
+    assert_eq!(order_count(&app, &alice).await, 0);
+    // The key was released: the client's retry with the same key goes through once things calm down.
+    faults.conflict_next_transactions(0);
+    app.order(&alice, "busy", buy(&product, 2)).await.ok(201);
+    assert_eq!((app.stock_of(&product).await, order_count(&app, &alice).await), (3, 1));
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk_and_then_reported_as_503() {
+    let app = spawn_app_with(|o| o.fault_injection = true).await;
+    let (alice, product) = setup(&app, 5).await;
+    let faults = app.server.faults.clone().expect("fault injection on");
+    faults.throttle_next_calls(1);
+    app.order(&alice, "throttled-once", buy(&product, 1)).await.ok(201);
+    faults.throttle_next_calls(1000);
+    let refused = app.get(&format!("/products/{product}")).await;
+    refused.problem(503, "unavailable");
+    faults.throttle_next_calls(0);
+    assert_eq!((app.stock_of(&product).await, order_count(&app, &alice).await), (4, 1));
+}
+
+#[tokio::test]
+async fn a_write_answered_too_late_is_retried_without_a_second_order() {
+    let app = spawn_app_with(|o| o.fault_injection = true).await;
+    let (alice, product) = setup(&app, 5).await;
+    let faults = app.server.faults.clone().expect("fault injection on");
+    faults.delay_next_transactions(1);
+    let placed = app.order(&alice, "late", buy(&product, 1)).await;
+    // The write landed; the SDK timed out and retried with the same ClientRequestToken, which DynamoDB treats
+    // as the same transaction.
+    placed.ok(201);
+    assert_eq!(faults.injected.load(Ordering::SeqCst), 1);
+    assert_eq!((app.stock_of(&product).await, order_count(&app, &alice).await), (4, 1));
+}
+
+#[tokio::test]
+async fn an_order_whose_message_was_lost_is_confirmed_by_the_sweeper() {
+    let app = spawn_app_with(|o| {
+        o.sweep_every = Duration::from_millis(200);
+        o.stuck_after = time::Duration::milliseconds(500);
+    })
+    .await;
+    let (alice, product) = setup(&app, 5).await;
+    app.server.queue.refuse_next_sends(1);
+    let order = app.order(&alice, "lost-message", buy(&product, 1)).await.ok(201).clone();
+    let id = order["order_id"].as_str().expect("id").to_owned();
+    let confirmed =
+        eventually(10, || async { app.get_as(&format!("/orders/{id}"), &alice).await.body["status"] == "confirmed" })
+            .await;
+    assert!(confirmed, "the sweeper re-sent OrderPlaced");
+    assert_eq!(order_count(&app, &alice).await, 1);
+}
+
+#[tokio::test]
+async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead_letters() {
+    let app = spawn_app_with(|o| {
+        o.queue = QueueSettings { visibility_timeout: Duration::from_millis(50), max_receive_count: 3, batch_size: 10 };
+    })
+    .await;
+    let (alice, product) = setup(&app, 5).await;
+    let order = app.order(&alice, "dup", buy(&product, 1)).await.ok(201).clone();
+    let id = order["order_id"].as_str().expect("id").to_owned();
+    assert!(
+        eventually(5, || async { app.get_as(&format!("/orders/{id}"), &alice).await.body["status"] == "confirmed" })
+            .await
+    );
+    // A second delivery of the same message changes nothing and sends nothing.
+    let message = serde_json::from_value(json!({"order_id": id, "user_id": "alice"})).expect("message");
+    let again =
+        confirm(app.server.app.orders.as_ref(), app.server.app.clock.as_ref(), &message).await.expect("handled");
+    assert!(matches!(again, Confirmation::AlreadyHandled(_)), "{again:?}");
+
+    // The sample batch: a real OrderPlaced (the placeholder filled in) and a poison message.
+    let text =
+        std::fs::read_to_string(repo_root().join("events/sqs/order-worker.batch-with-poison.json")).expect("event");
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&text.replace("{{ORDER_ID}}", &id)).expect("an SQS event");
+    let app_state = app.server.app.clone();
+    let response = storefront::worker::process_batch(event, |m| order_worker::handle(app_state.clone(), m)).await;
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["0b7f2a55-1111-4c3e-9d6a-000000000002"], "only the poison message fails");
+
+    // Through the queue, the poison message is retried and then dead-lettered.
+    app.server.queue.send("not an OrderPlaced".into()).expect("sent");
+    assert!(eventually(5, || async { app.server.queue.dead_letters() == ["not an OrderPlaced".to_owned()] }).await);
+    assert_eq!(app.get_as(&format!("/orders/{id}"), &alice).await.ok(200)["status"], "confirmed");
+}
