@@ -20,7 +20,8 @@ dev: ## run the whole storefront locally on http://127.0.0.1:$${PORT:-3000} (dat
 	cargo run -p storefront-local
 
 test: tools lint template-check ## install what the tests need, then run every check and test
-	cargo test --workspace 2>&1 | tee target/test-output.log
+	mkdir -p target
+	scripts/with-moto.sh cargo test --workspace 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' target/test-output.log
 
 tools: $(STAMP) ## the project venv with the SAM CLI and cfn-lint
@@ -42,8 +43,8 @@ template-check: tools ## sam validate --lint and cfn-lint on template.yaml
 unit: ## the library's unit tests only (fast)
 	cargo test -p storefront
 
-e2e: ## the end-to-end suites only
-	cargo test -p storefront-tests
+e2e: tools ## the end-to-end suites only (with moto for the conformance suite)
+	scripts/with-moto.sh cargo test -p storefront-tests
 
 build: ## release Lambda artifacts for arm64 (slow: see docs/deploy.md)
 	sam build --beta-features

@@ -4,6 +4,7 @@ mod artisan_products;
 mod auth;
 mod cart;
 mod catalog;
+mod conformance;
 mod events;
 mod faults;
 mod orders;

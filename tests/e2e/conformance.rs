@@ -1,0 +1,169 @@
+//! AWS-wire conformance: the DynamoDB adapter's contract (catalog, checkout under contention, idempotency,
+//! status moves) against moto server, the same suite the embedded engine passes through the HTTP tests.
+//! `make test` starts moto (single-threaded) and sets MOTO_ENDPOINT; without it these tests say so and pass,
+//! unless STOREFRONT_REQUIRE_MOTO=1 (set by `make test`), where a missing moto is a failure.
+
+use std::sync::Arc;
+
+use storefront::AppState;
+use storefront::adapters::dynamodb::schema;
+use storefront::config::Config;
+use storefront::domain::{CheckoutLines, NewProduct, ProductId, StockDelta, UserId};
+use storefront::ports::{PageRequest, ProductFilter, StockChangeError};
+use storefront::services::checkout::{CheckoutOutcome, checkout, fingerprint};
+use storefront::services::orders::{Confirmation, confirm};
+use storefront::services::{ServiceError, orders, products};
+use storefront_local::queue::{LocalQueue, QueueSettings};
+
+fn moto_endpoint() -> Option<String> {
+    let endpoint = std::env::var("MOTO_ENDPOINT").ok();
+    if endpoint.is_none() {
+        assert!(std::env::var("STOREFRONT_REQUIRE_MOTO").is_err(), "MOTO_ENDPOINT is not set but moto is required");
+        eprintln!("MOTO_ENDPOINT not set: skipping the moto conformance suite (make test runs it)");
+    }
+    endpoint
+}
+
+async fn moto_state() -> Option<AppState> {
+    let endpoint = moto_endpoint()?;
+    let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    // A table per test: the suites run in parallel against one moto.
+    let table = format!("conformance-{}", ProductId::generate(1).as_str().to_lowercase());
+    schema::ensure_table(&client, &table).await.expect("table on moto");
+    let config =
+        Config { table_name: table, cursor_secret: vec![7; 32], order_queue_url: "local://conformance".into() };
+    let queue = Arc::new(LocalQueue::new("conformance", QueueSettings::default()));
+    Some(AppState::with_dynamodb(client, queue, &config))
+}
+
+fn user(id: &str) -> UserId {
+    UserId::parse(id).expect("user id")
+}
+
+async fn product(state: &AppState, artisan: &str, stock: i64) -> ProductId {
+    let new = NewProduct::parse("Bowl", "", "ceramics", 1200, "USD", stock).expect("valid");
+    products::create(state.catalog.as_ref(), state.clock.as_ref(), &user(artisan), artisan, new)
+        .await
+        .expect("created")
+        .product_id
+}
+
+async fn buy(
+    state: &AppState,
+    buyer: &str,
+    key: &str,
+    product: &ProductId,
+    quantity: i64,
+) -> Result<CheckoutOutcome, ServiceError> {
+    let lines = CheckoutLines::parse(&[(product.to_string(), quantity)]).expect("lines");
+    let fp = fingerprint(&[product.as_str(), &quantity.to_string()]);
+    checkout(&state.checkout_ports(), &user(buyer), key.to_owned(), &fp, Some(lines), |o| {
+        serde_json::to_string(o).map_err(|e| ServiceError::Store(storefront::ports::StoreError::unexpected(e)))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn catalog_listing_counts_and_stock_rules_hold_on_moto() {
+    let Some(state) = moto_state().await else { return };
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        ids.push(product(&state, "ana", 3).await);
+    }
+    let page = state
+        .catalog
+        .list_products(&ProductFilter::default(), &PageRequest { limit: 5, after: None })
+        .await
+        .expect("page");
+    assert_eq!(page.items.len(), 5);
+    let rest = state
+        .catalog
+        .list_products(&ProductFilter::default(), &PageRequest { limit: 5, after: page.next.clone() })
+        .await
+        .expect("page");
+    assert_eq!(rest.items.len(), 2);
+    assert!(rest.next.is_none());
+    let mut listed: Vec<ProductId> = page.items.iter().chain(&rest.items).map(|p| p.product_id.clone()).collect();
+    listed.reverse();
+    assert_eq!(listed, ids, "newest first across shards");
+    assert_eq!(state.catalog.get_artisan(&user("ana")).await.expect("read").expect("profile").product_count, 7);
+    assert_eq!(state.catalog.get_products(&ids).await.expect("batch").len(), 7);
+    let now = state.clock.now();
+    let minus = StockDelta::parse(-4).expect("delta");
+    assert!(matches!(
+        state.catalog.adjust_stock(&ids[0], &user("ana"), minus, now).await,
+        Err(StockChangeError::OutOfRange)
+    ));
+    let plus = StockDelta::parse(2).expect("delta");
+    assert!(matches!(
+        state.catalog.adjust_stock(&ids[0], &user("bo"), plus, now).await,
+        Err(StockChangeError::Store(_))
+    ));
+    assert_eq!(state.catalog.adjust_stock(&ids[0], &user("ana"), plus, now).await.expect("restocked").stock, 5);
+}
+
+#[tokio::test]
+async fn concurrent_checkouts_on_moto_never_oversell() {
+    let Some(state) = moto_state().await else { return };
+    for (stock, buyers) in [(1i64, 25usize), (10, 40)] {
+        let id = product(&state, "ana", stock).await;
+        let attempts = (0..buyers).map(|n| {
+            let (state, id) = (state.clone(), id.clone());
+            async move { buy(&state, &format!("buyer{n}"), &format!("rush-{stock}"), &id, 1).await }
+        });
+        let results = futures::future::join_all(attempts).await;
+        let sold = results.iter().filter(|r| matches!(r, Ok(CheckoutOutcome::Placed(_)))).count() as i64;
+        assert!(
+            results.iter().all(|r| matches!(r, Ok(_) | Err(ServiceError::OutOfStock(_)))),
+            "only sales or out-of-stock: {:?}",
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .filter(|e| !matches!(e, ServiceError::OutOfStock(_)))
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        );
+        let remaining = i64::from(state.catalog.get_product(&id).await.expect("read").expect("product").stock);
+        assert_eq!(sold, stock.min(buyers as i64));
+        assert_eq!(stock, remaining + sold);
+    }
+}
+
+#[tokio::test]
+async fn idempotency_and_status_moves_hold_on_moto() {
+    let Some(state) = moto_state().await else { return };
+    let id = product(&state, "ana", 5).await;
+    let Ok(CheckoutOutcome::Placed(order)) = buy(&state, "alice", "k1", &id, 2).await else { panic!("placed") };
+    assert!(matches!(buy(&state, "alice", "k1", &id, 2).await, Ok(CheckoutOutcome::Replayed { status: 201, .. })));
+    assert!(matches!(buy(&state, "alice", "k1", &id, 3).await, Err(ServiceError::IdempotencyKeyReused)));
+    let message = storefront::ports::OrderPlaced { order_id: order.order_id.clone(), user_id: user("alice") };
+    let clock = state.clock.as_ref();
+    assert!(matches!(confirm(state.orders.as_ref(), clock, &message).await, Ok(Confirmation::Confirmed(_))));
+    assert!(matches!(confirm(state.orders.as_ref(), clock, &message).await, Ok(Confirmation::AlreadyHandled(_))));
+    let cancelled =
+        orders::cancel(state.orders.as_ref(), clock, &user("alice"), &order.order_id).await.expect("cancelled");
+    assert_eq!(cancelled.status.as_str(), "cancelled");
+    assert_eq!(state.catalog.get_product(&id).await.expect("read").expect("product").stock, 5, "stock returned");
+    assert!(orders::cancel(state.orders.as_ref(), clock, &user("alice"), &order.order_id).await.is_err());
+}
+
+#[tokio::test]
+async fn the_sqs_adapter_delivers_order_placed_on_moto() {
+    let Some(endpoint) = moto_endpoint() else { return };
+    use storefront::ports::{OrderPlaced, OrderQueue};
+    let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let name = format!("orders-{}", ProductId::generate(2).as_str().to_lowercase());
+    let url = sqs.create_queue().queue_name(name).send().await.expect("queue").queue_url.expect("url");
+    let queue = storefront::adapters::sqs::SqsOrderQueue::new(sqs.clone(), url.clone());
+    let message = OrderPlaced { order_id: ProductId::generate(3), user_id: user("alice") };
+    queue.order_placed(&message).await.expect("sent");
+    let received = sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await.expect("received");
+    let bodies: Vec<OrderPlaced> = received
+        .messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().expect("body")).expect("OrderPlaced"))
+        .collect();
+    assert_eq!(bodies, vec![message]);
+}
