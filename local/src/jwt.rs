@@ -23,6 +23,8 @@ pub struct Claims {
     pub groups: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub iss: String,
     pub iat: i64,
     pub exp: i64,
@@ -34,6 +36,7 @@ impl Claims {
             sub: sub.to_owned(),
             groups: vec![role.group().to_owned()],
             name,
+            email: None,
             iss: ISSUER.to_owned(),
             iat: now,
             exp: now + TOKEN_TTL_SECONDS,
@@ -50,6 +53,9 @@ impl Claims {
         ]);
         if let Some(name) = &self.name {
             claims.insert("name".to_owned(), name.clone());
+        }
+        if let Some(email) = &self.email {
+            claims.insert("email".to_owned(), email.clone());
         }
         claims
     }

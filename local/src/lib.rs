@@ -7,6 +7,7 @@ pub mod faults;
 pub mod functions;
 pub mod gateway;
 pub mod jwt;
+pub mod outbox;
 pub mod queue;
 pub mod secrets;
 pub mod seed;

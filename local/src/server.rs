@@ -30,6 +30,7 @@ use crate::faults::Faults;
 use crate::functions::FUNCTIONS;
 use crate::gateway::{Gateway, MAX_LOCAL_BODY_BYTES, invoke, problem, to_axum};
 use crate::jwt::{Claims, JwtKey};
+use crate::outbox::LocalOutbox;
 use crate::queue::{LocalQueue, QueueSettings};
 
 pub const TABLE_NAME: &str = "storefront";
@@ -96,6 +97,8 @@ pub struct LocalServer {
     pub app: AppState,
     /// The order queue (tests inspect its dead letters and inject refused sends).
     pub queue: Arc<LocalQueue>,
+    /// Confirmations delivered (the local SES).
+    pub outbox: Arc<LocalOutbox>,
     /// Faults to inject into DynamoDB calls, when started with `fault_injection`.
     pub faults: Option<Arc<Faults>>,
     engine: Engine,
@@ -147,8 +150,11 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         table_name: TABLE_NAME.to_owned(),
         cursor_secret: secrets.cursor_secret.into_bytes(),
         order_queue_url: "local://storefront-orders".to_owned(),
+        confirmation_sender: None,
     };
-    let app = AppState::with_dynamodb(dynamodb.clone(), queue.clone(), &config);
+    let outbox = Arc::new(LocalOutbox::default());
+    let mut app = AppState::with_dynamodb(dynamodb.clone(), queue.clone(), &config);
+    app.notifier = outbox.clone();
 
     // Seeded once per data dir; a seed cut short is finished on the next start (existing products are kept).
     let marker = options.data_dir.join(SEEDED_MARKER);
@@ -206,6 +212,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         seeded,
         app,
         queue,
+        outbox,
         faults,
         engine,
         proxy,
@@ -257,6 +264,7 @@ struct TokenRequest {
     user_id: String,
     role: String,
     name: Option<String>,
+    email: Option<String>,
 }
 
 /// `POST /dev/token`: a token for any user and role, signed with this data dir's key. Local only.
@@ -281,7 +289,8 @@ async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResp
     let (Some(user), Some(role)) = (user, role) else {
         return problem(ApiError::validation(errors));
     };
-    let claims = Claims::new(user.as_str(), role, body.name, OffsetDateTime::now_utc().unix_timestamp());
+    let mut claims = Claims::new(user.as_str(), role, body.name, OffsetDateTime::now_utc().unix_timestamp());
+    claims.email = body.email;
     let token = gateway.jwt.sign(&claims);
     match json_response(
         http::StatusCode::OK,

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::notify::{LogNotifier, SesNotifier};
 use crate::adapters::sqs::SqsOrderQueue;
 use crate::config::{Config, ConfigError};
 use crate::http::CursorSigner;
-use crate::ports::{CartStore, CatalogStore, Clock, IdempotencyStore, OrderQueue, OrderStore, SystemClock};
+use crate::ports::{CartStore, CatalogStore, Clock, IdempotencyStore, Notifier, OrderQueue, OrderStore, SystemClock};
 use crate::services::checkout::CheckoutPorts;
 
 #[derive(Clone)]
@@ -17,6 +18,7 @@ pub struct AppState {
     pub orders: Arc<dyn OrderStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub queue: Arc<dyn OrderQueue>,
+    pub notifier: Arc<dyn Notifier>,
     pub clock: Arc<dyn Clock>,
     pub cursors: CursorSigner,
 }
@@ -27,7 +29,11 @@ impl AppState {
         let config = Config::from_env()?;
         let sdk = crate::adapters::aws::sdk_config().await;
         let queue = SqsOrderQueue::new(aws_sdk_sqs::Client::new(&sdk), config.order_queue_url.clone());
-        Ok(Self::with_dynamodb(aws_sdk_dynamodb::Client::new(&sdk), Arc::new(queue), &config))
+        let mut state = Self::with_dynamodb(aws_sdk_dynamodb::Client::new(&sdk), Arc::new(queue), &config);
+        if let Some(sender) = &config.confirmation_sender {
+            state.notifier = Arc::new(SesNotifier::new(aws_sdk_sesv2::Client::new(&sdk), sender.clone()));
+        }
+        Ok(state)
     }
 
     pub fn with_dynamodb(client: aws_sdk_dynamodb::Client, queue: Arc<dyn OrderQueue>, config: &Config) -> Self {
@@ -38,6 +44,7 @@ impl AppState {
             orders: store.clone(),
             idempotency: store,
             queue,
+            notifier: Arc::new(LogNotifier),
             clock: Arc::new(SystemClock),
             cursors: CursorSigner::new(&config.cursor_secret),
         }

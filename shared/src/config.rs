@@ -17,6 +17,8 @@ pub struct Config {
     pub cursor_secret: Vec<u8>,
     /// The SQS queue that carries `OrderPlaced` to the order worker.
     pub order_queue_url: String,
+    /// A verified SES identity to send confirmations from; without one they go to the log.
+    pub confirmation_sender: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -28,6 +30,7 @@ impl std::fmt::Debug for Config {
 pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const CURSOR_SECRET: &str = "CURSOR_SECRET";
 pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
+pub const CONFIRMATION_SENDER: &str = "CONFIRMATION_SENDER";
 const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
@@ -48,7 +51,8 @@ impl Config {
             });
         }
         let order_queue_url = required(ORDER_QUEUE_URL)?;
-        Ok(Self { table_name, cursor_secret, order_queue_url })
+        let confirmation_sender = lookup(CONFIRMATION_SENDER).filter(|s| !s.trim().is_empty());
+        Ok(Self { table_name, cursor_secret, order_queue_url, confirmation_sender })
     }
 }
 

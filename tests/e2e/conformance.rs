@@ -10,7 +10,7 @@ use storefront::adapters::dynamodb::schema;
 use storefront::config::Config;
 use storefront::domain::{CheckoutLines, NewProduct, ProductId, StockDelta, UserId};
 use storefront::ports::{PageRequest, ProductFilter, StockChangeError};
-use storefront::services::checkout::{CheckoutOutcome, checkout, fingerprint};
+use storefront::services::checkout::{Buyer, CheckoutOutcome, checkout, fingerprint};
 use storefront::services::orders::{Confirmation, confirm};
 use storefront::services::{ServiceError, orders, products};
 use storefront_local::queue::{LocalQueue, QueueSettings};
@@ -31,8 +31,12 @@ async fn moto_state() -> Option<AppState> {
     // A table per test: the suites run in parallel against one moto.
     let table = format!("conformance-{}", ProductId::generate(1).as_str().to_lowercase());
     schema::ensure_table(&client, &table).await.expect("table on moto");
-    let config =
-        Config { table_name: table, cursor_secret: vec![7; 32], order_queue_url: "local://conformance".into() };
+    let config = Config {
+        table_name: table,
+        cursor_secret: vec![7; 32],
+        order_queue_url: "local://conformance".into(),
+        confirmation_sender: None,
+    };
     let queue = Arc::new(LocalQueue::new("conformance", QueueSettings::default()));
     Some(AppState::with_dynamodb(client, queue, &config))
 }
@@ -58,7 +62,8 @@ async fn buy(
 ) -> Result<CheckoutOutcome, ServiceError> {
     let lines = CheckoutLines::parse(&[(product.to_string(), quantity)]).expect("lines");
     let fp = fingerprint(&[product.as_str(), &quantity.to_string()]);
-    checkout(&state.checkout_ports(), &user(buyer), key.to_owned(), &fp, Some(lines), |o| {
+    let buyer = Buyer { user: user(buyer), contact_email: None };
+    checkout(&state.checkout_ports(), &buyer, key.to_owned(), &fp, Some(lines), |o| {
         serde_json::to_string(o).map_err(|e| ServiceError::Store(storefront::ports::StoreError::unexpected(e)))
     })
     .await

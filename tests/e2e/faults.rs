@@ -20,6 +20,10 @@ async fn setup(app: &TestApp, stock: i64) -> (String, String) {
     (app.shopper("alice").await, product)
 }
 
+fn delivered(app: &TestApp) -> Vec<String> {
+    app.server.outbox.delivered().iter().map(ToString::to_string).collect()
+}
+
 async fn order_count(app: &TestApp, token: &str) -> usize {
     app.get_as("/orders", token).await.ok(200)["items"].as_array().expect("items").len()
 }
@@ -117,6 +121,7 @@ async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead
     let again =
         confirm(app.server.app.orders.as_ref(), app.server.app.clock.as_ref(), &message).await.expect("handled");
     assert!(matches!(again, Confirmation::AlreadyHandled(_)), "{again:?}");
+    assert_eq!(delivered(&app), vec![id.clone()], "one confirmation");
 
     // The sample batch: a real OrderPlaced (the placeholder filled in) and a poison message.
     let text =
@@ -127,9 +132,27 @@ async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead
     let response = storefront::worker::process_batch(event, |m| order_worker::handle(app_state.clone(), m)).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, ["0b7f2a55-1111-4c3e-9d6a-000000000002"], "only the poison message fails");
+    assert_eq!(delivered(&app), vec![id.clone()], "a duplicate delivery sends no second confirmation");
 
     // Through the queue, the poison message is retried and then dead-lettered.
     app.server.queue.send("not an OrderPlaced".into()).expect("sent");
     assert!(eventually(5, || async { app.server.queue.dead_letters() == ["not an OrderPlaced".to_owned()] }).await);
     assert_eq!(app.get_as(&format!("/orders/{id}"), &alice).await.ok(200)["status"], "confirmed");
+}
+
+#[tokio::test]
+async fn a_confirmation_that_fails_to_send_is_retried_until_it_is_delivered_once() {
+    let app = spawn_app_with(|o| {
+        o.queue = QueueSettings { visibility_timeout: Duration::from_millis(50), max_receive_count: 5, batch_size: 10 };
+    })
+    .await;
+    let (alice, product) = setup(&app, 5).await;
+    app.server.outbox.fail_next_deliveries(2);
+    let id =
+        app.order(&alice, "flaky-email", buy(&product, 1)).await.ok(201)["order_id"].as_str().expect("id").to_owned();
+    assert!(eventually(5, || async { delivered(&app) == [id.clone()] }).await, "delivered after two failures");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(delivered(&app), vec![id.clone()], "and only once");
+    assert_eq!(app.get_as(&format!("/orders/{id}"), &alice).await.ok(200)["status"], "confirmed");
+    assert!(app.server.queue.dead_letters().is_empty());
 }

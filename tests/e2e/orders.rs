@@ -280,3 +280,20 @@ async fn multi_line_orders_are_all_or_nothing_under_contention() {
     assert_eq!(placed, 1);
     assert_eq!((app.stock_of(&plenty).await, app.stock_of(&scarce).await), (48, 0), "no half orders");
 }
+
+#[tokio::test]
+async fn the_confirmation_address_is_the_shoppers_and_never_shown_to_artisans() {
+    let app = spawn_app().await;
+    let body = json!({"user_id": "erin", "role": "shopper", "email": "erin@example.com"});
+    let erin = app.send(Method::POST, "/dev/token", None, Some(body)).await.ok(200)["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let product = product_with_stock(&app, "ana", 100, 5).await;
+    let order = app.order(&erin, "with-email", buy(&product, 1)).await.ok(201).clone();
+    assert_eq!(order["contact_email"], "erin@example.com");
+    let ana = app.artisan("ana").await;
+    let part = app.get_as("/artisan/orders", &ana).await.ok(200)["items"][0].clone();
+    assert_eq!(part["order_id"], order["order_id"]);
+    assert!(part.get("contact_email").is_none(), "{part}");
+}

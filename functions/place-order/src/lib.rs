@@ -55,8 +55,8 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     let render = |order: &storefront::domain::Order| {
         serde_json::to_string(order).map_err(|e| ServiceError::Store(storefront::ports::StoreError::unexpected(e)))
     };
-    let outcome =
-        checkout::checkout(&state.checkout_ports(), &caller.user_id, key, &fingerprint, lines, render).await?;
+    let buyer = checkout::Buyer { user: caller.user_id.clone(), contact_email: caller.email.clone() };
+    let outcome = checkout::checkout(&state.checkout_ports(), &buyer, key, &fingerprint, lines, render).await?;
     match outcome {
         CheckoutOutcome::Placed(order) => {
             let mut response = json(StatusCode::CREATED, &order)?;

@@ -2,4 +2,5 @@
 
 pub mod aws;
 pub mod dynamodb;
+pub mod notify;
 pub mod sqs;

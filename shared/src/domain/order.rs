@@ -73,6 +73,9 @@ pub struct Order {
     pub status: OrderStatus,
     pub items: Vec<OrderLine>,
     pub total: Money,
+    /// Where the confirmation goes (the shopper's verified email claim); never shown to artisans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -95,7 +98,7 @@ impl Order {
     pub fn for_artisan(&self, artisan: &UserId) -> Order {
         let items: Vec<OrderLine> = self.items.iter().filter(|l| &l.artisan_id == artisan).cloned().collect();
         let total = items.iter().fold(Money::zero(self.total.currency), |sum, l| sum.plus(l.line_total).unwrap_or(sum));
-        Order { items, total, ..self.clone() }
+        Order { items, total, contact_email: None, ..self.clone() }
     }
 }
 
@@ -187,7 +190,16 @@ impl Order {
         }
         let currency = items.first().map(|l| l.unit_price.currency).unwrap_or(super::Currency::Usd);
         let total = items.iter().fold(Money::zero(currency), |sum, l| sum.plus(l.line_total).unwrap_or(sum));
-        Ok(Order { order_id, user_id, status: OrderStatus::Placed, items, total, created_at: now, updated_at: now })
+        Ok(Order {
+            order_id,
+            user_id,
+            status: OrderStatus::Placed,
+            items,
+            total,
+            contact_email: None,
+            created_at: now,
+            updated_at: now,
+        })
     }
 }
 

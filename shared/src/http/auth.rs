@@ -36,6 +36,8 @@ pub struct Caller {
     pub roles: Vec<Role>,
     /// A display name from the `name` claim, when the identity provider has one.
     pub name: Option<String>,
+    /// The `email` claim, when present (order confirmations go there).
+    pub email: Option<String>,
 }
 
 impl Caller {
@@ -55,7 +57,8 @@ pub fn caller_from_claims(req: &Request) -> Option<Caller> {
     let user_id = UserId::parse(claims.get("sub")?)?;
     let roles = claims.get(GROUPS_CLAIM).map(|raw| parse_groups(raw)).unwrap_or_default();
     let name = claims.get("name").filter(|n| !n.trim().is_empty()).cloned();
-    Some(Caller { user_id, roles, name })
+    let email = claims.get("email").filter(|e| e.contains('@')).cloned();
+    Some(Caller { user_id, roles, name, email })
 }
 
 /// HTTP APIs flatten array claims to a string: `[shoppers artisans]`; a JSON array or a comma list are accepted too.

@@ -251,6 +251,7 @@ impl From<crate::services::ServiceError> for ApiError {
                 format!("the order is {from} and cannot become {to}"),
             ),
             ServiceError::Busy => ApiError::unavailable(1),
+            ServiceError::Notify(error) => ApiError::unavailable(5).with_source(error),
             ServiceError::Store(store) => store.into(),
             ServiceError::Stock(stock) => stock.into(),
         }

@@ -113,6 +113,12 @@ pub trait OrderStore: Send + Sync {
     /// Marks `artisan`'s part shipped (it must be confirmed); the order becomes `shipped` with its last part.
     async fn ship(&self, artisan: &UserId, id: &OrderId, now: OffsetDateTime) -> Result<Transition, StoreError>;
 
+    /// Whether the order's confirmation notice is recorded but not yet delivered.
+    async fn notice_pending(&self, id: &OrderId) -> Result<bool, StoreError>;
+
+    /// Marks the confirmation notice delivered (after the notifier accepted it).
+    async fn notice_sent(&self, id: &OrderId, now: OffsetDateTime) -> Result<(), StoreError>;
+
     /// Orders still `placed` that were created before `before` (their `OrderPlaced` may have been lost).
     async fn placed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<(UserId, OrderId)>, StoreError>;
 }
@@ -128,6 +134,16 @@ pub struct OrderPlaced {
 #[derive(Debug, thiserror::Error)]
 #[error("the queue refused the message")]
 pub struct QueueError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+#[derive(Debug, thiserror::Error)]
+#[error("the confirmation could not be delivered")]
+pub struct NotifyError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Delivers order confirmations to shoppers (email through SES in AWS; the log locally).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn order_confirmed(&self, order: &Order) -> Result<(), NotifyError>;
+}
 
 #[async_trait]
 pub trait OrderQueue: Send + Sync {

@@ -50,6 +50,12 @@ pub struct CheckoutPorts<'a> {
     pub clock: &'a dyn Clock,
 }
 
+/// Who is buying: the user, and where their confirmation goes.
+pub struct Buyer {
+    pub user: UserId,
+    pub contact_email: Option<String>,
+}
+
 /// What the checkout answered: a new order, or the recorded answer to an earlier identical request.
 pub enum CheckoutOutcome {
     Placed(Order),
@@ -59,12 +65,13 @@ pub enum CheckoutOutcome {
 /// What to buy: explicit lines, or `None` for the whole cart.
 pub async fn checkout(
     ports: &CheckoutPorts<'_>,
-    user: &UserId,
+    buyer: &Buyer,
     key: String,
     fingerprint: &str,
     buy_now: Option<CheckoutLines>,
     render: impl Fn(&Order) -> Result<String, ServiceError>,
 ) -> Result<CheckoutOutcome, ServiceError> {
+    let user = &buyer.user;
     let scope = IdempotencyScope { user: user.clone(), key };
     let waited_until = std::time::Instant::now() + DUPLICATE_WAIT;
     loop {
@@ -78,7 +85,7 @@ pub async fn checkout(
             Claim::InProgress => return Err(ServiceError::RequestInProgress),
         }
     }
-    let result = place(ports, user, &scope, buy_now, render).await;
+    let result = place(ports, buyer, &scope, buy_now, render).await;
     if result.is_err() {
         // Nothing was written: free the key so the client can retry it.
         if let Err(error) = ports.idempotency.release(&scope).await {
@@ -96,11 +103,12 @@ pub async fn checkout(
 
 async fn place(
     ports: &CheckoutPorts<'_>,
-    user: &UserId,
+    buyer: &Buyer,
     scope: &IdempotencyScope,
     buy_now: Option<CheckoutLines>,
     render: impl Fn(&Order) -> Result<String, ServiceError>,
 ) -> Result<Order, ServiceError> {
+    let user = &buyer.user;
     let (lines, clear_cart) = match buy_now {
         Some(lines) => (lines, Vec::new()),
         None => {
@@ -120,12 +128,13 @@ async fn place(
     for attempt in 0..CONFLICT_ATTEMPTS {
         // Re-read on every attempt: a conflict means the products just changed.
         let products = ports.catalog.get_products(&ids).await?;
-        let order =
+        let mut order =
             Order::place(order_id.clone(), user.clone(), &lines, &products, now).map_err(|error| match error {
                 PlaceError::Unknown(ids) => ServiceError::UnknownProducts(ids),
                 PlaceError::Unavailable(ids) => ServiceError::ProductsUnavailable(ids),
                 PlaceError::OutOfStock(ids) => ServiceError::OutOfStock(ids),
             })?;
+        order.contact_email = buyer.contact_email.clone();
         let completion = Completion { scope: scope.clone(), status: 201, body: render(&order)? };
         // The same token on every attempt: a retry of a write that did land is a no-op, never a second order.
         match ports.orders.place_order(&order, Some(&completion), &clear_cart, order.order_id.as_str()).await {

@@ -34,6 +34,8 @@ pub enum ServiceError {
     #[error("too many concurrent changes; retry")]
     Busy,
     #[error(transparent)]
+    Notify(#[from] crate::ports::NotifyError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Stock(#[from] StockChangeError),

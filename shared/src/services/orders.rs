@@ -4,7 +4,7 @@
 use time::Duration;
 
 use crate::domain::{Order, OrderId, OrderStatus, UserId};
-use crate::ports::{Clock, OrderPlaced, OrderQueue, OrderStore, Page, PageRequest, StoreError, Transition};
+use crate::ports::{Clock, Notifier, OrderPlaced, OrderQueue, OrderStore, Page, PageRequest, StoreError, Transition};
 
 use super::ServiceError;
 
@@ -79,6 +79,22 @@ pub async fn confirm(
         Transition::Moved(order) => Ok(Confirmation::Confirmed(order)),
         Transition::Refused(status) => Ok(Confirmation::AlreadyHandled(status)),
     }
+}
+
+/// Delivers the order's confirmation if its notice is still pending, then marks it delivered: at least once per
+/// order (a failed delivery fails the message, which comes back), and not again once delivered.
+pub async fn deliver_confirmation(
+    orders: &dyn OrderStore,
+    notifier: &dyn Notifier,
+    clock: &dyn Clock,
+    order: &Order,
+) -> Result<bool, ServiceError> {
+    if !orders.notice_pending(&order.order_id).await? {
+        return Ok(false);
+    }
+    notifier.order_confirmed(order).await?;
+    orders.notice_sent(&order.order_id, clock.now()).await?;
+    Ok(true)
 }
 
 /// Orders placed this long ago and still `placed` have lost their message (or it is stuck in the DLQ).

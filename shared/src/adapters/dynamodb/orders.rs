@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use futures::future::try_join_all;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -35,6 +35,9 @@ fn order_attributes(order: &Order, item: &mut Item) {
     item.insert("currency".into(), s(order.total.currency.code()));
     item.insert("created_at".into(), timestamp(order.created_at));
     item.insert("updated_at".into(), timestamp(order.updated_at));
+    if let Some(email) = &order.contact_email {
+        item.insert("contact_email".into(), s(email));
+    }
 }
 
 fn order_item(order: &Order) -> Item {
@@ -76,6 +79,7 @@ fn order_from_item(item: &Item) -> Result<Order, StoreError> {
                 .ok_or_else(|| malformed("total"))?,
             Currency::parse(text("currency")?).ok_or_else(|| malformed("currency"))?,
         ),
+        contact_email: item.get("contact_email").and_then(|v| v.as_s().ok()).cloned(),
         created_at: time("created_at")?,
         updated_at: time("updated_at")?,
     })
@@ -331,6 +335,7 @@ impl OrderStore for DynamoStore {
             .item("order_id", s(id.as_str()))
             .item("user_id", s(user.as_str()))
             .item("created_at", timestamp(now))
+            .item("sent", AttributeValue::Bool(false))
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(StoreError::unexpected)?;
@@ -422,6 +427,30 @@ impl OrderStore for DynamoStore {
             }
             other => other,
         }
+    }
+
+    async fn notice_pending(&self, id: &OrderId) -> Result<bool, StoreError> {
+        let key = HashMap::from([(PK.to_owned(), s(notice_pk(id))), (SK.to_owned(), s(NOTICE_SK))]);
+        Ok(self
+            .read(key)
+            .await?
+            .is_some_and(|notice| notice.get("sent").and_then(|v| v.as_bool().ok()) == Some(&false)))
+    }
+
+    async fn notice_sent(&self, id: &OrderId, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(notice_pk(id)))
+            .key(SK, s(NOTICE_SK))
+            .update_expression("SET sent = :yes, sent_at = :now")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", timestamp(now))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     async fn placed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<(UserId, OrderId)>, StoreError> {
