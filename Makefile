@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= $(REGION)
 # The SAM CLI asks before sending telemetry; never from here.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test tools lint template-check unit e2e build invoke deploy clean
+.PHONY: help dev test tools lint template-check unit e2e bench-checkout build invoke deploy clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ unit: ## the library's unit tests only (fast)
 
 e2e: tools ## the end-to-end suites only (with moto for the conformance suite)
 	scripts/with-moto.sh cargo test -p storefront-tests
+
+bench-checkout: ## checkout throughput on one hot product against the local server, with the oversell check
+	cargo run -q -p storefront-tests --example hot_checkout
 
 build: ## release Lambda artifacts for arm64 (slow: see docs/deploy.md)
 	sam build --beta-features
