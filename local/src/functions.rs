@@ -20,4 +20,5 @@ pub const FUNCTIONS: &[Function] = &[
     cancel_order::FUNCTION,
     list_artisan_orders::FUNCTION,
     ship_order::FUNCTION,
+    request_image_upload::FUNCTION,
 ];

@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod jwt;
 pub mod outbox;
 pub mod queue;
+pub mod s3;
 pub mod secrets;
 pub mod seed;
 pub mod server;

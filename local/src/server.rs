@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request as AxumRequest, State};
-use axum::response::Response as AxumResponse;
+use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::routing::{MethodFilter, MethodRouter, get, post};
 use serde::Deserialize;
 use serde_json::json;
@@ -23,7 +23,9 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use storefront::worker::process_batch;
+use aws_lambda_events::event::sqs::SqsMessage;
+use storefront::adapters::s3::S3BlobStore;
+use storefront::worker::{WorkerError, process_batch};
 
 use crate::engine::Engine;
 use crate::faults::Faults;
@@ -32,8 +34,12 @@ use crate::gateway::{Gateway, MAX_LOCAL_BODY_BYTES, invoke, problem, to_axum};
 use crate::jwt::{Claims, JwtKey};
 use crate::outbox::LocalOutbox;
 use crate::queue::{LocalQueue, QueueSettings};
+use crate::s3::S3Engine;
 
 pub const TABLE_NAME: &str = "storefront";
+pub const MEDIA_BUCKET: &str = "storefront-media";
+/// Access and secret key of the local S3 stand-in (the same dummy pair the local SDK config signs with).
+const LOCAL_KEY: &str = "local";
 const SEEDED_MARKER: &str = "seeded";
 
 #[derive(Debug, Clone)]
@@ -97,6 +103,9 @@ pub struct LocalServer {
     pub app: AppState,
     /// The order queue (tests inspect its dead letters and inject refused sends).
     pub queue: Arc<LocalQueue>,
+    /// The queue of upload notifications for the image worker.
+    pub image_queue: Arc<LocalQueue>,
+    s3: Option<S3Engine>,
     /// Confirmations delivered (the local SES).
     pub outbox: Arc<LocalOutbox>,
     /// Faults to inject into DynamoDB calls, when started with `fault_injection`.
@@ -127,8 +136,27 @@ impl LocalServer {
             proxy.abort();
             let _ = proxy.await;
         }
+        if let Some(s3) = self.s3.take() {
+            s3.stop().await;
+        }
         self.engine.stop().await;
     }
+}
+
+/// Runs `handle` on batches from `queue` until aborted: the local event source mapping.
+fn spawn_worker<F, Fut>(queue: Arc<LocalQueue>, app: AppState, handle: F) -> JoinHandle<()>
+where
+    F: Fn(AppState, SqsMessage) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), WorkerError>> + Send,
+{
+    tokio::spawn(async move {
+        queue
+            .consume(|event| {
+                let app = app.clone();
+                async move { process_batch(event, |message| handle(app.clone(), message)).await }
+            })
+            .await
+    })
 }
 
 pub async fn start(options: Options) -> Result<LocalServer, StartError> {
@@ -146,14 +174,39 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     schema::ensure_table(&dynamodb, TABLE_NAME).await?;
     let queue = Arc::new(LocalQueue::new("storefront-orders", options.queue));
+
+    // Photos: the S3 stand-in notifies the image queue of every upload, as the bucket notification does in AWS.
+    let image_queue = Arc::new(LocalQueue::new("storefront-images", options.queue));
+    let notify: crate::s3::Notify = {
+        let image_queue = image_queue.clone();
+        Arc::new(move |event| {
+            if let Err(error) = image_queue.send(event) {
+                tracing::warn!(%error, "upload notification lost");
+            }
+        })
+    };
+    let s3 = S3Engine::start(&options.data_dir.join("s3"), LOCAL_KEY, LOCAL_KEY, notify)
+        .await
+        .map_err(StartError::Engine)?;
+    let blobs = S3BlobStore::new(
+        S3BlobStore::local_client(&storefront::adapters::aws::local_sdk_config(&s3.endpoint).await),
+        MEDIA_BUCKET,
+    );
+    blobs.ensure_bucket().await?;
+
+    // Bound first: the server's own URL is where photos are served from, like the CDN.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
+    let addr = listener.local_addr()?;
     let config = Config {
         table_name: TABLE_NAME.to_owned(),
         cursor_secret: secrets.cursor_secret.into_bytes(),
         order_queue_url: "local://storefront-orders".to_owned(),
         confirmation_sender: None,
+        media_bucket: MEDIA_BUCKET.to_owned(),
+        cdn_base_url: format!("http://{addr}"),
     };
     let outbox = Arc::new(LocalOutbox::default());
-    let mut app = AppState::with_dynamodb(dynamodb.clone(), queue.clone(), &config);
+    let mut app = AppState::with_dynamodb(dynamodb.clone(), queue.clone(), Arc::new(blobs), &config);
     app.notifier = outbox.clone();
 
     // Seeded once per data dir; a seed cut short is finished on the next start (existing products are kept).
@@ -167,23 +220,12 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         dynamodb,
         table: TABLE_NAME.to_owned(),
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
-    let addr = listener.local_addr()?;
     let (shutdown, stopped) = oneshot::channel::<()>();
     let router = router(gateway);
     let background = vec![
-        // The event source mapping: the worker gets batches from the queue, as in AWS.
-        tokio::spawn({
-            let (queue, app) = (queue.clone(), app.clone());
-            async move {
-                queue
-                    .consume(|event| {
-                        let app = app.clone();
-                        async move { process_batch(event, |message| order_worker::handle(app.clone(), message)).await }
-                    })
-                    .await
-            }
-        }),
+        // The event source mappings: each worker gets batches from its queue, as in AWS.
+        spawn_worker(queue.clone(), app.clone(), order_worker::handle),
+        spawn_worker(image_queue.clone(), app.clone(), image_worker::handle),
         // The schedule that runs the sweeper in AWS.
         tokio::spawn({
             let (app, every, stuck_after) = (app.clone(), options.sweep_every, options.stuck_after);
@@ -212,7 +254,9 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         seeded,
         app,
         queue,
+        image_queue,
         outbox,
+        s3: Some(s3),
         faults,
         engine,
         proxy,
@@ -254,6 +298,7 @@ pub fn router(gateway: Gateway) -> Router {
     router
         .route("/dev/token", post(dev_token))
         .route("/health", get(health))
+        .route("/images/{*path}", get(serve_image))
         .fallback(|| async { problem(ApiError::route_not_found()) })
         .with_state(gateway)
 }
@@ -298,6 +343,36 @@ async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResp
     ) {
         Ok(response) => to_axum(response),
         Err(error) => problem(error),
+    }
+}
+
+/// `GET /images/...`: photo variants from the S3 stand-in, cached like CloudFront serves them (keys are
+/// content-hashed, so they never change).
+async fn serve_image(
+    State(gateway): State<Gateway>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    headers: http::HeaderMap,
+) -> AxumResponse {
+    let key = format!("images/{path}");
+    if path.split('/').any(|segment| segment == ".." || segment.is_empty()) {
+        return problem(ApiError::not_found("image"));
+    }
+    let etag = format!("\"{}\"", path.rsplit('/').next().unwrap_or_default());
+    if headers.get(http::header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return (http::StatusCode::NOT_MODIFIED, [(http::header::ETAG, etag)]).into_response();
+    }
+    match gateway.app.blobs.get(&key).await {
+        Ok(Some((bytes, info))) => (
+            [
+                (http::header::CONTENT_TYPE, info.content_type.unwrap_or_else(|| "application/octet-stream".into())),
+                (http::header::CACHE_CONTROL, storefront::services::images::IMAGE_CACHE_CONTROL.to_owned()),
+                (http::header::ETAG, etag),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(None) => problem(ApiError::not_found("image")),
+        Err(error) => problem(error.into()),
     }
 }
 

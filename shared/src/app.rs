@@ -5,11 +5,15 @@ use std::sync::Arc;
 
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::notify::{LogNotifier, SesNotifier};
+use crate::adapters::s3::S3BlobStore;
 use crate::adapters::sqs::SqsOrderQueue;
 use crate::config::{Config, ConfigError};
 use crate::http::CursorSigner;
-use crate::ports::{CartStore, CatalogStore, Clock, IdempotencyStore, Notifier, OrderQueue, OrderStore, SystemClock};
+use crate::ports::{
+    BlobStore, CartStore, CatalogStore, Clock, IdempotencyStore, Notifier, OrderQueue, OrderStore, SystemClock,
+};
 use crate::services::checkout::CheckoutPorts;
+use crate::services::images::ImagePorts;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +23,8 @@ pub struct AppState {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub queue: Arc<dyn OrderQueue>,
     pub notifier: Arc<dyn Notifier>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub cdn_base_url: Arc<str>,
     pub clock: Arc<dyn Clock>,
     pub cursors: CursorSigner,
 }
@@ -29,14 +35,21 @@ impl AppState {
         let config = Config::from_env()?;
         let sdk = crate::adapters::aws::sdk_config().await;
         let queue = SqsOrderQueue::new(aws_sdk_sqs::Client::new(&sdk), config.order_queue_url.clone());
-        let mut state = Self::with_dynamodb(aws_sdk_dynamodb::Client::new(&sdk), Arc::new(queue), &config);
+        let blobs = S3BlobStore::new(aws_sdk_s3::Client::new(&sdk), config.media_bucket.clone());
+        let mut state =
+            Self::with_dynamodb(aws_sdk_dynamodb::Client::new(&sdk), Arc::new(queue), Arc::new(blobs), &config);
         if let Some(sender) = &config.confirmation_sender {
             state.notifier = Arc::new(SesNotifier::new(aws_sdk_sesv2::Client::new(&sdk), sender.clone()));
         }
         Ok(state)
     }
 
-    pub fn with_dynamodb(client: aws_sdk_dynamodb::Client, queue: Arc<dyn OrderQueue>, config: &Config) -> Self {
+    pub fn with_dynamodb(
+        client: aws_sdk_dynamodb::Client,
+        queue: Arc<dyn OrderQueue>,
+        blobs: Arc<dyn BlobStore>,
+        config: &Config,
+    ) -> Self {
         let store = Arc::new(DynamoStore::new(client, config.table_name.clone()));
         Self {
             catalog: store.clone(),
@@ -45,8 +58,19 @@ impl AppState {
             idempotency: store,
             queue,
             notifier: Arc::new(LogNotifier),
+            blobs,
+            cdn_base_url: Arc::from(config.cdn_base_url.as_str()),
             clock: Arc::new(SystemClock),
             cursors: CursorSigner::new(&config.cursor_secret),
+        }
+    }
+
+    pub fn image_ports(&self) -> ImagePorts<'_> {
+        ImagePorts {
+            catalog: self.catalog.as_ref(),
+            blobs: self.blobs.as_ref(),
+            clock: self.clock.as_ref(),
+            cdn_base_url: &self.cdn_base_url,
         }
     }
 

@@ -19,6 +19,10 @@ pub struct Config {
     pub order_queue_url: String,
     /// A verified SES identity to send confirmations from; without one they go to the log.
     pub confirmation_sender: Option<String>,
+    /// The private bucket of product photos (uploads and variants).
+    pub media_bucket: String,
+    /// Where `images/...` is served from (the CloudFront distribution), without a trailing slash.
+    pub cdn_base_url: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -31,6 +35,8 @@ pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const CURSOR_SECRET: &str = "CURSOR_SECRET";
 pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
 pub const CONFIRMATION_SENDER: &str = "CONFIRMATION_SENDER";
+pub const MEDIA_BUCKET: &str = "MEDIA_BUCKET";
+pub const CDN_BASE_URL: &str = "CDN_BASE_URL";
 const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
@@ -52,7 +58,12 @@ impl Config {
         }
         let order_queue_url = required(ORDER_QUEUE_URL)?;
         let confirmation_sender = lookup(CONFIRMATION_SENDER).filter(|s| !s.trim().is_empty());
-        Ok(Self { table_name, cursor_secret, order_queue_url, confirmation_sender })
+        let media_bucket = required(MEDIA_BUCKET)?;
+        let cdn_base_url = required(CDN_BASE_URL)?.trim_end_matches('/').to_owned();
+        if !cdn_base_url.starts_with("https://") && !cdn_base_url.starts_with("http://") {
+            return Err(ConfigError::Invalid { name: CDN_BASE_URL, reason: "must be an http(s) URL".into() });
+        }
+        Ok(Self { table_name, cursor_secret, order_queue_url, confirmation_sender, media_bucket, cdn_base_url })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod imaging;
 pub mod lambda;
 pub mod ports;
 pub mod services;

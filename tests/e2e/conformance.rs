@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use storefront::AppState;
 use storefront::adapters::dynamodb::schema;
+use storefront::adapters::s3::S3BlobStore;
 use storefront::config::Config;
 use storefront::domain::{CheckoutLines, NewProduct, ProductId, StockDelta, UserId};
 use storefront::ports::{PageRequest, ProductFilter, StockChangeError};
@@ -32,13 +33,17 @@ async fn moto_state() -> Option<AppState> {
     let table = format!("conformance-{}", ProductId::generate(1).as_str().to_lowercase());
     schema::ensure_table(&client, &table).await.expect("table on moto");
     let config = Config {
-        table_name: table,
+        table_name: table.clone(),
         cursor_secret: vec![7; 32],
         order_queue_url: "local://conformance".into(),
         confirmation_sender: None,
+        media_bucket: table,
+        cdn_base_url: "https://cdn.example".into(),
     };
     let queue = Arc::new(LocalQueue::new("conformance", QueueSettings::default()));
-    Some(AppState::with_dynamodb(client, queue, &config))
+    let blobs = S3BlobStore::new(S3BlobStore::local_client(&sdk), config.media_bucket.clone());
+    blobs.ensure_bucket().await.expect("bucket on moto");
+    Some(AppState::with_dynamodb(client, queue, Arc::new(blobs), &config))
 }
 
 fn user(id: &str) -> UserId {
@@ -171,4 +176,28 @@ async fn the_sqs_adapter_delivers_order_placed_on_moto() {
         .map(|m| serde_json::from_str(m.body().expect("body")).expect("OrderPlaced"))
         .collect();
     assert_eq!(bodies, vec![message]);
+}
+
+#[tokio::test]
+async fn the_s3_adapter_presigns_stores_and_deletes_on_moto() {
+    let Some(state) = moto_state().await else { return };
+    let blobs = state.blobs.as_ref();
+    let key = format!("uploads/ana/{}/{}", ProductId::generate(4), ProductId::generate(5));
+    let lifetime = std::time::Duration::from_secs(300);
+    let ticket = blobs.presign_put(&key, "image/png", lifetime, state.clock.now()).await.expect("presigned");
+    assert!(ticket.url.contains("X-Amz-Signature"), "{}", ticket.url);
+    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let body = b"\x89PNG\r\n\x1a\nrest".to_vec();
+    let put = client.put(&ticket.url).header("content-type", "image/png").body(body).send().await.expect("put");
+    assert!(put.status().is_success(), "{}", put.status());
+    let info = blobs.head(&key).await.expect("head").expect("stored");
+    assert_eq!((info.size, info.content_type.as_deref()), (12, Some("image/png")));
+    let (bytes, _) = blobs.get(&key).await.expect("get").expect("stored");
+    assert!(bytes.starts_with(b"\x89PNG"));
+    let cache = "public, max-age=31536000, immutable";
+    blobs.put("images/x/abc-320w.jpg", vec![1, 2, 3], "image/jpeg", cache).await.expect("put");
+    assert_eq!(blobs.list("images/").await.expect("list"), ["images/x/abc-320w.jpg"]);
+    blobs.delete(&key).await.expect("delete");
+    assert_eq!(blobs.head(&key).await.expect("head"), None);
+    assert_eq!(blobs.get(&key).await.expect("get"), None);
 }

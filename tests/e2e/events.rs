@@ -36,6 +36,8 @@ const EXPECTED: &[(&str, u16)] = &[
     ("put-cart-item.ok", 200),
     ("put-cart-item.too-many", 422),
     ("remove-cart-item.ok", 200),
+    ("request-image-upload.bad-type", 422),
+    ("request-image-upload.ok", 201),
     ("ship-order.unknown", 404),
     ("update-product.not-owner", 404),
     ("update-product.ok", 200),
@@ -102,6 +104,10 @@ fn queue_and_schedule_sample_events_parse_as_their_lambda_event_types() {
     let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&sqs).expect("an SQS event");
     assert_eq!(event.records.len(), 2);
     assert!(event.records.iter().all(|r| r.message_id.is_some() && r.body.is_some()));
+    let images =
+        std::fs::read_to_string(repo_root().join("events/sqs/image-worker.object-created.json")).expect("event");
+    let images: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&images).expect("an SQS event");
+    assert_eq!(images.records.len(), 2);
     let schedule = std::fs::read_to_string(repo_root().join("events/scheduled/order-sweeper.json")).expect("event");
     let schedule: serde_json::Value = serde_json::from_str(&schedule).expect("JSON");
     assert_eq!(schedule["detail-type"], "Scheduled Event");

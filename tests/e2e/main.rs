@@ -7,6 +7,7 @@ mod catalog;
 mod conformance;
 mod events;
 mod faults;
+mod images;
 mod orders;
 mod persistence;
 mod routes;

@@ -100,7 +100,16 @@ fn openapi_when_present_lists_the_same_routes() {
 #[test]
 fn read_routes_get_read_only_table_access_and_no_route_gets_scan() {
     let template = template();
-    let writes = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems", "ConditionCheckItem"];
+    // s3:PutObject counts: an upload URL is signed with the function's own authority to write.
+    let writes = [
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "ConditionCheckItem",
+        "s3:PutObject",
+    ];
     for function in FUNCTIONS {
         let resource = &template["Resources"][format!("{}Function", pascal(function.route.function)).as_str()];
         let actions: Vec<String> = resource["Properties"]["Policies"]
@@ -113,7 +122,9 @@ fn read_routes_get_read_only_table_access_and_no_route_gets_scan() {
             .collect();
         assert!(!actions.is_empty(), "{} has no table access", function.route.function);
         let allowed = |a: &String| {
-            (a.starts_with("dynamodb:") && a != "dynamodb:Scan" && a != "dynamodb:*") || a == "sqs:SendMessage"
+            (a.starts_with("dynamodb:") && a != "dynamodb:Scan" && a != "dynamodb:*")
+                || a == "sqs:SendMessage"
+                || a == "s3:PutObject"
         };
         assert!(actions.iter().all(allowed), "{actions:?}");
         let is_read = function.route.method == "GET";

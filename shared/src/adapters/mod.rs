@@ -3,4 +3,5 @@
 pub mod aws;
 pub mod dynamodb;
 pub mod notify;
+pub mod s3;
 pub mod sqs;

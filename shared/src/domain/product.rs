@@ -55,6 +55,9 @@ pub struct Product {
     pub stock: Stock,
     pub status: ProductStatus,
     pub images: Vec<ProductImage>,
+    /// Uploads that were refused, with the reason, for the artisan to see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_errors: Vec<super::ImageError>,
     /// Bumped by every change; the ETag and the `If-Match` precondition.
     pub version: u64,
     #[serde(with = "time::serde::rfc3339")]
@@ -75,6 +78,7 @@ impl Product {
             stock: new.stock,
             status: ProductStatus::Active,
             images: Vec::new(),
+            image_errors: Vec::new(),
             version: 1,
             created_at: now,
             updated_at: now,
@@ -108,6 +112,32 @@ impl Product {
         let mut next = self.clone();
         next.status = ProductStatus::Archived;
         next.bumped(now)
+    }
+
+    /// The product showing one more photo (unchanged if it already shows it), one version later.
+    pub fn with_image(&self, image: ProductImage, now: OffsetDateTime) -> Option<Self> {
+        if self.images.contains(&image) {
+            return None;
+        }
+        let mut next = self.clone();
+        next.images.push(image);
+        if next.images.len() > super::image::MAX_IMAGES {
+            next.images.remove(0);
+        }
+        Some(next.bumped(now))
+    }
+
+    /// The product recording a refused upload (unchanged if already recorded), one version later.
+    pub fn with_image_error(&self, error: super::ImageError, now: OffsetDateTime) -> Option<Self> {
+        if self.image_errors.iter().any(|e| e.upload_id == error.upload_id) {
+            return None;
+        }
+        let mut next = self.clone();
+        next.image_errors.push(error);
+        if next.image_errors.len() > super::image::MAX_IMAGE_ERRORS {
+            next.image_errors.remove(0);
+        }
+        Some(next.bumped(now))
     }
 
     fn bumped(mut self, now: OffsetDateTime) -> Self {

@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 
 use crate::domain::{CartLine, Category, Product, ProductId, StockDelta, UserId};
 
+mod blobs;
 mod orders;
+pub use blobs::*;
 pub use orders::*;
 
 /// Store failures, independent of the backend.

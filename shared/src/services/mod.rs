@@ -3,6 +3,7 @@
 pub mod carts;
 pub mod catalog;
 pub mod checkout;
+pub mod images;
 pub mod orders;
 pub mod products;
 

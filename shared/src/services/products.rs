@@ -32,7 +32,7 @@ async fn owned(catalog: &dyn CatalogStore, id: &ProductId, artisan: &UserId) -> 
 
 /// Applies `change` to the current product and writes it if nobody changed it meanwhile. With `if_match`, a
 /// version mismatch is the client's to resolve (412); without, we re-read and re-apply.
-async fn modify(
+pub(crate) async fn modify(
     catalog: &dyn CatalogStore,
     id: &ProductId,
     artisan: &UserId,

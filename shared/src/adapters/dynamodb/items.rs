@@ -73,6 +73,9 @@ pub fn product_item(product: &Product) -> Item {
         })
         .collect();
     item.insert("images".into(), AttributeValue::L(images));
+    if !product.image_errors.is_empty() {
+        item.insert("image_errors".into(), s(serde_json::to_string(&product.image_errors).unwrap_or_default()));
+    }
     item.insert("version".into(), n(product.version));
     item.insert("created_at".into(), timestamp(product.created_at));
     item.insert("updated_at".into(), timestamp(product.updated_at));
@@ -116,6 +119,10 @@ pub fn product_from_item(item: &Item) -> Result<Product, StoreError> {
         stock: get_n(item, "stock")?,
         status: ProductStatus::parse(get_s(item, "status")?).ok_or_else(|| malformed(item, "status"))?,
         images,
+        image_errors: match item.get("image_errors").and_then(|v| v.as_s().ok()) {
+            Some(text) => serde_json::from_str(text).map_err(|_| malformed(item, "image_errors"))?,
+            None => Vec::new(),
+        },
         version: get_n(item, "version")?,
         created_at: get_time(item, "created_at")?,
         updated_at: get_time(item, "updated_at")?,

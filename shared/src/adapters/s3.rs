@@ -1,0 +1,124 @@
+//! `BlobStore` on S3. The bucket is private; browsers upload with presigned PUTs, CloudFront serves `images/`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use time::OffsetDateTime;
+
+use crate::ports::{BlobInfo, BlobStore, PresignedUpload, StoreError};
+
+#[derive(Clone, Debug)]
+pub struct S3BlobStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3BlobStore {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self { client, bucket: bucket.into() }
+    }
+
+    /// A client for an S3-compatible endpoint on this machine: path-style addressing (no bucket subdomains).
+    pub fn local_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Creates the bucket unless it exists (local engines and moto start empty).
+    pub async fn ensure_bucket(&self) -> Result<(), StoreError> {
+        if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
+            return Ok(());
+        }
+        self.client.create_bucket().bucket(&self.bucket).send().await.map_err(error)?;
+        Ok(())
+    }
+}
+
+fn error<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug + Send + Sync + 'static>(
+    error: aws_sdk_s3::error::SdkError<E, R>,
+) -> StoreError {
+    use aws_sdk_s3::error::SdkError;
+    let retryable = matches!(error, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_));
+    let text = aws_sdk_s3::error::DisplayErrorContext(error).to_string();
+    if retryable { StoreError::Unavailable(text.into()) } else { StoreError::unexpected(text) }
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+        now: OffsetDateTime,
+    ) -> Result<PresignedUpload, StoreError> {
+        let config = PresigningConfig::expires_in(expires_in).map_err(StoreError::unexpected)?;
+        // The content type is signed: a PUT with another one is refused by S3.
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .presigned(config)
+            .await
+            .map_err(error)?;
+        Ok(PresignedUpload {
+            url: presigned.uri().to_owned(),
+            headers: presigned.headers().map(|(name, value)| (name.to_owned(), value.to_owned())).collect(),
+            expires_at: now + expires_in,
+        })
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<BlobInfo>, StoreError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(head) => Ok(Some(BlobInfo {
+                size: head.content_length().unwrap_or(0).max(0).unsigned_abs(),
+                content_type: head.content_type().map(str::to_owned),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(e) => Err(error(e)),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, BlobInfo)>, StoreError> {
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(object) => {
+                let content_type = object.content_type().map(str::to_owned);
+                let bytes = object.body.collect().await.map_err(StoreError::unexpected)?.into_bytes().to_vec();
+                Ok(Some((bytes.clone(), BlobInfo { size: bytes.len() as u64, content_type })))
+            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(e) => Err(error(e)),
+        }
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, cache_control: &str) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .cache_control(cache_control)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(error)?;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let output = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).send().await.map_err(error)?;
+        Ok(output.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect())
+    }
+}
