@@ -121,6 +121,34 @@ fn status_update(
     update.condition_expression(format!("#status IN ({})", allowed.join(", "))).build().map_err(StoreError::unexpected)
 }
 
+enum Move {
+    Sale,
+    Return,
+}
+
+/// One line's stock movement. A sale decrements only while enough is left and the product is for sale: the
+/// guard against overselling. A return (cancellation) adds the units back.
+fn stock_move(table: &str, line: &OrderLine, direction: Move, now: OffsetDateTime) -> Result<Update, StoreError> {
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(product_key(&line.product_id)))
+        .expression_attribute_names("#version", "version")
+        .expression_attribute_values(":q", n(line.quantity.get()))
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":now", timestamp(now));
+    let update = match direction {
+        Move::Sale => update
+            .update_expression("SET stock = stock - :q, #version = #version + :one, updated_at = :now")
+            .condition_expression("attribute_exists(PK) AND #status = :active AND stock >= :q")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", s("active")),
+        Move::Return => update
+            .update_expression("SET stock = stock + :q, #version = #version + :one, updated_at = :now")
+            .condition_expression("attribute_exists(PK)"),
+    };
+    update.build().map_err(StoreError::unexpected)
+}
+
 fn item_of(update: Update) -> TransactWriteItem {
     TransactWriteItem::builder().update(update).build()
 }
@@ -218,21 +246,7 @@ impl OrderStore for DynamoStore {
         let now = order.created_at;
         let mut items = Vec::new();
         for line in &order.items {
-            // The guard against overselling: decrement only while enough is left and the product is for sale.
-            let update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(product_key(&line.product_id)))
-                .update_expression("SET stock = stock - :q, #version = #version + :one, updated_at = :now")
-                .condition_expression("attribute_exists(PK) AND #status = :active AND stock >= :q")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":q", n(line.quantity.get()))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", timestamp(now))
-                .expression_attribute_values(":active", s("active"))
-                .build()
-                .map_err(StoreError::unexpected)?;
-            items.push(item_of(update));
+            items.push(item_of(stock_move(&self.table, line, Move::Sale, now)?));
         }
         let put = |item: Item| {
             Put::builder()
@@ -360,18 +374,7 @@ impl OrderStore for DynamoStore {
         cancel.expression_attribute_values.get_or_insert_default().insert(":none".into(), n(0));
         let mut items = vec![item_of(cancel)];
         for line in &order.items {
-            let restock = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(product_key(&line.product_id)))
-                .update_expression("SET stock = stock + :q, #version = #version + :one, updated_at = :now")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":q", n(line.quantity.get()))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", timestamp(now))
-                .build()
-                .map_err(StoreError::unexpected)?;
-            items.push(item_of(restock));
+            items.push(item_of(stock_move(&self.table, line, Move::Return, now)?));
         }
         for artisan in order.artisans() {
             items.push(item_of(status_update(
