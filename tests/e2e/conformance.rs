@@ -68,10 +68,7 @@ async fn buy(
     let lines = CheckoutLines::parse(&[(product.to_string(), quantity)]).expect("lines");
     let fp = fingerprint(&[product.as_str(), &quantity.to_string()]);
     let buyer = Buyer { user: user(buyer), contact_email: None };
-    checkout(&state.checkout_ports(), &buyer, key.to_owned(), &fp, Some(lines), |o| {
-        serde_json::to_string(o).map_err(|e| ServiceError::Store(storefront::ports::StoreError::unexpected(e)))
-    })
-    .await
+    checkout(&state.checkout_ports(), &buyer, key.to_owned(), &fp, Some(lines)).await
 }
 
 #[tokio::test]

@@ -9,10 +9,6 @@ use storefront::services::orders::{Confirmation, confirm};
 use storefront_local::queue::QueueSettings;
 use storefront_tests::*;
 
-fn buy(product: &str, quantity: i64) -> serde_json::Value {
-    json!({"items": [{"product_id": product, "quantity": quantity}]})
-}
-
 async fn setup(app: &TestApp, stock: i64) -> (String, String) {
     let ana = app.artisan("ana").await;
     let product =

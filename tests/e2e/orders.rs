@@ -3,10 +3,6 @@
 use reqwest::Method;
 use storefront_tests::*;
 
-fn buy(product: &str, quantity: i64) -> serde_json::Value {
-    json!({"items": [{"product_id": product, "quantity": quantity}]})
-}
-
 async fn product_with_stock(app: &TestApp, artisan: &str, price: i64, stock: i64) -> String {
     let token = app.artisan(artisan).await;
     app.create_product(&token, "Test mug", "ceramics", price, stock).await["product_id"]

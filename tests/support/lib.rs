@@ -181,6 +181,11 @@ async fn into_test_response(response: reqwest::Response) -> TestResponse {
     TestResponse { status, headers, body, text }
 }
 
+/// A buy-now checkout body for one product.
+pub fn buy(product: &str, quantity: i64) -> Value {
+    json!({"items": [{"product_id": product, "quantity": quantity}]})
+}
+
 /// Polls `check` until it holds, for up to `seconds`; returns whether it did.
 pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> bool
 where

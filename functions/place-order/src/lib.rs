@@ -5,7 +5,6 @@ use serde::Deserialize;
 use storefront::domain::CheckoutLines;
 use storefront::http::prelude::*;
 use storefront::http::request::body_bytes;
-use storefront::services::ServiceError;
 use storefront::services::checkout::{self, CheckoutOutcome};
 
 pub const FUNCTION: Function = Function {
@@ -52,11 +51,8 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     // Same key + same body (whitespace aside) is the same request.
     let canonical = serde_json::from_slice::<serde_json::Value>(bytes).map(|v| v.to_string()).unwrap_or_default();
     let fingerprint = checkout::fingerprint(&["POST /orders", &canonical]);
-    let render = |order: &storefront::domain::Order| {
-        serde_json::to_string(order).map_err(|e| ServiceError::Store(storefront::ports::StoreError::unexpected(e)))
-    };
     let buyer = checkout::Buyer { user: caller.user_id.clone(), contact_email: caller.email.clone() };
-    let outcome = checkout::checkout(&state.checkout_ports(), &buyer, key, &fingerprint, lines, render).await?;
+    let outcome = checkout::checkout(&state.checkout_ports(), &buyer, key, &fingerprint, lines).await?;
     match outcome {
         CheckoutOutcome::Placed(order) => {
             let mut response = json(StatusCode::CREATED, &order)?;

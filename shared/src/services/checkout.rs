@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::{CheckoutLines, Order, OrderId, PlaceError, ProductId, UserId, ValidationErrors};
 use crate::ports::{
     CartStore, CatalogStore, Claim, Clock, Completion, IdempotencyScope, IdempotencyStore, OrderPlaced, OrderQueue,
-    OrderStore, PlaceOrderError,
+    OrderStore, PlaceOrderError, StoreError,
 };
 
 use super::ServiceError;
@@ -69,7 +69,6 @@ pub async fn checkout(
     key: String,
     fingerprint: &str,
     buy_now: Option<CheckoutLines>,
-    render: impl Fn(&Order) -> Result<String, ServiceError>,
 ) -> Result<CheckoutOutcome, ServiceError> {
     let user = &buyer.user;
     let scope = IdempotencyScope { user: user.clone(), key };
@@ -85,7 +84,7 @@ pub async fn checkout(
             Claim::InProgress => return Err(ServiceError::RequestInProgress),
         }
     }
-    let result = place(ports, buyer, &scope, buy_now, render).await;
+    let result = place(ports, buyer, &scope, buy_now).await;
     if result.is_err() {
         // Nothing was written: free the key so the client can retry it.
         if let Err(error) = ports.idempotency.release(&scope).await {
@@ -106,7 +105,6 @@ async fn place(
     buyer: &Buyer,
     scope: &IdempotencyScope,
     buy_now: Option<CheckoutLines>,
-    render: impl Fn(&Order) -> Result<String, ServiceError>,
 ) -> Result<Order, ServiceError> {
     let user = &buyer.user;
     let (lines, clear_cart) = match buy_now {
@@ -135,7 +133,9 @@ async fn place(
                 PlaceError::OutOfStock(ids) => ServiceError::OutOfStock(ids),
             })?;
         order.contact_email = buyer.contact_email.clone();
-        let completion = Completion { scope: scope.clone(), status: 201, body: render(&order)? };
+        // The body a replay answers with: the order as `201 Created` sends it.
+        let body = serde_json::to_string(&order).map_err(|e| ServiceError::Store(StoreError::unexpected(e)))?;
+        let completion = Completion { scope: scope.clone(), status: 201, body };
         // The same token on every attempt: a retry of a write that did land is a no-op, never a second order.
         match ports.orders.place_order(&order, Some(&completion), &clear_cart, order.order_id.as_str()).await {
             Ok(()) => return Ok(order),
