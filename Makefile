@@ -21,7 +21,9 @@ dev: ## run the whole storefront locally on http://127.0.0.1:$${PORT:-3000} (dat
 
 test: tools lint template-check ## install what the tests need, then run every check and test
 	mkdir -p target
-	scripts/with-moto.sh cargo test --workspace 2>&1 | tee target/test-output.log
+	# The function binaries themselves: tests/e2e/invocations.rs runs them under the Runtime API harness.
+	cargo build --workspace --bins --quiet
+	STOREFRONT_REQUIRE_BINARIES=1 scripts/with-moto.sh cargo test --workspace 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' target/test-output.log
 
 tools: $(STAMP) ## the project venv with the SAM CLI and cfn-lint

@@ -7,11 +7,14 @@ pub mod faults;
 pub mod functions;
 pub mod gateway;
 pub mod jwt;
+pub mod openapi;
 pub mod outbox;
 pub mod queue;
+pub mod runtime_api;
 pub mod s3;
 pub mod secrets;
 pub mod seed;
 pub mod server;
+pub mod sqs_wire;
 
 pub use server::{LocalServer, Options, StartError, start};

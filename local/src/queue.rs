@@ -24,7 +24,11 @@ pub struct QueueSettings {
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        Self { visibility_timeout: Duration::from_secs(30), max_receive_count: 5, batch_size: 10 }
+        Self {
+            visibility_timeout: Duration::from_secs(30),
+            max_receive_count: storefront::worker::MAX_RECEIVE_COUNT,
+            batch_size: 10,
+        }
     }
 }
 

@@ -35,6 +35,7 @@ use crate::jwt::{Claims, JwtKey};
 use crate::outbox::LocalOutbox;
 use crate::queue::{LocalQueue, QueueSettings};
 use crate::s3::S3Engine;
+use crate::sqs_wire::SqsWire;
 
 pub const TABLE_NAME: &str = "storefront";
 pub const MEDIA_BUCKET: &str = "storefront-media";
@@ -110,6 +111,9 @@ pub struct LocalServer {
     pub outbox: Arc<LocalOutbox>,
     /// Faults to inject into DynamoDB calls, when started with `fault_injection`.
     pub faults: Option<Arc<Faults>>,
+    /// The environment a function binary needs to run against this stack (see [`LocalServer::lambda_environment`]).
+    lambda_environment: Vec<(String, String)>,
+    sqs: Option<SqsWire>,
     engine: Engine,
     proxy: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
@@ -120,6 +124,13 @@ pub struct LocalServer {
 impl LocalServer {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// What template.yaml gives a function in AWS, pointed at this stack's stand-ins instead: the table, queues and
+    /// bucket behind their AWS-wire endpoints, the same cursor secret. A function binary started with it (under
+    /// the Runtime API harness) reads and writes the very data this server shows.
+    pub fn lambda_environment(&self) -> Vec<(String, String)> {
+        self.lambda_environment.clone()
     }
 
     /// Stops accepting requests, finishes those running, and closes the engine (and its SQLite file).
@@ -138,6 +149,9 @@ impl LocalServer {
         }
         if let Some(s3) = self.s3.take() {
             s3.stop().await;
+        }
+        if let Some(sqs) = self.sqs.take() {
+            sqs.stop().await;
         }
         self.engine.stop().await;
     }
@@ -205,6 +219,28 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         media_bucket: MEDIA_BUCKET.to_owned(),
         cdn_base_url: format!("http://{addr}"),
     };
+    let sqs = crate::sqs_wire::start(vec![
+        ("storefront-orders".to_owned(), queue.clone()),
+        ("storefront-images".to_owned(), image_queue.clone()),
+    ])
+    .await?;
+    let lambda_environment = [
+        (storefront::config::TABLE_NAME, config.table_name.clone()),
+        (storefront::config::CURSOR_SECRET, String::from_utf8_lossy(&config.cursor_secret).into_owned()),
+        (storefront::config::ORDER_QUEUE_URL, sqs.queue_url("storefront-orders")),
+        (storefront::config::MEDIA_BUCKET, config.media_bucket.clone()),
+        (storefront::config::CDN_BASE_URL, config.cdn_base_url.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
+        ("AWS_ENDPOINT_URL_SQS", sqs.endpoint.clone()),
+        ("AWS_ENDPOINT_URL_S3", s3.endpoint.clone()),
+        (storefront::app::S3_FORCE_PATH_STYLE, "true".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", LOCAL_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", LOCAL_KEY.to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
     let outbox = Arc::new(LocalOutbox::default());
     let mut app = AppState::with_dynamodb(dynamodb.clone(), queue.clone(), Arc::new(blobs), &config);
     app.notifier = outbox.clone();
@@ -258,6 +294,8 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         outbox,
         s3: Some(s3),
         faults,
+        lambda_environment,
+        sqs: Some(sqs),
         engine,
         proxy,
         background,
@@ -298,6 +336,8 @@ pub fn router(gateway: Gateway) -> Router {
     router
         .route("/dev/token", post(dev_token))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .route("/images/{*path}", get(serve_image))
         .fallback(|| async { problem(ApiError::route_not_found()) })
         .with_state(gateway)
@@ -373,6 +413,23 @@ async fn serve_image(
             .into_response(),
         Ok(None) => problem(ApiError::not_found("image")),
         Err(error) => problem(error.into()),
+    }
+}
+
+/// `GET /metrics`: business counters and per-route latencies, Prometheus text (CloudWatch EMF in AWS).
+async fn metrics() -> AxumResponse {
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        storefront::telemetry::metrics::prometheus_text(),
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`: the API contract (openapi.yaml, compiled in) as JSON.
+async fn openapi() -> AxumResponse {
+    match crate::openapi::document() {
+        Ok(document) => ([(http::header::CONTENT_TYPE, "application/json")], document.to_string()).into_response(),
+        Err(error) => problem(ApiError::internal(error)),
     }
 }
 

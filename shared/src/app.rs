@@ -15,6 +15,11 @@ use crate::ports::{
 use crate::services::checkout::CheckoutPorts;
 use crate::services::images::ImagePorts;
 
+/// `true` makes the S3 client address buckets by path (the local S3 stand-in); unset in AWS.
+pub const S3_FORCE_PATH_STYLE: &str = "S3_FORCE_PATH_STYLE";
+/// `0` skips [`AppState::warm_up`] (the init benchmark measures both ways).
+pub const WARM_UP: &str = "WARM_UP";
+
 #[derive(Clone)]
 pub struct AppState {
     pub catalog: Arc<dyn CatalogStore>,
@@ -35,7 +40,13 @@ impl AppState {
         let config = Config::from_env()?;
         let sdk = crate::adapters::aws::sdk_config().await;
         let queue = SqsOrderQueue::new(aws_sdk_sqs::Client::new(&sdk), config.order_queue_url.clone());
-        let blobs = S3BlobStore::new(aws_sdk_s3::Client::new(&sdk), config.media_bucket.clone());
+        // Path-style addressing only for an S3 stand-in on this machine (no bucket subdomains on loopback).
+        let s3 = if std::env::var(S3_FORCE_PATH_STYLE).is_ok_and(|v| v == "true") {
+            S3BlobStore::local_client(&sdk)
+        } else {
+            aws_sdk_s3::Client::new(&sdk)
+        };
+        let blobs = S3BlobStore::new(s3, config.media_bucket.clone());
         let mut state =
             Self::with_dynamodb(aws_sdk_dynamodb::Client::new(&sdk), Arc::new(queue), Arc::new(blobs), &config);
         if let Some(sender) = &config.confirmation_sender {
@@ -62,6 +73,17 @@ impl AppState {
             cdn_base_url: Arc::from(config.cdn_base_url.as_str()),
             clock: Arc::new(SystemClock),
             cursors: CursorSigner::new(&config.cursor_secret),
+        }
+    }
+
+    /// Opens the DynamoDB connection (DNS, TCP, TLS, credentials) during init, which runs at full CPU before any
+    /// shopper waits, instead of on the first request. A failure here is only logged: the request retries it.
+    pub async fn warm_up(&self) {
+        if std::env::var(WARM_UP).is_ok_and(|v| v == "0") {
+            return;
+        }
+        if let Err(error) = self.catalog.category_counts().await {
+            tracing::warn!(%error, "warm-up read failed; the first request opens the connection");
         }
     }
 

@@ -5,6 +5,11 @@ use std::future::Future;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
+use crate::telemetry::metrics::{self, Metric};
+
+/// Receives before a queue moves a failing message to its dead-letter queue (`maxReceiveCount` in template.yaml).
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     /// The message can never succeed (malformed); it fails until the queue moves it to the dead-letter queue.
@@ -27,6 +32,10 @@ where
         let receive_count = message.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
         if let Err(error) = handle(message).await {
             tracing::warn!(message_id = %id, receive_count, error = %error, cause = ?std::error::Error::source(&error).map(ToString::to_string), "message failed");
+            if receive_count.parse::<u32>().is_ok_and(|n| n >= MAX_RECEIVE_COUNT) {
+                tracing::error!(message_id = %id, "message failed its last receive; the queue moves it to the dead-letter queue");
+                metrics::count(Metric::DlqSends);
+            }
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
@@ -43,9 +52,15 @@ where
 {
     crate::telemetry::init();
     let state = crate::AppState::from_env().await?;
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
         let state = state.clone();
-        async move { Ok::<_, lambda_runtime::Error>(process_batch(event.payload, |m| handle(state.clone(), m)).await) }
+        let function = function.clone();
+        async move {
+            let response = process_batch(event.payload, |m| handle(state.clone(), m)).await;
+            metrics::flush_emf(&function);
+            Ok::<_, lambda_runtime::Error>(response)
+        }
     }))
     .await
 }

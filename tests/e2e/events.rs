@@ -7,7 +7,7 @@ use storefront_local::functions::FUNCTIONS;
 use storefront_tests::*;
 
 /// The status each sample event must produce. Every file needs an entry, and every entry a file.
-const EXPECTED: &[(&str, u16)] = &[
+pub(crate) const EXPECTED: &[(&str, u16)] = &[
     ("adjust-stock.below-zero", 409),
     ("adjust-stock.ok", 200),
     ("archive-product.ok", 204),
@@ -43,7 +43,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("update-product.ok", 200),
 ];
 
-fn sample_events() -> BTreeMap<String, String> {
+pub(crate) fn sample_events() -> BTreeMap<String, String> {
     let dir = repo_root().join("events/apigw");
     std::fs::read_dir(&dir)
         .expect("events/apigw exists")

@@ -8,6 +8,7 @@ mod conformance;
 mod events;
 mod faults;
 mod images;
+mod invocations;
 mod orders;
 mod persistence;
 mod routes;

@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let resent = order_sweeper::sweep(&state, STUCK_AFTER)
                 .await
                 .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+            storefront::telemetry::metrics::flush_emf("order-sweeper");
             Ok::<_, lambda_runtime::Error>(serde_json::json!({ "resent": resent }))
         }
     }))

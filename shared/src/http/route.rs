@@ -75,11 +75,13 @@ impl Function {
         if !response.headers().contains_key(header::CACHE_CONTROL) {
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
+        let latency = started.elapsed();
+        crate::telemetry::metrics::observe_request(&self.route.key(), response.status().as_u16(), latency);
         tracing::info!(
             route = %self.route.key(),
             request_id,
             status = response.status().as_u16(),
-            latency_us = started.elapsed().as_micros() as u64,
+            latency_us = latency.as_micros() as u64,
             user = user_hash.as_deref().unwrap_or("-"),
             "request"
         );

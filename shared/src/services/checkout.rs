@@ -12,6 +12,7 @@ use crate::ports::{
 };
 
 use super::ServiceError;
+use crate::telemetry::metrics::{self, Metric};
 
 /// Attempts of the order transaction when DynamoDB cancels it for a conflict with another transaction.
 pub const CONFLICT_ATTEMPTS: u32 = 5;
@@ -76,7 +77,10 @@ pub async fn checkout(
     loop {
         match ports.idempotency.claim(&scope, fingerprint, ports.clock.now()).await? {
             Claim::Fresh => break,
-            Claim::Replay { status, body } => return Ok(CheckoutOutcome::Replayed { status, body }),
+            Claim::Replay { status, body } => {
+                metrics::count(Metric::IdempotentReplays);
+                return Ok(CheckoutOutcome::Replayed { status, body });
+            }
             Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
             Claim::InProgress if std::time::Instant::now() < waited_until => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -91,7 +95,12 @@ pub async fn checkout(
             tracing::warn!(%error, "could not release an idempotency claim; it expires with its lock");
         }
     }
-    let order = result?;
+    let order = result.inspect_err(|error| {
+        if matches!(error, ServiceError::OutOfStock(_)) {
+            metrics::count(Metric::OutOfStock);
+        }
+    })?;
+    metrics::count(Metric::OrdersPlaced);
     // After the commit, best effort: if this send is lost the sweeper re-sends orders stuck in `placed`.
     let message = OrderPlaced { order_id: order.order_id.clone(), user_id: order.user_id.clone() };
     if let Err(error) = ports.queue.order_placed(&message).await {
@@ -144,6 +153,7 @@ async fn place(
             Err(PlaceOrderError::Store(error)) => return Err(error.into()),
             Err(PlaceOrderError::Conflict) => {
                 tracing::info!(attempt, order_id = %order.order_id, "transaction conflict; retrying");
+                metrics::count(Metric::ConflictsRetried);
                 tokio::time::sleep(backoff(attempt)).await;
             }
         }

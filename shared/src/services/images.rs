@@ -9,6 +9,7 @@ use crate::domain::image::{LARGE_WIDTH, MAX_IMAGES, MAX_UPLOAD_BYTES, THUMB_WIDT
 use crate::domain::{ImageError, ImageType, ProductId, ProductImage, UploadKey, UserId, ValidationErrors};
 use crate::imaging;
 use crate::ports::{BlobStore, CatalogStore, Clock, PresignedUpload};
+use crate::telemetry::metrics::{self, Metric};
 
 use super::ServiceError;
 use super::products::modify;
@@ -101,6 +102,7 @@ pub async fn process_upload(ports: &ImagePorts<'_>, key: &str) -> Result<UploadO
         Err(error) => return Err(error),
     }
     ports.blobs.delete(key).await?;
+    metrics::count(Metric::ImagesProcessed);
     Ok(UploadOutcome::Added(image))
 }
 
@@ -117,5 +119,6 @@ async fn reject(ports: &ImagePorts<'_>, upload: &UploadKey, reason: String) -> R
         Err(other) => return Err(other),
     }
     ports.blobs.delete(&upload.key()).await?;
+    metrics::count(Metric::ImagesRejected);
     Ok(UploadOutcome::Rejected(reason))
 }
