@@ -1,9 +1,12 @@
 //! Faults no emulator makes, injected on the wire: a loopback proxy between the DynamoDB adapter and the engine
 //! that answers chosen calls the way DynamoDB does under contention and load: transactions cancelled for
 //! `TransactionConflict`, throttling, and responses so late the client times out after the write landed.
+//! The proxy also records the IAM actions its callers needed, which holds the template's grants to what the
+//! functions really do (tests/e2e/invocations.rs).
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Bytes, to_bytes};
@@ -20,6 +23,8 @@ pub struct Faults {
     late_writes: AtomicU32,
     /// How many calls the proxy answered with a fault (for assertions).
     pub injected: AtomicU32,
+    /// The IAM actions of the calls seen (`dynamodb:GetItem`; a transaction counts as its items' actions).
+    actions: Mutex<BTreeSet<String>>,
 }
 
 fn take(counter: &AtomicU32) -> bool {
@@ -35,6 +40,32 @@ impl Faults {
     /// The next `count` calls of any kind are throttled (`ProvisionedThroughputExceededException`).
     pub fn throttle_next_calls(&self, count: u32) {
         self.throttles.store(count, Ordering::SeqCst);
+    }
+
+    /// The IAM actions the calls since the last take needed; starts a new record.
+    pub fn take_actions(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.actions.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn record(&self, target: &str, body: &[u8]) {
+        let operation = target.rsplit('.').next().unwrap_or_default();
+        let actions: Vec<String> = match operation {
+            // DynamoDB authorizes a transaction by the actions of its items.
+            "TransactWriteItems" | "TransactGetItems" => serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v["TransactItems"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|item| item.as_object()?.keys().next().cloned())
+                .map(|kind| match kind.as_str() {
+                    "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
+                    other => format!("dynamodb:{other}Item"),
+                })
+                .collect(),
+            "" => Vec::new(),
+            other => vec![format!("dynamodb:{other}")],
+        };
+        self.actions.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).extend(actions);
     }
 
     /// The next `count` TransactWriteItems calls are applied, but answered after the client's attempt timeout.
@@ -68,6 +99,7 @@ async fn forward(State(proxy): State<Proxy>, req: Request) -> Response {
     };
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let is_transaction = target.ends_with(".TransactWriteItems");
+    proxy.faults.record(&target, &body);
     if take(&proxy.faults.throttles) {
         proxy.faults.injected.fetch_add(1, Ordering::SeqCst);
         return dynamodb_error(

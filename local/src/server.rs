@@ -55,6 +55,8 @@ pub struct Options {
     pub stuck_after: time::Duration,
     /// Put a fault-injecting proxy between the adapters and the engine (tests).
     pub fault_injection: bool,
+    /// Run the workers and the sweeper in-process (off when their Lambda binaries run under the harness).
+    pub in_process_workers: bool,
 }
 
 impl Options {
@@ -66,6 +68,7 @@ impl Options {
             sweep_every: std::time::Duration::from_secs(30),
             stuck_after: storefront::services::orders::STUCK_AFTER,
             fault_injection: false,
+            in_process_workers: true,
         }
     }
 }
@@ -113,6 +116,9 @@ pub struct LocalServer {
     pub faults: Option<Arc<Faults>>,
     /// The environment a function binary needs to run against this stack (see [`LocalServer::lambda_environment`]).
     lambda_environment: Vec<(String, String)>,
+    /// The proxy function processes reach the engine through: it records the IAM actions they needed.
+    pub lambda_calls: Arc<Faults>,
+    lambda_proxy: JoinHandle<()>,
     sqs: Option<SqsWire>,
     engine: Engine,
     proxy: Option<JoinHandle<()>>,
@@ -147,6 +153,8 @@ impl LocalServer {
             proxy.abort();
             let _ = proxy.await;
         }
+        self.lambda_proxy.abort();
+        let _ = (&mut self.lambda_proxy).await;
         if let Some(s3) = self.s3.take() {
             s3.stop().await;
         }
@@ -224,13 +232,16 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         ("storefront-images".to_owned(), image_queue.clone()),
     ])
     .await?;
+    // Function processes get their own proxy, so what they call is told apart from this server's own calls.
+    let (lambda_endpoint, lambda_calls, lambda_proxy) =
+        crate::faults::start_proxy(&engine.endpoint).await.map_err(StartError::Engine)?;
     let lambda_environment = [
         (storefront::config::TABLE_NAME, config.table_name.clone()),
         (storefront::config::CURSOR_SECRET, String::from_utf8_lossy(&config.cursor_secret).into_owned()),
         (storefront::config::ORDER_QUEUE_URL, sqs.queue_url("storefront-orders")),
         (storefront::config::MEDIA_BUCKET, config.media_bucket.clone()),
         (storefront::config::CDN_BASE_URL, config.cdn_base_url.clone()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", lambda_endpoint),
         ("AWS_ENDPOINT_URL_SQS", sqs.endpoint.clone()),
         ("AWS_ENDPOINT_URL_S3", s3.endpoint.clone()),
         (storefront::app::S3_FORCE_PATH_STYLE, "true".to_owned()),
@@ -258,24 +269,28 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     };
     let (shutdown, stopped) = oneshot::channel::<()>();
     let router = router(gateway);
-    let background = vec![
-        // The event source mappings: each worker gets batches from its queue, as in AWS.
-        spawn_worker(queue.clone(), app.clone(), order_worker::handle),
-        spawn_worker(image_queue.clone(), app.clone(), image_worker::handle),
-        // The schedule that runs the sweeper in AWS.
-        tokio::spawn({
-            let (app, every, stuck_after) = (app.clone(), options.sweep_every, options.stuck_after);
-            async move {
-                let mut ticks = tokio::time::interval(every);
-                loop {
-                    ticks.tick().await;
-                    if let Err(error) = order_sweeper::sweep(&app, stuck_after).await {
-                        tracing::warn!(%error, "sweep failed");
+    let background = if !options.in_process_workers {
+        Vec::new()
+    } else {
+        vec![
+            // The event source mappings: each worker gets batches from its queue, as in AWS.
+            spawn_worker(queue.clone(), app.clone(), order_worker::handle),
+            spawn_worker(image_queue.clone(), app.clone(), image_worker::handle),
+            // The schedule that runs the sweeper in AWS.
+            tokio::spawn({
+                let (app, every, stuck_after) = (app.clone(), options.sweep_every, options.stuck_after);
+                async move {
+                    let mut ticks = tokio::time::interval(every);
+                    loop {
+                        ticks.tick().await;
+                        if let Err(error) = order_sweeper::sweep(&app, stuck_after).await {
+                            tracing::warn!(%error, "sweep failed");
+                        }
                     }
                 }
-            }
-        }),
-    ];
+            }),
+        ]
+    };
     let server = tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async {
             let _ = stopped.await;
@@ -295,6 +310,8 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         s3: Some(s3),
         faults,
         lambda_environment,
+        lambda_calls,
+        lambda_proxy,
         sqs: Some(sqs),
         engine,
         proxy,

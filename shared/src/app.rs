@@ -77,12 +77,13 @@ impl AppState {
     }
 
     /// Opens the DynamoDB connection (DNS, TCP, TLS, credentials) during init, which runs at full CPU before any
-    /// shopper waits, instead of on the first request. A failure here is only logged: the request retries it.
+    /// shopper waits, instead of on the first request: a `DescribeTable`, which every route may call and which
+    /// reads no data. A failure here is only logged: the first request opens the connection then.
     pub async fn warm_up(&self) {
         if std::env::var(WARM_UP).is_ok_and(|v| v == "0") {
             return;
         }
-        if let Err(error) = self.catalog.category_counts().await {
+        if let Err(error) = self.catalog.ping().await {
             tracing::warn!(%error, "warm-up read failed; the first request opens the connection");
         }
     }

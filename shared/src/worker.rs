@@ -44,21 +44,19 @@ where
     response
 }
 
-/// Runs an SQS worker as a Lambda function.
-pub async fn serve<F, Fut>(handle: F) -> Result<(), lambda_runtime::Error>
+/// Runs an SQS worker as a Lambda function; `function` names it in its metrics (the binary name).
+pub async fn serve<F, Fut>(function: &'static str, handle: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(crate::AppState, SqsMessage) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<(), WorkerError>> + Send,
 {
     crate::telemetry::init();
     let state = crate::AppState::from_env().await?;
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
         let state = state.clone();
-        let function = function.clone();
         async move {
             let response = process_batch(event.payload, |m| handle(state.clone(), m)).await;
-            metrics::flush_emf(&function);
+            metrics::flush_emf(function);
             Ok::<_, lambda_runtime::Error>(response)
         }
     }))

@@ -7,7 +7,7 @@
 //! or without `cargo-lambda` (in .venv), the tests say so and pass, unless `STOREFRONT_REQUIRE_BINARIES=1`
 //! (set by `make test`) makes that a failure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -17,7 +17,8 @@ use storefront_local::functions::FUNCTIONS;
 use storefront_local::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
 use storefront_tests::*;
 
-use crate::events::{EXPECTED, sample_events};
+use crate::events::{EXPECTED, render, sample_events};
+use crate::routes::{pascal, template};
 
 const WORKERS: [&str; 3] = ["order-worker", "image-worker", "order-sweeper"];
 
@@ -110,17 +111,61 @@ fn header<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
     response["headers"].as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str())
 }
 
-/// One API Gateway event through its function's binary against a fresh stack: (status, content type, stdout).
-async fn run_apigw_event(api: &RuntimeApi, tools: &Tools, event: &str) -> (u16, String, String) {
+struct EventRun {
+    status: u16,
+    content_type: String,
+    stdout: String,
+    /// The DynamoDB IAM actions the function process needed.
+    actions: BTreeSet<String>,
+}
+
+/// One API Gateway event through its function's binary against a fresh stack.
+async fn run_apigw_event(api: &RuntimeApi, tools: &Tools, event: &str) -> EventRun {
     let app = spawn_app().await;
+    let text = std::fs::read_to_string(repo_root().join("events/apigw").join(format!("{event}.json"))).expect("event");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join(format!("{event}.json"));
+    std::fs::write(&file, render(event, &text, &app).await).expect("rendered event");
     let function = event.split('.').next().expect("function part");
     let running = start(api, tools, function, event, &app.server.lambda_environment()).await;
-    let file = repo_root().join("events/apigw").join(format!("{event}.json"));
     let response = cargo_lambda_invoke(api, tools, event, &file).await;
     let stdout = running.stop().await.stdout;
+    let actions = app.server.lambda_calls.take_actions();
     app.server.stop().await;
     let status = response["statusCode"].as_u64().unwrap_or_else(|| panic!("{event}: no statusCode in {response}"));
-    (status as u16, header(&response, "content-type").unwrap_or_default().to_owned(), stdout)
+    let content_type = header(&response, "content-type").unwrap_or_default().to_owned();
+    EventRun { status: status as u16, content_type, stdout, actions }
+}
+
+/// The DynamoDB actions template.yaml grants a function.
+fn granted_dynamodb_actions(function: &str) -> BTreeSet<String> {
+    let template = template();
+    let resource = &template["Resources"][format!("{}Function", pascal(function)).as_str()];
+    resource["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|policy| policy["Statement"].as_sequence().cloned().unwrap_or_default())
+        .flat_map(|statement| statement["Action"].as_sequence().cloned().unwrap_or_default())
+        .filter_map(|action| action.as_str().map(str::to_owned))
+        .filter(|action| action.starts_with("dynamodb:"))
+        .collect()
+}
+
+fn is_write(action: &str) -> bool {
+    ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "ConditionCheckItem"].iter().any(|w| action.ends_with(w))
+}
+
+/// What a function did (its actions over all its runs) must be granted, and no write may be granted unused.
+fn assert_grants_match_use(function: &str, used: &BTreeSet<String>) {
+    let granted = granted_dynamodb_actions(function);
+    let missing: Vec<_> = used.difference(&granted).collect();
+    assert!(
+        missing.is_empty(),
+        "{function} needs {missing:?}, which template.yaml does not grant (AccessDenied in AWS)"
+    );
+    let unused_writes: Vec<_> = granted.iter().filter(|a| is_write(a) && !used.contains(*a)).collect();
+    assert!(unused_writes.is_empty(), "{function} is granted writes it never makes: {unused_writes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +173,7 @@ async fn every_api_event_gets_its_expected_status_from_the_real_function_binary(
     let Some(tools) = tools() else { return };
     let api = RuntimeApi::start().await.expect("runtime API starts");
     let names: Vec<String> = sample_events().into_keys().collect();
-    let results: BTreeMap<String, (u16, String, String)> = futures::stream::iter(names)
+    let results: BTreeMap<String, EventRun> = futures::stream::iter(names)
         .map(|name| {
             let (api, tools) = (&api, &tools);
             async move { (name.clone(), run_apigw_event(api, tools, &name).await) }
@@ -137,14 +182,23 @@ async fn every_api_event_gets_its_expected_status_from_the_real_function_binary(
         .collect()
         .await;
     for (name, expected) in EXPECTED {
-        let (status, content_type, _) = &results[*name];
-        assert_eq!(status, expected, "{name}");
-        if *status >= 400 {
-            assert_eq!(content_type, "application/problem+json", "{name}");
+        let run = &results[*name];
+        assert_eq!(run.status, *expected, "{name}");
+        if run.status >= 400 {
+            assert_eq!(run.content_type, "application/problem+json", "{name}");
         }
     }
+    for function in FUNCTIONS {
+        let name = function.route.function;
+        let used: BTreeSet<String> = results
+            .iter()
+            .filter(|(event, _)| event.split('.').next() == Some(name))
+            .flat_map(|(_, run)| run.actions.iter().cloned())
+            .collect();
+        assert_grants_match_use(name, &used);
+    }
     // The place-order process printed the CloudWatch EMF line counting its order.
-    let (_, _, stdout) = &results["place-order.buy-now"];
+    let stdout = &results["place-order.buy-now"].stdout;
     let emf: Value = stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
@@ -160,7 +214,8 @@ async fn every_api_event_gets_its_expected_status_from_the_real_function_binary(
 async fn queue_and_schedule_events_run_through_the_worker_binaries() {
     let Some(tools) = tools() else { return };
     let api = RuntimeApi::start().await.expect("runtime API starts");
-    let app = spawn_app().await;
+    // The worker binaries do the work here, not the server's in-process workers.
+    let app = spawn_app_with(|options| options.in_process_workers = false).await;
     let env = app.server.lambda_environment();
 
     // A real order first, placed by the place-order binary (its OrderPlaced goes over the SQS wire).
@@ -181,9 +236,11 @@ async fn queue_and_schedule_events_run_through_the_worker_binaries() {
     std::fs::write(&batch_file, template.replace("{{ORDER_ID}}", order_id)).expect("write event");
     let batch: Value = serde_json::from_str(&std::fs::read_to_string(&batch_file).expect("read")).expect("JSON");
     let poison_id = batch["Records"][1]["messageId"].clone();
+    app.server.lambda_calls.take_actions();
     let worker = start(&api, &tools, "order-worker", "order-worker", &env).await;
     let answer = cargo_lambda_invoke(&api, &tools, "order-worker", &batch_file).await;
     worker.stop().await;
+    assert_grants_match_use("order-worker", &app.server.lambda_calls.take_actions());
     assert_eq!(answer["batchItemFailures"], serde_json::json!([{ "itemIdentifier": poison_id }]), "{answer}");
     let confirmed = eventually(10, || async {
         let user = storefront::domain::UserId::parse(order["user_id"].as_str().unwrap_or_default()).expect("user");
@@ -204,6 +261,8 @@ async fn queue_and_schedule_events_run_through_the_worker_binaries() {
     )
     .await;
     images.stop().await;
+    let used = app.server.lambda_calls.take_actions();
+    assert!(granted_dynamodb_actions("image-worker").is_superset(&used), "image-worker used {used:?}");
     assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
 
     // The sweeper: nothing is stuck in `placed` for two minutes on a fresh stack.
@@ -212,6 +271,7 @@ async fn queue_and_schedule_events_run_through_the_worker_binaries() {
         cargo_lambda_invoke(&api, &tools, "order-sweeper", &repo_root().join("events/scheduled/order-sweeper.json"))
             .await;
     sweeper.stop().await;
+    assert_grants_match_use("order-sweeper", &app.server.lambda_calls.take_actions());
     assert_eq!(answer, serde_json::json!({ "resent": 0 }));
     app.server.stop().await;
     api.stop().await;

@@ -10,12 +10,12 @@ use storefront::http::{Access, Role};
 use storefront_local::functions::FUNCTIONS;
 use storefront_tests::repo_root;
 
-fn template() -> Value {
+pub(crate) fn template() -> Value {
     let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
     serde_yaml::from_str(&text).expect("template.yaml parses")
 }
 
-fn pascal(name: &str) -> String {
+pub(crate) fn pascal(name: &str) -> String {
     name.split('-').map(|part| part[..1].to_uppercase() + &part[1..]).collect()
 }
 

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    storefront::worker::serve(image_worker::handle).await
+    storefront::worker::serve("image-worker", image_worker::handle).await
 }

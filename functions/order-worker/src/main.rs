@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    storefront::worker::serve(order_worker::handle).await
+    storefront::worker::serve("order-worker", order_worker::handle).await
 }

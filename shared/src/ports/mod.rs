@@ -107,6 +107,9 @@ pub trait CatalogStore: Send + Sync {
 
     /// Active products per category slug; categories with none may be absent.
     async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError>;
+
+    /// Checks the store answers (a metadata call that reads no data), opening its connection.
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 #[async_trait]
