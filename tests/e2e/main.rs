@@ -12,3 +12,4 @@ mod invocations;
 mod orders;
 mod persistence;
 mod routes;
+mod template;

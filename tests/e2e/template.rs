@@ -1,0 +1,213 @@
+//! The properties of template.yaml that keep the stack safe, checked on every run (sam validate --lint and
+//! cfn-lint check the syntax; these check the intent): every queue has a dead-letter queue and alarms, every SQS
+//! event source reports batch item failures and its queue hides a batch long enough, every alarm reaches the
+//! topic, the bucket is private and only CloudFront (through OAC) reads it, logs are JSON with a retention, and the
+//! dashboard is valid JSON. Grants are held to what each function really calls in tests/e2e/invocations.rs, and
+//! routes to their authorizers in tests/e2e/routes.rs.
+
+use std::collections::BTreeSet;
+
+use serde_yaml::Value;
+use storefront::worker::MAX_RECEIVE_COUNT;
+
+use crate::routes::template;
+
+/// The logical id a `!Ref X`, `!GetAtt X.Attr` or `!Sub "${X...}"` points at.
+fn target(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) => {
+            let inner = tagged.value.as_str()?;
+            let id = inner.trim_start_matches("${").split(['.', '}', '/']).next()?;
+            Some(id.to_owned())
+        }
+        _ => None,
+    }
+}
+
+fn resources(template: &Value, kind: &str) -> Vec<(String, Value)> {
+    template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == kind)
+        .map(|(id, resource)| (id.as_str().expect("id").to_owned(), resource.clone()))
+        .collect()
+}
+
+fn number(value: &Value) -> u64 {
+    value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok())).unwrap_or_else(|| panic!("{value:?}"))
+}
+
+/// (metric name, queue id) of every queue alarm.
+fn queue_alarms(template: &Value) -> BTreeSet<(String, String)> {
+    resources(template, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, alarm)| alarm["Properties"]["Namespace"] == "AWS/SQS")
+        .flat_map(|(_, alarm)| {
+            let metric = alarm["Properties"]["MetricName"].as_str().expect("metric").to_owned();
+            alarm["Properties"]["Dimensions"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|d| d["Name"] == "QueueName")
+                .filter_map(move |d| target(&d["Value"]).map(|queue| (metric.clone(), queue)))
+        })
+        .collect()
+}
+
+#[test]
+fn every_work_queue_has_a_dead_letter_queue_and_both_are_watched() {
+    let template = template();
+    let queues = resources(&template, "AWS::SQS::Queue");
+    let alarms = queue_alarms(&template);
+    let dead_letter_queues: BTreeSet<String> =
+        queues.iter().filter_map(|(_, q)| target(&q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])).collect();
+    assert!(!dead_letter_queues.is_empty());
+    for (id, queue) in &queues {
+        if dead_letter_queues.contains(id) {
+            assert!(
+                alarms.contains(&("ApproximateNumberOfMessagesVisible".into(), id.clone())),
+                "dead-letter queue {id} has no depth alarm"
+            );
+            assert!(queue["Properties"]["RedrivePolicy"].is_null(), "{id}: a dead-letter queue redrives nowhere");
+            continue;
+        }
+        let redrive = &queue["Properties"]["RedrivePolicy"];
+        let dlq = target(&redrive["deadLetterTargetArn"]).unwrap_or_else(|| panic!("{id} has no dead-letter queue"));
+        assert!(queues.iter().any(|(other, _)| *other == dlq), "{id} redrives to unknown {dlq}");
+        assert_eq!(
+            number(&redrive["maxReceiveCount"]),
+            u64::from(MAX_RECEIVE_COUNT),
+            "{id}: the DlqSends metric counts {MAX_RECEIVE_COUNT}"
+        );
+        assert!(
+            alarms.contains(&("ApproximateAgeOfOldestMessage".into(), id.clone())),
+            "work queue {id} has no oldest-message alarm"
+        );
+        assert_eq!(queue["Properties"]["SqsManagedSseEnabled"], true, "{id} is not encrypted");
+    }
+}
+
+#[test]
+fn every_sqs_event_source_reports_batch_item_failures_and_its_queue_outwaits_the_consumer() {
+    let template = template();
+    let global_timeout = number(&template["Globals"]["Function"]["Timeout"]);
+    let mut sources = 0;
+    for (id, function) in resources(&template, "AWS::Serverless::Function") {
+        let timeout = function["Properties"].get("Timeout").map(number).unwrap_or(global_timeout);
+        for (_, event) in function["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            if event["Type"] != "SQS" {
+                continue;
+            }
+            sources += 1;
+            let types = event["Properties"]["FunctionResponseTypes"].as_sequence().cloned().unwrap_or_default();
+            assert!(
+                types.iter().any(|t| t == "ReportBatchItemFailures"),
+                "{id}: one poison message would retry the batch"
+            );
+            let queue = target(&event["Properties"]["Queue"]).expect("queue reference");
+            let visibility = number(&template["Resources"][queue.as_str()]["Properties"]["VisibilityTimeout"]);
+            assert!(visibility >= 6 * timeout, "{queue}: visibility {visibility}s < 6 x {id}'s {timeout}s timeout");
+            assert!(
+                function["Properties"]["ReservedConcurrentExecutions"].as_u64().is_some(),
+                "{id}: a spike would drain the table's capacity"
+            );
+        }
+    }
+    assert!(sources >= 2, "the order and image workers are SQS-triggered");
+}
+
+#[test]
+fn every_alarm_notifies_the_alarm_topic() {
+    let template = template();
+    let alarms = resources(&template, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 10);
+    for (id, alarm) in alarms {
+        let actions = alarm["Properties"]["AlarmActions"].as_sequence().cloned().unwrap_or_default();
+        assert!(actions.iter().any(|a| target(a).as_deref() == Some("AlarmTopic")), "{id} tells no one");
+    }
+    let names: BTreeSet<String> =
+        resources(&template, "AWS::CloudWatch::Alarm").into_iter().map(|(id, _)| id).collect();
+    for required in ["Api5xxRateAlarm", "ApiLatencyAlarm", "LambdaErrorsAlarm", "LambdaThrottlesAlarm"] {
+        assert!(names.contains(required), "{required} is missing");
+    }
+}
+
+#[test]
+fn the_media_bucket_is_private_and_read_only_by_cloudfront_through_oac() {
+    let template = template();
+    let buckets = resources(&template, "AWS::S3::Bucket");
+    assert_eq!(buckets.len(), 1);
+    let (bucket_id, bucket) = &buckets[0];
+    let block = &bucket["Properties"]["PublicAccessBlockConfiguration"];
+    for setting in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(block[setting], true, "{setting}");
+    }
+    assert_eq!(bucket["Properties"]["OwnershipControls"]["Rules"][0]["ObjectOwnership"], "BucketOwnerEnforced");
+    // The policy: nothing public, CloudFront reads images/ only, plain HTTP refused.
+    let (_, policy) = resources(&template, "AWS::S3::BucketPolicy").into_iter().next().expect("bucket policy");
+    assert_eq!(target(&policy["Properties"]["Bucket"]).as_deref(), Some(bucket_id.as_str()));
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"].as_sequence().cloned().expect("statements");
+    for statement in &statements {
+        if statement["Effect"] == "Allow" {
+            assert_eq!(statement["Principal"]["Service"], "cloudfront.amazonaws.com", "{statement:?}");
+            assert!(!statement["Condition"]["StringEquals"]["AWS:SourceArn"].is_null(), "any distribution could read");
+            assert!(format!("{:?}", statement["Resource"]).contains("/images/*"), "{statement:?}");
+        }
+    }
+    assert!(
+        statements.iter().any(|s| s["Effect"] == "Deny" && s["Condition"]["Bool"]["aws:SecureTransport"] == "false")
+    );
+    // CloudFront signs its origin requests with OAC (not a legacy OAI) and serves HTTPS only.
+    let (_, distribution) = resources(&template, "AWS::CloudFront::Distribution").into_iter().next().expect("CDN");
+    let config = &distribution["Properties"]["DistributionConfig"];
+    for origin in config["Origins"].as_sequence().expect("origins") {
+        let oac = target(&origin["OriginAccessControlId"]).expect("an OAC on every origin");
+        let oac = &template["Resources"][oac.as_str()]["Properties"]["OriginAccessControlConfig"];
+        assert_eq!(oac["SigningBehavior"], "always");
+        assert_eq!(oac["SigningProtocol"], "sigv4");
+        assert_eq!(oac["OriginAccessControlOriginType"], "s3");
+        assert_eq!(origin["S3OriginConfig"]["OriginAccessIdentity"], "", "no legacy OAI");
+    }
+    let behaviors = std::iter::once(config["DefaultCacheBehavior"].clone())
+        .chain(config["CacheBehaviors"].as_sequence().cloned().unwrap_or_default());
+    for behavior in behaviors {
+        assert_eq!(behavior["ViewerProtocolPolicy"], "redirect-to-https", "{behavior:?}");
+    }
+}
+
+#[test]
+fn functions_log_json_to_a_group_with_retention_and_are_traced() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Tracing"], "Active");
+    assert_eq!(globals["LoggingConfig"]["LogFormat"], "JSON");
+    let group = target(&globals["LoggingConfig"]["LogGroup"]).expect("a log group for every function");
+    // `RetentionInDays: 14` or `!If [IsProd, 90, 14]`.
+    let retention = &template["Resources"][group.as_str()]["Properties"]["RetentionInDays"];
+    assert!(matches!(retention, Value::Tagged(_) | Value::Number(_)), "{retention:?}");
+    for (id, group) in resources(&template, "AWS::Logs::LogGroup") {
+        assert!(!group["Properties"]["RetentionInDays"].is_null(), "{id} keeps logs forever");
+    }
+    // The HTTP API denies by default: a route without an explicit authorizer gets Cognito's.
+    let (_, api) = resources(&template, "AWS::Serverless::HttpApi").into_iter().next().expect("HTTP API");
+    assert_eq!(api["Properties"]["Auth"]["DefaultAuthorizer"], "CognitoAuthorizer");
+}
+
+#[test]
+fn the_dashboard_body_is_json_once_substituted() {
+    let template = template();
+    let (_, dashboard) = resources(&template, "AWS::CloudWatch::Dashboard").into_iter().next().expect("dashboard");
+    let Value::Tagged(body) = &dashboard["Properties"]["DashboardBody"] else { panic!("a !Sub body") };
+    let mut text = body.value.as_str().expect("text").to_owned();
+    while let Some(start) = text.find("${") {
+        let end = start + text[start..].find('}').expect("closed substitution");
+        text.replace_range(start..=end, "x");
+    }
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("dashboard JSON: {e}"));
+    let widgets = body["widgets"].as_array().expect("widgets");
+    assert!(widgets.len() >= 6);
+    let metrics = text.matches("\"Storefront\"").count();
+    assert!(metrics >= 2, "the business metrics (EMF namespace Storefront) are on the dashboard");
+}
