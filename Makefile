@@ -10,8 +10,10 @@ REGION   ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(REGION)
 # The SAM CLI asks before sending telemetry; never from here.
 export SAM_CLI_TELEMETRY := 0
+# cargo-lambda and zig (PyPI) live in the venv; `sam build` calls `cargo lambda` through PATH.
+WITH_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help dev test tools lint template-check unit e2e bench-checkout build invoke deploy clean
+.PHONY: help dev test tools lint template-check unit e2e bench build invoke loadtest deploy clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -48,17 +50,33 @@ unit: ## the library's unit tests only (fast)
 e2e: tools ## the end-to-end suites only (with moto for the conformance suite)
 	scripts/with-moto.sh cargo test -p storefront-tests
 
-bench-checkout: ## checkout throughput on one hot product against the local server, with the oversell check
-	cargo run -q -p storefront-tests --example hot_checkout
+bench: ## release build for this machine, then every benchmark beside its baseline (writes docs/benchmarks.md)
+	mkdir -p target
+	@start=$$(date +%s); cargo build --release --workspace --bins --quiet; \
+	  echo "$$(( $$(date +%s) - start )) s on $$(date -u +%F)" > target/bench-build-time.txt; \
+	  echo "release build: $$(cat target/bench-build-time.txt)"
+	target/release/storefront-bench
 
-build: ## release Lambda artifacts for arm64 (slow: see docs/deploy.md)
-	sam build --beta-features
+build: tools ## deployable artifacts: one arm64 release build of every function, then sam build packages each
+	rustup target add aarch64-unknown-linux-gnu
+	mkdir -p target
+	@start=$$(date +%s); $(WITH_VENV) cargo lambda build --release --arm64; \
+	  echo "$$(( $$(date +%s) - start )) s on $$(date -u +%F)" > target/lambda-build-time.txt; \
+	  echo "cargo lambda build: $$(cat target/lambda-build-time.txt)"
+	$(WITH_VENV) $(VENV)/bin/sam build --beta-features
+	$(PY) scripts/artifact_sizes.py
 
-invoke: ## run one sample event through a handler: make invoke FUNCTION=get-product EVENT=get-product.ok
-	cargo lambda invoke $(FUNCTION) --data-file events/apigw/$(EVENT).json
+invoke: ## one sample event through a function's own binary under the Runtime API harness: make invoke EVENT=get-product.ok
+	cargo build --quiet --bin $$(echo $(EVENT) | cut -d. -f1) --bin lambda-invoke
+	target/debug/lambda-invoke events/apigw/$(EVENT).json
 
-deploy: ## build and deploy to AWS (asks before changing anything)
-	sam build --beta-features && sam deploy --guided
+loadtest: tools ## Locust, headless: browse → cart → checkout against HOST (default: a running `make dev`)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r loadtest/requirements.txt
+	$(VENV)/bin/locust -f loadtest/locustfile.py --headless --host $${HOST:-http://127.0.0.1:3000} \
+	  --users $${USERS:-50} --spawn-rate $${SPAWN_RATE:-10} --run-time $${RUN_TIME:-60s} --only-summary
+
+deploy: build ## build and deploy to AWS (asks before changing anything; samconfig.toml holds the answers)
+	$(WITH_VENV) $(VENV)/bin/sam deploy --guided
 
 clean:
 	cargo clean

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::adapters::cache::CachedCatalog;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::notify::{LogNotifier, SesNotifier};
 use crate::adapters::s3::S3BlobStore;
@@ -20,9 +21,16 @@ pub const S3_FORCE_PATH_STYLE: &str = "S3_FORCE_PATH_STYLE";
 /// `0` skips [`AppState::warm_up`] (the init benchmark measures both ways).
 pub const WARM_UP: &str = "WARM_UP";
 
+/// How long a public catalog read is served from memory (see `adapters::cache`).
+pub const CATALOG_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[derive(Clone)]
 pub struct AppState {
+    /// Strongly consistent: every write path and checkout.
     pub catalog: Arc<dyn CatalogStore>,
+    /// The same catalog behind the in-function cache: public reads (product pages, listings, artisans,
+    /// categories) only.
+    pub catalog_reads: Arc<dyn CatalogStore>,
     pub carts: Arc<dyn CartStore>,
     pub orders: Arc<dyn OrderStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
@@ -62,8 +70,10 @@ impl AppState {
         config: &Config,
     ) -> Self {
         let store = Arc::new(DynamoStore::new(client, config.table_name.clone()));
+        let cache = CachedCatalog::new(store.clone(), store.catalog_changes(), CATALOG_CACHE_TTL);
         Self {
             catalog: store.clone(),
+            catalog_reads: Arc::new(cache),
             carts: store.clone(),
             orders: store.clone(),
             idempotency: store,

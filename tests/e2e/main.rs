@@ -9,6 +9,7 @@ mod events;
 mod faults;
 mod images;
 mod invocations;
+mod operations;
 mod orders;
 mod persistence;
 mod routes;

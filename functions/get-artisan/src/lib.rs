@@ -14,7 +14,7 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     let id = path_param(&req, "artisan_id")
         .and_then(|raw| UserId::parse(&raw))
         .ok_or_else(|| ApiError::not_found("artisan"))?;
-    let profile = catalog::artisan(state.catalog.as_ref(), &id).await?;
+    let profile = catalog::artisan(state.catalog_reads.as_ref(), &id).await?;
     let mut response = json(
         StatusCode::OK,
         &json!({

@@ -10,7 +10,7 @@ pub const FUNCTION: Function = Function {
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let id = product_id_param(&req)?;
-    let product = state.catalog.get_product(&id).await?.ok_or_else(|| ApiError::not_found("product"))?;
+    let product = state.catalog_reads.get_product(&id).await?.ok_or_else(|| ApiError::not_found("product"))?;
     let tag = etag(product.version);
     let unchanged = req
         .headers()

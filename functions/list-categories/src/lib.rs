@@ -10,7 +10,7 @@ pub const FUNCTION: Function = Function {
 };
 
 async fn handle(state: AppState, _req: Request) -> Result<Response<Body>, ApiError> {
-    let categories = catalog::categories(state.catalog.as_ref()).await?;
+    let categories = catalog::categories(state.catalog_reads.as_ref()).await?;
     let items: Vec<_> = categories
         .iter()
         .map(|c| json!({ "slug": c.info.slug, "name": c.info.name, "product_count": c.product_count }))

@@ -22,7 +22,7 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     let scope =
         format!("products?category={}&artisan_id={}", category.unwrap_or_default(), artisan.unwrap_or_default());
     let after = query_param(&req, "cursor").map(|cursor| state.cursors.open(&scope, &cursor)).transpose()?;
-    let page = state.catalog.list_products(&filter, &PageRequest { limit, after }).await?;
+    let page = state.catalog_reads.list_products(&filter, &PageRequest { limit, after }).await?;
     let next_cursor = page.next.map(|position| state.cursors.seal(&scope, &position));
     let mut response = json(StatusCode::OK, &ListPage { items: page.items, next_cursor })?;
     cache_publicly(&mut response, 30);

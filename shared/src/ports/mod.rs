@@ -36,7 +36,7 @@ impl StoreError {
 }
 
 /// Which products a listing wants.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ProductFilter {
     pub category: Option<Category>,
     pub artisan_id: Option<UserId>,
@@ -44,7 +44,7 @@ pub struct ProductFilter {
 
 /// A page request: how many, and where the previous page ended (an adapter-defined position, signed by the
 /// HTTP layer before it reaches a client).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PageRequest {
     pub limit: usize,
     pub after: Option<String>,

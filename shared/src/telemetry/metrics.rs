@@ -26,10 +26,13 @@ pub enum Metric {
     ImagesRejected,
     /// A message that failed its last allowed receive: the queue moves it to the dead-letter queue.
     DlqSends,
+    /// A public catalog read answered from the in-function cache, or read through it.
+    CacheHits,
+    CacheMisses,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 9] = [
         Metric::OrdersPlaced,
         Metric::OutOfStock,
         Metric::ConflictsRetried,
@@ -37,6 +40,8 @@ impl Metric {
         Metric::ImagesProcessed,
         Metric::ImagesRejected,
         Metric::DlqSends,
+        Metric::CacheHits,
+        Metric::CacheMisses,
     ];
 
     /// The CloudWatch metric name.
@@ -49,6 +54,8 @@ impl Metric {
             Metric::ImagesProcessed => "ImagesProcessed",
             Metric::ImagesRejected => "ImagesRejected",
             Metric::DlqSends => "DlqSends",
+            Metric::CacheHits => "CacheHits",
+            Metric::CacheMisses => "CacheMisses",
         }
     }
 
@@ -62,6 +69,8 @@ impl Metric {
             Metric::ImagesProcessed => "storefront_images_processed_total",
             Metric::ImagesRejected => "storefront_images_rejected_total",
             Metric::DlqSends => "storefront_dlq_sends_total",
+            Metric::CacheHits => "storefront_cache_hits_total",
+            Metric::CacheMisses => "storefront_cache_misses_total",
         }
     }
 

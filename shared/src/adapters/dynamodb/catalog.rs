@@ -140,7 +140,9 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        self.client.transact_write_items().set_transact_items(Some(items)).send().await.map_err(|error| {
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        self.catalog_changed();
+        result.map_err(|error| {
             let cancelled = error
                 .as_service_error()
                 .and_then(|e| match e {
@@ -312,6 +314,7 @@ impl CatalogStore for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
+        self.catalog_changed();
         match result {
             Ok(output) => {
                 let item = output.attributes.ok_or_else(|| StoreError::unexpected("update returned no item"))?;

@@ -13,15 +13,31 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::ports::StoreError;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Bumped after every write that can change a product (stock, listing, status): the read cache of this
+    /// process drops what it holds (`adapters::cache`).
+    catalog_changes: Arc<AtomicU64>,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), catalog_changes: Arc::default() }
+    }
+
+    /// The counter of product-changing writes made through this store.
+    pub fn catalog_changes(&self) -> Arc<AtomicU64> {
+        self.catalog_changes.clone()
+    }
+
+    /// Called after a product-changing write was attempted (a timed-out write may still have landed).
+    fn catalog_changed(&self) {
+        self.catalog_changes.fetch_add(1, Ordering::Release);
     }
 
     pub fn client(&self) -> &Client {

@@ -174,7 +174,10 @@ impl DynamoStore {
         reread: Item,
         moved: Order,
     ) -> Result<Transition, StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        // A cancellation returns stock.
+        self.catalog_changed();
+        match result {
             Ok(_) => Ok(Transition::Moved(moved)),
             Err(error) => match cancellation_codes(&error) {
                 Some(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed") => {
@@ -280,6 +283,7 @@ impl OrderStore for DynamoStore {
             .client_request_token(request_token)
             .send()
             .await;
+        self.catalog_changed();
         let Err(error) = result else { return Ok(()) };
         let Some(codes) = cancellation_codes(&error) else { return Err(store_error(error).into()) };
         let short: Vec<ProductId> = order

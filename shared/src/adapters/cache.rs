@@ -1,0 +1,168 @@
+//! The in-function read cache of the public catalog (DESIGN §8): product pages, listings, artisans and category
+//! counts, kept for a few seconds in front of any `CatalogStore`. A warm Lambda instance answers a hot product
+//! page from memory; the cost is that another instance's write shows here up to `ttl` later. Writes made through
+//! this process's store drop everything at once (the store's change counter moved), so the local server and a
+//! function that just wrote never read their own stale data.
+//!
+//! Only public reads go through it (`AppState::catalog_reads`): checkout, stock moves and edits read the store
+//! directly, strongly consistent.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::domain::{Product, ProductId, StockDelta, UserId};
+use crate::ports::{ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockChangeError, StoreError};
+use crate::telemetry::metrics::{self, Metric};
+
+/// Past this many entries of one kind the oldest are not worth tracking: the map is emptied.
+const MAX_ENTRIES: usize = 10_000;
+
+struct Entry<V> {
+    value: V,
+    expires: Instant,
+}
+
+struct Shelf<K, V> {
+    entries: HashMap<K, Entry<V>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Shelf<K, V> {
+    fn new() -> Self {
+        Self { entries: HashMap::new() }
+    }
+
+    fn get(&self, key: &K, now: Instant) -> Option<V> {
+        self.entries.get(key).filter(|e| e.expires > now).map(|e| e.value.clone())
+    }
+
+    fn put(&mut self, key: K, value: V, expires: Instant) {
+        if self.entries.len() >= MAX_ENTRIES {
+            self.entries.clear();
+        }
+        self.entries.insert(key, Entry { value, expires });
+    }
+}
+
+struct Shelves {
+    /// The store's change counter when these entries were read.
+    generation: u64,
+    products: Shelf<ProductId, Option<Product>>,
+    pages: Shelf<(ProductFilter, PageRequest), Page<Product>>,
+    artisans: Shelf<UserId, Option<ArtisanProfile>>,
+    counts: Shelf<(), HashMap<String, u64>>,
+}
+
+impl Shelves {
+    fn new(generation: u64) -> Self {
+        Self { generation, products: Shelf::new(), pages: Shelf::new(), artisans: Shelf::new(), counts: Shelf::new() }
+    }
+}
+
+pub struct CachedCatalog {
+    inner: Arc<dyn CatalogStore>,
+    changes: Arc<AtomicU64>,
+    ttl: Duration,
+    shelves: Mutex<Shelves>,
+}
+
+impl CachedCatalog {
+    /// `changes` is the store's counter of product-changing writes (`DynamoStore::catalog_changes`).
+    pub fn new(inner: Arc<dyn CatalogStore>, changes: Arc<AtomicU64>, ttl: Duration) -> Self {
+        let generation = changes.load(Ordering::Acquire);
+        Self { inner, changes, ttl, shelves: Mutex::new(Shelves::new(generation)) }
+    }
+
+    /// The shelves, emptied first if the store wrote since they were filled.
+    fn shelves(&self) -> std::sync::MutexGuard<'_, Shelves> {
+        let generation = self.changes.load(Ordering::Acquire);
+        let mut shelves = self.shelves.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if shelves.generation != generation {
+            *shelves = Shelves::new(generation);
+        }
+        shelves
+    }
+
+    /// Looks `key` up on one shelf; on a miss reads through `load` and keeps the answer, unless the store
+    /// wrote while it was being read (the answer may predate that write).
+    async fn read_through<K, V, F>(
+        &self,
+        shelf: fn(&mut Shelves) -> &mut Shelf<K, V>,
+        key: K,
+        load: F,
+    ) -> Result<V, StoreError>
+    where
+        K: Eq + Hash,
+        V: Clone,
+        F: std::future::Future<Output = Result<V, StoreError>>,
+    {
+        let now = Instant::now();
+        let generation = {
+            let mut shelves = self.shelves();
+            if let Some(value) = shelf(&mut shelves).get(&key, now) {
+                metrics::count(Metric::CacheHits);
+                return Ok(value);
+            }
+            shelves.generation
+        };
+        metrics::count(Metric::CacheMisses);
+        let value = load.await?;
+        let mut shelves = self.shelves();
+        if shelves.generation == generation {
+            shelf(&mut shelves).put(key, value.clone(), now + self.ttl);
+        }
+        Ok(value)
+    }
+}
+
+#[async_trait]
+impl CatalogStore for CachedCatalog {
+    async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+        self.read_through(|s| &mut s.products, id.clone(), self.inner.get_product(id)).await
+    }
+
+    /// Never cached: checkout reads its products here.
+    async fn get_products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+        self.inner.get_products(ids).await
+    }
+
+    async fn list_products(&self, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, StoreError> {
+        self.read_through(|s| &mut s.pages, (filter.clone(), page.clone()), self.inner.list_products(filter, page))
+            .await
+    }
+
+    async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError> {
+        self.inner.create_product(product, display_name).await
+    }
+
+    async fn replace_product(&self, previous: &Product, next: &Product) -> Result<(), StoreError> {
+        self.inner.replace_product(previous, next).await
+    }
+
+    async fn adjust_stock(
+        &self,
+        id: &ProductId,
+        artisan: &UserId,
+        delta: StockDelta,
+        now: OffsetDateTime,
+    ) -> Result<Product, StockChangeError> {
+        self.inner.adjust_stock(id, artisan, delta, now).await
+    }
+
+    async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
+        self.read_through(|s| &mut s.artisans, id.clone(), self.inner.get_artisan(id)).await
+    }
+
+    async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
+        self.read_through(|s| &mut s.counts, (), self.inner.category_counts()).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+}
