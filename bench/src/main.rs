@@ -118,6 +118,12 @@ async fn run(settings: Settings, quick: bool) {
     .await;
     cold.name = "get-product, no warm-up at init".into();
     inits.push(cold);
+    let probing: Vec<(String, String)> = env.iter().filter(|(k, _)| k != "SSL_CERT_FILE").cloned().collect();
+    let get_product = sample_event("get-product");
+    let mut probed =
+        init::measure(&api, &bin.join("get-product"), "get-product", &probing, &get_product, settings.starts).await;
+    probed.name = "get-product, roots probed (no SSL_CERT_FILE)".into();
+    inits.push(probed);
 
     let mut table = Table::new(
         "Init under the Runtime API harness (ms, host release build)",

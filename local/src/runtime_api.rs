@@ -1,7 +1,7 @@
 //! A Lambda Runtime API of our own, for running the real function binaries on this machine (the `sam local
 //! invoke` path without Docker): each function process polls `/2018-06-01/runtime/invocation/next` under its own
-//! base path (`AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:<port>/fn/<name>`), and invocations arrive on the Lambda Invoke
-//! API (`POST /2015-03-31/functions/<name>/invocations`), which is what `cargo lambda invoke` calls.
+//! base path (`AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:<port>/fn/<name>`), and invocations arrive on the Lambda
+//! Invoke API (`POST /2015-03-31/functions/<name>/invocations`), which is what `cargo lambda invoke` calls.
 //!
 //! It also timestamps each function's first poll: the init benchmark's "ready" moment.
 
@@ -37,10 +37,13 @@ struct Invocation {
     reply: oneshot::Sender<Outcome>,
 }
 
+/// Where a function's invocations wait for its next poll (one poller at a time, as in Lambda).
+type Inbox = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>>;
+
 #[derive(Default)]
 struct Slot {
     sender: Option<mpsc::UnboundedSender<Invocation>>,
-    receiver: Option<Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>>>,
+    receiver: Option<Inbox>,
     in_flight: HashMap<String, oneshot::Sender<Outcome>>,
     first_poll: Option<Instant>,
     /// Set when the function reported an init error or its process exited: it takes no more invocations.
@@ -49,9 +52,7 @@ struct Slot {
 }
 
 impl Slot {
-    fn channel(
-        &mut self,
-    ) -> (mpsc::UnboundedSender<Invocation>, Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>>) {
+    fn channel(&mut self) -> (mpsc::UnboundedSender<Invocation>, Inbox) {
         if self.sender.is_none() {
             let (sender, receiver) = mpsc::unbounded_channel();
             self.sender = Some(sender);
