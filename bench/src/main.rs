@@ -400,6 +400,10 @@ fn write_report(tables: &[Table], charts: &[Chart], elapsed: Duration) {
     for table in tables {
         out.push_str(&table.markdown());
     }
+    // The reading of the numbers, written by hand (bench/notes.md): what limits each figure, what was changed.
+    if let Ok(notes) = std::fs::read_to_string(repo_root().join("bench/notes.md")) {
+        out.push_str(&notes);
+    }
     let docs = repo_root().join("docs");
     std::fs::write(docs.join("benchmarks.md"), out).expect("write docs/benchmarks.md");
     std::fs::write(docs.join("benchmarks.svg"), report::svg(charts)).expect("write docs/benchmarks.svg");

@@ -32,13 +32,14 @@ fn tools() -> Option<Tools> {
     let root = repo_root();
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     let binaries = target.join("debug");
-    let cargo_lambda = [root.join(".venv/bin/cargo-lambda")].into_iter().find(|p| p.exists());
-    let problem = match &cargo_lambda {
-        None => Some("cargo-lambda is not in .venv (make tools installs it)".to_owned()),
-        Some(_) => stale_or_missing(&binaries),
+    let cargo_lambda = root.join(".venv/bin/cargo-lambda");
+    let problem = if cargo_lambda.exists() {
+        stale_or_missing(&binaries)
+    } else {
+        Some("cargo-lambda is not in .venv (make tools installs it)".to_owned())
     };
     match problem {
-        None => Some(Tools { binaries, cargo_lambda: cargo_lambda.expect("checked") }),
+        None => Some(Tools { binaries, cargo_lambda }),
         Some(reason) if std::env::var("STOREFRONT_REQUIRE_BINARIES").is_ok_and(|v| v == "1") => {
             panic!("{reason}; run `cargo build --bins` first (make test does)")
         }
