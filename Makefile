@@ -67,7 +67,7 @@ build: tools ## deployable artifacts: one arm64 release build of every function,
 	$(PY) scripts/artifact_sizes.py
 
 invoke: ## one sample event through a function's own binary under the Runtime API harness: make invoke EVENT=get-product.ok
-	cargo build --quiet --bin $$(echo $(EVENT) | cut -d. -f1) --bin lambda-invoke
+	cargo build --quiet -p $$(echo $(EVENT) | cut -d. -f1) -p storefront-local --bins
 	target/debug/lambda-invoke events/apigw/$(EVENT).json
 
 loadtest: tools ## Locust, headless: browse → cart → checkout against HOST (default: a running `make dev`)

@@ -198,8 +198,23 @@ async fn every_api_event_gets_its_expected_status_from_the_real_function_binary(
             .collect();
         assert_grants_match_use(name, &used);
     }
-    // The place-order process printed the CloudWatch EMF line counting its order.
+    // The place-order process logged its request as one JSON line (Lambda's JSON log format): route, API Gateway
+    // request id, status, latency, the user as a hash; the runtime's span adds Lambda's request id.
     let stdout = &results["place-order.buy-now"].stdout;
+    let log: Value = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|doc| doc["fields"]["message"] == "request")
+        .unwrap_or_else(|| panic!("no JSON request log line in place-order's stdout:\n{stdout}"));
+    let fields = &log["fields"];
+    assert_eq!(fields["route"], "POST /orders", "{log}");
+    assert_eq!(fields["status"], 201, "{log}");
+    assert_eq!(fields["request_id"], "JkHlbgLsoAMEbJg=", "{log}");
+    assert!(fields["latency_us"].as_u64().is_some_and(|us| us > 0), "{log}");
+    assert_eq!(fields["user"], storefront::http::route::short_hash("alice"), "{log}");
+    assert!(!stdout.contains("\"alice\""), "the user id itself is never logged");
+    assert!(log["span"]["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{log}");
+    // And the CloudWatch EMF line counting its order.
     let emf: Value = stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
