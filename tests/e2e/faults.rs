@@ -102,7 +102,11 @@ async fn an_order_whose_message_was_lost_is_confirmed_by_the_sweeper() {
 #[tokio::test]
 async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead_letters() {
     let app = spawn_app_with(|o| {
-        o.queue = QueueSettings { visibility_timeout: Duration::from_millis(50), max_receive_count: 3, batch_size: 10 };
+        o.queue = QueueSettings {
+            visibility_timeout: Duration::from_millis(50),
+            max_receive_count: storefront::worker::MAX_RECEIVE_COUNT,
+            batch_size: 10,
+        };
     })
     .await;
     let (alice, product) = setup(&app, 5).await;
@@ -130,9 +134,18 @@ async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead
     assert_eq!(failed, ["0b7f2a55-1111-4c3e-9d6a-000000000002"], "only the poison message fails");
     assert_eq!(delivered(&app), vec![id.clone()], "a duplicate delivery sends no second confirmation");
 
-    // Through the queue, the poison message is retried and then dead-lettered.
+    // Through the queue, the poison message is retried and then dead-lettered, and its last failure is counted.
+    let dlq_sends = || {
+        storefront::telemetry::metrics::snapshot()
+            .into_iter()
+            .find(|(m, _)| *m == storefront::telemetry::metrics::Metric::DlqSends)
+            .map(|(_, n)| n)
+            .unwrap_or_default()
+    };
+    let sends_before = dlq_sends();
     app.server.queue.send("not an OrderPlaced".into()).expect("sent");
     assert!(eventually(5, || async { app.server.queue.dead_letters() == ["not an OrderPlaced".to_owned()] }).await);
+    assert!(dlq_sends() > sends_before, "the worker counts the failure that sends a message to the dead letters");
     assert_eq!(app.get_as(&format!("/orders/{id}"), &alice).await.ok(200)["status"], "confirmed");
 }
 
