@@ -1,7 +1,7 @@
 //! Cold starts: each route function's release binary under the Runtime API harness, started afresh again and
 //! again: exec → first poll for work (init over) and exec → first response, beside the hello-world floor.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,37 +19,53 @@ pub struct InitResult {
     pub errors: usize,
 }
 
-/// Starts `binary` `starts` times; each start gets `event` as its first invocation.
-pub async fn measure(
-    api: &RuntimeApi,
-    binary: &Path,
-    name: &str,
-    env: &[(String, String)],
-    event: &Bytes,
-    starts: usize,
-) -> InitResult {
-    let (mut ready, mut answered, mut peak_rss_kib, mut errors) = (Vec::new(), Vec::new(), 0, 0);
+/// One way of starting a function: its binary, environment and first event.
+pub struct Variant {
+    pub label: String,
+    pub binary: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub event: Bytes,
+}
+
+/// Starts every variant `starts` times, round-robin (A, B, C, A, B, C, …), so that whatever else the shared
+/// machine is doing hits them alike; each start answers its event once and is stopped.
+pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> Vec<InitResult> {
+    let mut samples: Vec<(Vec<Duration>, Vec<Duration>, u64, usize)> =
+        variants.iter().map(|_| (Vec::new(), Vec::new(), 0, 0)).collect();
     for _ in 0..starts {
-        let exec = Instant::now();
-        let process = match api.spawn(binary, name, env) {
-            Ok(process) => process,
-            Err(error) => panic!("cannot start {}: {error}", binary.display()),
-        };
-        let Some(ready_at) = api.ready(name, Duration::from_secs(30)).await else {
-            let output = process.stop().await;
-            panic!("{name} never became ready: {}", output.stderr);
-        };
-        let outcome = api.invoke(name, event.clone()).await;
-        let done = Instant::now();
-        if matches!(outcome, Outcome::Error(_)) {
-            errors += 1;
+        for (variant, (ready, answered, peak_rss_kib, errors)) in variants.iter().zip(samples.iter_mut()) {
+            let name = "bench-function";
+            let exec = Instant::now();
+            let process = match api.spawn(&variant.binary, name, &variant.env) {
+                Ok(process) => process,
+                Err(error) => panic!("cannot start {}: {error}", variant.binary.display()),
+            };
+            let Some(ready_at) = api.ready(name, Duration::from_secs(30)).await else {
+                let output = process.stop().await;
+                panic!("{} never became ready: {}", variant.label, output.stderr);
+            };
+            let outcome = api.invoke(name, variant.event.clone()).await;
+            let done = Instant::now();
+            if matches!(outcome, Outcome::Error(_)) {
+                *errors += 1;
+            }
+            *peak_rss_kib = (*peak_rss_kib).max(process.peak_rss_kib().unwrap_or_default());
+            process.stop().await;
+            ready.push(ready_at.saturating_duration_since(exec));
+            answered.push(done.saturating_duration_since(exec));
         }
-        peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or_default());
-        process.stop().await;
-        ready.push(ready_at.saturating_duration_since(exec));
-        answered.push(done.saturating_duration_since(exec));
     }
-    InitResult { name: name.to_owned(), ready: millis(&ready), first_response: millis(&answered), peak_rss_kib, errors }
+    variants
+        .iter()
+        .zip(samples)
+        .map(|(variant, (ready, answered, peak_rss_kib, errors))| InitResult {
+            name: variant.label.clone(),
+            ready: millis(&ready),
+            first_response: millis(&answered),
+            peak_rss_kib,
+            errors,
+        })
+        .collect()
 }
 
 /// The deployable artifact's size: the arm64 `bootstrap` from `make build`, deflated as Lambda's zip would be.

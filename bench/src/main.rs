@@ -95,75 +95,76 @@ async fn run(settings: Settings, quick: bool) {
     let env = stack.lambda_environment();
     let api = RuntimeApi::start().await.expect("runtime API");
 
-    // 1 and 5. Cold starts and footprint.
+    // 1 and 5. Cold starts and footprint: each function paired with the floor, started alternately.
     eprintln!("init: {} starts per function", settings.starts);
-    let hello_event = sample_event("get-product");
-    let floor =
-        init::measure(&api, &bin.join("hello-lambda"), "hello-lambda", &env, &hello_event, settings.starts).await;
-    let mut inits = vec![floor.clone()];
-    for function in FUNCTIONS {
-        let name = function.route.function;
-        inits.push(init::measure(&api, &bin.join(name), name, &env, &sample_event(name), settings.starts).await);
-    }
-    let no_warm_up: Vec<(String, String)> =
-        env.iter().cloned().chain([(storefront::app::WARM_UP.to_owned(), "0".to_owned())]).collect();
-    let mut cold = init::measure(
-        &api,
-        &bin.join("get-product"),
-        "get-product",
-        &no_warm_up,
-        &sample_event("get-product"),
-        settings.starts,
-    )
-    .await;
-    cold.name = "get-product, no warm-up at init".into();
-    inits.push(cold);
-    let probing: Vec<(String, String)> = env.iter().filter(|(k, _)| k != "SSL_CERT_FILE").cloned().collect();
-    let get_product = sample_event("get-product");
-    let mut probed =
-        init::measure(&api, &bin.join("get-product"), "get-product", &probing, &get_product, settings.starts).await;
-    probed.name = "get-product, roots probed (no SSL_CERT_FILE)".into();
-    inits.push(probed);
-
+    let variant = |label: &str, binary: &str, env: &[(String, String)], event: &str| init::Variant {
+        label: label.to_owned(),
+        binary: bin.join(binary),
+        env: env.to_vec(),
+        event: sample_event(event),
+    };
+    let floor = || variant("hello-lambda (floor)", "hello-lambda", &env, "get-product");
     let mut table = Table::new(
         "Init under the Runtime API harness (ms, host release build)",
         &[
             "function",
             "ready p50",
             "ready p95",
+            "floor ready p50",
             "× floor",
             "first response p50",
-            "first response p95",
             "× floor",
             "peak RSS MiB",
             "zipped arm64 MB",
         ],
         "ready = exec → first poll for work (init done); first response = exec → answer to its first event, \
-         which includes the DynamoDB round trips. The floor is a hello-world `lambda_http` binary built with the same \
-         profile. Zipped size: the arm64 `bootstrap` from `make build`, deflated (gzip -9) as the Lambda zip is.",
+         which includes its DynamoDB round trips. Each row is started alternately with the floor (a hello-world \
+         `lambda_http` binary built with the same profile), 20 times each; ratios are against that paired floor. \
+         Zipped size: the arm64 `bootstrap` from `make build`, deflated (gzip -9) as the Lambda zip is.",
     );
-    for result in &inits {
-        let zipped = init::zipped_size(&target, &result.name)
-            .map(|b| format!("{:.2}", b as f64 / 1_000_000.0))
-            .unwrap_or_else(|| "-".into());
+    let mut row = |result: &init::InitResult, floor: &init::InitResult, zipped: Option<u64>| {
+        let zipped = zipped.map(|b| format!("{:.2}", b as f64 / 1_000_000.0)).unwrap_or_else(|| "-".into());
         table.row(vec![
             result.name.clone(),
             ms(result.ready.p50),
             ms(result.ready.p95),
+            ms(floor.ready.p50),
             ratio(result.ready.p50, floor.ready.p50),
             ms(result.first_response.p50),
-            ms(result.first_response.p95),
             ratio(result.first_response.p50, floor.first_response.p50),
             format!("{:.1}", result.peak_rss_kib as f64 / 1024.0),
             if result.errors > 0 { format!("{zipped} ({} errors)", result.errors) } else { zipped },
         ]);
+    };
+    let mut inits = Vec::new();
+    for function in FUNCTIONS {
+        let name = function.route.function;
+        let pair = init::measure(&api, &[floor(), variant(name, name, &env, name)], settings.starts).await;
+        row(&pair[1], &pair[0], init::zipped_size(&target, name));
+        inits.push(pair[1].clone());
+    }
+    // The fixes applied at run time, each against the same function without it, all alternating.
+    let no_warm_up: Vec<(String, String)> =
+        env.iter().cloned().chain([(storefront::app::WARM_UP.to_owned(), "0".to_owned())]).collect();
+    let fixes = init::measure(
+        &api,
+        &[
+            floor(),
+            variant("get-product (as deployed)", "get-product", &env, "get-product"),
+            variant("get-product, no warm-up at init", "get-product", &no_warm_up, "get-product"),
+        ],
+        settings.starts,
+    )
+    .await;
+    for result in &fixes {
+        row(result, &fixes[0], None);
     }
     table.print();
     tables.push(table);
     charts.push(Chart {
         title: "Init: exec → ready, p50, floor first".into(),
         unit: "ms".into(),
-        bars: inits.iter().map(|r| (r.name.clone(), r.ready.p50)).collect(),
+        bars: std::iter::once(&fixes[0]).chain(&inits).map(|r| (r.name.clone(), r.ready.p50)).collect(),
     });
 
     // Clients built at init: what a request would pay if it built them itself.

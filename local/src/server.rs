@@ -251,13 +251,6 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
-    // As template.yaml does: trusted roots from one bundle, not every certificate directory.
-    .chain(
-        ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
-            .into_iter()
-            .find(|bundle| std::path::Path::new(bundle).exists())
-            .map(|bundle| ("SSL_CERT_FILE".to_owned(), bundle.to_owned())),
-    )
     .collect();
     let outbox = Arc::new(LocalOutbox::default());
     let mut app = AppState::with_dynamodb(dynamodb.clone(), queue.clone(), Arc::new(blobs), &config);

@@ -182,8 +182,6 @@ fn functions_log_json_to_a_group_with_retention_and_are_traced() {
     let template = template();
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Tracing"], "Active");
-    // Cold start: trusted roots from one bundle, not a scan of every certificate directory.
-    assert_eq!(globals["Environment"]["Variables"]["SSL_CERT_FILE"], "/etc/pki/tls/certs/ca-bundle.crt");
     assert_eq!(globals["LoggingConfig"]["LogFormat"], "JSON");
     let group = target(&globals["LoggingConfig"]["LogGroup"]).expect("a log group for every function");
     // `RetentionInDays: 14` or `!If [IsProd, 90, 14]`.
