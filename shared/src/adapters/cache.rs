@@ -20,8 +20,12 @@ use crate::domain::{Product, ProductId, StockDelta, UserId};
 use crate::ports::{ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockChangeError, StoreError};
 use crate::telemetry::metrics::{self, Metric};
 
-/// Past this many entries of one kind the oldest are not worth tracking: the map is emptied.
-const MAX_ENTRIES: usize = 10_000;
+/// Bounds per shelf, so a crawler paging through everything cannot grow a 256 MB function: past its bound a
+/// shelf is emptied (cheaper than tracking age, and the entries live 3 s anyway). A product is ~1 KB; a listing
+/// page holds up to 100 of them.
+const MAX_PRODUCTS: usize = 10_000;
+const MAX_PAGES: usize = 200;
+const MAX_ARTISANS: usize = 10_000;
 
 struct Entry<V> {
     value: V,
@@ -30,11 +34,12 @@ struct Entry<V> {
 
 struct Shelf<K, V> {
     entries: HashMap<K, Entry<V>>,
+    capacity: usize,
 }
 
 impl<K: Eq + Hash, V: Clone> Shelf<K, V> {
-    fn new() -> Self {
-        Self { entries: HashMap::new() }
+    fn new(capacity: usize) -> Self {
+        Self { entries: HashMap::new(), capacity }
     }
 
     fn get(&self, key: &K, now: Instant) -> Option<V> {
@@ -42,7 +47,7 @@ impl<K: Eq + Hash, V: Clone> Shelf<K, V> {
     }
 
     fn put(&mut self, key: K, value: V, expires: Instant) {
-        if self.entries.len() >= MAX_ENTRIES {
+        if self.entries.len() >= self.capacity {
             self.entries.clear();
         }
         self.entries.insert(key, Entry { value, expires });
@@ -60,7 +65,13 @@ struct Shelves {
 
 impl Shelves {
     fn new(generation: u64) -> Self {
-        Self { generation, products: Shelf::new(), pages: Shelf::new(), artisans: Shelf::new(), counts: Shelf::new() }
+        Self {
+            generation,
+            products: Shelf::new(MAX_PRODUCTS),
+            pages: Shelf::new(MAX_PAGES),
+            artisans: Shelf::new(MAX_ARTISANS),
+            counts: Shelf::new(1),
+        }
     }
 }
 
@@ -164,5 +175,31 @@ impl CatalogStore for CachedCatalog {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_lives_until_it_expires() {
+        let now = Instant::now();
+        let mut shelf: Shelf<u32, &str> = Shelf::new(10);
+        shelf.put(1, "one", now + Duration::from_secs(3));
+        assert_eq!(shelf.get(&1, now), Some("one"));
+        assert_eq!(shelf.get(&1, now + Duration::from_secs(3)), None);
+    }
+
+    #[test]
+    fn a_full_shelf_is_emptied_before_it_grows() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(3);
+        let mut shelf: Shelf<u32, u32> = Shelf::new(2);
+        shelf.put(1, 1, later);
+        shelf.put(2, 2, later);
+        shelf.put(3, 3, later);
+        assert_eq!((shelf.get(&1, now), shelf.get(&3, now)), (None, Some(3)));
+        assert_eq!(shelf.entries.len(), 1);
     }
 }
