@@ -189,7 +189,7 @@ async fn run(settings: Settings, quick: bool) {
     let mut table = Table::new(
         "Clients built once at init vs per request (ms)",
         &["case", "p50", "p95"],
-        "A request that built its own SDK config and clients would pay the first row on top of its store calls.",
+        "A request that built its own SDK config and clients would pay the difference between the rows on top of its store calls.",
     );
     table.row(vec!["store call on the clients built at init".into(), ms(reused.p50), ms(reused.p95)]);
     table.row(vec!["build config + clients, then the same call".into(), ms(fresh.p50), ms(fresh.p95)]);
