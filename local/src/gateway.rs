@@ -25,9 +25,6 @@ pub const MAX_LOCAL_BODY_BYTES: usize = 1024 * 1024;
 pub struct Gateway {
     pub app: AppState,
     pub jwt: Arc<JwtKey>,
-    /// For `/health`.
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub table: String,
 }
 
 pub fn problem(error: ApiError) -> AxumResponse {

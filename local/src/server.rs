@@ -261,12 +261,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     let seeded = if marker.exists() { 0 } else { crate::seed::demo_catalog(app.catalog.as_ref()).await? };
     std::fs::write(&marker, b"demo catalog written\n")?;
 
-    let gateway = Gateway {
-        app: app.clone(),
-        jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())),
-        dynamodb,
-        table: TABLE_NAME.to_owned(),
-    };
+    let gateway = Gateway { app: app.clone(), jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())) };
     let (shutdown, stopped) = oneshot::channel::<()>();
     let router = router(gateway);
     let background = if !options.in_process_workers {
@@ -450,15 +445,13 @@ async fn openapi() -> AxumResponse {
     }
 }
 
-/// `GET /health`: the server answers and its DynamoDB engine serves the table.
+/// `GET /health`: the server answers and its DynamoDB engine serves the table (the store's own `ping`).
 async fn health(State(gateway): State<Gateway>) -> AxumResponse {
-    match gateway.dynamodb.describe_table().table_name(&gateway.table).send().await {
+    match gateway.app.catalog.ping().await {
         Ok(_) => match json_response(http::StatusCode::OK, &json!({ "status": "ok", "dynamodb": "ok" })) {
             Ok(response) => to_axum(response),
             Err(error) => problem(error),
         },
-        Err(error) => problem(
-            ApiError::unavailable(1).with_source(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()),
-        ),
+        Err(error) => problem(ApiError::unavailable(1).with_source(error.to_string())),
     }
 }

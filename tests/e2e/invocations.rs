@@ -18,7 +18,7 @@ use storefront_local::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
 use storefront_tests::*;
 
 use crate::events::{EXPECTED, render, sample_events};
-use crate::routes::{pascal, template};
+use crate::routes::{granted_actions, template};
 
 const WORKERS: [&str; 3] = ["order-worker", "image-worker", "order-sweeper"];
 
@@ -140,17 +140,7 @@ async fn run_apigw_event(api: &RuntimeApi, tools: &Tools, event: &str) -> EventR
 
 /// The DynamoDB actions template.yaml grants a function.
 fn granted_dynamodb_actions(function: &str) -> BTreeSet<String> {
-    let template = template();
-    let resource = &template["Resources"][format!("{}Function", pascal(function)).as_str()];
-    resource["Properties"]["Policies"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-        .flat_map(|policy| policy["Statement"].as_sequence().cloned().unwrap_or_default())
-        .flat_map(|statement| statement["Action"].as_sequence().cloned().unwrap_or_default())
-        .filter_map(|action| action.as_str().map(str::to_owned))
-        .filter(|action| action.starts_with("dynamodb:"))
-        .collect()
+    granted_actions(&template(), function).into_iter().filter(|action| action.starts_with("dynamodb:")).collect()
 }
 
 fn is_write(action: &str) -> bool {

@@ -15,8 +15,20 @@ pub(crate) fn template() -> Value {
     serde_yaml::from_str(&text).expect("template.yaml parses")
 }
 
-pub(crate) fn pascal(name: &str) -> String {
+fn pascal(name: &str) -> String {
     name.split('-').map(|part| part[..1].to_uppercase() + &part[1..]).collect()
+}
+
+/// Every IAM action the template grants a function (its `Policies` statements).
+pub(crate) fn granted_actions(template: &Value, function: &str) -> Vec<String> {
+    template["Resources"][format!("{}Function", pascal(function)).as_str()]["Properties"]["Policies"]
+        .as_sequence()
+        .expect("Policies")
+        .iter()
+        .flat_map(|policy| policy["Statement"].as_sequence().cloned().unwrap_or_default())
+        .flat_map(|statement| statement["Action"].as_sequence().cloned().unwrap_or_default())
+        .map(|action| action.as_str().expect("action").to_owned())
+        .collect()
 }
 
 /// (method, path, logical id, authorizer) of every HttpApi event in the template.
@@ -120,15 +132,7 @@ fn read_routes_get_read_only_table_access_and_no_route_gets_scan() {
         "s3:PutObject",
     ];
     for function in FUNCTIONS {
-        let resource = &template["Resources"][format!("{}Function", pascal(function.route.function)).as_str()];
-        let actions: Vec<String> = resource["Properties"]["Policies"]
-            .as_sequence()
-            .expect("Policies")
-            .iter()
-            .flat_map(|policy| policy["Statement"].as_sequence().cloned().unwrap_or_default())
-            .flat_map(|statement| statement["Action"].as_sequence().cloned().unwrap_or_default())
-            .map(|action| action.as_str().expect("action").to_owned())
-            .collect();
+        let actions = granted_actions(&template, function.route.function);
         assert!(!actions.is_empty(), "{} has no table access", function.route.function);
         let allowed = |a: &String| {
             (a.starts_with("dynamodb:") && a != "dynamodb:Scan" && a != "dynamodb:*")
