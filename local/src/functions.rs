@@ -19,6 +19,7 @@ pub const FUNCTIONS: &[Function] = &[
     get_order::FUNCTION,
     cancel_order::FUNCTION,
     list_artisan_orders::FUNCTION,
+    list_artisan_products::FUNCTION,
     ship_order::FUNCTION,
     request_image_upload::FUNCTION,
 ];

@@ -26,10 +26,10 @@ async fn an_artisan_lists_a_product_owned_by_the_caller() {
     assert_eq!(product["images"], json!([]));
     let id = product["product_id"].as_str().expect("id");
     assert_eq!(created.header("location"), Some(format!("/products/{id}").as_str()));
-    assert_eq!(app.get(&format!("/products/{id}")).await.ok(200), &product);
-    assert_eq!(app.list_all("/products?category=leather").await, vec![product.clone()]);
+    assert_eq!(app.get(&format!("/products/{id}")).await.ok(200), &public_view(&product));
+    assert_eq!(app.list_all("/products?category=leather").await, vec![public_view(&product)]);
     assert_eq!(app.get("/artisans/ana").await.ok(200)["product_count"], 1);
-    assert_eq!(app.list_all("/products?limit=100").await[0], product, "newest first");
+    assert_eq!(app.list_all("/products?limit=100").await[0], public_view(&product), "newest first");
 }
 
 #[tokio::test]
@@ -56,7 +56,7 @@ async fn ownership_status_and_version_are_never_taken_from_a_body() {
     {
         app.send(Method::PATCH, &format!("/products/{id}"), Some(&ana), Some(body)).await.problem(422, "validation");
     }
-    assert_eq!(app.get(&format!("/products/{id}")).await.ok(200), &product, "nothing changed");
+    assert_eq!(app.get(&format!("/products/{id}")).await.ok(200), &public_view(&product), "nothing changed");
     assert_eq!(app.get("/artisans/ana").await.ok(200)["product_count"], 1);
 }
 
@@ -154,7 +154,7 @@ async fn an_edit_changes_only_what_it_names_and_if_match_guards_lost_updates() {
         .await
         .problem(400, "bad-request");
     app.send(Method::PATCH, &path, Some(&ana), Some(json!({}))).await.problem(422, "validation");
-    assert_eq!(app.get(&path).await.ok(200), &edited_body, "refused edits changed nothing");
+    assert_eq!(app.get(&path).await.ok(200), &public_view(&edited_body), "refused edits changed nothing");
     let categories = app.get("/categories").await.ok(200)["items"].clone();
     let count = |slug: &str| {
         categories.as_array().expect("items").iter().find(|c| c["slug"] == slug).expect("category")["product_count"]
@@ -179,7 +179,7 @@ async fn another_artisans_product_is_not_found_for_every_write() {
     app.send(Method::POST, &format!("/products/{id}/stock"), Some(&bob), Some(json!({"delta": -100})))
         .await
         .problem(404, "not-found");
-    assert_eq!(app.get(&format!("/products/{id}")).await.ok(200), &product);
+    assert_eq!(app.get(&format!("/products/{id}")).await.ok(200), &public_view(&product));
 }
 
 #[tokio::test]

@@ -9,12 +9,15 @@ use storefront::AppState;
 use storefront::adapters::dynamodb::schema;
 use storefront::adapters::s3::S3BlobStore;
 use storefront::config::Config;
-use storefront::domain::{CheckoutLines, NewProduct, ProductId, StockDelta, UserId};
-use storefront::ports::{PageRequest, ProductFilter, StockChangeError};
-use storefront::services::checkout::{Buyer, CheckoutOutcome, checkout, fingerprint};
+use storefront::domain::{
+    IdempotencyKey, NewProduct, OrderId, ProductId, Purchase, RequestToken, StockDelta, UploadId, UserId,
+};
+use storefront::ports::{PageRequest, ProductFilter, StockAdjustment, StockChangeError};
+use storefront::services::checkout::{Buyer, CheckoutOutcome, checkout};
 use storefront::services::orders::{Confirmation, confirm};
 use storefront::services::{ServiceError, orders, products};
 use storefront_local::queue::{LocalQueue, QueueSettings};
+use time::OffsetDateTime;
 
 fn moto_endpoint() -> Option<String> {
     let endpoint = std::env::var("MOTO_ENDPOINT").ok();
@@ -30,7 +33,7 @@ async fn moto_state() -> Option<AppState> {
     let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     // A table per test: the suites run in parallel against one moto.
-    let table = format!("conformance-{}", ProductId::generate(1).as_str().to_lowercase());
+    let table = format!("conformance-{}", RequestToken::generate(OffsetDateTime::now_utc()).as_str().to_lowercase());
     schema::ensure_table(&client, &table).await.expect("table on moto");
     let config = Config {
         table_name: table.clone(),
@@ -65,10 +68,9 @@ async fn buy(
     product: &ProductId,
     quantity: i64,
 ) -> Result<CheckoutOutcome, ServiceError> {
-    let lines = CheckoutLines::parse(&[(product.to_string(), quantity)]).expect("lines");
-    let fp = fingerprint(&[product.as_str(), &quantity.to_string()]);
+    let purchase = Purchase::parse(Some(&[(product.to_string(), quantity)])).expect("lines");
     let buyer = Buyer { user: user(buyer), contact_email: None };
-    checkout(&state.checkout_ports(), &buyer, key.to_owned(), &fp, Some(lines)).await
+    checkout(&state.checkout_ports(), &buyer, IdempotencyKey::parse(key).expect("key"), purchase).await
 }
 
 #[tokio::test]
@@ -97,17 +99,24 @@ async fn catalog_listing_counts_and_stock_rules_hold_on_moto() {
     assert_eq!(state.catalog.get_artisan(&user("ana")).await.expect("read").expect("profile").product_count, 7);
     assert_eq!(state.catalog.get_products(&ids).await.expect("batch").len(), 7);
     let now = state.clock.now();
-    let minus = StockDelta::parse(-4).expect("delta");
+    let adjustment =
+        |id: &str, delta: i64| StockAdjustment { id: id.into(), delta: StockDelta::parse(delta).expect("delta") };
     assert!(matches!(
-        state.catalog.adjust_stock(&ids[0], &user("ana"), minus, now).await,
+        state.catalog.adjust_stock(&ids[0], &user("ana"), &adjustment("a1", -4), now).await,
         Err(StockChangeError::OutOfRange)
     ));
-    let plus = StockDelta::parse(2).expect("delta");
     assert!(matches!(
-        state.catalog.adjust_stock(&ids[0], &user("bo"), plus, now).await,
+        state.catalog.adjust_stock(&ids[0], &user("bo"), &adjustment("a2", 2), now).await,
         Err(StockChangeError::Store(_))
     ));
-    assert_eq!(state.catalog.adjust_stock(&ids[0], &user("ana"), plus, now).await.expect("restocked").stock, 5);
+    let restock = adjustment("a3", 2);
+    assert_eq!(state.catalog.adjust_stock(&ids[0], &user("ana"), &restock, now).await.expect("restocked").stock, 5);
+    // The same adjustment again (a retry) changes nothing; its id with another change is refused.
+    assert_eq!(state.catalog.adjust_stock(&ids[0], &user("ana"), &restock, now).await.expect("replayed").stock, 5);
+    assert!(matches!(
+        state.catalog.adjust_stock(&ids[0], &user("ana"), &adjustment("a3", 3), now).await,
+        Err(StockChangeError::IdReused)
+    ));
 }
 
 #[tokio::test]
@@ -142,17 +151,23 @@ async fn idempotency_and_status_moves_hold_on_moto() {
     let Some(state) = moto_state().await else { return };
     let id = product(&state, "ana", 5).await;
     let Ok(CheckoutOutcome::Placed(order)) = buy(&state, "alice", "k1", &id, 2).await else { panic!("placed") };
-    assert!(matches!(buy(&state, "alice", "k1", &id, 2).await, Ok(CheckoutOutcome::Replayed { status: 201, .. })));
+    assert!(
+        matches!(buy(&state, "alice", "k1", &id, 2).await, Ok(CheckoutOutcome::Replayed(replayed)) if replayed == order)
+    );
     assert!(matches!(buy(&state, "alice", "k1", &id, 3).await, Err(ServiceError::IdempotencyKeyReused)));
     let message = storefront::ports::OrderPlaced { order_id: order.order_id.clone(), user_id: user("alice") };
     let clock = state.clock.as_ref();
     assert!(matches!(confirm(state.orders.as_ref(), clock, &message).await, Ok(Confirmation::Confirmed(_))));
     assert!(matches!(confirm(state.orders.as_ref(), clock, &message).await, Ok(Confirmation::AlreadyHandled(_))));
-    let cancelled =
-        orders::cancel(state.orders.as_ref(), clock, &user("alice"), &order.order_id).await.expect("cancelled");
+    let catalog = state.catalog.as_ref();
+    let cancelled = orders::cancel(state.orders.as_ref(), catalog, clock, &user("alice"), &order.order_id)
+        .await
+        .expect("cancelled");
     assert_eq!(cancelled.status.as_str(), "cancelled");
     assert_eq!(state.catalog.get_product(&id).await.expect("read").expect("product").stock, 5, "stock returned");
-    assert!(orders::cancel(state.orders.as_ref(), clock, &user("alice"), &order.order_id).await.is_err());
+    let again = orders::cancel(state.orders.as_ref(), catalog, clock, &user("alice"), &order.order_id).await;
+    assert_eq!(again.expect("a repeated cancel answers the order"), cancelled);
+    assert_eq!(state.catalog.get_product(&id).await.expect("read").expect("product").stock, 5, "returned once");
 }
 
 #[tokio::test]
@@ -161,10 +176,11 @@ async fn the_sqs_adapter_delivers_order_placed_on_moto() {
     use storefront::ports::{OrderPlaced, OrderQueue};
     let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let name = format!("orders-{}", ProductId::generate(2).as_str().to_lowercase());
+    let now = OffsetDateTime::now_utc();
+    let name = format!("orders-{}", RequestToken::generate(now).as_str().to_lowercase());
     let url = sqs.create_queue().queue_name(name).send().await.expect("queue").queue_url.expect("url");
     let queue = storefront::adapters::sqs::SqsOrderQueue::new(sqs.clone(), url.clone());
-    let message = OrderPlaced { order_id: ProductId::generate(3), user_id: user("alice") };
+    let message = OrderPlaced { order_id: OrderId::generate(now), user_id: user("alice") };
     queue.order_placed(&message).await.expect("sent");
     let received = sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await.expect("received");
     let bodies: Vec<OrderPlaced> = received
@@ -179,7 +195,8 @@ async fn the_sqs_adapter_delivers_order_placed_on_moto() {
 async fn the_s3_adapter_presigns_stores_and_deletes_on_moto() {
     let Some(state) = moto_state().await else { return };
     let blobs = state.blobs.as_ref();
-    let key = format!("uploads/ana/{}/{}", ProductId::generate(4), ProductId::generate(5));
+    let now = OffsetDateTime::now_utc();
+    let key = format!("uploads/ana/{}/{}", ProductId::generate(now), UploadId::generate(now));
     let lifetime = std::time::Duration::from_secs(300);
     let ticket = blobs.presign_put(&key, "image/png", lifetime, state.clock.now()).await.expect("presigned");
     assert!(ticket.url.contains("X-Amz-Signature"), "{}", ticket.url);

@@ -26,6 +26,7 @@ pub(crate) const EXPECTED: &[(&str, u16)] = &[
     ("get-product.unknown", 404),
     ("list-artisan-orders.bad-status", 422),
     ("list-artisan-orders.ok", 200),
+    ("list-artisan-products.ok", 200),
     ("list-categories.ok", 200),
     ("list-orders.ok", 200),
     ("list-products.bad-limit", 422),
@@ -98,19 +99,17 @@ pub(crate) async fn render(event: &str, text: &str, app: &TestApp) -> String {
         user: storefront::domain::UserId::parse("alice").expect("user"),
         contact_email: None,
     };
-    let lines = storefront::domain::CheckoutLines::parse(&[(ORDERED_PRODUCT.to_owned(), 1)]).expect("lines");
-    let outcome = storefront::services::checkout::checkout(
-        &store.checkout_ports(),
-        &buyer,
-        format!("prepare-{event}"),
-        "prepare",
-        Some(lines),
-    )
-    .await
-    .expect("order placed");
+    let purchase = storefront::domain::Purchase::parse(Some(&[(ORDERED_PRODUCT.to_owned(), 1)])).expect("lines");
+    let key = storefront::domain::IdempotencyKey::parse(&format!("prepare-{event}")).expect("key");
+    let outcome = storefront::services::checkout::checkout(&store.checkout_ports(), &buyer, key, purchase)
+        .await
+        .expect("order placed");
     let storefront::services::checkout::CheckoutOutcome::Placed(order) = outcome else { panic!("a fresh key") };
     if event.starts_with("ship-order.") {
-        store.orders.confirm(&buyer.user, &order.order_id, now).await.expect("confirmed");
+        let message = storefront::ports::OrderPlaced { order_id: order.order_id.clone(), user_id: buyer.user.clone() };
+        storefront::services::orders::confirm(store.orders.as_ref(), store.clock.as_ref(), &message)
+            .await
+            .expect("confirmed");
     }
     text.replace("{{ORDER_ID}}", order.order_id.as_str())
 }

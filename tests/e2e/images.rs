@@ -47,6 +47,13 @@ async fn product_now(app: &TestApp, id: &str) -> serde_json::Value {
     app.get(&format!("/products/{id}")).await.ok(200).clone()
 }
 
+/// The product as its artisan sees it (`GET /artisan/products`), with the uploads that were refused.
+async fn owned_product(app: &TestApp, token: &str, id: &str) -> serde_json::Value {
+    let page = app.get_as("/artisan/products?limit=100", token).await.ok(200).clone();
+    let items = page["items"].as_array().expect("items");
+    items.iter().find(|p| p["product_id"] == id).cloned().expect("the artisan's own product is listed")
+}
+
 async fn dimensions(app: &TestApp, url: &str) -> (u32, u32) {
     let response = app.client.get(url).send().await.expect("GET image");
     assert_eq!(response.status(), 200, "{url}");
@@ -82,7 +89,7 @@ async fn photos_of_every_accepted_type_become_thumbnails_on_the_product() {
         assert_eq!(dimensions(&app, image["large_url"].as_str().expect("large")).await, large, "{content_type} large");
     }
     assert!(app.server.app.blobs.list("uploads/").await.expect("list").is_empty(), "processed uploads are removed");
-    assert!(product_now(&app, &product).await.get("image_errors").is_none());
+    assert_eq!(owned_product(&app, &ana, &product).await["image_errors"], json!([]));
 }
 
 #[tokio::test]
@@ -104,13 +111,20 @@ async fn bad_uploads_are_refused_with_a_reason_and_leave_nothing_behind() {
         let ticket = ticket(&app, &ana, &product, content_type).await;
         assert_eq!(upload(&app, &ticket, bytes).await, 200);
         let refused = eventually(10, || async {
-            product_now(&app, &product).await["image_errors"].as_array().map_or(0, Vec::len) > n
+            owned_product(&app, &ana, &product).await["image_errors"].as_array().map_or(0, Vec::len) > n
         })
         .await;
         assert!(refused, "upload {n} was not refused");
-        let error = product_now(&app, &product).await["image_errors"][n].clone();
+        let error = owned_product(&app, &ana, &product).await["image_errors"][n].clone();
         assert!(error["reason"].as_str().expect("reason").contains(reason), "{error}");
     }
+    // The reasons are the artisan's: the public product and listings never carry them, nor do other artisans see them.
+    assert!(product_now(&app, &product).await.get("image_errors").is_none());
+    let listed = app.list_all("/products?artisan_id=ana").await;
+    assert!(listed.iter().all(|p| p.get("image_errors").is_none()), "{listed:?}");
+    let bo = app.artisan("bo").await;
+    let theirs = app.get_as("/artisan/products", &bo).await.ok(200).clone();
+    assert_eq!(theirs["items"], json!([]), "another artisan sees none of ana's products");
     let now = product_now(&app, &product).await;
     assert_eq!(now["images"], json!([]));
     assert!(app.server.app.blobs.list("uploads/").await.expect("list").is_empty(), "refused uploads are deleted");

@@ -181,6 +181,16 @@ async fn into_test_response(response: reqwest::Response) -> TestResponse {
     TestResponse { status, headers, body, text }
 }
 
+/// A product as the public reads it: the owner's view (`POST`/`PATCH` answers, `GET /artisan/products`) without
+/// what only its artisan sees.
+pub fn public_view(owned: &Value) -> Value {
+    let mut public = owned.clone();
+    if let Some(object) = public.as_object_mut() {
+        assert!(object.remove("image_errors").is_some(), "an owner's view carries image_errors: {owned}");
+    }
+    public
+}
+
 /// A buy-now checkout body for one product.
 pub fn buy(product: &str, quantity: i64) -> Value {
     json!({"items": [{"product_id": product, "quantity": quantity}]})

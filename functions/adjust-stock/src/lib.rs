@@ -1,8 +1,9 @@
-//! POST /products/{product_id}/stock: an artisan adds or removes units, atomically (never below zero).
+//! POST /products/{product_id}/stock: an artisan adds or removes units, atomically (never below zero), once per
+//! `Idempotency-Key` when one is sent.
 
 use http::header;
 use serde::Deserialize;
-use storefront::domain::StockDelta;
+use storefront::domain::{OwnedProduct, StockDelta};
 use storefront::http::prelude::*;
 use storefront::services::products;
 
@@ -27,9 +28,11 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     let id = product_id_param(&req)?;
     let body: AdjustStock = json_body(&req)?;
     let delta = StockDelta::parse(body.delta)?;
-    let product =
-        products::adjust_stock(state.catalog.as_ref(), state.clock.as_ref(), &caller.user_id, &id, delta).await?;
-    let mut response = json(StatusCode::OK, &product)?;
+    // Optional here: with one, a client's retry of the same adjustment is applied once.
+    let key = idempotency_key(&req)?;
+    let (catalog, clock) = (state.catalog.as_ref(), state.clock.as_ref());
+    let product = products::adjust_stock(catalog, clock, &caller.user_id, &id, delta, key.as_ref()).await?;
+    let mut response = json(StatusCode::OK, &OwnedProduct::from(&product))?;
     response.headers_mut().insert(header::ETAG, etag(product.version));
     Ok(response)
 }

@@ -2,7 +2,7 @@
 
 use http::header;
 use serde::Deserialize;
-use storefront::domain::NewProduct;
+use storefront::domain::{NewProduct, OwnedProduct};
 use storefront::http::prelude::*;
 use storefront::services::products;
 
@@ -36,7 +36,7 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     let display_name = caller.name.clone().unwrap_or_else(|| caller.user_id.to_string());
     let product =
         products::create(state.catalog.as_ref(), state.clock.as_ref(), &caller.user_id, &display_name, new).await?;
-    let mut response = json(StatusCode::CREATED, &product)?;
+    let mut response = json(StatusCode::CREATED, &OwnedProduct::from(&product))?;
     response.headers_mut().insert(header::ETAG, etag(product.version));
     if let Ok(location) = format!("/products/{}", product.product_id).try_into() {
         response.headers_mut().insert(header::LOCATION, location);

@@ -18,11 +18,9 @@ pub async fn handle(state: AppState, message: SqsMessage) -> Result<(), WorkerEr
     let order = match orders::confirm(state.orders.as_ref(), state.clock.as_ref(), &placed).await {
         Ok(Confirmation::Confirmed(order)) => order,
         // Cancelled first: nothing to confirm or announce.
-        Ok(Confirmation::AlreadyHandled(OrderStatus::Cancelled)) => return Ok(()),
+        Ok(Confirmation::AlreadyHandled(order)) if order.status == OrderStatus::Cancelled => return Ok(()),
         // A duplicate: the order moved on already, but its confirmation may not have gone out yet.
-        Ok(Confirmation::AlreadyHandled(_)) => {
-            orders::get(state.orders.as_ref(), &placed.user_id, &placed.order_id).await.map_err(retry)?
-        }
+        Ok(Confirmation::AlreadyHandled(order)) => order,
         Err(ServiceError::NotFound(_)) => {
             return Err(WorkerError::Poison(format!("order {} does not exist", placed.order_id)));
         }

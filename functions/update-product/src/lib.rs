@@ -2,7 +2,7 @@
 
 use http::header;
 use serde::Deserialize;
-use storefront::domain::ProductPatch;
+use storefront::domain::{OwnedProduct, ProductPatch};
 use storefront::http::prelude::*;
 use storefront::services::products;
 
@@ -39,7 +39,7 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     )?;
     let product =
         products::update(state.catalog.as_ref(), state.clock.as_ref(), &caller.user_id, &id, patch, if_match).await?;
-    let mut response = json(StatusCode::OK, &product)?;
+    let mut response = json(StatusCode::OK, &OwnedProduct::from(&product))?;
     response.headers_mut().insert(header::ETAG, etag(product.version));
     Ok(response)
 }

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::domain::{Product, ProductId, StockDelta, UserId};
-use crate::ports::{ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockChangeError, StoreError};
+use crate::domain::{Product, ProductId, UserId};
+use crate::ports::{
+    ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockAdjustment, StockChangeError, StoreError,
+};
 use crate::telemetry::metrics::{self, Metric};
 
 /// Bounds per shelf, so a crawler paging through everything cannot grow a 256 MB function: past its bound a
@@ -159,10 +161,10 @@ impl CatalogStore for CachedCatalog {
         &self,
         id: &ProductId,
         artisan: &UserId,
-        delta: StockDelta,
+        adjustment: &StockAdjustment,
         now: OffsetDateTime,
     ) -> Result<Product, StockChangeError> {
-        self.inner.adjust_stock(id, artisan, delta, now).await
+        self.inner.adjust_stock(id, artisan, adjustment, now).await
     }
 
     async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {

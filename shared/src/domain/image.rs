@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{ProductId, UserId, ValidationErrors};
+use super::{ProductId, UploadId, UserId, ValidationErrors};
 
 /// Largest accepted upload.
 pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
@@ -62,7 +62,7 @@ impl ImageType {
 pub struct UploadKey {
     pub artisan: UserId,
     pub product: ProductId,
-    pub upload_id: ProductId,
+    pub upload_id: UploadId,
 }
 
 impl UploadKey {
@@ -80,7 +80,7 @@ impl UploadKey {
         Some(Self {
             artisan: UserId::parse(artisan)?,
             product: ProductId::parse(product)?,
-            upload_id: ProductId::parse(upload)?,
+            upload_id: UploadId::parse(upload)?,
         })
     }
 }
@@ -121,7 +121,7 @@ mod tests {
         let key = UploadKey {
             artisan: UserId::parse("ana").expect("id"),
             product: ProductId::from_parts(1, 1),
-            upload_id: ProductId::from_parts(2, 2),
+            upload_id: UploadId::from_parts(2, 2),
         };
         assert_eq!(UploadKey::parse(&key.key()), Some(key.clone()));
         assert_eq!(UploadKey::parse("images/x"), None);

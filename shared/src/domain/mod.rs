@@ -2,6 +2,7 @@
 
 pub mod cart;
 pub mod category;
+pub mod idempotency;
 pub mod ids;
 pub mod image;
 pub mod money;
@@ -11,9 +12,12 @@ pub mod validation;
 
 pub use cart::{CartLine, CartView, CartViewLine, MAX_CART_LINES, Quantity};
 pub use category::Category;
-pub use ids::{ProductId, UserId};
+pub use idempotency::IdempotencyKey;
+pub use ids::{OrderId, ProductId, RequestToken, UploadId, UserId, epoch_millis};
 pub use image::{ImageError, ImageType, UploadKey};
 pub use money::{Currency, Money};
-pub use order::{CheckoutLines, Order, OrderId, OrderLine, OrderStatus, PlaceError};
-pub use product::{NewProduct, Product, ProductImage, ProductPatch, ProductStatus, Stock, StockDelta};
+pub use order::{CheckoutLines, Decision, Order, OrderLine, OrderStatus, PlaceError, Purchase};
+pub use product::{
+    NewProduct, OwnedProduct, Product, ProductImage, ProductPatch, ProductStatus, Stock, StockDelta, returnable_units,
+};
 pub use validation::{FieldError, ValidationErrors};

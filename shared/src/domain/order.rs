@@ -3,10 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{MAX_CART_LINES, Money, Product, ProductId, Quantity, UserId, ValidationErrors};
-
-/// A server-made, time-ordered order id (ULID), so "newest first" is a descending key.
-pub type OrderId = ProductId;
+use super::{MAX_CART_LINES, Money, OrderId, Product, ProductId, Quantity, UserId, ValidationErrors};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,24 +33,18 @@ impl OrderStatus {
             _ => None,
         }
     }
+}
 
-    /// The lifecycle: `placed → confirmed → shipped`, and `placed | confirmed → cancelled`.
-    pub fn can_become(self, next: OrderStatus) -> bool {
-        matches!(
-            (self, next),
-            (OrderStatus::Placed, OrderStatus::Confirmed)
-                | (OrderStatus::Confirmed, OrderStatus::Shipped)
-                | (OrderStatus::Placed | OrderStatus::Confirmed, OrderStatus::Cancelled)
-        )
-    }
-
-    /// The statuses an order must be in to move to `next` (the condition of the conditional write).
-    pub fn sources_of(next: OrderStatus) -> Vec<OrderStatus> {
-        [OrderStatus::Placed, OrderStatus::Confirmed, OrderStatus::Shipped, OrderStatus::Cancelled]
-            .into_iter()
-            .filter(|from| from.can_become(next))
-            .collect()
-    }
+/// What a requested move of an order comes to. The store writes a `Move` under the condition that the order is
+/// still as it was read; the other two answers write nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The order after the move.
+    Move(Order),
+    /// The order is already where the move would take it (a retried or repeated request): answer as if it moved.
+    AlreadyDone,
+    /// The move is not allowed from here; the order (or the part) is in this status.
+    Refused(OrderStatus),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +64,9 @@ pub struct Order {
     pub status: OrderStatus,
     pub items: Vec<OrderLine>,
     pub total: Money,
+    /// Artisans whose part has shipped, in the order they shipped it. The order is `shipped` with the last one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shipped_artisans: Vec<UserId>,
     /// Where the confirmation goes (the shopper's verified email claim); never shown to artisans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
@@ -94,11 +88,69 @@ impl Order {
         artisans
     }
 
-    /// The order as one artisan sees it: only their lines, and their total.
+    /// The order as one artisan sees it: only their lines, their total, their part's status; nothing of the
+    /// shopper's contact or of the other artisans.
     pub fn for_artisan(&self, artisan: &UserId) -> Order {
         let items: Vec<OrderLine> = self.items.iter().filter(|l| &l.artisan_id == artisan).cloned().collect();
         let total = items.iter().fold(Money::zero(self.total.currency), |sum, l| sum.plus(l.line_total).unwrap_or(sum));
-        Order { items, total, contact_email: None, ..self.clone() }
+        Order {
+            items,
+            total,
+            status: self.part_status(artisan),
+            shipped_artisans: Vec::new(),
+            contact_email: None,
+            ..self.clone()
+        }
+    }
+
+    /// Whether `artisan` has lines in the order.
+    pub fn involves(&self, artisan: &UserId) -> bool {
+        self.items.iter().any(|l| &l.artisan_id == artisan)
+    }
+
+    /// The status of one artisan's part: `shipped` once they shipped it, the order's status until then.
+    pub fn part_status(&self, artisan: &UserId) -> OrderStatus {
+        if self.shipped_artisans.contains(artisan) { OrderStatus::Shipped } else { self.status }
+    }
+
+    fn moved(&self, status: OrderStatus, now: OffsetDateTime) -> Order {
+        Order { status, updated_at: now, ..self.clone() }
+    }
+
+    /// The worker confirms a placed order, once.
+    pub fn confirm(&self, now: OffsetDateTime) -> Decision {
+        match self.status {
+            OrderStatus::Placed => Decision::Move(self.moved(OrderStatus::Confirmed, now)),
+            OrderStatus::Confirmed | OrderStatus::Shipped => Decision::AlreadyDone,
+            OrderStatus::Cancelled => Decision::Refused(OrderStatus::Cancelled),
+        }
+    }
+
+    /// The shopper cancels while nothing has shipped; a cancelled order stays cancelled.
+    pub fn cancel(&self, now: OffsetDateTime) -> Decision {
+        match self.status {
+            OrderStatus::Cancelled => Decision::AlreadyDone,
+            _ if !self.shipped_artisans.is_empty() => Decision::Refused(OrderStatus::Shipped),
+            OrderStatus::Placed | OrderStatus::Confirmed => Decision::Move(self.moved(OrderStatus::Cancelled, now)),
+            OrderStatus::Shipped => Decision::Refused(OrderStatus::Shipped),
+        }
+    }
+
+    /// `artisan` ships their part of a confirmed order; the last part to ship ships the order. The caller has
+    /// checked that the artisan has lines in it (another artisan's order is not found, not refused).
+    pub fn ship_part(&self, artisan: &UserId, now: OffsetDateTime) -> Decision {
+        if self.shipped_artisans.contains(artisan) {
+            return Decision::AlreadyDone;
+        }
+        if self.status != OrderStatus::Confirmed {
+            return Decision::Refused(self.status);
+        }
+        let mut next = self.moved(OrderStatus::Confirmed, now);
+        next.shipped_artisans.push(artisan.clone());
+        if self.artisans().iter().all(|a| next.shipped_artisans.contains(a)) {
+            next.status = OrderStatus::Shipped;
+        }
+        Decision::Move(next)
     }
 }
 
@@ -133,6 +185,23 @@ impl CheckoutLines {
 
     pub fn lines(&self) -> &[(ProductId, Quantity)] {
         &self.0
+    }
+}
+
+/// What a checkout buys: the lines sent (buy now), or the shopper's cart when none are sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purchase {
+    Cart,
+    Lines(CheckoutLines),
+}
+
+impl Purchase {
+    /// `items` as the request sent them; no `items` at all means the cart.
+    pub fn parse(items: Option<&[(String, i64)]>) -> Result<Self, ValidationErrors> {
+        match items {
+            None => Ok(Purchase::Cart),
+            Some(raw) => CheckoutLines::parse(raw).map(Purchase::Lines),
+        }
     }
 }
 
@@ -196,6 +265,7 @@ impl Order {
             status: OrderStatus::Placed,
             items,
             total,
+            shipped_artisans: Vec::new(),
             contact_email: None,
             created_at: now,
             updated_at: now,
@@ -222,13 +292,58 @@ mod tests {
         CheckoutLines::parse(&raw.iter().map(|(id, q)| (id.to_string(), *q)).collect::<Vec<_>>()).expect("valid")
     }
 
+    fn two_artisan_order() -> Order {
+        let (a, b) = (product(1, "ana", 100, 5), product(2, "bo", 200, 5));
+        Order::place(
+            OrderId::from_parts(9, 9),
+            UserId::parse("alice").expect("id"),
+            &lines(&[(&a.product_id, 1), (&b.product_id, 1)]),
+            &[a, b],
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .expect("placeable")
+    }
+
+    fn moved(decision: Decision) -> Order {
+        match decision {
+            Decision::Move(order) => order,
+            other => panic!("expected a move, got {other:?}"),
+        }
+    }
+
     #[test]
     fn the_lifecycle_only_moves_forward() {
-        use OrderStatus::*;
-        assert!(Placed.can_become(Confirmed) && Confirmed.can_become(Shipped));
-        assert!(Placed.can_become(Cancelled) && Confirmed.can_become(Cancelled));
-        assert!(!Shipped.can_become(Cancelled) && !Cancelled.can_become(Confirmed) && !Confirmed.can_become(Placed));
-        assert_eq!(OrderStatus::sources_of(Cancelled), vec![Placed, Confirmed]);
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(1);
+        let placed = two_artisan_order();
+        let confirmed = moved(placed.confirm(now));
+        assert_eq!((confirmed.status, confirmed.updated_at), (OrderStatus::Confirmed, now));
+        assert_eq!(confirmed.confirm(now), Decision::AlreadyDone, "a duplicate message changes nothing");
+        let cancelled = moved(confirmed.cancel(now));
+        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+        assert_eq!(cancelled.cancel(now), Decision::AlreadyDone, "a repeated cancel answers as the first");
+        assert_eq!(cancelled.confirm(now), Decision::Refused(OrderStatus::Cancelled));
+        let ana = UserId::parse("ana").expect("id");
+        assert_eq!(placed.ship_part(&ana, now), Decision::Refused(OrderStatus::Placed), "ships only once confirmed");
+        assert_eq!(cancelled.ship_part(&ana, now), Decision::Refused(OrderStatus::Cancelled));
+    }
+
+    #[test]
+    fn the_last_part_to_ship_ships_the_order_and_nothing_cancels_it_after_the_first() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let (ana, bo) = (UserId::parse("ana").expect("id"), UserId::parse("bo").expect("id"));
+        let confirmed = moved(two_artisan_order().confirm(now));
+        let half = moved(confirmed.ship_part(&ana, now));
+        assert_eq!(half.status, OrderStatus::Confirmed, "bo has not shipped");
+        assert_eq!((half.part_status(&ana), half.part_status(&bo)), (OrderStatus::Shipped, OrderStatus::Confirmed));
+        assert_eq!(half.ship_part(&ana, now), Decision::AlreadyDone);
+        assert_eq!(half.cancel(now), Decision::Refused(OrderStatus::Shipped), "a part is on its way");
+        let shipped = moved(half.ship_part(&bo, now));
+        assert_eq!(shipped.status, OrderStatus::Shipped);
+        assert_eq!(shipped.shipped_artisans, vec![ana.clone(), bo.clone()]);
+        assert_eq!(shipped.cancel(now), Decision::Refused(OrderStatus::Shipped));
+        let view = half.for_artisan(&ana);
+        assert_eq!((view.status, view.items.len(), view.total.amount), (OrderStatus::Shipped, 1, 100));
+        assert!(view.shipped_artisans.is_empty() && view.contact_email.is_none());
     }
 
     #[test]
@@ -248,7 +363,7 @@ mod tests {
     fn an_order_captures_prices_and_totals() {
         let (a, b) = (product(1, "ana", 1250, 5), product(2, "bo", 300, 5));
         let order = Order::place(
-            ProductId::from_parts(9, 9),
+            OrderId::from_parts(9, 9),
             UserId::parse("alice").expect("id"),
             &lines(&[(&a.product_id, 2), (&b.product_id, 3)]),
             &[a.clone(), b.clone()],
@@ -265,7 +380,7 @@ mod tests {
     fn unknown_archived_and_short_products_are_named() {
         let (a, mut b) = (product(1, "ana", 100, 1), product(2, "bo", 100, 5));
         let user = UserId::parse("alice").expect("id");
-        let id = ProductId::from_parts(9, 9);
+        let id = OrderId::from_parts(9, 9);
         let ghost = ProductId::from_parts(7, 7);
         let err = Order::place(
             id.clone(),

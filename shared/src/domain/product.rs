@@ -55,8 +55,9 @@ pub struct Product {
     pub stock: Stock,
     pub status: ProductStatus,
     pub images: Vec<ProductImage>,
-    /// Uploads that were refused, with the reason, for the artisan to see.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Uploads that were refused, with the reason: the owning artisan's to read ([`OwnedProduct`]), never part of
+    /// the public product.
+    #[serde(default, skip_serializing)]
     pub image_errors: Vec<super::ImageError>,
     /// Bumped by every change; the ETag and the `If-Match` precondition.
     pub version: u64,
@@ -238,13 +239,28 @@ impl ProductPatch {
     }
 }
 
+/// The product as its own artisan sees it: everything public, and the uploads that were refused.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct OwnedProduct<'a> {
+    #[serde(flatten)]
+    pub product: &'a Product,
+    pub image_errors: &'a [super::ImageError],
+}
+
+impl<'a> From<&'a Product> for OwnedProduct<'a> {
+    fn from(product: &'a Product) -> Self {
+        Self { product, image_errors: &product.image_errors }
+    }
+}
+
 /// A validated stock change: non-zero and within the stock bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StockDelta(i64);
 
 impl StockDelta {
     pub fn parse(raw: i64) -> Result<Self, ValidationErrors> {
-        if raw == 0 || raw.abs() > MAX_STOCK {
+        // `unsigned_abs`: `i64::MIN.abs()` overflows (a panic in debug, a wrap to a negative in release).
+        if raw == 0 || raw.unsigned_abs() > MAX_STOCK.unsigned_abs() {
             return Err(ValidationErrors::single(
                 "delta",
                 format!("must be non-zero and between -{MAX_STOCK} and {MAX_STOCK}"),
@@ -259,9 +275,21 @@ impl StockDelta {
 
     /// Applies the delta; `None` when the result would leave `0..=MAX_STOCK`.
     pub fn apply(self, stock: Stock) -> Option<Stock> {
-        let next = i64::from(stock) + self.0;
+        let next = i64::from(stock).checked_add(self.0)?;
         (0..=MAX_STOCK).contains(&next).then(|| Stock::try_from(next).ok()).flatten()
     }
+
+    /// The stock a product must have for this delta to keep it in `0..=MAX_STOCK`: the write's condition.
+    pub fn allowed_before(self) -> std::ops::RangeInclusive<i64> {
+        (-self.0).max(0)..=MAX_STOCK - self.0.max(0)
+    }
+}
+
+/// Units a cancellation puts back on the shelf: all of them, unless that would pass [`MAX_STOCK`] (an artisan
+/// restocked to the ceiling meanwhile); the stock never leaves its bounds, whatever moves it.
+pub fn returnable_units(stock: Stock, quantity: u32) -> u32 {
+    let room = u32::try_from(MAX_STOCK).unwrap_or(u32::MAX).saturating_sub(stock);
+    quantity.min(room)
 }
 
 #[cfg(test)]
@@ -316,5 +344,43 @@ mod tests {
         assert_eq!(StockDelta::parse(5).expect("valid").apply(Stock::try_from(MAX_STOCK).expect("fits")), None);
         assert!(StockDelta::parse(0).is_err());
         assert!(StockDelta::parse(MAX_STOCK + 1).is_err());
+        assert_eq!(minus_three.allowed_before(), 3..=MAX_STOCK);
+        assert_eq!(StockDelta::parse(5).expect("valid").allowed_before(), 0..=MAX_STOCK - 5);
+    }
+
+    #[test]
+    fn integer_edges_are_refused_without_overflow() {
+        for raw in [i64::MIN, i64::MIN + 1, i64::MAX, -MAX_STOCK - 1, i64::from(u32::MAX), -i64::from(u32::MAX)] {
+            assert!(StockDelta::parse(raw).is_err(), "{raw} must be refused");
+        }
+        assert!(StockDelta::parse(-MAX_STOCK).is_ok() && StockDelta::parse(MAX_STOCK).is_ok());
+        for raw in [i64::MIN, -1, MAX_STOCK + 1, i64::from(u32::MAX) + 1, i64::MAX] {
+            assert!(NewProduct::parse("Lamp", "", "ceramics", 100, "USD", raw).is_err(), "stock {raw}");
+        }
+        for raw in [i64::MIN, -1, 0, crate::domain::money::MAX_PRICE_MINOR + 1, i64::MAX] {
+            assert!(NewProduct::parse("Lamp", "", "ceramics", raw, "USD", 1).is_err(), "price {raw}");
+        }
+    }
+
+    #[test]
+    fn a_return_never_lifts_the_stock_past_the_ceiling() {
+        let ceiling = Stock::try_from(MAX_STOCK).expect("fits");
+        assert_eq!(returnable_units(5, 3), 3);
+        assert_eq!(returnable_units(ceiling - 1, 3), 1);
+        assert_eq!(returnable_units(ceiling, 3), 0);
+        assert_eq!(returnable_units(u32::MAX, 3), 0);
+    }
+
+    #[test]
+    fn refused_uploads_are_the_owners_to_see_not_the_publics() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let product = Product::create(lamp(), ProductId::from_parts(1, 1), UserId::parse("ana").expect("id"), now);
+        let error = crate::domain::ImageError { upload_id: "u1".into(), reason: "not a JPEG".into(), at: now };
+        let product = product.with_image_error(error, now).expect("recorded");
+        let public = serde_json::to_value(&product).expect("serialises");
+        assert!(public.get("image_errors").is_none(), "{public}");
+        let owned = serde_json::to_value(OwnedProduct::from(&product)).expect("serialises");
+        assert_eq!(owned["image_errors"][0]["reason"], "not a JPEG");
+        assert_eq!(owned["title"], public["title"]);
     }
 }

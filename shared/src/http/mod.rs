@@ -23,7 +23,8 @@ pub mod prelude {
 
     pub use super::dto::PriceInput;
     pub use super::request::{
-        caller, if_match_version, json_body, order_id_param, page_limit, path_param, product_id_param, query_param,
+        caller, idempotency_key, if_match_version, json_body, json_body_or_empty, order_id_param, page_limit,
+        path_param, product_id_param, query_param,
     };
     pub use super::response::{cache_publicly, etag, json, no_content};
     pub use super::{Access, ApiError, Function, Role, Route};

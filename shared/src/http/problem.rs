@@ -169,6 +169,15 @@ impl ApiError {
     }
 }
 
+fn idempotency_key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "Idempotency key reused",
+        "this Idempotency-Key was used with a different request; use a new key",
+    )
+}
+
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
         ApiError::validation(errors)
@@ -190,6 +199,7 @@ impl From<StockChangeError> for ApiError {
     fn from(error: StockChangeError) -> Self {
         match error {
             StockChangeError::Store(store) => store.into(),
+            StockChangeError::IdReused => idempotency_key_reused(),
             StockChangeError::OutOfRange => ApiError::conflict(
                 "out-of-stock",
                 "Out of stock",
@@ -234,12 +244,7 @@ impl From<crate::services::ServiceError> for ApiError {
                 let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
                 ApiError::out_of_stock(&names, format!("not enough stock for: {}", names.join(", ")))
             }
-            ServiceError::IdempotencyKeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency-key-reused",
-                "Idempotency key reused",
-                "this Idempotency-Key was used with a different request; use a new key",
-            ),
+            ServiceError::IdempotencyKeyReused => idempotency_key_reused(),
             ServiceError::RequestInProgress => ApiError::conflict(
                 "request-in-progress",
                 "Request in progress",

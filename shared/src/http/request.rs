@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{ApiError, Caller};
-use crate::domain::{ProductId, ValidationErrors};
+use crate::domain::{IdempotencyKey, ProductId, ValidationErrors};
 
 /// Largest accepted request body (API.md: 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -24,6 +24,23 @@ pub fn body_bytes(req: &Request) -> &[u8] {
 /// missing fields (named in `errors`), so no field a client sends is ever silently dropped or mass-assigned.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     parse_json(body_bytes(req))
+}
+
+/// Like [`json_body`], but an absent or blank body reads as `{}` (every field absent).
+pub fn json_body_or_empty<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes = body_bytes(req);
+    parse_json(if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes })
+}
+
+/// The `Idempotency-Key` header, when sent: 400 if it is not 1 to 64 visible ASCII characters.
+pub fn idempotency_key(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    value.to_str().ok().and_then(|raw| IdempotencyKey::parse(raw).ok()).map(Some).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Idempotency-Key must be 1 to {} visible ASCII characters",
+            IdempotencyKey::MAX_CHARS
+        ))
+    })
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -78,7 +95,9 @@ pub fn product_id_param(req: &Request) -> Result<ProductId, ApiError> {
 
 /// The `{order_id}` of the path, a 404 when malformed.
 pub fn order_id_param(req: &Request) -> Result<crate::domain::OrderId, ApiError> {
-    path_param(req, "order_id").and_then(|raw| ProductId::parse(&raw)).ok_or_else(|| ApiError::not_found("order"))
+    path_param(req, "order_id")
+        .and_then(|raw| crate::domain::OrderId::parse(&raw))
+        .ok_or_else(|| ApiError::not_found("order"))
 }
 
 /// `If-Match: <version>` (bare, quoted or weak); `*` or no header means no precondition.

@@ -65,11 +65,22 @@ pub struct ArtisanProfile {
     pub product_count: u64,
 }
 
+/// One stock change by an artisan, named so that a retry of it is recognised and applied once: by the client's
+/// `Idempotency-Key` when it sent one, else by an id made for this request (which covers the SDK's own retries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockAdjustment {
+    pub id: String,
+    pub delta: StockDelta,
+}
+
 /// Why a stock change was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum StockChangeError {
     #[error("the stock change would leave the allowed range")]
     OutOfRange,
+    /// The adjustment's id was used before for a different change.
+    #[error("the adjustment id was used for another change")]
+    IdReused,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -79,27 +90,30 @@ pub trait CatalogStore: Send + Sync {
     /// A strongly consistent read of one product (archived ones included).
     async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError>;
 
-    /// Several products by id, in any order; missing ids are simply absent.
+    /// Several products by id, strongly consistent, in any order; missing ids are simply absent, and so is a
+    /// stored product that cannot be read (logged), so one bad item never fails every cart holding it.
     async fn get_products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError>;
 
-    /// Active products, newest first.
+    /// Active products, newest first; a stored product that cannot be read is logged and left out.
     async fn list_products(&self, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, StoreError>;
 
     /// Stores a new product and counts it for its artisan (whose profile is created on first listing, named
-    /// `display_name`) and its category, all at once. `Conflict` if the id exists.
+    /// `display_name`) and its category, all at once. A retry of a write that landed succeeds; `Conflict` if
+    /// another product holds the id.
     async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError>;
 
     /// Replaces `previous` with `next` if the stored version is still `previous.version`, moving the listing
     /// counts when the category or the status changed. `Conflict` if it was changed meanwhile.
     async fn replace_product(&self, previous: &Product, next: &Product) -> Result<(), StoreError>;
 
-    /// Adds `delta` to the stock of `artisan`'s product atomically and returns the product after it.
-    /// `NotFound` if it does not exist or is not theirs.
+    /// Adds the adjustment's delta to the stock of `artisan`'s product atomically, recording the adjustment's id
+    /// in the same write, and returns the product after it; the same id again changes nothing and returns the
+    /// product as it is. `NotFound` if it does not exist or is not theirs.
     async fn adjust_stock(
         &self,
         id: &ProductId,
         artisan: &UserId,
-        delta: StockDelta,
+        adjustment: &StockAdjustment,
         now: OffsetDateTime,
     ) -> Result<Product, StockChangeError>;
 

@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{Page, PageRequest, StoreError};
-use crate::domain::{Order, OrderId, OrderStatus, ProductId, UserId};
+use crate::domain::{IdempotencyKey, Order, OrderId, OrderStatus, ProductId, StockDelta, UserId};
 
 /// The scope of one idempotency key: a user's key for one kind of request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyScope {
     pub user: UserId,
-    pub key: String,
+    pub key: IdempotencyKey,
 }
 
 /// What a claim on an idempotency key found.
@@ -19,26 +19,19 @@ pub struct IdempotencyScope {
 pub enum Claim {
     /// The key is ours: run the request.
     Fresh,
-    /// The request already ran: answer with what it answered.
-    Replay { status: u16, body: String },
+    /// The request already ran and placed this order (as it was placed): answer with it again.
+    Replay(Order),
     /// The same key is being served right now by another call.
     InProgress,
     /// The key was used for a different request.
     Mismatch,
 }
 
-/// The response to record under an idempotency key, written atomically with the work it describes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Completion {
-    pub scope: IdempotencyScope,
-    pub status: u16,
-    pub body: String,
-}
-
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Claims the key for a request with `fingerprint` (a hash of what was asked). A claim left in progress longer
-    /// than its lock (a crashed call) can be taken over.
+    /// than its lock (a crashed call) can be taken over; a retried claim recognises itself. The claim is completed
+    /// by the write it guards ([`OrderStore::place_order`]).
     async fn claim(
         &self,
         scope: &IdempotencyScope,
@@ -46,18 +39,15 @@ pub trait IdempotencyStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Claim, StoreError>;
 
-    /// Records the response of a claimed key on its own (for work that is not a single transaction).
-    async fn complete(&self, completion: &Completion, now: OffsetDateTime) -> Result<(), StoreError>;
-
     /// Gives up a claim whose request wrote nothing, so the client may retry with the same key.
     async fn release(&self, scope: &IdempotencyScope) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceOrderError {
-    /// Stock or status changed between the read and the write; nothing was written.
-    #[error("not enough stock for {0:?}")]
-    OutOfStock(Vec<ProductId>),
+    /// Stock, status or price of these products changed between the read and the write; nothing was written.
+    #[error("products changed since they were read: {0:?}")]
+    Changed(Vec<ProductId>),
     /// Another transaction touched the same items (DynamoDB `TransactionConflict`); retrying may succeed.
     #[error("transaction conflict")]
     Conflict,
@@ -68,25 +58,44 @@ pub enum PlaceOrderError {
     Store(#[from] StoreError),
 }
 
-/// The result of a conditional status move.
+/// One line's units going back on the shelf (a cancellation), already bounded by the stock ceiling.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transition {
-    Moved(Order),
-    /// The order was not in a status the move starts from; it is in this one.
-    Refused(OrderStatus),
+pub struct Restock {
+    pub product_id: ProductId,
+    pub delta: StockDelta,
+}
+
+/// A decided move of an order ([`crate::domain::Decision::Move`]), to be written at once with what goes with it.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderTransition<'a> {
+    /// The order as it was read: the write holds only while it is still so (status and shipped parts).
+    pub current: &'a Order,
+    pub next: &'a Order,
+    /// Stock going back (a cancellation).
+    pub restock: &'a [Restock],
+    /// Records the confirmation notice, pending delivery (a confirmation).
+    pub record_notice: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    /// The order (or a product's stock) changed since it was read; nothing was written. Read again and decide again.
+    #[error("the order changed since it was read")]
+    Stale,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 #[async_trait]
 pub trait OrderStore: Send + Sync {
-    /// One atomic write: every line's stock decremented if `stock >= quantity` and the product is active, the order
-    /// put (must not exist), one entry per artisan, the idempotency completion, the checked-out cart lines cleared.
-    /// `request_token` makes a retried write of the same order idempotent.
+    /// One atomic write: every line's stock decremented if the product is active, still at the order's unit
+    /// price, and has enough; the order put (must not exist); one entry per artisan; the claim on `scope`
+    /// completed with the order; the checked-out cart lines cleared. A retry of a write that landed succeeds.
     async fn place_order(
         &self,
         order: &Order,
-        completion: Option<&Completion>,
+        scope: &IdempotencyScope,
         clear_cart: &[ProductId],
-        request_token: &str,
     ) -> Result<(), PlaceOrderError>;
 
     async fn get_order(&self, user: &UserId, id: &OrderId) -> Result<Option<Order>, StoreError>;
@@ -94,7 +103,8 @@ pub trait OrderStore: Send + Sync {
     /// The user's orders, newest first.
     async fn list_orders(&self, user: &UserId, page: &PageRequest) -> Result<Page<Order>, StoreError>;
 
-    /// The orders holding `artisan`'s products, newest first, each with only their lines and their part's status.
+    /// The orders holding `artisan`'s products, newest first, each as that artisan sees it
+    /// ([`Order::for_artisan`]), optionally only those whose part is in `status`.
     async fn list_artisan_orders(
         &self,
         artisan: &UserId,
@@ -102,16 +112,12 @@ pub trait OrderStore: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<Order>, StoreError>;
 
+    /// One order as `artisan` sees it, if it holds their products.
     async fn get_artisan_order(&self, artisan: &UserId, id: &OrderId) -> Result<Option<Order>, StoreError>;
 
-    /// `placed → confirmed`, with the confirmation notice recorded in the same write (so it exists once).
-    async fn confirm(&self, user: &UserId, id: &OrderId, now: OffsetDateTime) -> Result<Transition, StoreError>;
-
-    /// `placed | confirmed → cancelled` while nothing has shipped, with every line's stock returned atomically.
-    async fn cancel(&self, user: &UserId, id: &OrderId, now: OffsetDateTime) -> Result<Transition, StoreError>;
-
-    /// Marks `artisan`'s part shipped (it must be confirmed); the order becomes `shipped` with its last part.
-    async fn ship(&self, artisan: &UserId, id: &OrderId, now: OffsetDateTime) -> Result<Transition, StoreError>;
+    /// Writes a decided move: the order, each artisan's part whose status changes, and the restock or the notice
+    /// that goes with it, all or nothing. A retry of a write that landed succeeds.
+    async fn save_transition(&self, transition: &OrderTransition<'_>) -> Result<(), TransitionError>;
 
     /// Whether the order's confirmation notice is recorded but not yet delivered.
     async fn notice_pending(&self, id: &OrderId) -> Result<bool, StoreError>;

@@ -1,43 +1,38 @@
-//! Checkout: one idempotent, atomic order from buy-now lines or the cart. Prices come from the catalog, stock is
-//! decremented under a condition, and a transaction conflict is retried before the client is asked to retry.
+//! Checkout: one idempotent, atomic order from buy-now lines or the cart. Prices come from the catalog (read
+//! strongly consistent), the write holds only while stock, status and price are still what was read, and a
+//! conflict or a change is re-read and retried before the client is asked to retry.
 
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::{CheckoutLines, Order, OrderId, PlaceError, ProductId, UserId, ValidationErrors};
+use crate::domain::{
+    CheckoutLines, IdempotencyKey, Order, OrderId, PlaceError, ProductId, Purchase, UserId, ValidationErrors,
+};
 use crate::ports::{
-    CartStore, CatalogStore, Claim, Clock, Completion, IdempotencyScope, IdempotencyStore, OrderPlaced, OrderQueue,
-    OrderStore, PlaceOrderError, StoreError,
+    CartStore, CatalogStore, Claim, Clock, IdempotencyScope, IdempotencyStore, OrderPlaced, OrderQueue, OrderStore,
+    PlaceOrderError,
 };
 
 use super::ServiceError;
 use crate::telemetry::metrics::{self, Metric};
 
-/// Attempts of the order transaction when DynamoDB cancels it for a conflict with another transaction.
+/// Attempts of the order transaction when it meets a conflicting transaction or products that changed.
 pub const CONFLICT_ATTEMPTS: u32 = 5;
 /// How long a duplicate request waits for the first one to finish before answering 409 request-in-progress.
 pub const DUPLICATE_WAIT: Duration = Duration::from_millis(1500);
 
-pub const MAX_KEY_CHARS: usize = 64;
-
-/// Validates an `Idempotency-Key`: 1..=64 visible ASCII characters.
-pub fn idempotency_key(raw: &str) -> Result<String, ValidationErrors> {
-    if raw.is_empty() || raw.len() > MAX_KEY_CHARS || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ValidationErrors::single(
-            "Idempotency-Key",
-            format!("must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
-        ));
-    }
-    Ok(raw.to_owned())
-}
-
-/// A stable hash of what was asked, so a reused key with a different body is recognised.
-pub fn fingerprint(parts: &[&str]) -> String {
+/// A stable hash of what was asked (the cart, or these lines in this order), so a reused key with a different
+/// request is recognised whatever the body's spelling.
+pub fn fingerprint(purchase: &Purchase) -> String {
     let mut hash = Sha256::new();
-    for part in parts {
-        hash.update(part.as_bytes());
-        hash.update([0]);
+    match purchase {
+        Purchase::Cart => hash.update(b"cart"),
+        Purchase::Lines(lines) => {
+            for (product, quantity) in lines.lines() {
+                hash.update(format!("{product}:{};", quantity.get()).as_bytes());
+            }
+        }
     }
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -57,29 +52,28 @@ pub struct Buyer {
     pub contact_email: Option<String>,
 }
 
-/// What the checkout answered: a new order, or the recorded answer to an earlier identical request.
+/// What the checkout answered: a new order, or the order an earlier identical request placed.
+#[derive(Debug)]
 pub enum CheckoutOutcome {
     Placed(Order),
-    Replayed { status: u16, body: String },
+    Replayed(Order),
 }
 
-/// What to buy: explicit lines, or `None` for the whole cart.
 pub async fn checkout(
     ports: &CheckoutPorts<'_>,
     buyer: &Buyer,
-    key: String,
-    fingerprint: &str,
-    buy_now: Option<CheckoutLines>,
+    key: IdempotencyKey,
+    purchase: Purchase,
 ) -> Result<CheckoutOutcome, ServiceError> {
-    let user = &buyer.user;
-    let scope = IdempotencyScope { user: user.clone(), key };
+    let scope = IdempotencyScope { user: buyer.user.clone(), key };
+    let fingerprint = fingerprint(&purchase);
     let waited_until = std::time::Instant::now() + DUPLICATE_WAIT;
     loop {
-        match ports.idempotency.claim(&scope, fingerprint, ports.clock.now()).await? {
+        match ports.idempotency.claim(&scope, &fingerprint, ports.clock.now()).await? {
             Claim::Fresh => break,
-            Claim::Replay { status, body } => {
+            Claim::Replay(order) => {
                 metrics::count(Metric::IdempotentReplays);
-                return Ok(CheckoutOutcome::Replayed { status, body });
+                return Ok(CheckoutOutcome::Replayed(order));
             }
             Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
             Claim::InProgress if std::time::Instant::now() < waited_until => {
@@ -88,7 +82,7 @@ pub async fn checkout(
             Claim::InProgress => return Err(ServiceError::RequestInProgress),
         }
     }
-    let result = place(ports, buyer, &scope, buy_now).await;
+    let result = place(ports, buyer, &scope, purchase).await;
     if result.is_err() {
         // Nothing was written: free the key so the client can retry it.
         if let Err(error) = ports.idempotency.release(&scope).await {
@@ -109,31 +103,40 @@ pub async fn checkout(
     Ok(CheckoutOutcome::Placed(order))
 }
 
-async fn place(
+/// The lines to buy, and the cart lines the order clears.
+async fn lines_of(
     ports: &CheckoutPorts<'_>,
-    buyer: &Buyer,
-    scope: &IdempotencyScope,
-    buy_now: Option<CheckoutLines>,
-) -> Result<Order, ServiceError> {
-    let user = &buyer.user;
-    let (lines, clear_cart) = match buy_now {
-        Some(lines) => (lines, Vec::new()),
-        None => {
+    user: &UserId,
+    purchase: Purchase,
+) -> Result<(CheckoutLines, Vec<ProductId>), ServiceError> {
+    match purchase {
+        Purchase::Lines(lines) => Ok((lines, Vec::new())),
+        Purchase::Cart => {
             let cart = ports.carts.cart_lines(user).await?;
             if cart.is_empty() {
                 return Err(ValidationErrors::single("items", "the cart is empty; add products or send items").into());
             }
             let raw: Vec<(String, i64)> =
                 cart.iter().map(|l| (l.product_id.to_string(), i64::from(l.quantity.get()))).collect();
-            let ids: Vec<ProductId> = cart.iter().map(|l| l.product_id.clone()).collect();
-            (CheckoutLines::parse(&raw)?, ids)
+            let ids = cart.iter().map(|l| l.product_id.clone()).collect();
+            Ok((CheckoutLines::parse(&raw)?, ids))
         }
-    };
+    }
+}
+
+async fn place(
+    ports: &CheckoutPorts<'_>,
+    buyer: &Buyer,
+    scope: &IdempotencyScope,
+    purchase: Purchase,
+) -> Result<Order, ServiceError> {
+    let user = &buyer.user;
+    let (lines, clear_cart) = lines_of(ports, user, purchase).await?;
     let now = ports.clock.now();
-    let order_id = OrderId::generate(u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or_default());
+    let order_id = OrderId::generate(now);
     let ids: Vec<ProductId> = lines.lines().iter().map(|(id, _)| id.clone()).collect();
     for attempt in 0..CONFLICT_ATTEMPTS {
-        // Re-read on every attempt: a conflict means the products just changed.
+        // Re-read on every attempt: a conflict or a failed condition means the products just changed.
         let products = ports.catalog.get_products(&ids).await?;
         let mut order =
             Order::place(order_id.clone(), user.clone(), &lines, &products, now).map_err(|error| match error {
@@ -142,15 +145,14 @@ async fn place(
                 PlaceError::OutOfStock(ids) => ServiceError::OutOfStock(ids),
             })?;
         order.contact_email = buyer.contact_email.clone();
-        // The body a replay answers with: the order as `201 Created` sends it.
-        let body = serde_json::to_string(&order).map_err(|e| ServiceError::Store(StoreError::unexpected(e)))?;
-        let completion = Completion { scope: scope.clone(), status: 201, body };
-        // The same token on every attempt: a retry of a write that did land is a no-op, never a second order.
-        match ports.orders.place_order(&order, Some(&completion), &clear_cart, order.order_id.as_str()).await {
+        match ports.orders.place_order(&order, scope, &clear_cart).await {
             Ok(()) => return Ok(order),
-            Err(PlaceOrderError::OutOfStock(ids)) => return Err(ServiceError::OutOfStock(ids)),
             Err(PlaceOrderError::ClaimLost) => return Err(ServiceError::RequestInProgress),
             Err(PlaceOrderError::Store(error)) => return Err(error.into()),
+            // Sold, archived or repriced since the read: the next read decides (out of stock, or the new price).
+            Err(PlaceOrderError::Changed(changed)) => {
+                tracing::info!(attempt, order_id = %order.order_id, ?changed, "products changed under the checkout");
+            }
             Err(PlaceOrderError::Conflict) => {
                 tracing::info!(attempt, order_id = %order.order_id, "transaction conflict; retrying");
                 metrics::count(Metric::ConflictsRetried);
@@ -162,7 +164,7 @@ async fn place(
 }
 
 /// Full-jitter exponential backoff: 0..=25 ms, 0..=50 ms, … capped at 400 ms.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let cap = (25u64 << attempt.min(4)).min(400);
     let mut byte = [0u8; 2];
     let _ = getrandom::fill(&mut byte);
@@ -173,20 +175,19 @@ fn backoff(attempt: u32) -> Duration {
 mod tests {
     use super::*;
 
-    #[test]
-    fn keys_are_short_visible_ascii() {
-        assert!(idempotency_key("order-2026-11-27-0001").is_ok());
-        assert!(idempotency_key("").is_err());
-        assert!(idempotency_key(&"k".repeat(65)).is_err());
-        assert!(idempotency_key("has space").is_err());
-        assert!(idempotency_key("ключ").is_err());
+    fn lines(raw: &[(&str, i64)]) -> Purchase {
+        let raw: Vec<(String, i64)> = raw.iter().map(|(id, q)| ((*id).to_owned(), *q)).collect();
+        Purchase::parse(Some(&raw)).expect("valid")
     }
 
     #[test]
     fn fingerprints_tell_requests_apart() {
-        assert_eq!(fingerprint(&["POST /orders", "{}"]), fingerprint(&["POST /orders", "{}"]));
-        assert_ne!(fingerprint(&["POST /orders", "{}"]), fingerprint(&["POST /orders", "{\"items\":[]}"]));
-        assert_ne!(fingerprint(&["ab", "c"]), fingerprint(&["a", "bc"]));
+        let (a, b) = (ProductId::from_parts(1, 1).to_string(), ProductId::from_parts(1, 2).to_string());
+        assert_eq!(fingerprint(&Purchase::Cart), fingerprint(&Purchase::parse(None).expect("cart")));
+        assert_eq!(fingerprint(&lines(&[(&a, 1)])), fingerprint(&lines(&[(&a, 1)])));
+        assert_ne!(fingerprint(&lines(&[(&a, 1)])), fingerprint(&lines(&[(&a, 2)])));
+        assert_ne!(fingerprint(&lines(&[(&a, 1)])), fingerprint(&lines(&[(&b, 1)])));
+        assert_ne!(fingerprint(&lines(&[(&a, 1)])), fingerprint(&Purchase::Cart));
     }
 
     #[test]

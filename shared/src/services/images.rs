@@ -6,7 +6,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::domain::image::{LARGE_WIDTH, MAX_IMAGES, MAX_UPLOAD_BYTES, THUMB_WIDTH};
-use crate::domain::{ImageError, ImageType, ProductId, ProductImage, UploadKey, UserId, ValidationErrors};
+use crate::domain::{ImageError, ImageType, ProductId, ProductImage, UploadId, UploadKey, UserId, ValidationErrors};
 use crate::imaging;
 use crate::ports::{BlobStore, CatalogStore, Clock, PresignedUpload};
 use crate::telemetry::metrics::{self, Metric};
@@ -47,11 +47,8 @@ pub async fn request_upload(
         );
     }
     let now = ports.clock.now();
-    let upload = UploadKey {
-        artisan: artisan.clone(),
-        product: product.product_id,
-        upload_id: ProductId::generate(u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or_default()),
-    };
+    let upload =
+        UploadKey { artisan: artisan.clone(), product: product.product_id, upload_id: UploadId::generate(now) };
     let presigned = ports.blobs.presign_put(&upload.key(), kind.content_type(), UPLOAD_URL_LIFETIME, now).await?;
     Ok((upload, presigned))
 }

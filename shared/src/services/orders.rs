@@ -1,12 +1,20 @@
 //! After checkout: reading orders, cancelling, shipping, confirming (the worker) and re-sending lost messages
-//! (the sweeper). Every status move is a conditional write in the store.
+//! (the sweeper). Every move is read, decided by the domain (`Order::cancel`, `ship_part`, `confirm`) and written
+//! under the condition that the order is still as read; a write that finds it changed reads and decides again.
 
 use time::Duration;
 
-use crate::domain::{Order, OrderId, OrderStatus, UserId};
-use crate::ports::{Clock, Notifier, OrderPlaced, OrderQueue, OrderStore, Page, PageRequest, StoreError, Transition};
+use crate::domain::{Decision, Order, OrderId, OrderStatus, StockDelta, UserId, returnable_units};
+use crate::ports::{
+    CatalogStore, Clock, Notifier, OrderPlaced, OrderQueue, OrderStore, OrderTransition, Page, PageRequest, Restock,
+    TransitionError,
+};
 
 use super::ServiceError;
+use super::checkout::backoff;
+
+/// Read-decide-write rounds before a move that keeps meeting concurrent changes answers 503.
+const TRANSITION_ATTEMPTS: u32 = 5;
 
 pub async fn get(orders: &dyn OrderStore, user: &UserId, id: &OrderId) -> Result<Order, ServiceError> {
     orders.get_order(user, id).await?.ok_or(ServiceError::NotFound("order"))
@@ -25,40 +33,91 @@ pub async fn list_for_artisan(
     Ok(orders.list_artisan_orders(artisan, status, page).await?)
 }
 
-fn moved(transition: Transition, to: OrderStatus) -> Result<Order, ServiceError> {
-    match transition {
-        Transition::Moved(order) => Ok(order),
-        Transition::Refused(from) => Err(ServiceError::InvalidTransition { from: from.as_str(), to: to.as_str() }),
+/// Writes a decided move; `false` when the order (or a product's stock) changed since it was read.
+async fn save(orders: &dyn OrderStore, transition: OrderTransition<'_>, attempt: u32) -> Result<bool, ServiceError> {
+    match orders.save_transition(&transition).await {
+        Ok(()) => Ok(true),
+        Err(TransitionError::Stale) => {
+            tracing::info!(attempt, order_id = %transition.current.order_id, "order changed while moving; reading again");
+            tokio::time::sleep(backoff(attempt)).await;
+            Ok(false)
+        }
+        Err(TransitionError::Store(error)) => Err(error.into()),
     }
 }
 
-fn not_found(error: StoreError) -> ServiceError {
-    match error {
-        StoreError::NotFound => ServiceError::NotFound("order"),
-        other => other.into(),
-    }
+fn refused(from: OrderStatus, to: OrderStatus) -> ServiceError {
+    ServiceError::InvalidTransition { from: from.as_str(), to: to.as_str() }
 }
 
-/// The shopper cancels before anything shipped; the stock returns in the same write.
+/// What a cancellation puts back on the shelf: each line's units, as far as the stock ceiling allows.
+async fn restock_of(catalog: &dyn CatalogStore, order: &Order) -> Result<Vec<Restock>, ServiceError> {
+    let ids: Vec<_> = order.items.iter().map(|l| l.product_id.clone()).collect();
+    let products = catalog.get_products(&ids).await?;
+    let mut restock = Vec::with_capacity(order.items.len());
+    for line in &order.items {
+        let Some(product) = products.iter().find(|p| p.product_id == line.product_id) else {
+            tracing::warn!(product_id = %line.product_id, "a cancelled line's product cannot be read; its units are not returned");
+            continue;
+        };
+        let units = returnable_units(product.stock, line.quantity.get());
+        if units < line.quantity.get() {
+            tracing::warn!(product_id = %line.product_id, units, "the stock is near its ceiling; returning fewer units");
+        }
+        if let Ok(delta) = StockDelta::parse(i64::from(units)) {
+            restock.push(Restock { product_id: line.product_id.clone(), delta });
+        }
+    }
+    Ok(restock)
+}
+
+/// The shopper cancels before anything shipped; the stock returns in the same write. Cancelling a cancelled
+/// order answers with it (a retried or repeated cancel is not an error).
 pub async fn cancel(
     orders: &dyn OrderStore,
+    catalog: &dyn CatalogStore,
     clock: &dyn Clock,
     user: &UserId,
     id: &OrderId,
 ) -> Result<Order, ServiceError> {
-    let transition = orders.cancel(user, id, clock.now()).await.map_err(not_found)?;
-    moved(transition, OrderStatus::Cancelled)
+    for attempt in 0..TRANSITION_ATTEMPTS {
+        let order = get(orders, user, id).await?;
+        let next = match order.cancel(clock.now()) {
+            Decision::Move(next) => next,
+            Decision::AlreadyDone => return Ok(order),
+            Decision::Refused(from) => return Err(refused(from, OrderStatus::Cancelled)),
+        };
+        let restock = restock_of(catalog, &order).await?;
+        let transition = OrderTransition { current: &order, next: &next, restock: &restock, record_notice: false };
+        if save(orders, transition, attempt).await? {
+            return Ok(next);
+        }
+    }
+    Err(ServiceError::Busy)
 }
 
-/// The artisan ships their part of a confirmed order.
+/// The artisan ships their part of a confirmed order; the answer is their view of it. Shipping a part that
+/// shipped answers with it.
 pub async fn ship(
     orders: &dyn OrderStore,
     clock: &dyn Clock,
     artisan: &UserId,
     id: &OrderId,
 ) -> Result<Order, ServiceError> {
-    let transition = orders.ship(artisan, id, clock.now()).await.map_err(not_found)?;
-    moved(transition, OrderStatus::Shipped)
+    let part = orders.get_artisan_order(artisan, id).await?.ok_or(ServiceError::NotFound("order"))?;
+    for attempt in 0..TRANSITION_ATTEMPTS {
+        let order = get(orders, &part.user_id, id).await?;
+        let next = match order.ship_part(artisan, clock.now()) {
+            Decision::Move(next) => next,
+            Decision::AlreadyDone => return Ok(order.for_artisan(artisan)),
+            Decision::Refused(from) => return Err(refused(from, OrderStatus::Shipped)),
+        };
+        let transition = OrderTransition { current: &order, next: &next, restock: &[], record_notice: false };
+        if save(orders, transition, attempt).await? {
+            return Ok(next.for_artisan(artisan));
+        }
+    }
+    Err(ServiceError::Busy)
 }
 
 /// What the worker did with one `OrderPlaced`.
@@ -66,8 +125,8 @@ pub async fn ship(
 pub enum Confirmation {
     /// Confirmed now; the notice was recorded by this delivery.
     Confirmed(Order),
-    /// Already past `placed` (a duplicate delivery, or cancelled first): nothing to do.
-    AlreadyHandled(OrderStatus),
+    /// Already past `placed` (a duplicate delivery, or cancelled first): nothing moved. The order as it is.
+    AlreadyHandled(Order),
 }
 
 pub async fn confirm(
@@ -75,10 +134,17 @@ pub async fn confirm(
     clock: &dyn Clock,
     message: &OrderPlaced,
 ) -> Result<Confirmation, ServiceError> {
-    match orders.confirm(&message.user_id, &message.order_id, clock.now()).await.map_err(not_found)? {
-        Transition::Moved(order) => Ok(Confirmation::Confirmed(order)),
-        Transition::Refused(status) => Ok(Confirmation::AlreadyHandled(status)),
+    for attempt in 0..TRANSITION_ATTEMPTS {
+        let order = get(orders, &message.user_id, &message.order_id).await?;
+        let Decision::Move(next) = order.confirm(clock.now()) else {
+            return Ok(Confirmation::AlreadyHandled(order));
+        };
+        let transition = OrderTransition { current: &order, next: &next, restock: &[], record_notice: true };
+        if save(orders, transition, attempt).await? {
+            return Ok(Confirmation::Confirmed(next));
+        }
     }
+    Err(ServiceError::Busy)
 }
 
 /// Delivers the order's confirmation if its notice is still pending, then marks it delivered: at least once per

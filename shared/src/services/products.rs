@@ -1,8 +1,8 @@
 //! An artisan's own products: list, edit, archive, restock. Ownership is checked on every write, and another
 //! artisan's product is reported as not found.
 
-use crate::domain::{NewProduct, Product, ProductId, ProductPatch, StockDelta, UserId};
-use crate::ports::{CatalogStore, Clock, StoreError};
+use crate::domain::{IdempotencyKey, NewProduct, Product, ProductId, ProductPatch, RequestToken, StockDelta, UserId};
+use crate::ports::{CatalogStore, Clock, StockAdjustment, StoreError};
 
 use super::ServiceError;
 
@@ -17,7 +17,7 @@ pub async fn create(
     new: NewProduct,
 ) -> Result<Product, ServiceError> {
     let now = clock.now();
-    let id = ProductId::generate(u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or_default());
+    let id = ProductId::generate(now);
     let product = Product::create(new, id, artisan.clone(), now);
     catalog.create_product(&product, display_name).await?;
     Ok(product)
@@ -31,7 +31,9 @@ async fn owned(catalog: &dyn CatalogStore, id: &ProductId, artisan: &UserId) -> 
 }
 
 /// Applies `change` to the current product and writes it if nobody changed it meanwhile. With `if_match`, a
-/// version mismatch is the client's to resolve (412); without, we re-read and re-apply.
+/// version mismatch is the client's to resolve (412); without, we re-read and re-apply. A write refused because
+/// the product changed may have been our own (a retried write that landed): reading back exactly what we wrote
+/// means it did, and it is not applied again.
 pub(crate) async fn modify(
     catalog: &dyn CatalogStore,
     id: &ProductId,
@@ -39,8 +41,12 @@ pub(crate) async fn modify(
     if_match: Option<u64>,
     change: impl Fn(&Product) -> Option<Product>,
 ) -> Result<Product, ServiceError> {
+    let mut written: Option<Product> = None;
     for _ in 0..WRITE_ATTEMPTS {
         let current = owned(catalog, id, artisan).await?;
+        if written.as_ref() == Some(&current) {
+            return Ok(current);
+        }
         if let Some(expected) = if_match.filter(|v| *v != current.version) {
             return Err(ServiceError::StaleVersion { expected, current: current.version });
         }
@@ -49,7 +55,7 @@ pub(crate) async fn modify(
         };
         match catalog.replace_product(&current, &next).await {
             Ok(()) => return Ok(next),
-            Err(StoreError::Conflict(_)) => continue,
+            Err(StoreError::Conflict(_)) => written = Some(next),
             Err(error) => return Err(error.into()),
         }
     }
@@ -77,12 +83,20 @@ pub async fn archive(
     modify(catalog, id, artisan, None, |current| current.is_active().then(|| current.archived(clock.now()))).await
 }
 
+/// Moves the stock by `delta`, once per `key` (the client's Idempotency-Key) when one is given; without one, once
+/// per call (the SDK's retries of the write are recognised by a token made here).
 pub async fn adjust_stock(
     catalog: &dyn CatalogStore,
     clock: &dyn Clock,
     artisan: &UserId,
     id: &ProductId,
     delta: StockDelta,
+    key: Option<&IdempotencyKey>,
 ) -> Result<Product, ServiceError> {
-    Ok(catalog.adjust_stock(id, artisan, delta, clock.now()).await?)
+    let now = clock.now();
+    let adjustment_id = match key {
+        Some(key) => format!("key#{key}"),
+        None => format!("call#{}", RequestToken::generate(now)),
+    };
+    Ok(catalog.adjust_stock(id, artisan, &StockAdjustment { id: adjustment_id, delta }, now).await?)
 }

@@ -30,9 +30,7 @@ impl CartStore for DynamoStore {
                 .send()
                 .await
                 .map_err(store_error)?;
-            for item in output.items() {
-                lines.push(cart_line_from_item(item)?);
-            }
+            lines.extend(readable(output.items(), cart_line_from_item));
             match output.last_evaluated_key {
                 Some(key) => start_key = Some(key),
                 None => break,

@@ -3,22 +3,26 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
 use futures::future::try_join_all;
 use time::OffsetDateTime;
 
 use super::items::*;
 use super::keys::*;
+use super::write::{Outcome, TRANSACTION_CONFLICT, put_new, stock_move, update};
 use super::{DynamoStore, store_error};
 use crate::domain::category::CATEGORIES;
-use crate::domain::product::MAX_STOCK;
-use crate::domain::{Category, Product, ProductId, StockDelta, UserId};
-use crate::ports::{ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockChangeError, StoreError};
+use crate::domain::{Category, Product, ProductId, UserId};
+use crate::ports::{
+    ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockAdjustment, StockChangeError, StoreError,
+};
 
 /// BatchGetItem takes at most 100 keys per call.
 const BATCH_GET_MAX: usize = 100;
 /// Unprocessed keys (throttling) are retried this many times before the read counts as unavailable.
 const BATCH_GET_ATTEMPTS: u32 = 5;
+/// How long an adjustment's id is remembered (a client's retry of the same key comes within a day).
+const ADJUSTMENT_TTL: time::Duration = time::Duration::hours(24);
 
 /// One index query: the partition to read, newest first, below an optional position.
 struct IndexQuery<'a> {
@@ -46,7 +50,7 @@ impl DynamoStore {
                 .expression_attribute_values(":pk", s(&query.pk))
                 .scan_index_forward(false)
                 // Without a filter one page is enough; with one, read wider pages to fill the listing.
-                .limit(if query.category.is_some() { 100 } else { want.min(1000) as i32 })
+                .limit(if query.category.is_some() { 100 } else { want.clamp(1, 1000) as i32 })
                 .set_exclusive_start_key(start_key.take());
             if let Some(before) = query.before {
                 condition.push_str(" AND #sk < :before");
@@ -61,9 +65,7 @@ impl DynamoStore {
                     .expression_attribute_values(":category", s(category.as_str()));
             }
             let output = request.key_condition_expression(condition).send().await.map_err(store_error)?;
-            for item in output.items() {
-                products.push(product_from_item(item)?);
-            }
+            products.extend(readable(output.items(), product_from_item));
             match output.last_evaluated_key {
                 Some(key) if products.len() < want => start_key = Some(key),
                 _ => break,
@@ -73,11 +75,16 @@ impl DynamoStore {
         Ok(products)
     }
 
+    /// Strongly consistent batch reads: checkout prices and sells what it reads here.
     async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_MAX) {
             let mut pending = Some(
-                KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).build().map_err(StoreError::unexpected)?,
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(StoreError::unexpected)?,
             );
             let mut attempt = 0;
             while let Some(request) = pending.take() {
@@ -127,39 +134,26 @@ impl DynamoStore {
             .into_values()
             .filter(|(_, delta)| *delta != 0)
             .map(|(key, delta)| {
-                let update = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key))
-                    .update_expression("ADD product_count :delta")
-                    .expression_attribute_values(":delta", n(delta))
-                    .build()
-                    .map_err(StoreError::unexpected)?;
-                Ok(TransactWriteItem::builder().update(update).build())
+                update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key))
+                        .update_expression("ADD product_count :delta")
+                        .expression_attribute_values(":delta", n(delta)),
+                )
             })
             .collect()
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        self.catalog_changed();
-        result.map_err(|error| {
-            let cancelled = error
-                .as_service_error()
-                .and_then(|e| match e {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                        Some(c.cancellation_reasons().iter().filter_map(|r| r.code()).collect::<Vec<_>>().join(","))
-                    }
-                    _ => None,
-                });
-            match cancelled {
-                Some(reasons) if reasons.contains("ConditionalCheckFailed") => StoreError::Conflict(reasons),
-                Some(reasons) if reasons.contains("TransactionConflict") => {
-                    StoreError::Unavailable(format!("transaction conflict: {reasons}").into())
-                }
-                _ => store_error(error),
+    /// A product transaction's end: conflicts are worth a retry later (503), other cancellations are `Conflict`.
+    fn product_outcome(outcome: Outcome) -> Result<(), StoreError> {
+        match outcome {
+            Outcome::Written => Ok(()),
+            Outcome::Cancelled(codes) if codes.iter().any(|c| c == TRANSACTION_CONFLICT) => {
+                Err(StoreError::Unavailable(format!("transaction conflict: {}", codes.join(",")).into()))
             }
-        })?;
-        Ok(())
+            Outcome::Cancelled(codes) => Err(StoreError::Conflict(codes.join(","))),
+        }
     }
 }
 
@@ -171,16 +165,7 @@ impl CatalogStore for DynamoStore {
     }
 
     async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(product_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        output.item.as_ref().map(product_from_item).transpose()
+        self.read(product_key(id)).await?.as_ref().map(product_from_item).transpose()
     }
 
     async fn get_products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
@@ -188,7 +173,7 @@ impl CatalogStore for DynamoStore {
         unique.sort();
         unique.dedup();
         let items = self.batch_get(unique.into_iter().map(product_key).collect()).await?;
-        items.iter().map(product_from_item).collect()
+        Ok(readable(&items, product_from_item))
     }
 
     async fn list_products(&self, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, StoreError> {
@@ -219,9 +204,9 @@ impl CatalogStore for DynamoStore {
                             category: None,
                         },
                         None => IndexQuery {
-                            index: CATALOG_INDEX,
-                            pk_attr: CATALOG_INDEX_PK,
-                            sk_attr: CATALOG_INDEX_SK,
+                            index: SHARDED_INDEX,
+                            pk_attr: SHARDED_INDEX_PK,
+                            sk_attr: SHARDED_INDEX_SK,
                             pk: catalog_shard_key(shard),
                             before,
                             category: None,
@@ -241,12 +226,6 @@ impl CatalogStore for DynamoStore {
     }
 
     async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(product_item(product)))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(StoreError::unexpected)?;
         // The profile exists from the first listing on; its name is set once and kept.
         let profile = Update::builder()
             .table_name(&self.table)
@@ -256,22 +235,19 @@ impl CatalogStore for DynamoStore {
             )
             .expression_attribute_values(":name", s(display_name))
             .expression_attribute_values(":artisan", s(product.artisan_id.as_str()))
-            .expression_attribute_values(":one", n(1))
-            .build()
-            .map_err(StoreError::unexpected)?;
+            .expression_attribute_values(":one", n(1));
         let category = Update::builder()
             .table_name(&self.table)
             .set_key(Some(category_counter_key(product.category.as_str())))
             .update_expression("ADD product_count :one")
-            .expression_attribute_values(":one", n(1))
-            .build()
-            .map_err(StoreError::unexpected)?;
-        self.transact(vec![
-            TransactWriteItem::builder().put(put).build(),
-            TransactWriteItem::builder().update(profile).build(),
-            TransactWriteItem::builder().update(category).build(),
-        ])
-        .await
+            .expression_attribute_values(":one", n(1));
+        let items = vec![put_new(&self.table, product_item(product))?, update(profile)?, update(category)?];
+        let outcome = self.transact(items, product.created_at).await?;
+        // The id is new and random: a product already under it is this very write, landed on an earlier attempt.
+        if outcome.failed(0) && self.get_product(&product.product_id).await?.as_ref() == Some(product) {
+            return Ok(());
+        }
+        Self::product_outcome(outcome)
     }
 
     async fn replace_product(&self, previous: &Product, next: &Product) -> Result<(), StoreError> {
@@ -285,50 +261,47 @@ impl CatalogStore for DynamoStore {
             .map_err(StoreError::unexpected)?;
         let mut items = vec![TransactWriteItem::builder().put(put).build()];
         items.extend(self.counter_updates(Some(previous), next)?);
-        self.transact(items).await
+        Self::product_outcome(self.transact(items, next.updated_at).await?)
     }
 
     async fn adjust_stock(
         &self,
         id: &ProductId,
         artisan: &UserId,
-        delta: StockDelta,
+        adjustment: &StockAdjustment,
         now: OffsetDateTime,
     ) -> Result<Product, StockChangeError> {
-        let delta = delta.get();
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(product_key(id)))
-            .update_expression("SET stock = stock + :delta, #version = #version + :one, updated_at = :now")
-            // Ownership and bounds in the same atomic write: a concurrent checkout can never be overwritten.
-            .condition_expression("attribute_exists(PK) AND artisan_id = :artisan AND stock >= :min AND stock <= :max")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":delta", n(delta))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", timestamp(now))
-            .expression_attribute_values(":artisan", s(artisan.as_str()))
-            .expression_attribute_values(":min", n((-delta).max(0)))
-            .expression_attribute_values(":max", n(MAX_STOCK - delta.max(0)))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        self.catalog_changed();
-        match result {
-            Ok(output) => {
-                let item = output.attributes.ok_or_else(|| StoreError::unexpected("update returned no item"))?;
-                Ok(product_from_item(&item)?)
-            }
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                // Tell "not yours / not there" (404) from "out of range" (409) without revealing which product exists.
-                match self.get_product(id).await? {
-                    Some(product) if &product.artisan_id == artisan => Err(StockChangeError::OutOfRange),
-                    _ => Err(StoreError::NotFound.into()),
+        // Ownership and bounds in the same atomic write as the record of this adjustment: a concurrent checkout is
+        // never overwritten, and the same adjustment never lands twice.
+        let moved = stock_move(&self.table, id, adjustment.delta, now, "artisan_id = :artisan")
+            .expression_attribute_values(":artisan", s(artisan.as_str()));
+        let mut record = adjustment_key(id, &adjustment.id);
+        record.insert("artisan_id".into(), s(artisan.as_str()));
+        record.insert("delta".into(), n(adjustment.delta.get()));
+        record.insert("created_at".into(), timestamp(now));
+        record.insert(TTL.into(), n((now + ADJUSTMENT_TTL).unix_timestamp()));
+        let outcome = self.transact(vec![update(moved)?, put_new(&self.table, record)?], now).await?;
+        match outcome {
+            Outcome::Written => {}
+            // Recorded already: this adjustment landed before (a retry), unless the id came with another change.
+            _ if outcome.failed(1) => {
+                let earlier = self.read(adjustment_key(id, &adjustment.id)).await?.unwrap_or_default();
+                let same = get_n::<i64>(&earlier, "delta").ok() == Some(adjustment.delta.get())
+                    && get_s(&earlier, "artisan_id").ok() == Some(artisan.as_str());
+                if !same {
+                    return Err(StockChangeError::IdReused);
                 }
             }
-            Err(error) => Err(store_error(error).into()),
+            // Not there, not theirs (404, without revealing which) or out of range (409).
+            _ if outcome.failed(0) => {
+                return match self.get_product(id).await? {
+                    Some(product) if &product.artisan_id == artisan => Err(StockChangeError::OutOfRange),
+                    _ => Err(StoreError::NotFound.into()),
+                };
+            }
+            other => Self::product_outcome(other)?,
         }
+        self.get_product(id).await?.ok_or_else(|| StoreError::NotFound.into())
     }
 
     async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {

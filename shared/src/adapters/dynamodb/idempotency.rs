@@ -1,15 +1,16 @@
-//! `IdempotencyStore` on DynamoDB: one item per (user, key), expiring after 24 hours.
-
-use std::collections::HashMap;
+//! `IdempotencyStore` on DynamoDB: one item per (user, key), expiring after 24 hours. A claim is completed by the
+//! checkout transaction itself ([`completion`]), with the order it placed.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::Update;
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use time::{Duration, OffsetDateTime};
 
 use super::items::*;
 use super::keys::*;
+use super::write::update;
 use super::{DynamoStore, store_error};
-use crate::ports::{Claim, Completion, IdempotencyScope, IdempotencyStore, StoreError};
+use crate::domain::{Order, RequestToken};
+use crate::ports::{Claim, IdempotencyScope, IdempotencyStore, StoreError};
 
 /// How long a key is remembered.
 pub const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
@@ -17,30 +18,29 @@ pub const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
 /// a live checkout ends well within the Lambda timeout).
 pub const CLAIM_LOCK: Duration = Duration::seconds(30);
 
-pub const IN_PROGRESS: &str = "in_progress";
-pub const COMPLETED: &str = "completed";
+const IN_PROGRESS: &str = "in_progress";
+const COMPLETED: &str = "completed";
 
-pub fn idempotency_key(scope: &IdempotencyScope) -> Item {
-    HashMap::from([(PK.to_owned(), s(idempotency_pk(&scope.user, &scope.key))), (SK.to_owned(), s(IDEMPOTENCY_SK))])
+fn scope_key(scope: &IdempotencyScope) -> Item {
+    idempotency_key(&scope.user, scope.key.as_str())
 }
 
-/// The update that records a completion; conditional on the claim still being in progress (not taken over).
-pub fn completion_update(table: &str, completion: &Completion, now: OffsetDateTime) -> Result<Update, StoreError> {
-    Update::builder()
-        .table_name(table)
-        .set_key(Some(idempotency_key(&completion.scope)))
-        .update_expression(
-            "SET #state = :completed, response_status = :status, response_body = :body, updated_at = :now",
-        )
-        .condition_expression("#state = :in_progress")
-        .expression_attribute_names("#state", "state")
-        .expression_attribute_values(":completed", s(COMPLETED))
-        .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-        .expression_attribute_values(":status", n(completion.status))
-        .expression_attribute_values(":body", s(&completion.body))
-        .expression_attribute_values(":now", timestamp(now))
-        .build()
-        .map_err(StoreError::unexpected)
+/// The transaction item that completes a claim with the order it placed; it holds only while the claim is still in
+/// progress (not taken over after its lock ran out).
+pub fn completion(table: &str, scope: &IdempotencyScope, order: &Order) -> Result<TransactWriteItem, StoreError> {
+    update(
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(scope_key(scope)))
+            .update_expression("SET #state = :completed, #order = :order, updated_at = :now")
+            .condition_expression("#state = :in_progress")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#order", "order")
+            .expression_attribute_values(":completed", s(COMPLETED))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":order", placed_order_json(order))
+            .expression_attribute_values(":now", timestamp(order.created_at)),
+    )
 }
 
 #[async_trait]
@@ -51,9 +51,12 @@ impl IdempotencyStore for DynamoStore {
         fingerprint: &str,
         now: OffsetDateTime,
     ) -> Result<Claim, StoreError> {
-        let mut item = idempotency_key(scope);
+        // Names this claim, so that the SDK's retry of a put that landed recognises its own claim.
+        let claim_id = RequestToken::generate(now);
+        let mut item = scope_key(scope);
         item.insert("state".into(), s(IN_PROGRESS));
         item.insert("fingerprint".into(), s(fingerprint));
+        item.insert("claim_id".into(), s(claim_id.as_str()));
         item.insert("lock_until".into(), n((now + CLAIM_LOCK).unix_timestamp()));
         item.insert(TTL.into(), n((now + IDEMPOTENCY_TTL).unix_timestamp()));
         item.insert("created_at".into(), timestamp(now));
@@ -77,27 +80,17 @@ impl IdempotencyStore for DynamoStore {
             Ok(_) => Ok(Claim::Fresh),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 let existing = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .set_key(Some(idempotency_key(scope)))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(store_error)?
-                    .item
+                    .read(scope_key(scope))
+                    .await?
                     .ok_or_else(|| StoreError::Conflict("idempotency record vanished".into()))?;
-                let field = |name: &str| existing.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                if field("fingerprint") != fingerprint {
+                if get_s(&existing, "claim_id").ok() == Some(claim_id.as_str()) {
+                    return Ok(Claim::Fresh);
+                }
+                if get_s(&existing, "fingerprint").ok() != Some(fingerprint) {
                     return Ok(Claim::Mismatch);
                 }
-                if field("state") == COMPLETED {
-                    let status = existing
-                        .get("response_status")
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(200);
-                    return Ok(Claim::Replay { status, body: field("response_body") });
+                if get_s(&existing, "state").ok() == Some(COMPLETED) {
+                    return Ok(Claim::Replay(replayed_order(&existing)?));
                 }
                 Ok(Claim::InProgress)
             }
@@ -105,27 +98,11 @@ impl IdempotencyStore for DynamoStore {
         }
     }
 
-    async fn complete(&self, completion: &Completion, now: OffsetDateTime) -> Result<(), StoreError> {
-        let update = completion_update(&self.table, completion, now)?;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(update.key))
-            .update_expression(update.update_expression)
-            .set_condition_expression(update.condition_expression)
-            .set_expression_attribute_names(update.expression_attribute_names)
-            .set_expression_attribute_values(update.expression_attribute_values)
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
     async fn release(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(idempotency_key(scope)))
+            .set_key(Some(scope_key(scope)))
             .condition_expression("#state = :in_progress")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))

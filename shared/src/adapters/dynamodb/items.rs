@@ -1,4 +1,5 @@
-//! Mapping between domain values and DynamoDB items, in one place.
+//! Mapping between domain values and DynamoDB items, in one place. Reading is strict (a malformed item is an
+//! error naming the attribute); lists skip what they cannot read ([`readable`]) rather than fail whole.
 
 use std::collections::HashMap;
 
@@ -8,11 +9,10 @@ use time::format_description::well_known::Rfc3339;
 
 use super::keys::*;
 use crate::domain::{
-    CartLine, Category, Currency, Money, Product, ProductId, ProductImage, ProductStatus, Quantity, UserId,
+    CartLine, Category, Currency, Money, Order, OrderId, OrderLine, OrderStatus, Product, ProductId, ProductImage,
+    ProductStatus, Quantity, UserId,
 };
 use crate::ports::{ArtisanProfile, StoreError};
-
-pub type Item = HashMap<String, AttributeValue>;
 
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -28,15 +28,15 @@ pub fn timestamp(value: OffsetDateTime) -> AttributeValue {
 }
 
 fn malformed(item: &Item, what: &str) -> StoreError {
-    let kind = item.get("PK").and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
+    let kind = item.get(PK).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
     StoreError::unexpected(format!("malformed item {kind}: {what}"))
 }
 
-fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+pub fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).ok_or_else(|| malformed(item, name))
 }
 
-fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
+pub fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
     item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).ok_or_else(|| malformed(item, name))
 }
 
@@ -44,9 +44,36 @@ fn get_time(item: &Item, name: &str) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::parse(get_s(item, name)?, &Rfc3339).map_err(|_| malformed(item, name))
 }
 
-pub fn product_key(id: &ProductId) -> Item {
-    HashMap::from([(PK.to_owned(), s(product_pk(id))), (SK.to_owned(), s(PRODUCT_SK))])
+fn get_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
+    serde_json::from_str(get_s(item, name)?).map_err(|_| malformed(item, name))
 }
+
+fn json(value: &impl serde::Serialize) -> AttributeValue {
+    // Serialising plain domain values (strings, numbers, vectors of them) cannot fail.
+    s(serde_json::to_string(value).unwrap_or_default())
+}
+
+/// The items a list maps, without the ones it cannot: each is logged (with its key, never its content) and left
+/// out, so one corrupt item never turns a whole listing, cart or order history into an error.
+pub fn readable<'a, T>(
+    items: impl IntoIterator<Item = &'a Item>,
+    map: impl Fn(&Item) -> Result<T, StoreError>,
+) -> Vec<T> {
+    items
+        .into_iter()
+        .filter_map(|item| {
+            map(item)
+                .inspect_err(|error| {
+                    let pk = item.get(PK).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
+                    let sk = item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("?");
+                    tracing::error!(pk, sk, ?error, "stored item cannot be read; left out");
+                })
+                .ok()
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- products
 
 /// The whole product item, with its index keys when it is listed (active); archived products carry none, so the
 /// sparse indexes simply stop returning them.
@@ -74,16 +101,16 @@ pub fn product_item(product: &Product) -> Item {
         .collect();
     item.insert("images".into(), AttributeValue::L(images));
     if !product.image_errors.is_empty() {
-        item.insert("image_errors".into(), s(serde_json::to_string(&product.image_errors).unwrap_or_default()));
+        item.insert("image_errors".into(), json(&product.image_errors));
     }
     item.insert("version".into(), n(product.version));
     item.insert("created_at".into(), timestamp(product.created_at));
     item.insert("updated_at".into(), timestamp(product.updated_at));
     if product.is_active() {
         let id = s(product.product_id.as_str());
-        let shard = shard_of(&product.product_id);
-        item.insert(CATALOG_INDEX_PK.into(), s(catalog_shard_key(shard)));
-        item.insert(CATALOG_INDEX_SK.into(), id.clone());
+        let shard = shard_of(product.product_id.as_str());
+        item.insert(SHARDED_INDEX_PK.into(), s(catalog_shard_key(shard)));
+        item.insert(SHARDED_INDEX_SK.into(), id.clone());
         item.insert(CATEGORY_INDEX_PK.into(), s(category_shard_key(&product.category, shard)));
         item.insert(CATEGORY_INDEX_SK.into(), id.clone());
         item.insert(ARTISAN_INDEX_PK.into(), s(artisan_pk(&product.artisan_id)));
@@ -119,8 +146,8 @@ pub fn product_from_item(item: &Item) -> Result<Product, StoreError> {
         stock: get_n(item, "stock")?,
         status: ProductStatus::parse(get_s(item, "status")?).ok_or_else(|| malformed(item, "status"))?,
         images,
-        image_errors: match item.get("image_errors").and_then(|v| v.as_s().ok()) {
-            Some(text) => serde_json::from_str(text).map_err(|_| malformed(item, "image_errors"))?,
+        image_errors: match item.get("image_errors") {
+            Some(_) => get_json(item, "image_errors")?,
             None => Vec::new(),
         },
         version: get_n(item, "version")?,
@@ -129,9 +156,7 @@ pub fn product_from_item(item: &Item) -> Result<Product, StoreError> {
     })
 }
 
-pub fn cart_key(user: &UserId, product: &ProductId) -> Item {
-    HashMap::from([(PK.to_owned(), s(user_pk(user))), (SK.to_owned(), s(cart_sk(product)))])
-}
+// ---------------------------------------------------------------- carts, artisans, categories
 
 /// A cart line with when it was first added (for ordering) and when it expires (epoch seconds).
 pub fn cart_line_from_item(item: &Item) -> Result<(CartLine, String, Option<i64>), StoreError> {
@@ -142,10 +167,6 @@ pub fn cart_line_from_item(item: &Item) -> Result<(CartLine, String, Option<i64>
     Ok((CartLine { product_id, quantity }, added_at, expires_at))
 }
 
-pub fn artisan_key(artisan: &UserId) -> Item {
-    HashMap::from([(PK.to_owned(), s(artisan_pk(artisan))), (SK.to_owned(), s(PROFILE_SK))])
-}
-
 pub fn artisan_from_item(artisan_id: &UserId, item: &Item) -> Result<ArtisanProfile, StoreError> {
     Ok(ArtisanProfile {
         artisan_id: artisan_id.clone(),
@@ -154,20 +175,85 @@ pub fn artisan_from_item(artisan_id: &UserId, item: &Item) -> Result<ArtisanProf
     })
 }
 
-pub fn category_counter_key(slug: &str) -> Item {
-    HashMap::from([(PK.to_owned(), s(category_counter_pk(slug))), (SK.to_owned(), s(COUNTER_SK))])
-}
-
 pub fn category_count_from_item(item: &Item) -> Option<(String, u64)> {
     let slug = get_s(item, PK).ok()?.strip_prefix("CATEGORY#")?.to_owned();
     let count = get_n::<i64>(item, "product_count").ok()?.max(0).unsigned_abs();
     Some((slug, count))
 }
 
+// ---------------------------------------------------------------- orders
+
+fn order_attributes(order: &Order, item: &mut Item) {
+    item.insert("order_id".into(), s(order.order_id.as_str()));
+    item.insert("user_id".into(), s(order.user_id.as_str()));
+    item.insert("status".into(), s(order.status.as_str()));
+    // Lines never change after checkout; one JSON attribute keeps them whole.
+    item.insert("items".into(), json(&order.items));
+    item.insert("total_amount".into(), n(order.total.amount));
+    item.insert("currency".into(), s(order.total.currency.code()));
+    item.insert("created_at".into(), timestamp(order.created_at));
+    item.insert("updated_at".into(), timestamp(order.updated_at));
+    if let Some(email) = &order.contact_email {
+        item.insert("contact_email".into(), s(email));
+    }
+}
+
+/// The shopper's order item. `shipped_parts` counts `shipped_artisans`: the moves condition on it.
+pub fn order_item(order: &Order) -> Item {
+    let mut item = order_key(&order.user_id, &order.order_id);
+    item.insert("entity".into(), s("order"));
+    order_attributes(order, &mut item);
+    item.insert("artisan_count".into(), n(order.artisans().len()));
+    item.insert("shipped_parts".into(), n(order.shipped_artisans.len()));
+    item.insert("shipped_artisans".into(), json(&order.shipped_artisans));
+    // In the sweeper's view until it leaves `placed`.
+    item.insert(SHARDED_INDEX_PK.into(), s(placed_shard_key(shard_of(order.order_id.as_str()))));
+    item.insert(SHARDED_INDEX_SK.into(), s(order.order_id.as_str()));
+    item
+}
+
+/// One artisan's part: their view of the order ([`Order::for_artisan`]).
+pub fn artisan_order_item(order: &Order, artisan: &UserId) -> Item {
+    let mut item = artisan_order_key(artisan, &order.order_id);
+    item.insert("entity".into(), s("artisan_order"));
+    order_attributes(&order.for_artisan(artisan), &mut item);
+    item
+}
+
+pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
+    let items: Vec<OrderLine> = get_json(item, "items")?;
+    Ok(Order {
+        order_id: OrderId::parse(get_s(item, "order_id")?).ok_or_else(|| malformed(item, "order_id"))?,
+        user_id: UserId::parse(get_s(item, "user_id")?).ok_or_else(|| malformed(item, "user_id"))?,
+        status: OrderStatus::parse(get_s(item, "status")?).ok_or_else(|| malformed(item, "status"))?,
+        items,
+        total: Money::new(
+            get_n(item, "total_amount")?,
+            Currency::parse(get_s(item, "currency")?).ok_or_else(|| malformed(item, "currency"))?,
+        ),
+        shipped_artisans: match item.get("shipped_artisans") {
+            Some(_) => get_json(item, "shipped_artisans")?,
+            None => Vec::new(),
+        },
+        contact_email: item.get("contact_email").and_then(|v| v.as_s().ok()).cloned(),
+        created_at: get_time(item, "created_at")?,
+        updated_at: get_time(item, "updated_at")?,
+    })
+}
+
+/// The order a completed idempotency record answers replays with (as it was placed).
+pub fn replayed_order(item: &Item) -> Result<Order, StoreError> {
+    get_json(item, "order")
+}
+
+pub fn placed_order_json(order: &Order) -> AttributeValue {
+    json(order)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::NewProduct;
+    use crate::domain::{CheckoutLines, NewProduct};
 
     fn product() -> Product {
         let new = NewProduct::parse("Vase", "Blue", "glass", 4200, "USD", 7).expect("valid");
@@ -188,20 +274,43 @@ mod tests {
     }
 
     #[test]
+    fn an_order_survives_the_round_trip_with_its_shipped_parts() {
+        let product = product();
+        let lines = CheckoutLines::parse(&[(product.product_id.to_string(), 2)]).expect("lines");
+        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
+        let mut order =
+            Order::place(OrderId::from_parts(1, 1), UserId::parse("al").expect("id"), &lines, &[product], at)
+                .expect("placed");
+        order.shipped_artisans.push(UserId::parse("ana").expect("id"));
+        order.contact_email = Some("al@example.com".into());
+        assert_eq!(order_from_item(&order_item(&order)).expect("maps back"), order);
+    }
+
+    #[test]
     fn only_listed_products_carry_index_keys() {
         let active = product();
-        assert!(product_item(&active).contains_key(CATALOG_INDEX_PK));
+        assert!(product_item(&active).contains_key(SHARDED_INDEX_PK));
         let archived = active.archived(active.updated_at);
         let item = product_item(&archived);
-        for key in [CATALOG_INDEX_PK, CATEGORY_INDEX_PK, ARTISAN_INDEX_PK] {
+        for key in [SHARDED_INDEX_PK, CATEGORY_INDEX_PK, ARTISAN_INDEX_PK] {
             assert!(!item.contains_key(key), "{key} left on an archived product");
         }
     }
 
     #[test]
-    fn a_malformed_item_is_an_error_not_a_panic() {
-        let mut item = product_item(&product());
-        item.insert("stock".into(), s("lots"));
-        assert!(product_from_item(&item).is_err());
+    fn a_malformed_item_is_an_error_not_a_panic_and_lists_leave_it_out() {
+        let good = product_item(&product());
+        for (attribute, value) in [
+            ("stock", s("lots")),
+            ("stock", n("-9223372036854775808")),
+            ("stock", n("4294967296")),
+            ("price_amount", n("1e400")),
+            ("version", n("-1")),
+        ] {
+            let mut bad = good.clone();
+            bad.insert(attribute.into(), value.clone());
+            assert!(product_from_item(&bad).is_err(), "{attribute} = {value:?}");
+            assert_eq!(readable([&good, &bad, &good], product_from_item).len(), 2);
+        }
     }
 }

@@ -2,11 +2,12 @@
 
 mod carts;
 mod catalog;
-pub mod idempotency;
+mod idempotency;
 pub mod items;
 pub mod keys;
 mod orders;
 pub mod schema;
+mod write;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -57,6 +58,8 @@ const THROTTLING_CODES: &[&str] = &[
     "LimitExceededException",
     "InternalServerError",
     "ServiceUnavailable",
+    // A retried transaction whose first attempt (same ClientRequestToken) is still running.
+    "TransactionInProgressException",
 ];
 
 /// Maps an SDK failure to a store error: throttling, timeouts and connection failures are `Unavailable` (the

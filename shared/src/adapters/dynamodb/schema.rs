@@ -13,7 +13,7 @@ use crate::ports::StoreError;
 
 /// (index, partition key attribute, sort key attribute) of every global secondary index.
 pub const INDEXES: &[(&str, &str, &str)] = &[
-    (CATALOG_INDEX, CATALOG_INDEX_PK, CATALOG_INDEX_SK),
+    (SHARDED_INDEX, SHARDED_INDEX_PK, SHARDED_INDEX_SK),
     (CATEGORY_INDEX, CATEGORY_INDEX_PK, CATEGORY_INDEX_SK),
     (ARTISAN_INDEX, ARTISAN_INDEX_PK, ARTISAN_INDEX_SK),
 ];
