@@ -145,7 +145,7 @@ async fn run(settings: Settings, quick: bool) {
     }
     // The fixes applied at run time, each against the same function without it, all alternating.
     let no_warm_up: Vec<(String, String)> =
-        env.iter().cloned().chain([(storefront::app::WARM_UP.to_owned(), "0".to_owned())]).collect();
+        env.iter().cloned().chain([(storefront::config::WARM_UP.to_owned(), "0".to_owned())]).collect();
     let fixes = init::measure(
         &api,
         &[

@@ -16,16 +16,43 @@ use http::{HeaderValue, StatusCode};
 use serde_json::json;
 use tokio::task::JoinHandle;
 
-#[derive(Default)]
 pub struct Faults {
     conflicts: AtomicU32,
     throttles: AtomicU32,
+    late_transactions: AtomicU32,
     late_writes: AtomicU32,
+    held_transactions: AtomicU32,
+    /// Transactions held at the proxy wait for a permit here ([`Faults::release_held`]).
+    gate: tokio::sync::Semaphore,
+    /// Signalled when a transaction starts waiting at the gate.
+    holding: tokio::sync::Notify,
     /// How many calls the proxy answered with a fault (for assertions).
     pub injected: AtomicU32,
     /// The IAM actions of the calls seen (`dynamodb:GetItem`; a transaction counts as its items' actions).
     actions: Mutex<BTreeSet<String>>,
+    /// Every request's operation and JSON body, while recording is on ([`Faults::record_requests`]).
+    requests: Mutex<Option<Vec<(String, serde_json::Value)>>>,
 }
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            conflicts: AtomicU32::new(0),
+            throttles: AtomicU32::new(0),
+            late_transactions: AtomicU32::new(0),
+            late_writes: AtomicU32::new(0),
+            held_transactions: AtomicU32::new(0),
+            gate: tokio::sync::Semaphore::new(0),
+            holding: tokio::sync::Notify::new(),
+            injected: AtomicU32::new(0),
+            actions: Mutex::default(),
+            requests: Mutex::default(),
+        }
+    }
+}
+
+/// The operations that change the table: a late answer to one of them is a write that landed.
+const WRITES: &[&str] = &["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
 
 fn take(counter: &AtomicU32) -> bool {
     counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
@@ -70,7 +97,38 @@ impl Faults {
 
     /// The next `count` TransactWriteItems calls are applied, but answered after the client's attempt timeout.
     pub fn delay_next_transactions(&self, count: u32) {
+        self.late_transactions.store(count, Ordering::SeqCst);
+    }
+
+    /// The next `count` writes of any kind (put, update, delete, transaction) are applied, but answered after the
+    /// client's attempt timeout: the SDK retries a write that already landed.
+    pub fn delay_next_writes(&self, count: u32) {
         self.late_writes.store(count, Ordering::SeqCst);
+    }
+
+    /// The next `count` TransactWriteItems calls wait at the proxy, unsent, until [`Faults::release_held`].
+    pub fn hold_next_transactions(&self, count: u32) {
+        self.held_transactions.store(count, Ordering::SeqCst);
+    }
+
+    /// Returns once a transaction is waiting at the proxy.
+    pub async fn until_held(&self) {
+        self.holding.notified().await;
+    }
+
+    /// Lets every held transaction go on to the engine.
+    pub fn release_held(&self, count: u32) {
+        self.gate.add_permits(count as usize);
+    }
+
+    /// Starts (or restarts) recording every request's operation and body.
+    pub fn record_requests(&self) {
+        *self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Vec::new());
+    }
+
+    /// The requests recorded since [`Faults::record_requests`]: (operation, JSON body).
+    pub fn recorded_requests(&self) -> Vec<(String, serde_json::Value)> {
+        self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone().unwrap_or_default()
     }
 }
 
@@ -98,8 +156,18 @@ async fn forward(State(proxy): State<Proxy>, req: Request) -> Response {
         return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response();
     };
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let is_transaction = target.ends_with(".TransactWriteItems");
+    let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+    let is_transaction = operation == "TransactWriteItems";
     proxy.faults.record(&target, &body);
+    if let Some(requests) = proxy.faults.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_mut() {
+        requests.push((operation.clone(), serde_json::from_slice(&body).unwrap_or_default()));
+    }
+    if is_transaction && take(&proxy.faults.held_transactions) {
+        proxy.faults.holding.notify_one();
+        if let Ok(permit) = proxy.faults.gate.acquire().await {
+            permit.forget();
+        }
+    }
     if take(&proxy.faults.throttles) {
         proxy.faults.injected.fetch_add(1, Ordering::SeqCst);
         return dynamodb_error(
@@ -124,7 +192,8 @@ async fn forward(State(proxy): State<Proxy>, req: Request) -> Response {
             }),
         );
     }
-    let late = is_transaction && take(&proxy.faults.late_writes);
+    let late = (is_transaction && take(&proxy.faults.late_transactions))
+        || (WRITES.contains(&operation.as_str()) && take(&proxy.faults.late_writes));
     let response = match relay(&proxy, &parts, body).await {
         Ok(response) => response,
         Err(error) => return (StatusCode::BAD_GATEWAY, error).into_response(),

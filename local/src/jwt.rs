@@ -25,6 +25,9 @@ pub struct Claims {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Whether the identity provider checked the address (Cognito's `email_verified`).
+    #[serde(default)]
+    pub email_verified: bool,
     pub iss: String,
     pub iat: i64,
     pub exp: i64,
@@ -37,6 +40,7 @@ impl Claims {
             groups: vec![role.group().to_owned()],
             name,
             email: None,
+            email_verified: false,
             iss: ISSUER.to_owned(),
             iat: now,
             exp: now + TOKEN_TTL_SECONDS,
@@ -56,6 +60,7 @@ impl Claims {
         }
         if let Some(email) = &self.email {
             claims.insert("email".to_owned(), email.clone());
+            claims.insert("email_verified".to_owned(), self.email_verified.to_string());
         }
         claims
     }

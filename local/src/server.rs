@@ -139,6 +139,11 @@ impl LocalServer {
         self.lambda_environment.clone()
     }
 
+    /// The embedded DynamoDB engine's own endpoint (no proxy in between), for tests that write items directly.
+    pub fn dynamodb_endpoint(&self) -> &str {
+        &self.engine.endpoint
+    }
+
     /// Stops accepting requests, finishes those running, and closes the engine (and its SQLite file).
     pub async fn stop(mut self) {
         for task in self.background.drain(..) {
@@ -226,6 +231,9 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         confirmation_sender: None,
         media_bucket: MEDIA_BUCKET.to_owned(),
         cdn_base_url: format!("http://{addr}"),
+        s3_force_path_style: true,
+        warm_up: true,
+        uploads_listable: false,
     };
     let sqs = crate::sqs_wire::start(vec![
         ("storefront-orders".to_owned(), queue.clone()),
@@ -244,7 +252,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         ("AWS_ENDPOINT_URL_DYNAMODB", lambda_endpoint),
         ("AWS_ENDPOINT_URL_SQS", sqs.endpoint.clone()),
         ("AWS_ENDPOINT_URL_S3", s3.endpoint.clone()),
-        (storefront::app::S3_FORCE_PATH_STYLE, "true".to_owned()),
+        (storefront::config::S3_FORCE_PATH_STYLE, "true".to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", LOCAL_KEY.to_owned()),
         ("AWS_SECRET_ACCESS_KEY", LOCAL_KEY.to_owned()),
@@ -362,6 +370,8 @@ struct TokenRequest {
     role: String,
     name: Option<String>,
     email: Option<String>,
+    /// Local tokens stand for addresses the developer typed: verified unless said otherwise.
+    email_verified: Option<bool>,
 }
 
 /// `POST /dev/token`: a token for any user and role, signed with this data dir's key. Local only.
@@ -387,6 +397,7 @@ async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResp
         return problem(ApiError::validation(errors));
     };
     let mut claims = Claims::new(user.as_str(), role, body.name, OffsetDateTime::now_utc().unix_timestamp());
+    claims.email_verified = body.email.is_some() && body.email_verified.unwrap_or(true);
     claims.email = body.email;
     let token = gateway.jwt.sign(&claims);
     match json_response(

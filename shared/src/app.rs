@@ -16,11 +16,6 @@ use crate::ports::{
 use crate::services::checkout::CheckoutPorts;
 use crate::services::images::ImagePorts;
 
-/// `true` makes the S3 client address buckets by path (the local S3 stand-in); unset in AWS.
-pub const S3_FORCE_PATH_STYLE: &str = "S3_FORCE_PATH_STYLE";
-/// `0` skips [`AppState::warm_up`] (the init benchmark measures both ways).
-pub const WARM_UP: &str = "WARM_UP";
-
 /// How long a public catalog read is served from memory (see `adapters::cache`).
 pub const CATALOG_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -40,6 +35,8 @@ pub struct AppState {
     pub cdn_base_url: Arc<str>,
     pub clock: Arc<dyn Clock>,
     pub cursors: CursorSigner,
+    /// Whether [`AppState::warm_up`] opens the connection (`Config::warm_up`).
+    warm_up: bool,
 }
 
 impl AppState {
@@ -49,12 +46,9 @@ impl AppState {
         let sdk = crate::adapters::aws::sdk_config().await;
         let queue = SqsOrderQueue::new(aws_sdk_sqs::Client::new(&sdk), config.order_queue_url.clone());
         // Path-style addressing only for an S3 stand-in on this machine (no bucket subdomains on loopback).
-        let s3 = if std::env::var(S3_FORCE_PATH_STYLE).is_ok_and(|v| v == "true") {
-            S3BlobStore::local_client(&sdk)
-        } else {
-            aws_sdk_s3::Client::new(&sdk)
-        };
-        let blobs = S3BlobStore::new(s3, config.media_bucket.clone());
+        let s3 =
+            if config.s3_force_path_style { S3BlobStore::local_client(&sdk) } else { aws_sdk_s3::Client::new(&sdk) };
+        let blobs = S3BlobStore::new(s3, config.media_bucket.clone()).forbidden_means_missing(config.uploads_listable);
         let mut state =
             Self::with_dynamodb(aws_sdk_dynamodb::Client::new(&sdk), Arc::new(queue), Arc::new(blobs), &config);
         if let Some(sender) = &config.confirmation_sender {
@@ -83,6 +77,7 @@ impl AppState {
             cdn_base_url: Arc::from(config.cdn_base_url.as_str()),
             clock: Arc::new(SystemClock),
             cursors: CursorSigner::new(&config.cursor_secret),
+            warm_up: config.warm_up,
         }
     }
 
@@ -90,7 +85,7 @@ impl AppState {
     /// shopper waits, instead of on the first request: a `DescribeTable`, which every route may call and which
     /// reads no data. A failure here is only logged: the first request opens the connection then.
     pub async fn warm_up(&self) {
-        if std::env::var(WARM_UP).is_ok_and(|v| v == "0") {
+        if !self.warm_up {
             return;
         }
         if let Err(error) = self.catalog.ping().await {

@@ -23,6 +23,13 @@ pub struct Config {
     pub media_bucket: String,
     /// Where `images/...` is served from (the CloudFront distribution), without a trailing slash.
     pub cdn_base_url: String,
+    /// Address the bucket by path (an S3 stand-in on this machine has no bucket subdomains); off in AWS.
+    pub s3_force_path_style: bool,
+    /// Open the store's connection during init (on unless `WARM_UP=0`; the init benchmark measures both).
+    pub warm_up: bool,
+    /// The function may list `uploads/` (template.yaml grants `s3:ListBucket` there): S3 then answers a missing
+    /// upload with 404, and a 403 on reading one can only mean it is gone (deleted once handled).
+    pub uploads_listable: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -37,6 +44,9 @@ pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
 pub const CONFIRMATION_SENDER: &str = "CONFIRMATION_SENDER";
 pub const MEDIA_BUCKET: &str = "MEDIA_BUCKET";
 pub const CDN_BASE_URL: &str = "CDN_BASE_URL";
+pub const S3_FORCE_PATH_STYLE: &str = "S3_FORCE_PATH_STYLE";
+pub const WARM_UP: &str = "WARM_UP";
+pub const UPLOADS_LISTABLE: &str = "UPLOADS_LISTABLE";
 const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
@@ -63,7 +73,23 @@ impl Config {
         if !cdn_base_url.starts_with("https://") && !cdn_base_url.starts_with("http://") {
             return Err(ConfigError::Invalid { name: CDN_BASE_URL, reason: "must be an http(s) URL".into() });
         }
-        Ok(Self { table_name, cursor_secret, order_queue_url, confirmation_sender, media_bucket, cdn_base_url })
+        let flag = |name: &'static str, default: bool| match lookup(name).as_deref().map(str::trim) {
+            None | Some("") => Ok(default),
+            Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid { name, reason: format!("must be true or false, got {other:?}") }),
+        };
+        Ok(Self {
+            table_name,
+            cursor_secret,
+            order_queue_url,
+            confirmation_sender,
+            media_bucket,
+            cdn_base_url,
+            s3_force_path_style: flag(S3_FORCE_PATH_STYLE, false)?,
+            warm_up: flag(WARM_UP, true)?,
+            uploads_listable: flag(UPLOADS_LISTABLE, false)?,
+        })
     }
 }
 
@@ -76,6 +102,22 @@ mod tests {
         let error = Config::from_lookup(|name| (name == CURSOR_SECRET).then(|| "s".repeat(40))).expect_err("no table");
         assert_eq!(error, ConfigError::Missing(TABLE_NAME));
         assert!(error.to_string().contains("TABLE_NAME"));
+    }
+
+    #[test]
+    fn flags_default_and_refuse_anything_but_a_boolean() {
+        let base = |name: &str| match name {
+            CURSOR_SECRET => Some("s".repeat(40)),
+            CDN_BASE_URL => Some("https://cdn.example".into()),
+            WARM_UP => Some("0".into()),
+            _ => Some("x".into())
+                .filter(|_| ![S3_FORCE_PATH_STYLE, UPLOADS_LISTABLE, CONFIRMATION_SENDER].contains(&name)),
+        };
+        let config = Config::from_lookup(base).expect("valid");
+        assert!(!config.warm_up && !config.s3_force_path_style && !config.uploads_listable);
+        let error = Config::from_lookup(|name| if name == UPLOADS_LISTABLE { Some("yes".into()) } else { base(name) })
+            .expect_err("not a boolean");
+        assert!(matches!(error, ConfigError::Invalid { name: UPLOADS_LISTABLE, .. }));
     }
 
     #[test]

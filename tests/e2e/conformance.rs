@@ -42,6 +42,9 @@ async fn moto_state() -> Option<AppState> {
         confirmation_sender: None,
         media_bucket: table,
         cdn_base_url: "https://cdn.example".into(),
+        s3_force_path_style: true,
+        warm_up: false,
+        uploads_listable: false,
     };
     let queue = Arc::new(LocalQueue::new("conformance", QueueSettings::default()));
     let blobs = S3BlobStore::new(S3BlobStore::local_client(&sdk), config.media_bucket.clone());

@@ -165,3 +165,44 @@ async fn a_confirmation_that_fails_to_send_is_retried_until_it_is_delivered_once
     assert_eq!(app.get_as(&format!("/orders/{id}"), &alice).await.ok(200)["status"], "confirmed");
     assert!(app.server.queue.dead_letters().is_empty());
 }
+
+#[tokio::test]
+async fn checkout_reads_its_products_strongly_consistent() {
+    let app = spawn_app_with(|o| o.fault_injection = true).await;
+    let (alice, product) = setup(&app, 5).await;
+    let faults = app.server.faults.clone().expect("fault injection on");
+    faults.record_requests();
+    app.order(&alice, "consistent", buy(&product, 1)).await.ok(201);
+    let reads: Vec<serde_json::Value> = faults
+        .recorded_requests()
+        .into_iter()
+        .filter(|(operation, _)| operation == "BatchGetItem")
+        .map(|(_, body)| body)
+        .collect();
+    assert!(!reads.is_empty(), "checkout reads its products in a batch");
+    for body in reads {
+        let tables = body["RequestItems"].as_object().expect("RequestItems");
+        assert!(tables.values().all(|t| t["ConsistentRead"] == true), "an eventually consistent read: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_price_change_during_checkout_is_never_sold_at_the_old_price() {
+    let app = spawn_app_with(|o| o.fault_injection = true).await;
+    let (alice, product) = setup(&app, 5).await;
+    let faults = app.server.faults.clone().expect("fault injection on");
+    let ana = app.artisan("ana").await;
+    // The checkout has read the product at 50.00; its write waits while the artisan reprices to 70.00.
+    faults.hold_next_transactions(1);
+    let (placed, ()) = tokio::join!(app.order(&alice, "race", buy(&product, 1)), async {
+        faults.until_held().await;
+        let price = json!({"price": {"amount": 7000, "currency": "USD"}});
+        app.send(reqwest::Method::PATCH, &format!("/products/{product}"), Some(&ana), Some(price)).await.ok(200);
+        faults.release_held(1);
+    });
+    let order = placed.ok(201).clone();
+    assert_eq!(order["items"][0]["unit_price"]["amount"], 7000, "sold at the price the product had at commit");
+    assert_eq!(order["total"]["amount"], 7000);
+    assert_eq!(app.stock_of(&product).await, 4);
+    assert_eq!(order_count(&app, &alice).await, 1);
+}

@@ -215,3 +215,33 @@ async fn the_sample_bucket_notification_attaches_its_upload_through_the_worker()
     assert_eq!(images.as_array().expect("images").len(), 1, "seed product {product} got its photo");
     assert_eq!(dimensions(&app, images[0]["thumb_url"].as_str().expect("thumb")).await, (320, 240));
 }
+
+#[tokio::test]
+async fn a_forbidden_read_means_gone_only_where_the_bucket_may_be_listed() {
+    use storefront::adapters::s3::S3BlobStore;
+    use storefront::ports::BlobStore;
+    let app = spawn_app().await;
+    let endpoint = app
+        .server
+        .lambda_environment()
+        .into_iter()
+        .find(|(name, _)| name == "AWS_ENDPOINT_URL_S3")
+        .map(|(_, value)| value)
+        .expect("the S3 stand-in's endpoint");
+    // A caller the stand-in refuses with 403, as S3 refuses a read of a missing key to one that may not list.
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("someone-else", "wrong", None, None, "test"))
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    let key = "uploads/ana/01KDVDQ4K00000000001FET001/01KDVDQ4K00000000001FET002";
+    let strict = S3BlobStore::new(client.clone(), storefront_local::server::MEDIA_BUCKET);
+    assert!(strict.head(key).await.is_err(), "a 403 is an error where it may be a real denial");
+    assert!(strict.get(key).await.is_err());
+    let listable = strict.forbidden_means_missing(true);
+    assert_eq!(listable.head(key).await.expect("gone"), None, "with the list grant, 403 can only mean gone");
+    assert_eq!(listable.get(key).await.expect("gone"), None);
+}

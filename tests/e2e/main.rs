@@ -2,6 +2,7 @@
 
 mod artisan_products;
 mod auth;
+mod bad_input;
 mod cart;
 mod catalog;
 mod conformance;
@@ -12,5 +13,6 @@ mod invocations;
 mod operations;
 mod orders;
 mod persistence;
+mod retries;
 mod routes;
 mod template;

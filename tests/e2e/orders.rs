@@ -201,6 +201,28 @@ async fn cancelling_returns_the_stock_once_and_only_before_shipping() {
 }
 
 #[tokio::test]
+async fn a_cancel_never_lifts_the_stock_past_its_ceiling() {
+    let app = spawn_app().await;
+    let (alice, ana) = (app.shopper("alice").await, app.artisan("ana").await);
+    let ceiling = 100_000;
+    let product = product_with_stock(&app, "ana", 700, ceiling).await;
+    let order = app.order(&alice, "near-the-ceiling", buy(&product, 1)).await.ok(201)["order_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let stock = format!("/products/{product}/stock");
+    app.send(Method::POST, &stock, Some(&ana), Some(json!({"delta": 1}))).await.ok(200);
+    assert_eq!(app.stock_of(&product).await, ceiling);
+    app.send(Method::POST, &format!("/orders/{order}/cancel"), Some(&alice), None).await.ok(200);
+    assert_eq!(app.stock_of(&product).await, ceiling, "the stock stays within its bound");
+    // And every later movement is still accepted.
+    assert_eq!(
+        app.send(Method::POST, &stock, Some(&ana), Some(json!({"delta": -1}))).await.ok(200)["stock"],
+        ceiling - 1
+    );
+}
+
+#[tokio::test]
 async fn artisans_see_and_ship_only_their_part() {
     let app = spawn_app().await;
     let (alice, ana, bo) = (app.shopper("alice").await, app.artisan("ana").await, app.artisan("bo").await);
@@ -293,4 +315,12 @@ async fn the_confirmation_address_is_the_shoppers_and_never_shown_to_artisans() 
     let part = app.get_as("/artisan/orders", &ana).await.ok(200)["items"][0].clone();
     assert_eq!(part["order_id"], order["order_id"]);
     assert!(part.get("contact_email").is_none(), "{part}");
+    // An address the identity provider has not verified is never written to.
+    let body = json!({"user_id": "finn", "role": "shopper", "email": "finn@example.com", "email_verified": false});
+    let finn = app.send(Method::POST, "/dev/token", None, Some(body)).await.ok(200)["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let unverified = app.order(&finn, "unverified-email", buy(&product, 1)).await.ok(201).clone();
+    assert!(unverified.get("contact_email").is_none(), "{unverified}");
 }

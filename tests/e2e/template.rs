@@ -211,3 +211,90 @@ fn the_dashboard_body_is_json_once_substituted() {
     let metrics = text.matches("\"Storefront\"").count();
     assert!(metrics >= 2, "the business metrics (EMF namespace Storefront) are on the dashboard");
 }
+
+/// The statements of a function's policies (an `!If` statement counts as its true branch).
+fn statements(template: &Value, logical_id: &str) -> Vec<Value> {
+    template["Resources"][logical_id]["Properties"]["Policies"]
+        .as_sequence()
+        .expect("Policies")
+        .iter()
+        .flat_map(|policy| policy["Statement"].as_sequence().cloned().unwrap_or_default())
+        .map(|statement| match statement {
+            Value::Tagged(tagged) if tagged.tag == "!If" => tagged.value[1].clone(),
+            other => other,
+        })
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(one) => vec![one.clone()],
+        many => many.as_sequence().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+    }
+}
+
+#[test]
+fn the_image_worker_may_list_uploads_only_and_says_so_to_its_code() {
+    let template = template();
+    let worker = "ImageWorkerFunction";
+    let list: Vec<Value> =
+        statements(&template, worker).into_iter().filter(|s| actions(s).contains(&"s3:ListBucket".into())).collect();
+    assert_eq!(list.len(), 1, "one ListBucket grant");
+    assert_eq!(target(&list[0]["Resource"]).as_deref(), Some("MediaBucket"), "on the media bucket");
+    assert_eq!(list[0]["Condition"]["StringLike"]["s3:prefix"], "uploads/*", "limited to uploads/");
+    // The code treats a 403 as "gone" exactly where this grant exists, and nowhere else.
+    for (id, function) in resources(&template, "AWS::Serverless::Function") {
+        let flag = function["Properties"]["Environment"]["Variables"][storefront::config::UPLOADS_LISTABLE] == "true";
+        let granted = statements(&template, &id).iter().any(|s| actions(s).contains(&"s3:ListBucket".into()));
+        assert_eq!(flag, granted, "{id}: UPLOADS_LISTABLE without the grant, or the grant without the flag");
+    }
+}
+
+#[test]
+fn emails_are_trusted_only_verified_and_sent_only_from_the_configured_sender() {
+    let template = template();
+    let pool = &template["Resources"]["UserPool"]["Properties"];
+    assert_eq!(
+        pool["UserAttributeUpdateSettings"]["AttributesRequireVerificationBeforeUpdate"],
+        serde_yaml::from_str::<Value>("[email]").expect("yaml"),
+        "a changed email stays unverified until proven"
+    );
+    let mut senders = 0;
+    for (id, _) in resources(&template, "AWS::Serverless::Function") {
+        for statement in statements(&template, &id) {
+            if actions(&statement).iter().any(|a| a.starts_with("ses:")) {
+                let resources = serde_yaml::to_string(&statement["Resource"]).expect("yaml");
+                assert!(!resources.contains("identity/*"), "{id} may send as anyone: {resources}");
+                assert!(resources.contains("${ConfirmationSender}"), "{id}: {resources}");
+                senders += 1;
+            }
+        }
+    }
+    assert_eq!(senders, 1, "the order worker alone sends email");
+}
+
+#[test]
+fn checkout_and_the_workers_keep_capacity_and_public_reads_are_throttled_on_their_own() {
+    let template = template();
+    let checkout = &template["Resources"]["PlaceOrderFunction"]["Properties"]["ReservedConcurrentExecutions"];
+    assert!(serde_yaml::to_string(checkout).expect("yaml").contains("CheckoutReservedConcurrency"), "{checkout:?}");
+    for worker in ["OrderWorkerFunction", "ImageWorkerFunction"] {
+        assert!(template["Resources"][worker]["Properties"]["ReservedConcurrentExecutions"].as_u64().is_some());
+    }
+    let settings = &template["Resources"]["HttpApi"]["Properties"]["RouteSettings"];
+    let public: Vec<String> = storefront_local::functions::FUNCTIONS
+        .iter()
+        .filter(|f| f.route.access == storefront::http::Access::Public)
+        .map(|f| f.route.key())
+        .collect();
+    assert!(!public.is_empty());
+    for route in public {
+        let limits = &settings[route.as_str()];
+        assert_eq!(
+            limits["ThrottlingRateLimit"],
+            serde_yaml::from_str::<Value>("!Ref PublicReadThrottleRate").expect("yaml"),
+            "{route}"
+        );
+        assert!(limits["ThrottlingBurstLimit"] != Value::Null, "{route}");
+    }
+}

@@ -13,11 +13,25 @@ use crate::ports::{BlobInfo, BlobStore, PresignedUpload, StoreError};
 pub struct S3BlobStore {
     client: aws_sdk_s3::Client,
     bucket: String,
+    /// S3 answers a read of a missing key with 403 instead of 404 unless the caller may list the bucket. Set only
+    /// where the grants make 403 unambiguous (`Config::uploads_listable`): then it means the key is gone.
+    forbidden_means_missing: bool,
 }
 
 impl S3BlobStore {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into() }
+        Self { client, bucket: bucket.into(), forbidden_means_missing: false }
+    }
+
+    pub fn forbidden_means_missing(mut self, yes: bool) -> Self {
+        self.forbidden_means_missing = yes;
+        self
+    }
+
+    /// Whether an error reading `key` says it does not exist.
+    fn missing<E>(&self, error: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        status == Some(404) || (self.forbidden_means_missing && status == Some(403))
     }
 
     /// A client for an S3-compatible endpoint on this machine: path-style addressing (no bucket subdomains).
@@ -81,7 +95,7 @@ impl BlobStore for S3BlobStore {
                 size: head.content_length().unwrap_or(0).max(0).unsigned_abs(),
                 content_type: head.content_type().map(str::to_owned),
             })),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(e) if self.missing(&e) => Ok(None),
             Err(e) => Err(error(e)),
         }
     }
@@ -93,7 +107,7 @@ impl BlobStore for S3BlobStore {
                 let bytes = object.body.collect().await.map_err(StoreError::unexpected)?.into_bytes().to_vec();
                 Ok(Some((bytes.clone(), BlobInfo { size: bytes.len() as u64, content_type })))
             }
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(e) if self.missing(&e) => Ok(None),
             Err(e) => Err(error(e)),
         }
     }

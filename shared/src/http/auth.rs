@@ -36,7 +36,8 @@ pub struct Caller {
     pub roles: Vec<Role>,
     /// A display name from the `name` claim, when the identity provider has one.
     pub name: Option<String>,
-    /// The `email` claim, when present (order confirmations go there).
+    /// The `email` claim, only when `email_verified` is true (order confirmations go there): an address nobody
+    /// proved is never written to.
     pub email: Option<String>,
 }
 
@@ -57,7 +58,8 @@ pub fn caller_from_claims(req: &Request) -> Option<Caller> {
     let user_id = UserId::parse(claims.get("sub")?)?;
     let roles = claims.get(GROUPS_CLAIM).map(|raw| parse_groups(raw)).unwrap_or_default();
     let name = claims.get("name").filter(|n| !n.trim().is_empty()).cloned();
-    let email = claims.get("email").filter(|e| e.contains('@')).cloned();
+    let verified = claims.get("email_verified").is_some_and(|v| v == "true");
+    let email = claims.get("email").filter(|e| verified && e.contains('@')).cloned();
     Some(Caller { user_id, roles, name, email })
 }
 
@@ -100,5 +102,29 @@ mod tests {
         assert_eq!(caller.user_id.as_str(), "alice");
         assert!(caller.has(Role::Shopper));
         assert!(!caller.has(Role::Artisan));
+    }
+
+    #[test]
+    fn an_email_counts_only_when_the_identity_provider_verified_it() {
+        let caller_with = |claims: serde_json::Value| {
+            let event = serde_json::json!({
+                "version": "2.0", "routeKey": "GET /cart", "rawPath": "/cart", "rawQueryString": "",
+                "headers": {}, "isBase64Encoded": false,
+                "requestContext": {
+                    "http": {"method": "GET", "path": "/cart", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+                    "authorizer": {"jwt": {"claims": claims, "scopes": null}},
+                    "requestId": "r1", "stage": "$default", "timeEpoch": 0
+                }
+            });
+            caller_from_claims(&lambda_http::request::from_str(&event.to_string()).expect("event")).expect("caller")
+        };
+        let base = serde_json::json!({"sub": "alice", "cognito:groups": "[shoppers]", "email": "a@example.com"});
+        assert_eq!(caller_with(base.clone()).email, None, "no email_verified claim");
+        let mut unverified = base.clone();
+        unverified["email_verified"] = "false".into();
+        assert_eq!(caller_with(unverified).email, None);
+        let mut verified = base;
+        verified["email_verified"] = "true".into();
+        assert_eq!(caller_with(verified).email.as_deref(), Some("a@example.com"));
     }
 }
