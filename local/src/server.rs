@@ -424,7 +424,7 @@ async fn serve_image(
     if headers.get(http::header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return (http::StatusCode::NOT_MODIFIED, [(http::header::ETAG, etag)]).into_response();
     }
-    match gateway.app.blobs.get(&key).await {
+    match gateway.app.blobs.get(&key, storefront::domain::image::MAX_UPLOAD_BYTES).await {
         Ok(Some((bytes, info))) => (
             [
                 (http::header::CONTENT_TYPE, info.content_type.unwrap_or_else(|| "application/octet-stream".into())),

@@ -209,12 +209,15 @@ async fn the_s3_adapter_presigns_stores_and_deletes_on_moto() {
     assert!(put.status().is_success(), "{}", put.status());
     let info = blobs.head(&key).await.expect("head").expect("stored");
     assert_eq!((info.size, info.content_type.as_deref()), (12, Some("image/png")));
-    let (bytes, _) = blobs.get(&key).await.expect("get").expect("stored");
+    let (bytes, _) = blobs.get(&key, 1024).await.expect("get").expect("stored");
+    assert_eq!(bytes.len(), 12, "whole, under the limit");
+    let (cut, _) = blobs.get(&key, 4).await.expect("get").expect("stored");
+    assert_eq!(cut, b"\x89PNG\r", "never more than the limit and one byte");
     assert!(bytes.starts_with(b"\x89PNG"));
     let cache = "public, max-age=31536000, immutable";
     blobs.put("images/x/abc-320w.jpg", vec![1, 2, 3], "image/jpeg", cache).await.expect("put");
     assert_eq!(blobs.list("images/").await.expect("list"), ["images/x/abc-320w.jpg"]);
     blobs.delete(&key).await.expect("delete");
     assert_eq!(blobs.head(&key).await.expect("head"), None);
-    assert_eq!(blobs.get(&key).await.expect("get"), None);
+    assert_eq!(blobs.get(&key, 1024).await.expect("get"), None);
 }

@@ -240,8 +240,23 @@ async fn a_forbidden_read_means_gone_only_where_the_bucket_may_be_listed() {
     let key = "uploads/ana/01KDVDQ4K00000000001FET001/01KDVDQ4K00000000001FET002";
     let strict = S3BlobStore::new(client.clone(), storefront_local::server::MEDIA_BUCKET);
     assert!(strict.head(key).await.is_err(), "a 403 is an error where it may be a real denial");
-    assert!(strict.get(key).await.is_err());
+    assert!(strict.get(key, 1024).await.is_err());
     let listable = strict.forbidden_means_missing(true);
     assert_eq!(listable.head(key).await.expect("gone"), None, "with the list grant, 403 can only mean gone");
-    assert_eq!(listable.get(key).await.expect("gone"), None);
+    assert_eq!(listable.get(key, 1024).await.expect("gone"), None);
+}
+
+#[tokio::test]
+async fn reading_an_upload_stops_past_the_limit_whatever_its_size_says() {
+    let app = spawn_app().await;
+    let blobs = app.server.app.blobs.clone();
+    // Outside uploads/, so the image worker leaves it alone while the test reads it.
+    let key = "scratch/large-object";
+    blobs.put(key, vec![7u8; 3 * 1024 * 1024], "image/jpeg", "no-store").await.expect("stored");
+    let (bytes, _) = blobs.get(key, 1024 * 1024).await.expect("read").expect("there");
+    assert_eq!(bytes.len(), 1024 * 1024 + 1, "one byte past the limit says 'too large'; the rest is never read");
+    let (whole, _) = blobs.get(key, 4 * 1024 * 1024).await.expect("read").expect("there");
+    assert_eq!(whole.len(), 3 * 1024 * 1024);
+    blobs.put(key, Vec::new(), "image/jpeg", "no-store").await.expect("stored");
+    assert_eq!(blobs.get(key, 1024).await.expect("read").expect("there").0, Vec::<u8>::new(), "an empty upload");
 }

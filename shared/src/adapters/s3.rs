@@ -100,16 +100,30 @@ impl BlobStore for S3BlobStore {
         }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, BlobInfo)>, StoreError> {
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(object) => {
-                let content_type = object.content_type().map(str::to_owned);
-                let bytes = object.body.collect().await.map_err(StoreError::unexpected)?.into_bytes().to_vec();
-                Ok(Some((bytes.clone(), BlobInfo { size: bytes.len() as u64, content_type })))
+    async fn get(&self, key: &str, limit: u64) -> Result<Option<(Vec<u8>, BlobInfo)>, StoreError> {
+        // Asks for one byte past the limit, and stops reading there even if the range was not honoured.
+        let request = self.client.get_object().bucket(&self.bucket).key(key).range(format!("bytes=0-{limit}"));
+        let mut object = match request.send().await {
+            Ok(object) => object,
+            Err(e) if self.missing(&e) => return Ok(None),
+            // An empty object has no byte 0: S3 answers the range with 416.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                return Ok(Some((Vec::new(), BlobInfo { size: 0, content_type: None })));
             }
-            Err(e) if self.missing(&e) => Ok(None),
-            Err(e) => Err(error(e)),
+            Err(e) => return Err(error(e)),
+        };
+        let content_type = object.content_type().map(str::to_owned);
+        let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = object.body.try_next().await.map_err(StoreError::unexpected)? {
+            let room = cap - bytes.len();
+            bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if bytes.len() == cap {
+                break;
+            }
         }
+        let size = bytes.len() as u64;
+        Ok(Some((bytes, BlobInfo { size, content_type })))
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, cache_control: &str) -> Result<(), StoreError> {

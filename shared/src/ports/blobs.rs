@@ -32,7 +32,9 @@ pub trait BlobStore: Send + Sync {
 
     async fn head(&self, key: &str) -> Result<Option<BlobInfo>, StoreError>;
 
-    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, BlobInfo)>, StoreError>;
+    /// Reads an object, but never more than `limit + 1` bytes of it, whatever its size says: more than `limit`
+    /// bytes back means the object is larger than `limit` (the rest was never read).
+    async fn get(&self, key: &str, limit: u64) -> Result<Option<(Vec<u8>, BlobInfo)>, StoreError>;
 
     /// Writes an object; `cache_control` is served with it (by CloudFront and the local server).
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, cache_control: &str) -> Result<(), StoreError>;

@@ -74,7 +74,13 @@ pub async fn process_upload(ports: &ImagePorts<'_>, key: &str) -> Result<UploadO
     let Some(kind) = info.content_type.as_deref().and_then(ImageType::from_content_type) else {
         return reject(ports, &upload, format!("only {} are accepted", ImageType::ACCEPTED)).await;
     };
-    let Some((bytes, _)) = ports.blobs.get(key).await? else { return Ok(UploadOutcome::AlreadyHandled) };
+    // HEAD's size is what the uploader claimed a moment ago; the read itself stops past the limit.
+    let Some((bytes, _)) = ports.blobs.get(key, MAX_UPLOAD_BYTES).await? else {
+        return Ok(UploadOutcome::AlreadyHandled);
+    };
+    if bytes.len() as u64 > MAX_UPLOAD_BYTES {
+        return reject(ports, &upload, "the file is larger than the 10 MB limit".into()).await;
+    }
     let variants = imaging::decode(kind, &bytes)
         .and_then(|image| Ok((imaging::variant(&image, THUMB_WIDTH)?, imaging::variant(&image, LARGE_WIDTH)?)));
     let (thumb, large) = match variants {
