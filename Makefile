@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # cargo-lambda and zig (PyPI) live in the venv; `sam build` calls `cargo lambda` through PATH.
 WITH_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help dev test tools lint template-check unit e2e bench build invoke loadtest deploy clean
+.PHONY: help dev test tools lint template-check unit e2e contract bench build invoke loadtest deploy clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -27,6 +27,11 @@ test: tools lint template-check ## install what the tests need, then run every c
 	cargo build --workspace --bins --quiet
 	STOREFRONT_REQUIRE_BINARIES=1 scripts/with-moto.sh cargo test --workspace 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' target/test-output.log
+	$(PY) scripts/contract_run.py
+
+contract: tools ## schemathesis against a fresh local server from /openapi.json (SEED=n, EXAMPLES=n for a deeper run)
+	cargo build --quiet -p storefront-local --bins
+	$(PY) scripts/contract_run.py $${SEED:+--seed $$SEED} $${EXAMPLES:+--max-examples $$EXAMPLES}
 
 tools: $(STAMP) ## the project venv with the SAM CLI and cfn-lint
 

@@ -7,17 +7,16 @@ use storefront_tests::*;
 async fn an_artisan_lists_a_product_owned_by_the_caller() {
     let app = spawn_app().await;
     let ana = app.artisan("ana").await;
-    let created = app
-        .send(
-            Method::POST,
-            "/products",
-            Some(&ana),
-            Some(json!({
-                "title": " Leather wallet ", "description": "Tan", "category": "leather",
-                "price": {"amount": 4500, "currency": "USD"}, "stock": 3
-            })),
-        )
-        .await;
+    let body = |title: &str| {
+        json!({
+            "title": title, "description": "Tan", "category": "leather",
+            "price": {"amount": 4500, "currency": "USD"}, "stock": 3
+        })
+    };
+    // A title is taken as sent or refused, never silently changed.
+    let padded = app.send(Method::POST, "/products", Some(&ana), Some(body(" Leather wallet "))).await;
+    assert_eq!(padded.problem(422, "validation")["errors"][0]["field"], "title");
+    let created = app.send(Method::POST, "/products", Some(&ana), Some(body("Leather wallet"))).await;
     let product = created.ok(201).clone();
     assert_eq!(product["artisan_id"], "ana");
     assert_eq!(product["title"], "Leather wallet");

@@ -1,6 +1,6 @@
 //! Bad numbers never corrupt data: every numeric field of every route, sent at the integer edges (i64 and u32
-//! limits, one past them), as floats, strings, null, booleans, arrays and objects, gets a problem+json 4xx, never
-//! a 5xx, and changes nothing. A stored item no read can map is left out of lists instead of failing them.
+//! limits, one past them), as fractions, strings, null, booleans, arrays and objects, gets a problem+json 4xx,
+//! never a 5xx, and changes nothing. (An integral number spelled `2.0` or `2e3` is the integer it names.) A stored item no read can map is left out of lists instead of failing them.
 
 use reqwest::Method;
 use storefront_tests::*;
@@ -17,8 +17,9 @@ const NEVER_VALID: &[&str] = &[
     "4294967296",
     "-4294967296",
     "1.5",
-    "-0.0",
-    "1e3",
+    "-0.5",
+    "1e-3",
+    "1e19",
     "1e400",
     "\"5\"",
     "null",

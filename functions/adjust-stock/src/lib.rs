@@ -20,6 +20,7 @@ pub const FUNCTION: Function = Function {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AdjustStock {
+    #[serde(deserialize_with = "storefront::http::dto::integer")]
     delta: i64,
 }
 

@@ -19,6 +19,7 @@ struct CreateProduct {
     description: String,
     category: String,
     price: PriceInput,
+    #[serde(deserialize_with = "storefront::http::dto::integer")]
     stock: i64,
 }
 

@@ -22,6 +22,7 @@ struct PlaceOrder {
 #[serde(deny_unknown_fields)]
 struct Line {
     product_id: String,
+    #[serde(deserialize_with = "storefront::http::dto::integer")]
     quantity: i64,
 }
 

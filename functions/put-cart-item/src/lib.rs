@@ -18,6 +18,7 @@ pub const FUNCTION: Function = Function {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PutCartItem {
+    #[serde(deserialize_with = "storefront::http::dto::integer")]
     quantity: i64,
 }
 

@@ -3,6 +3,7 @@
 use http::header;
 use serde::Deserialize;
 use storefront::domain::{OwnedProduct, ProductPatch};
+use storefront::http::dto::present;
 use storefront::http::prelude::*;
 use storefront::services::products;
 
@@ -20,9 +21,13 @@ pub const FUNCTION: Function = Function {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateProduct {
+    #[serde(default, deserialize_with = "present")]
     title: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     description: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     category: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     price: Option<PriceInput>,
 }
 

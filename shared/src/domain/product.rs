@@ -148,23 +148,27 @@ impl Product {
     }
 }
 
+/// A title is taken as sent, never silently changed: 1 to 120 characters, no control characters, and no
+/// whitespace at either end (the contract's pattern in openapi.yaml says the same; a form trims before sending).
 fn title(raw: &str, field: &str) -> Result<String, ValidationErrors> {
-    let trimmed = raw.trim();
-    let chars = trimmed.chars().count();
+    let chars = raw.chars().count();
     if chars == 0 || chars > TITLE_MAX_CHARS {
         return Err(ValidationErrors::single(field, format!("must be 1 to {TITLE_MAX_CHARS} characters")));
     }
-    if trimmed.chars().any(char::is_control) {
+    if raw.chars().any(char::is_control) {
         return Err(ValidationErrors::single(field, "must not contain control characters"));
     }
-    Ok(trimmed.to_owned())
+    if raw.starts_with(char::is_whitespace) || raw.ends_with(char::is_whitespace) {
+        return Err(ValidationErrors::single(field, "must not start or end with whitespace"));
+    }
+    Ok(raw.to_owned())
 }
 
 fn description(raw: &str, field: &str) -> Result<String, ValidationErrors> {
     if raw.chars().count() > DESCRIPTION_MAX_CHARS {
         return Err(ValidationErrors::single(field, format!("must be at most {DESCRIPTION_MAX_CHARS} characters")));
     }
-    Ok(raw.trim().to_owned())
+    Ok(raw.to_owned())
 }
 
 fn stock(raw: i64, field: &str) -> Result<Stock, ValidationErrors> {
@@ -298,15 +302,19 @@ mod tests {
     use crate::domain::Currency;
 
     fn lamp() -> NewProduct {
-        NewProduct::parse("  Stoneware lamp ", "Hand thrown", "ceramics", 8900, "USD", 3).expect("valid")
+        NewProduct::parse("Stoneware lamp", "Hand thrown", "ceramics", 8900, "USD", 3).expect("valid")
     }
 
     #[test]
-    fn a_new_product_is_trimmed_active_and_at_version_one() {
+    fn a_new_product_is_active_and_at_version_one_and_its_title_is_taken_as_sent() {
         let now = OffsetDateTime::UNIX_EPOCH;
         let artisan = UserId::parse("ana").expect("valid id");
         let product = Product::create(lamp(), ProductId::from_parts(1, 1), artisan, now);
         assert_eq!(product.title, "Stoneware lamp");
+        for bad in [" Lamp", "Lamp\u{a0}", "   ", "La\u{7}mp", ""] {
+            assert!(NewProduct::parse(bad, "", "ceramics", 100, "USD", 1).is_err(), "{bad:?}");
+        }
+        assert!(NewProduct::parse("Lamp, 2\u{2009}m — grey", "", "ceramics", 100, "USD", 1).is_ok());
         assert_eq!(product.status, ProductStatus::Active);
         assert_eq!(product.version, 1);
         assert_eq!(product.price, Money::new(8900, Currency::Usd));

@@ -101,7 +101,7 @@ pub fn order_id_param(req: &Request) -> Result<crate::domain::OrderId, ApiError>
 }
 
 /// `If-Match: <version>` (bare, quoted or weak); `*` or no header means no precondition.
-pub fn if_match_version(req: &Request) -> Result<Option<u64>, ApiError> {
+pub fn if_match_version<'a>(req: &'a Request) -> Result<Option<u64>, ApiError> {
     let Some(raw) = req.headers().get(http::header::IF_MATCH) else {
         return Ok(None);
     };
@@ -109,11 +109,16 @@ pub fn if_match_version(req: &Request) -> Result<Option<u64>, ApiError> {
     if raw == "*" {
         return Ok(None);
     }
-    raw.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("If-Match must be a product version, as in its ETag"))
+    // `"7"`, `W/"7"` (an ETag) or `7`: exactly the grammar openapi.yaml documents.
+    let quoted = |value: &'a str| value.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
+    let digits = match raw.strip_prefix("W/") {
+        Some(weak) => quoted(weak),
+        None => Some(quoted(raw).unwrap_or(raw)),
+    };
+    match digits {
+        Some(d) if (1..=19).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) => Ok(d.parse().ok()),
+        _ => Err(ApiError::bad_request("If-Match must be a product version, as in its ETag")),
+    }
 }
 
 /// The authenticated caller that `Function::call` put on the request after checking the route's access rule.
@@ -182,6 +187,22 @@ mod tests {
         let (status, body) = problem(b"{}");
         assert_eq!(status, 422);
         assert_eq!(body["errors"][0]["field"], "quantity");
+    }
+
+    #[test]
+    fn if_match_takes_a_version_or_its_etag_and_nothing_else() {
+        let with = |value: &str| {
+            let mut req = Request::default();
+            req.headers_mut().insert(http::header::IF_MATCH, value.parse().expect("header"));
+            if_match_version(&req).ok()
+        };
+        assert_eq!(with("7"), Some(Some(7)));
+        assert_eq!(with("\"7\""), Some(Some(7)));
+        assert_eq!(with("W/\"7\""), Some(Some(7)));
+        assert_eq!(with("*"), Some(None));
+        for bad in ["", "+7", "W/7", "\"7", "W/W/\"7\"", "seven", "12345678901234567890", "-1"] {
+            assert_eq!(with(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
