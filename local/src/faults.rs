@@ -1,10 +1,13 @@
 //! Faults no emulator makes, injected on the wire: a loopback proxy between the DynamoDB adapter and the engine
 //! that answers chosen calls the way DynamoDB does under contention and load: transactions cancelled for
-//! `TransactionConflict`, throttling, and responses so late the client times out after the write landed.
-//! The proxy also records the IAM actions its callers needed, which holds the template's grants to what the
-//! functions really do (tests/e2e/invocations.rs).
+//! `TransactionConflict`, throttling, responses so late the client times out after the write landed, and
+//! transactions held until a test lets them go. The same proxy stands in front of every stand-in the function
+//! processes reach (DynamoDB, S3, SQS, SES) and records what IAM would have been asked for each call
+//! (`iam::uses`), which holds the template's grants to what the functions really do (tests/e2e/grants.rs).
 
 use std::collections::BTreeSet;
+
+use crate::iam::{Service, Use};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,8 +31,8 @@ pub struct Faults {
     holding: tokio::sync::Notify,
     /// How many calls the proxy answered with a fault (for assertions).
     pub injected: AtomicU32,
-    /// The IAM actions of the calls seen (`dynamodb:GetItem`; a transaction counts as its items' actions).
-    actions: Mutex<BTreeSet<String>>,
+    /// What IAM would have been asked for each call seen (action and resource).
+    uses: Mutex<BTreeSet<Use>>,
     /// Every request's operation and JSON body, while recording is on ([`Faults::record_requests`]).
     requests: Mutex<Option<Vec<(String, serde_json::Value)>>>,
 }
@@ -45,7 +48,7 @@ impl Default for Faults {
             gate: tokio::sync::Semaphore::new(0),
             holding: tokio::sync::Notify::new(),
             injected: AtomicU32::new(0),
-            actions: Mutex::default(),
+            uses: Mutex::default(),
             requests: Mutex::default(),
         }
     }
@@ -69,30 +72,13 @@ impl Faults {
         self.throttles.store(count, Ordering::SeqCst);
     }
 
-    /// The IAM actions the calls since the last take needed; starts a new record.
-    pub fn take_actions(&self) -> BTreeSet<String> {
-        std::mem::take(&mut *self.actions.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    /// What the calls since the last take needed from IAM; starts a new record.
+    pub fn take_uses(&self) -> BTreeSet<Use> {
+        std::mem::take(&mut *self.uses.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
-    fn record(&self, target: &str, body: &[u8]) {
-        let operation = target.rsplit('.').next().unwrap_or_default();
-        let actions: Vec<String> = match operation {
-            // DynamoDB authorizes a transaction by the actions of its items.
-            "TransactWriteItems" | "TransactGetItems" => serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .and_then(|v| v["TransactItems"].as_array().cloned())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|item| item.as_object()?.keys().next().cloned())
-                .map(|kind| match kind.as_str() {
-                    "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
-                    other => format!("dynamodb:{other}Item"),
-                })
-                .collect(),
-            "" => Vec::new(),
-            other => vec![format!("dynamodb:{other}")],
-        };
-        self.actions.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).extend(actions);
+    fn record(&self, uses: BTreeSet<Use>) {
+        self.uses.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).extend(uses);
     }
 
     /// The next `count` TransactWriteItems calls are applied, but answered after the client's attempt timeout.
@@ -138,6 +124,7 @@ pub const LATE_BY: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 struct Proxy {
     upstream: String,
+    service: Service,
     client: reqwest::Client,
     faults: Arc<Faults>,
 }
@@ -158,7 +145,8 @@ async fn forward(State(proxy): State<Proxy>, req: Request) -> Response {
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
     let is_transaction = operation == "TransactWriteItems";
-    proxy.faults.record(&target, &body);
+    let (method, path) = (parts.method.as_str().to_owned(), parts.uri.to_string());
+    let recorded = body.clone();
     if let Some(requests) = proxy.faults.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_mut() {
         requests.push((operation.clone(), serde_json::from_slice(&body).unwrap_or_default()));
     }
@@ -198,6 +186,8 @@ async fn forward(State(proxy): State<Proxy>, req: Request) -> Response {
         Ok(response) => response,
         Err(error) => return (StatusCode::BAD_GATEWAY, error).into_response(),
     };
+    let status = response.status().as_u16();
+    proxy.faults.record(crate::iam::uses(proxy.service, &method, &path, &target, &recorded, status));
     if late {
         proxy.faults.injected.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(LATE_BY).await;
@@ -208,8 +198,9 @@ async fn forward(State(proxy): State<Proxy>, req: Request) -> Response {
 async fn relay(proxy: &Proxy, parts: &http::request::Parts, body: Bytes) -> Result<Response, String> {
     let url = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let mut request = proxy.client.request(parts.method.clone(), url).body(body);
+    // Every header as sent, `Host` included: S3 checks the signature, which covers it.
     for (name, value) in &parts.headers {
-        if name != http::header::HOST && name != http::header::CONTENT_LENGTH {
+        if name != http::header::CONTENT_LENGTH {
             request = request.header(name, value);
         }
     }
@@ -226,11 +217,16 @@ async fn relay(proxy: &Proxy, parts: &http::request::Parts, body: Bytes) -> Resu
     Ok(response)
 }
 
-/// Starts the proxy on a loopback port in front of `upstream`; returns its endpoint and the fault switches.
-pub async fn start_proxy(upstream: &str) -> Result<(String, Arc<Faults>, JoinHandle<()>), String> {
-    let faults = Arc::new(Faults::default());
+/// Starts a proxy on a loopback port in front of `upstream` (a stand-in for `service`), injecting and recording
+/// through `faults`; returns its endpoint.
+pub async fn start_proxy(
+    upstream: &str,
+    service: Service,
+    faults: Arc<Faults>,
+) -> Result<(String, JoinHandle<()>), String> {
     let proxy = Proxy {
         upstream: upstream.to_owned(),
+        service,
         client: reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?,
         faults: faults.clone(),
     };
@@ -240,5 +236,5 @@ pub async fn start_proxy(upstream: &str) -> Result<(String, Arc<Faults>, JoinHan
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok((endpoint, faults, task))
+    Ok((endpoint, task))
 }

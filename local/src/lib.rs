@@ -6,6 +6,7 @@ pub mod engine;
 pub mod faults;
 pub mod functions;
 pub mod gateway;
+pub mod iam;
 pub mod jwt;
 pub mod openapi;
 pub mod outbox;
@@ -15,6 +16,7 @@ pub mod s3;
 pub mod secrets;
 pub mod seed;
 pub mod server;
+pub mod ses;
 pub mod sqs_wire;
 
 pub use server::{LocalServer, Options, StartError, start};

@@ -96,6 +96,11 @@ impl LocalQueue {
         self.state().dead_letters.iter().map(|m| m.body.clone()).collect()
     }
 
+    /// Bodies of the messages not yet deleted (visible or in flight), oldest first.
+    pub fn pending(&self) -> Vec<String> {
+        self.state().messages.iter().map(|m| m.body.clone()).collect()
+    }
+
     /// Messages not yet deleted (visible or in flight).
     pub fn depth(&self) -> usize {
         self.state().messages.len()

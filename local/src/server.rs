@@ -31,6 +31,7 @@ use crate::engine::Engine;
 use crate::faults::Faults;
 use crate::functions::FUNCTIONS;
 use crate::gateway::{Gateway, MAX_LOCAL_BODY_BYTES, invoke, problem, to_axum};
+use crate::iam::Service;
 use crate::jwt::{Claims, JwtKey};
 use crate::outbox::LocalOutbox;
 use crate::queue::{LocalQueue, QueueSettings};
@@ -39,6 +40,8 @@ use crate::sqs_wire::SqsWire;
 
 pub const TABLE_NAME: &str = "storefront";
 pub const MEDIA_BUCKET: &str = "storefront-media";
+/// The verified sender function processes send confirmations as (through the local SES).
+pub const LAMBDA_CONFIRMATION_SENDER: &str = "orders@storefront.test";
 /// Access and secret key of the local S3 stand-in (the same dummy pair the local SDK config signs with).
 const LOCAL_KEY: &str = "local";
 const SEEDED_MARKER: &str = "seeded";
@@ -116,10 +119,13 @@ pub struct LocalServer {
     pub faults: Option<Arc<Faults>>,
     /// The environment a function binary needs to run against this stack (see [`LocalServer::lambda_environment`]).
     lambda_environment: Vec<(String, String)>,
-    /// The proxy function processes reach the engine through: it records the IAM actions they needed.
+    /// What the function processes needed from IAM, recorded by the proxies they reach every stand-in through
+    /// (DynamoDB, S3, SQS, SES), so what they call is told apart from this server's own calls.
     pub lambda_calls: Arc<Faults>,
-    lambda_proxy: JoinHandle<()>,
+    lambda_proxies: Vec<JoinHandle<()>>,
     sqs: Option<SqsWire>,
+    /// The SES the function processes send through (the order worker's confirmations).
+    ses: Option<crate::ses::SesStandIn>,
     engine: Engine,
     proxy: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
@@ -137,6 +143,11 @@ impl LocalServer {
     /// the Runtime API harness) reads and writes the very data this server shows.
     pub fn lambda_environment(&self) -> Vec<(String, String)> {
         self.lambda_environment.clone()
+    }
+
+    /// The emails function processes sent through the local SES.
+    pub fn lambda_emails(&self) -> Vec<crate::ses::SentEmail> {
+        self.ses.as_ref().map(|ses| ses.sent()).unwrap_or_default()
     }
 
     /// The embedded DynamoDB engine's own endpoint (no proxy in between), for tests that write items directly.
@@ -158,8 +169,13 @@ impl LocalServer {
             proxy.abort();
             let _ = proxy.await;
         }
-        self.lambda_proxy.abort();
-        let _ = (&mut self.lambda_proxy).await;
+        for proxy in self.lambda_proxies.drain(..) {
+            proxy.abort();
+            let _ = proxy.await;
+        }
+        if let Some(ses) = self.ses.take() {
+            ses.stop().await;
+        }
         if let Some(s3) = self.s3.take() {
             s3.stop().await;
         }
@@ -191,8 +207,10 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     let secrets = crate::secrets::load_or_create(&options.data_dir)?;
     let engine = Engine::start(&options.data_dir.join("dynamodb.sqlite")).await.map_err(StartError::Engine)?;
     let (endpoint, faults, proxy) = if options.fault_injection {
-        let (endpoint, faults, proxy) =
-            crate::faults::start_proxy(&engine.endpoint).await.map_err(StartError::Engine)?;
+        let faults = Arc::new(Faults::default());
+        let (endpoint, proxy) = crate::faults::start_proxy(&engine.endpoint, Service::DynamoDb, faults.clone())
+            .await
+            .map_err(StartError::Engine)?;
         (endpoint, Some(faults), Some(proxy))
     } else {
         (engine.endpoint.clone(), None, None)
@@ -240,18 +258,31 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         ("storefront-images".to_owned(), image_queue.clone()),
     ])
     .await?;
-    // Function processes get their own proxy, so what they call is told apart from this server's own calls.
-    let (lambda_endpoint, lambda_calls, lambda_proxy) =
-        crate::faults::start_proxy(&engine.endpoint).await.map_err(StartError::Engine)?;
+    // Function processes reach every stand-in through a recording proxy of their own.
+    let ses = crate::ses::start().await?;
+    let lambda_calls = Arc::new(Faults::default());
+    let mut lambda_proxies = Vec::new();
+    let mut recorded = async |upstream: &str, service| {
+        let (endpoint, task) =
+            crate::faults::start_proxy(upstream, service, lambda_calls.clone()).await.map_err(StartError::Engine)?;
+        lambda_proxies.push(task);
+        Ok::<_, StartError>(endpoint)
+    };
+    let lambda_dynamodb = recorded(&engine.endpoint, Service::DynamoDb).await?;
+    let lambda_s3 = recorded(&s3.endpoint, Service::S3).await?;
+    let lambda_sqs = recorded(&sqs.endpoint, Service::Sqs).await?;
+    let lambda_ses = recorded(&ses.endpoint, Service::Ses).await?;
     let lambda_environment = [
         (storefront::config::TABLE_NAME, config.table_name.clone()),
         (storefront::config::CURSOR_SECRET, String::from_utf8_lossy(&config.cursor_secret).into_owned()),
-        (storefront::config::ORDER_QUEUE_URL, sqs.queue_url("storefront-orders")),
+        (storefront::config::ORDER_QUEUE_URL, format!("{lambda_sqs}/000000000000/storefront-orders")),
+        (storefront::config::CONFIRMATION_SENDER, LAMBDA_CONFIRMATION_SENDER.to_owned()),
         (storefront::config::MEDIA_BUCKET, config.media_bucket.clone()),
         (storefront::config::CDN_BASE_URL, config.cdn_base_url.clone()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", lambda_endpoint),
-        ("AWS_ENDPOINT_URL_SQS", sqs.endpoint.clone()),
-        ("AWS_ENDPOINT_URL_S3", s3.endpoint.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", lambda_dynamodb),
+        ("AWS_ENDPOINT_URL_SQS", lambda_sqs),
+        ("AWS_ENDPOINT_URL_S3", lambda_s3),
+        ("AWS_ENDPOINT_URL_SESV2", lambda_ses),
         (storefront::config::S3_FORCE_PATH_STYLE, "true".to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", LOCAL_KEY.to_owned()),
@@ -314,8 +345,9 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         faults,
         lambda_environment,
         lambda_calls,
-        lambda_proxy,
+        lambda_proxies,
         sqs: Some(sqs),
+        ses: Some(ses),
         engine,
         proxy,
         background,

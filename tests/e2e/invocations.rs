@@ -17,8 +17,10 @@ use storefront_local::functions::FUNCTIONS;
 use storefront_local::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
 use storefront_tests::*;
 
-use crate::events::{EXPECTED, render, sample_events};
-use crate::routes::{granted_actions, template};
+use storefront_local::iam::Use;
+
+use crate::events::{EXPECTED, comparable, render, run_event, sample_events};
+use crate::grants::{assert_grants_match_use, grant_findings};
 
 const WORKERS: [&str; 3] = ["order-worker", "image-worker", "order-sweeper"];
 
@@ -115,14 +117,38 @@ fn header<'a>(response: &'a Value, name: &str) -> Option<&'a str> {
 struct EventRun {
     status: u16,
     content_type: String,
+    /// The body, comparable across stacks (`events::comparable`).
+    body: Value,
     stdout: String,
-    /// The DynamoDB IAM actions the function process needed.
-    actions: BTreeSet<String>,
+    /// What the function process needed from IAM.
+    uses: BTreeSet<Use>,
+}
+
+/// A real photo, as a browser would PUT it to an upload URL.
+fn photo() -> Vec<u8> {
+    let pixels = image::ImageBuffer::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 120]));
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgb8(pixels)
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
+        .expect("a JPEG");
+    bytes
+}
+
+/// Uses the upload URL a function answered with, as the artisan's browser does: the PUT is authorized by the
+/// function's own grant (the URL carries its signature), so it counts among the function's uses.
+async fn upload_through(answer: &Value, client: &reqwest::Client) {
+    let ticket: Value = serde_json::from_str(answer["body"].as_str().expect("body")).expect("JSON");
+    let mut request = client.put(ticket["upload_url"].as_str().expect("upload_url")).body(photo());
+    for (name, value) in ticket["headers"].as_object().expect("headers") {
+        request = request.header(name, value.as_str().expect("header value"));
+    }
+    let status = request.send().await.expect("PUT sent").status();
+    assert!(status.is_success(), "the upload URL took no photo: {status}");
 }
 
 /// One API Gateway event through its function's binary against a fresh stack.
 async fn run_apigw_event(api: &RuntimeApi, tools: &Tools, event: &str) -> EventRun {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|options| options.in_process_workers = false).await;
     let text = std::fs::read_to_string(repo_root().join("events/apigw").join(format!("{event}.json"))).expect("event");
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join(format!("{event}.json"));
@@ -130,41 +156,24 @@ async fn run_apigw_event(api: &RuntimeApi, tools: &Tools, event: &str) -> EventR
     let function = event.split('.').next().expect("function part");
     let running = start(api, tools, function, event, &app.server.lambda_environment()).await;
     let response = cargo_lambda_invoke(api, tools, event, &file).await;
+    if event == "request-image-upload.ok" {
+        upload_through(&response, &app.client).await;
+    }
     let stdout = running.stop().await.stdout;
-    let actions = app.server.lambda_calls.take_actions();
+    let uses = app.server.lambda_calls.take_uses();
     app.server.stop().await;
     let status = response["statusCode"].as_u64().unwrap_or_else(|| panic!("{event}: no statusCode in {response}"));
     let content_type = header(&response, "content-type").unwrap_or_default().to_owned();
-    EventRun { status: status as u16, content_type, stdout, actions }
-}
-
-/// The DynamoDB actions template.yaml grants a function.
-fn granted_dynamodb_actions(function: &str) -> BTreeSet<String> {
-    granted_actions(&template(), function).into_iter().filter(|action| action.starts_with("dynamodb:")).collect()
-}
-
-fn is_write(action: &str) -> bool {
-    ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "ConditionCheckItem"].iter().any(|w| action.ends_with(w))
-}
-
-/// What a function did (its actions over all its runs) must be granted, and no write may be granted unused.
-fn assert_grants_match_use(function: &str, used: &BTreeSet<String>) {
-    let granted = granted_dynamodb_actions(function);
-    let missing: Vec<_> = used.difference(&granted).collect();
-    assert!(
-        missing.is_empty(),
-        "{function} needs {missing:?}, which template.yaml does not grant (AccessDenied in AWS)"
-    );
-    let unused_writes: Vec<_> = granted.iter().filter(|a| is_write(a) && !used.contains(*a)).collect();
-    assert!(unused_writes.is_empty(), "{function} is granted writes it never makes: {unused_writes:?}");
+    let body = comparable(response["body"].as_str().unwrap_or_default());
+    EventRun { status: status as u16, content_type, body, stdout, uses }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_api_event_gets_its_expected_status_from_the_real_function_binary() {
     let Some(tools) = tools() else { return };
     let api = RuntimeApi::start().await.expect("runtime API starts");
-    let names: Vec<String> = sample_events().into_keys().collect();
-    let results: BTreeMap<String, EventRun> = futures::stream::iter(names)
+    let events = sample_events();
+    let results: BTreeMap<String, EventRun> = futures::stream::iter(events.keys().cloned())
         .map(|name| {
             let (api, tools) = (&api, &tools);
             async move { (name.clone(), run_apigw_event(api, tools, &name).await) }
@@ -179,15 +188,26 @@ async fn every_api_event_gets_its_expected_status_from_the_real_function_binary(
             assert_eq!(run.content_type, "application/problem+json", "{name}");
         }
     }
-    for function in FUNCTIONS {
-        let name = function.route.function;
-        let used: BTreeSet<String> = results
-            .iter()
-            .filter(|(event, _)| event.split('.').next() == Some(name))
-            .flat_map(|(_, run)| run.actions.iter().cloned())
-            .collect();
-        assert_grants_match_use(name, &used);
+    // The binary answers exactly what the handler answers in-process (the local server's path), body and all.
+    for (name, text) in events {
+        let run = &results[&name];
+        let (_, status, content_type, body) = run_event(name.clone(), text).await;
+        assert_eq!((run.status, &run.content_type), (status, &content_type), "{name}");
+        assert_eq!(run.body, body, "{name}: the binary's body differs from the handler's");
     }
+    let findings: Vec<String> = FUNCTIONS
+        .iter()
+        .flat_map(|function| {
+            let name = function.route.function;
+            let used: BTreeSet<Use> = results
+                .iter()
+                .filter(|(event, _)| event.split('.').next() == Some(name))
+                .flat_map(|(_, run)| run.uses.iter().cloned())
+                .collect();
+            grant_findings(name, &used)
+        })
+        .collect();
+    assert!(findings.is_empty(), "grants and use disagree:\n{}", findings.join("\n"));
     // The place-order process logged its request as one JSON line (Lambda's JSON log format): route, API Gateway
     // request id, status, latency, the user as a hash; the runtime's span adds Lambda's request id.
     let stdout = &results["place-order.buy-now"].stdout;
@@ -216,69 +236,112 @@ async fn every_api_event_gets_its_expected_status_from_the_real_function_binary(
     api.stop().await;
 }
 
+/// A clock stopped in the past: orders placed with it look stuck to the sweeper.
+struct Past(time::OffsetDateTime);
+
+impl storefront::ports::Clock for Past {
+    fn now(&self) -> time::OffsetDateTime {
+        self.0
+    }
+}
+
+/// A checkout made in-process (not by a binary), with a confirmation address, at `clock`'s time.
+async fn place_in_process(state: &storefront::AppState, product: &str, key: &str) -> storefront::domain::Order {
+    use storefront::domain::{IdempotencyKey, Purchase, UserId};
+    use storefront::services::checkout::{Buyer, CheckoutOutcome, checkout};
+    let buyer = Buyer { user: UserId::parse("alice").expect("user"), contact_email: Some("alice@example.com".into()) };
+    let purchase = Purchase::parse(Some(&[(product.to_owned(), 1)])).expect("lines");
+    match checkout(&state.checkout_ports(), &buyer, IdempotencyKey::parse(key).expect("key"), purchase).await {
+        Ok(CheckoutOutcome::Placed(order)) => order,
+        other => panic!("not placed: {other:?}"),
+    }
+}
+
+/// An S3 `ObjectCreated` notification for `key`, delivered by SQS, as the image queue receives it.
+fn object_created_batch(key: &str) -> Value {
+    let notification = serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-28T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": storefront_local::server::MEDIA_BUCKET}, "object": {"key": key, "size": 1}},
+    }]});
+    serde_json::json!({"Records": [{
+        "messageId": "5d0c8f4e-2222-4c3e-9d6a-000000000001", "receiptHandle": "r1", "body": notification.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795813200000", "SenderId": "s3",
+            "ApproximateFirstReceiveTimestamp": "1795813200000"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:storefront-images", "awsRegion": "us-east-1",
+    }]})
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queue_and_schedule_events_run_through_the_worker_binaries() {
+async fn queue_and_schedule_events_run_through_the_worker_binaries_on_their_real_paths() {
+    use storefront::domain::{OrderStatus, ProductId};
     let Some(tools) = tools() else { return };
     let api = RuntimeApi::start().await.expect("runtime API starts");
     // The worker binaries do the work here, not the server's in-process workers.
     let app = spawn_app_with(|options| options.in_process_workers = false).await;
     let env = app.server.lambda_environment();
+    let state = app.server.app.clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seeded = crate::events::ORDERED_PRODUCT;
 
-    // A real order first, placed by the place-order binary (its OrderPlaced goes over the SQS wire).
-    let place = start(&api, &tools, "place-order", "place-order", &env).await;
-    let placed =
-        cargo_lambda_invoke(&api, &tools, "place-order", &repo_root().join("events/apigw/place-order.buy-now.json"))
-            .await;
-    place.stop().await;
-    assert_eq!(placed["statusCode"], 201, "{placed}");
-    let order: Value = serde_json::from_str(placed["body"].as_str().expect("body")).expect("order JSON");
-    let order_id = order["order_id"].as_str().expect("order id");
-
-    // The order worker: the real order is confirmed, the poison message alone is reported as failed.
+    // The order worker: a real order with an address is confirmed and emailed through SES; the poison message
+    // alone is reported as failed.
+    let order = place_in_process(&state, seeded, "worker-order").await;
     let template =
         std::fs::read_to_string(repo_root().join("events/sqs/order-worker.batch-with-poison.json")).expect("event");
-    let dir = tempfile::tempdir().expect("temp dir");
     let batch_file = dir.path().join("batch.json");
-    std::fs::write(&batch_file, template.replace("{{ORDER_ID}}", order_id)).expect("write event");
+    std::fs::write(&batch_file, template.replace("{{ORDER_ID}}", order.order_id.as_str())).expect("write event");
     let batch: Value = serde_json::from_str(&std::fs::read_to_string(&batch_file).expect("read")).expect("JSON");
     let poison_id = batch["Records"][1]["messageId"].clone();
-    app.server.lambda_calls.take_actions();
+    app.server.lambda_calls.take_uses();
     let worker = start(&api, &tools, "order-worker", "order-worker", &env).await;
     let answer = cargo_lambda_invoke(&api, &tools, "order-worker", &batch_file).await;
     worker.stop().await;
-    assert_grants_match_use("order-worker", &app.server.lambda_calls.take_actions());
+    assert_grants_match_use("order-worker", &app.server.lambda_calls.take_uses());
     assert_eq!(answer["batchItemFailures"], serde_json::json!([{ "itemIdentifier": poison_id }]), "{answer}");
-    let confirmed = eventually(10, || async {
-        let user = storefront::domain::UserId::parse(order["user_id"].as_str().unwrap_or_default()).expect("user");
-        let id = storefront::domain::OrderId::parse(order_id).expect("order id");
-        let order = app.server.app.orders.get_order(&user, &id).await.expect("read").expect("order exists");
-        order.status == storefront::domain::OrderStatus::Confirmed
-    })
-    .await;
-    assert!(confirmed, "the order was never confirmed");
+    let stored = state.orders.get_order(&order.user_id, &order.order_id).await.expect("read").expect("order");
+    assert_eq!(stored.status, OrderStatus::Confirmed);
+    let emails = app.server.lambda_emails();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert_eq!(emails[0].from, storefront_local::server::LAMBDA_CONFIRMATION_SENDER);
+    assert_eq!(emails[0].to, ["alice@example.com"]);
+    assert!(emails[0].subject.contains(order.order_id.as_str()), "{emails:?}");
 
-    // The image worker: an upload that is gone (already handled) and S3's test event both succeed.
+    // The image worker: a real upload becomes variants on the product; an upload already handled (gone) and S3's
+    // test event both succeed.
+    let product = ProductId::parse(seeded).expect("id");
+    let upload = format!("uploads/marta-clay/{seeded}/01KDVDQ4K00000000001FET0A1");
+    state.blobs.put(&upload, photo(), "image/jpeg", "no-store").await.expect("uploaded");
+    let real_file = dir.path().join("upload.json");
+    std::fs::write(&real_file, object_created_batch(&upload).to_string()).expect("write event");
     let images = start(&api, &tools, "image-worker", "image-worker", &env).await;
-    let answer = cargo_lambda_invoke(
-        &api,
-        &tools,
-        "image-worker",
-        &repo_root().join("events/sqs/image-worker.object-created.json"),
-    )
-    .await;
+    let real = cargo_lambda_invoke(&api, &tools, "image-worker", &real_file).await;
+    let sample = repo_root().join("events/sqs/image-worker.object-created.json");
+    let gone = cargo_lambda_invoke(&api, &tools, "image-worker", &sample).await;
     images.stop().await;
-    let used = app.server.lambda_calls.take_actions();
-    assert!(granted_dynamodb_actions("image-worker").is_superset(&used), "image-worker used {used:?}");
-    assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
+    assert_grants_match_use("image-worker", &app.server.lambda_calls.take_uses());
+    assert_eq!(
+        (real["batchItemFailures"].clone(), gone["batchItemFailures"].clone()),
+        (serde_json::json!([]), serde_json::json!([]))
+    );
+    let photographed = state.catalog.get_product(&product).await.expect("read").expect("product");
+    assert_eq!(photographed.images.len(), 1, "the photo was attached");
+    assert!(state.blobs.list("uploads/").await.expect("list").is_empty(), "the upload was removed");
 
-    // The sweeper: nothing is stuck in `placed` for two minutes on a fresh stack.
+    // The sweeper: an order stuck in `placed` for ten minutes gets its OrderPlaced again.
+    let mut stale = state.clone();
+    stale.clock = std::sync::Arc::new(Past(time::OffsetDateTime::now_utc() - time::Duration::minutes(10)));
+    let stuck = place_in_process(&stale, seeded, "stuck-order").await;
     let sweeper = start(&api, &tools, "order-sweeper", "order-sweeper", &env).await;
     let answer =
         cargo_lambda_invoke(&api, &tools, "order-sweeper", &repo_root().join("events/scheduled/order-sweeper.json"))
             .await;
     sweeper.stop().await;
-    assert_grants_match_use("order-sweeper", &app.server.lambda_calls.take_actions());
-    assert_eq!(answer, serde_json::json!({ "resent": 0 }));
+    assert_grants_match_use("order-sweeper", &app.server.lambda_calls.take_uses());
+    assert_eq!(answer, serde_json::json!({ "resent": 1 }), "only the stuck order ({})", stuck.order_id);
+    let resent = app.server.queue.pending();
+    assert!(resent.iter().any(|body| body.contains(stuck.order_id.as_str())), "{resent:?}");
     app.server.stop().await;
     api.stop().await;
 }

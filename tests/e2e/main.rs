@@ -8,6 +8,7 @@ mod catalog;
 mod conformance;
 mod events;
 mod faults;
+mod grants;
 mod images;
 mod invocations;
 mod operations;

@@ -15,20 +15,13 @@ pub(crate) fn template() -> Value {
     serde_yaml::from_str(&text).expect("template.yaml parses")
 }
 
-fn pascal(name: &str) -> String {
+pub(crate) fn pascal(name: &str) -> String {
     name.split('-').map(|part| part[..1].to_uppercase() + &part[1..]).collect()
 }
 
-/// Every IAM action the template grants a function (its `Policies` statements).
+/// Every IAM action the template allows a function (its `Policies` statements).
 pub(crate) fn granted_actions(template: &Value, function: &str) -> Vec<String> {
-    template["Resources"][format!("{}Function", pascal(function)).as_str()]["Properties"]["Policies"]
-        .as_sequence()
-        .expect("Policies")
-        .iter()
-        .flat_map(|policy| policy["Statement"].as_sequence().cloned().unwrap_or_default())
-        .flat_map(|statement| statement["Action"].as_sequence().cloned().unwrap_or_default())
-        .map(|action| action.as_str().expect("action").to_owned())
-        .collect()
+    crate::grants::statements(template, function).into_iter().filter(|s| s.allow).flat_map(|s| s.actions).collect()
 }
 
 /// (method, path, logical id, authorizer) of every HttpApi event in the template.
