@@ -210,9 +210,9 @@ async fn stock_moves_by_deltas_and_never_below_zero() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_restocks_and_sales_of_stock_never_lose_a_unit() {
-    let app = spawn_app().await;
+    let app = spawn_racing_app().await;
     let ana = app.artisan("ana").await;
     let product = app.create_product(&ana, "Mug", "ceramics", 1500, 0).await;
     let path = format!("/products/{}/stock", product["product_id"].as_str().expect("id"));

@@ -14,6 +14,7 @@ mod invocations;
 mod operations;
 mod orders;
 mod persistence;
+mod races;
 mod retries;
 mod routes;
 mod template;

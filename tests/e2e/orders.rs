@@ -104,9 +104,9 @@ async fn the_same_key_and_body_answer_the_same_order_once() {
     assert_eq!(app.get_as("/orders", &alice).await.ok(200)["items"].as_array().expect("items").len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_duplicates_make_one_order() {
-    let app = spawn_app().await;
+    let app = spawn_racing_app().await;
     let alice = app.shopper("alice").await;
     let product = product_with_stock(&app, "ana", 700, 50).await;
     let calls = (0..20).map(|_| app.order(&alice, "double-click", buy(&product, 1)));
@@ -273,31 +273,36 @@ async fn rush(app: &TestApp, product: &str, stock: i64, buyers: usize) {
     assert_eq!(stock, remaining + sold, "initial = remaining + sold");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_buyers_for_the_last_item_make_exactly_one_order() {
-    let app = spawn_app().await;
+    let app = spawn_racing_app().await;
     let product = product_with_stock(&app, "ana", 4200, 1).await;
     rush(&app, &product, 1, 100).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_and_twenty_buyers_for_ten_items_make_exactly_ten_orders() {
-    let app = spawn_app().await;
+    let app = spawn_racing_app().await;
     let product = product_with_stock(&app, "ana", 4200, 10).await;
     rush(&app, &product, 10, 120).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn multi_line_orders_are_all_or_nothing_under_contention() {
-    let app = spawn_app().await;
+    let app = spawn_racing_app().await;
     let (plenty, scarce) =
         (product_with_stock(&app, "ana", 100, 50).await, product_with_stock(&app, "bo", 100, 1).await);
     let tokens: Vec<String> = futures::future::join_all((0..30).map(|n| app.shopper_owned(format!("pair{n}")))).await;
     let body = json!({"items": [{"product_id": plenty, "quantity": 2}, {"product_id": scarce, "quantity": 1}]});
     let calls = tokens.iter().enumerate().map(|(n, token)| app.order(token, format!("pair-{n}"), body.clone()));
-    let placed = futures::future::join_all(calls).await.iter().filter(|r| r.status == 201).count();
+    let responses = futures::future::join_all(calls).await;
+    let placed = responses.iter().filter(|r| r.status == 201).count() as i64;
+    for refused in responses.iter().filter(|r| r.status != 201) {
+        assert_eq!(refused.problem(409, "out-of-stock")["products"], json!([scarce.clone()]), "only the scarce line");
+    }
     assert_eq!(placed, 1);
-    assert_eq!((app.stock_of(&plenty).await, app.stock_of(&scarce).await), (48, 0), "no half orders");
+    let (plenty_left, scarce_left) = (app.stock_of(&plenty).await, app.stock_of(&scarce).await);
+    assert_eq!((50, 1), (plenty_left + 2 * placed, scarce_left + placed), "no half orders: both lines conserved");
 }
 
 #[tokio::test]

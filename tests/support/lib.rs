@@ -14,6 +14,20 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Kept alive for the test's length; the data dir is deleted with it.
     _dir: Option<tempfile::TempDir>,
+    /// The runtime the server runs on when it has threads of its own ([`spawn_racing_app`]).
+    _server_runtime: ServerRuntime,
+}
+
+/// A server's own runtime, let go without blocking (which an async test may not do) when the app is dropped.
+#[derive(Default)]
+struct ServerRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for ServerRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -57,7 +71,27 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Options)) -> TestApp {
     let mut options = Options::new(0, PathBuf::from(dir.path()));
     adjust(&mut options);
     let server = storefront_local::start(options).await.expect("local server starts");
-    TestApp { server, client: client(), _dir: Some(dir) }
+    TestApp { server, client: client(), _dir: Some(dir), _server_runtime: ServerRuntime::default() }
+}
+
+/// A server on threads of its own (a runtime with two workers, apart from the test's), for races: its handlers
+/// run in parallel with each other and with the clients, as Lambda instances do, not interleaved on one thread.
+/// Use it from a multi-threaded test (`#[tokio::test(flavor = "multi_thread")]`).
+pub async fn spawn_racing_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("server")
+        .enable_all()
+        .build()
+        .expect("the server's runtime");
+    let options = Options::new(0, PathBuf::from(dir.path()));
+    let server = runtime
+        .spawn(storefront_local::start(options))
+        .await
+        .expect("the start task ran")
+        .expect("local server starts");
+    TestApp { server, client: client(), _dir: Some(dir), _server_runtime: ServerRuntime(Some(runtime)) }
 }
 
 async fn start_at(data_dir: &Path) -> LocalServer {
@@ -78,7 +112,12 @@ impl TestApp {
         let dir = self._dir.take();
         let data_dir = self.server.data_dir.clone();
         self.server.stop().await;
-        TestApp { server: start_at(&data_dir).await, client: self.client, _dir: dir }
+        TestApp {
+            server: start_at(&data_dir).await,
+            client: self.client,
+            _dir: dir,
+            _server_runtime: ServerRuntime::default(),
+        }
     }
 
     pub async fn token(&self, user: &str, role: &str) -> String {
