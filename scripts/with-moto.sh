@@ -15,5 +15,4 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 export MOTO_ENDPOINT="http://127.0.0.1:$port"
-export STOREFRONT_REQUIRE_MOTO=1
 "$@"

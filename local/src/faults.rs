@@ -25,6 +25,9 @@ pub struct Faults {
     late_transactions: AtomicU32,
     late_writes: AtomicU32,
     held_transactions: AtomicU32,
+    unprocessed_batch_reads: AtomicU32,
+    /// (operation, how many more calls of it fail).
+    failing: Mutex<Option<(String, u32)>>,
     /// Transactions held at the proxy wait for a permit here ([`Faults::release_held`]).
     gate: tokio::sync::Semaphore,
     /// Signalled when a transaction starts waiting at the gate.
@@ -45,6 +48,8 @@ impl Default for Faults {
             late_transactions: AtomicU32::new(0),
             late_writes: AtomicU32::new(0),
             held_transactions: AtomicU32::new(0),
+            unprocessed_batch_reads: AtomicU32::new(0),
+            failing: Mutex::default(),
             gate: tokio::sync::Semaphore::new(0),
             holding: tokio::sync::Notify::new(),
             injected: AtomicU32::new(0),
@@ -90,6 +95,29 @@ impl Faults {
     /// client's attempt timeout: the SDK retries a write that already landed.
     pub fn delay_next_writes(&self, count: u32) {
         self.late_writes.store(count, Ordering::SeqCst);
+    }
+
+    /// The next `count` calls of `operation` (`DeleteItem`, `UpdateItem`, …) are refused with an error the SDK does
+    /// not retry (`AccessDeniedException`), as a lost permission or an outage mid-call would look.
+    pub fn fail_next(&self, operation: &str, count: u32) {
+        *self.failing.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((operation.to_owned(), count));
+    }
+
+    /// The next `count` BatchGetItem calls return every key as `UnprocessedKeys` (DynamoDB does so when throttled
+    /// or past its response size), having read nothing.
+    pub fn unprocess_next_batch_reads(&self, count: u32) {
+        self.unprocessed_batch_reads.store(count, Ordering::SeqCst);
+    }
+
+    fn fails(&self, operation: &str) -> bool {
+        let mut failing = self.failing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match failing.as_mut() {
+            Some((op, left)) if op == operation && *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The next `count` TransactWriteItems calls wait at the proxy, unsent, until [`Faults::release_held`].
@@ -155,6 +183,19 @@ async fn forward(State(proxy): State<Proxy>, req: Request) -> Response {
         if let Ok(permit) = proxy.faults.gate.acquire().await {
             permit.forget();
         }
+    }
+    if proxy.faults.fails(&operation) {
+        proxy.faults.injected.fetch_add(1, Ordering::SeqCst);
+        return dynamodb_error("AccessDeniedException", json!({"message": "injected: not authorized"}));
+    }
+    if operation == "BatchGetItem" && take(&proxy.faults.unprocessed_batch_reads) {
+        proxy.faults.injected.fetch_add(1, Ordering::SeqCst);
+        let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let mut response =
+            (StatusCode::OK, json!({"Responses": {}, "UnprocessedKeys": request["RequestItems"]}).to_string())
+                .into_response();
+        response.headers_mut().insert("content-type", HeaderValue::from_static("application/x-amz-json-1.0"));
+        return response;
     }
     if take(&proxy.faults.throttles) {
         proxy.faults.injected.fetch_add(1, Ordering::SeqCst);

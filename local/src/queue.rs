@@ -54,6 +54,8 @@ pub struct LocalQueue {
     arrived: Notify,
     /// Fault injection: refuse this many sends, as an unreachable SQS would.
     refuse_sends: AtomicU32,
+    /// Sends refused so far (for assertions that the fault fired).
+    refused: AtomicU32,
 }
 
 impl LocalQueue {
@@ -64,6 +66,7 @@ impl LocalQueue {
             state: Mutex::new(State::default()),
             arrived: Notify::new(),
             refuse_sends: AtomicU32::new(0),
+            refused: AtomicU32::new(0),
         }
     }
 
@@ -75,6 +78,7 @@ impl LocalQueue {
     pub fn send(&self, body: String) -> Result<String, QueueError> {
         let refused = self.refuse_sends.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
         if refused {
+            self.refused.fetch_add(1, Ordering::SeqCst);
             return Err(QueueError("the local queue refused the send (injected fault)".into()));
         }
         let mut state = self.state();
@@ -89,6 +93,11 @@ impl LocalQueue {
     /// Makes the next `count` sends fail.
     pub fn refuse_next_sends(&self, count: u32) {
         self.refuse_sends.store(count, Ordering::SeqCst);
+    }
+
+    /// How many sends were refused by [`LocalQueue::refuse_next_sends`].
+    pub fn refused(&self) -> u32 {
+        self.refused.load(Ordering::SeqCst)
     }
 
     /// Bodies of the messages moved to the dead-letter list.

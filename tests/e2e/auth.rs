@@ -1,20 +1,27 @@
 //! Tokens and roles: 401 without a valid token, 403 with the wrong role, on every protected route.
 
 use reqwest::Method;
+use storefront::http::{Access, Role};
+use storefront_local::functions::FUNCTIONS;
 use storefront_tests::*;
 
-const PRODUCT: &str = "01HZZZZZZZZZZZZZZZZZZZZZZZ";
+const ID: &str = "01HZZZZZZZZZZZZZZZZZZZZZZZ";
 
-fn protected_routes() -> Vec<(Method, String, &'static str)> {
-    vec![
-        (Method::POST, "/products".into(), "artisan"),
-        (Method::PATCH, format!("/products/{PRODUCT}"), "artisan"),
-        (Method::DELETE, format!("/products/{PRODUCT}"), "artisan"),
-        (Method::POST, format!("/products/{PRODUCT}/stock"), "artisan"),
-        (Method::GET, "/cart".into(), "shopper"),
-        (Method::PUT, format!("/cart/items/{PRODUCT}"), "shopper"),
-        (Method::DELETE, format!("/cart/items/{PRODUCT}"), "shopper"),
-    ]
+/// Every protected route of the route table, its path parameters filled in, with the role it needs.
+fn protected_routes() -> Vec<(Method, String, Role)> {
+    let routes: Vec<_> = FUNCTIONS
+        .iter()
+        .filter_map(|f| match f.route.access {
+            Access::Role(role) => {
+                let path = f.route.path.replace("{product_id}", ID).replace("{order_id}", ID);
+                assert!(!path.contains('{'), "a path parameter this test does not fill: {path}");
+                Some((Method::from_bytes(f.route.method.as_bytes()).expect("method"), path, role))
+            }
+            Access::Public => None,
+        })
+        .collect();
+    assert!(routes.len() >= 14, "the route table's protected routes: {routes:?}");
+    routes
 }
 
 #[tokio::test]
@@ -37,7 +44,7 @@ async fn protected_routes_refuse_missing_bad_and_wrong_role_tokens() {
         app.send_raw(method.clone(), &path, None, "", &[("authorization", "Basic YWxhZGRpbjpvcGVu")])
             .await
             .problem(401, "unauthorized");
-        let wrong = if role == "artisan" { &shopper } else { &artisan };
+        let wrong = if role == Role::Artisan { &shopper } else { &artisan };
         app.send(method.clone(), &path, Some(wrong), None).await.problem(403, "forbidden");
     }
 }

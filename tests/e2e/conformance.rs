@@ -1,7 +1,7 @@
-//! AWS-wire conformance: the DynamoDB adapter's contract (catalog, checkout under contention, idempotency,
-//! status moves) against moto server, the same suite the embedded engine passes through the HTTP tests.
-//! `make test` starts moto (single-threaded) and sets MOTO_ENDPOINT; without it these tests say so and pass,
-//! unless STOREFRONT_REQUIRE_MOTO=1 (set by `make test`), where a missing moto is a failure.
+//! AWS-wire conformance: the DynamoDB adapter's contract (catalog, checkout races, idempotency, status moves), the
+//! SQS and S3 adapters, against moto server, the same suites the embedded engine passes. `scripts/with-moto.sh`
+//! (which `make test` and `make e2e` use) starts moto single-threaded and sets MOTO_ENDPOINT; without it these tests
+//! fail, naming the way to run them, rather than pass having tested nothing.
 
 use std::sync::Arc;
 
@@ -19,17 +19,15 @@ use storefront::services::{ServiceError, orders, products};
 use storefront_local::queue::{LocalQueue, QueueSettings};
 use time::OffsetDateTime;
 
-fn moto_endpoint() -> Option<String> {
-    let endpoint = std::env::var("MOTO_ENDPOINT").ok();
-    if endpoint.is_none() {
-        assert!(std::env::var("STOREFRONT_REQUIRE_MOTO").is_err(), "MOTO_ENDPOINT is not set but moto is required");
-        eprintln!("MOTO_ENDPOINT not set: skipping the moto conformance suite (make test runs it)");
-    }
-    endpoint
+fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT")
+        .ok()
+        .filter(|endpoint| !endpoint.trim().is_empty())
+        .expect("MOTO_ENDPOINT is not set: run the suites through scripts/with-moto.sh (make test, make e2e)")
 }
 
-async fn moto_state() -> Option<AppState> {
-    let endpoint = moto_endpoint()?;
+async fn moto_state() -> AppState {
+    let endpoint = moto_endpoint();
     let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     // A table per test: the suites run in parallel against one moto.
@@ -49,7 +47,7 @@ async fn moto_state() -> Option<AppState> {
     let queue = Arc::new(LocalQueue::new("conformance", QueueSettings::default()));
     let blobs = S3BlobStore::new(S3BlobStore::local_client(&sdk), config.media_bucket.clone());
     blobs.ensure_bucket().await.expect("bucket on moto");
-    Some(AppState::with_dynamodb(client, queue, Arc::new(blobs), &config))
+    AppState::with_dynamodb(client, queue, Arc::new(blobs), &config)
 }
 
 fn user(id: &str) -> UserId {
@@ -78,7 +76,7 @@ async fn buy(
 
 #[tokio::test]
 async fn catalog_listing_counts_and_stock_rules_hold_on_moto() {
-    let Some(state) = moto_state().await else { return };
+    let state = moto_state().await;
     let mut ids = Vec::new();
     for _ in 0..7 {
         ids.push(product(&state, "ana", 3).await);
@@ -125,14 +123,14 @@ async fn catalog_listing_counts_and_stock_rules_hold_on_moto() {
 /// The races of tests/e2e/races.rs, the same ones at the same sizes as on the embedded engine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn checkout_races_hold_on_moto() {
-    let Some(state) = moto_state().await else { return };
+    let state = moto_state().await;
     // Moto serves one call at a time: sixteen buyers at once still contend, without queueing past the SDK's timeout.
     crate::races::all(crate::races::Race { state, label: "moto", in_flight: 16 }).await;
 }
 
 #[tokio::test]
 async fn idempotency_and_status_moves_hold_on_moto() {
-    let Some(state) = moto_state().await else { return };
+    let state = moto_state().await;
     let id = product(&state, "ana", 5).await;
     let Ok(CheckoutOutcome::Placed(order)) = buy(&state, "alice", "k1", &id, 2).await else { panic!("placed") };
     assert!(
@@ -156,7 +154,7 @@ async fn idempotency_and_status_moves_hold_on_moto() {
 
 #[tokio::test]
 async fn the_sqs_adapter_delivers_order_placed_on_moto() {
-    let Some(endpoint) = moto_endpoint() else { return };
+    let endpoint = moto_endpoint();
     use storefront::ports::{OrderPlaced, OrderQueue};
     let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -177,7 +175,7 @@ async fn the_sqs_adapter_delivers_order_placed_on_moto() {
 
 #[tokio::test]
 async fn the_s3_adapter_presigns_stores_and_deletes_on_moto() {
-    let Some(state) = moto_state().await else { return };
+    let state = moto_state().await;
     let blobs = state.blobs.as_ref();
     let now = OffsetDateTime::now_utc();
     let key = format!("uploads/ana/{}/{}", ProductId::generate(now), UploadId::generate(now));

@@ -1,11 +1,11 @@
 //! Real invocations, the `sam local invoke` path without Docker: each function's own binary runs as a process
 //! under our Lambda Runtime API (`storefront_local::runtime_api`), against a local stack it reaches over the AWS
-//! wire (DynamoDB, S3 and SQS endpoints from `LocalServer::lambda_environment`), and every sample event goes
-//! through `cargo lambda invoke`.
+//! wire (DynamoDB, S3, SQS and SES endpoints from `LocalServer::lambda_environment`, each behind a recording proxy),
+//! and every sample event goes through `cargo lambda invoke`.
 //!
-//! The binaries come from `cargo build --bins` (the dev profile; `make test` builds them first). Without them
-//! or without `cargo-lambda` (in .venv), the tests say so and pass, unless `STOREFRONT_REQUIRE_BINARIES=1`
-//! (set by `make test`) makes that a failure.
+//! The binaries come from `cargo build --bins` (the dev profile; `make test` and `make e2e` build them first), and
+//! `cargo-lambda` from the project venv. A missing tool, or a binary older than any crate it is built from, fails
+//! these tests with the command that fixes it: they never pass having run nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -29,59 +29,97 @@ struct Tools {
     cargo_lambda: PathBuf,
 }
 
-/// The built function binaries and `cargo-lambda`, or the reason they cannot be used.
-fn tools() -> Option<Tools> {
+/// The built function binaries and `cargo-lambda`; a missing or stale one fails the test, naming the fix.
+fn tools() -> Tools {
     let root = repo_root();
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     let binaries = target.join("debug");
     let cargo_lambda = root.join(".venv/bin/cargo-lambda");
-    let problem = if cargo_lambda.exists() {
-        stale_or_missing(&binaries)
-    } else {
-        Some("cargo-lambda is not in .venv (make tools installs it)".to_owned())
-    };
-    match problem {
-        None => Some(Tools { binaries, cargo_lambda }),
-        Some(reason) if std::env::var("STOREFRONT_REQUIRE_BINARIES").is_ok_and(|v| v == "1") => {
-            panic!("{reason}; run `cargo build --bins` first (make test does)")
-        }
-        Some(reason) => {
-            eprintln!("skipped: {reason}; run `cargo build --bins` or `make test`");
-            None
-        }
+    assert!(cargo_lambda.exists(), "cargo-lambda is not in .venv: run `make tools` (make test and make e2e do)");
+    if let Some(problem) = stale_or_missing(&binaries) {
+        panic!("{problem}: run `cargo build --workspace --bins` (make test and make e2e do)");
     }
+    Tools { binaries, cargo_lambda }
 }
 
-/// A binary older than the newest source it is built from would test yesterday's code.
+/// Each workspace crate's directory and the workspace crates it depends on by path (`cargo metadata`).
+fn workspace_crates() -> BTreeMap<String, (PathBuf, Vec<String>)> {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .current_dir(repo_root())
+        .output()
+        .expect("cargo metadata runs");
+    let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata answers JSON");
+    metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|package| {
+            let manifest = PathBuf::from(package["manifest_path"].as_str().expect("manifest path"));
+            let dir = manifest.parent().expect("a crate directory").to_path_buf();
+            let path_deps = package["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["path"].is_string())
+                .map(|d| d["name"].as_str().expect("name").to_owned())
+                .collect();
+            (package["name"].as_str().expect("name").to_owned(), (dir, path_deps))
+        })
+        .collect()
+}
+
+/// The crate and every workspace crate it is built from, transitively.
+fn built_from(crates: &BTreeMap<String, (PathBuf, Vec<String>)>, name: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut next = vec![name.to_owned()];
+    while let Some(name) = next.pop() {
+        if seen.insert(name.clone())
+            && let Some((_, deps)) = crates.get(&name)
+        {
+            next.extend(deps.iter().cloned());
+        }
+    }
+    seen
+}
+
+/// A binary older than any source it is built from (its crate and every workspace crate under it, their
+/// manifests, the lock file) would test yesterday's code.
 fn stale_or_missing(binaries: &Path) -> Option<String> {
     let root = repo_root();
-    let newest_shared = newest_mtime(&root.join("shared/src"));
+    let crates = workspace_crates();
+    let lock = newest_mtime(&root.join("Cargo.lock"));
     let names = FUNCTIONS.iter().map(|f| f.route.function).chain(WORKERS);
     for name in names {
         let binary = binaries.join(name);
         let Ok(built) = std::fs::metadata(&binary).and_then(|m| m.modified()) else {
             return Some(format!("{} is missing", binary.display()));
         };
-        let newest = newest_shared.max(newest_mtime(&root.join("functions").join(name).join("src")));
+        let sources = built_from(&crates, name);
+        assert!(sources.contains("storefront"), "{name} should be built from the storefront library: {sources:?}");
+        let newest = sources
+            .iter()
+            .filter_map(|c| crates.get(c))
+            .flat_map(|(dir, _)| [newest_mtime(&dir.join("src")), newest_mtime(&dir.join("Cargo.toml"))])
+            .fold(lock, SystemTime::max);
         if built < newest {
-            return Some(format!("{} is older than its sources", binary.display()));
+            return Some(format!("{} is older than its sources ({sources:?})", binary.display()));
         }
     }
     None
 }
 
-fn newest_mtime(dir: &Path) -> SystemTime {
-    let mut newest = SystemTime::UNIX_EPOCH;
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let modified = if path.is_dir() {
-            newest_mtime(&path)
-        } else {
-            entry.metadata().and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH)
-        };
-        newest = newest.max(modified);
+fn newest_mtime(path: &Path) -> SystemTime {
+    let Ok(metadata) = std::fs::metadata(path) else { return SystemTime::UNIX_EPOCH };
+    if !metadata.is_dir() {
+        return metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     }
-    newest
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| newest_mtime(&entry.path()))
+        .fold(SystemTime::UNIX_EPOCH, SystemTime::max)
 }
 
 /// Starts a function process and waits until its init is over (its first poll for work).
@@ -170,7 +208,7 @@ async fn run_apigw_event(api: &RuntimeApi, tools: &Tools, event: &str) -> EventR
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_api_event_gets_its_expected_status_from_the_real_function_binary() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let api = RuntimeApi::start().await.expect("runtime API starts");
     let events = sample_events();
     let results: BTreeMap<String, EventRun> = futures::stream::iter(events.keys().cloned())
@@ -276,7 +314,7 @@ fn object_created_batch(key: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_and_schedule_events_run_through_the_worker_binaries_on_their_real_paths() {
     use storefront::domain::{OrderStatus, ProductId};
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let api = RuntimeApi::start().await.expect("runtime API starts");
     // The worker binaries do the work here, not the server's in-process workers.
     let app = spawn_app_with(|options| options.in_process_workers = false).await;
@@ -291,13 +329,23 @@ async fn queue_and_schedule_events_run_through_the_worker_binaries_on_their_real
     let template =
         std::fs::read_to_string(repo_root().join("events/sqs/order-worker.batch-with-poison.json")).expect("event");
     let batch_file = dir.path().join("batch.json");
-    std::fs::write(&batch_file, template.replace("{{ORDER_ID}}", order.order_id.as_str())).expect("write event");
-    let batch: Value = serde_json::from_str(&std::fs::read_to_string(&batch_file).expect("read")).expect("JSON");
+    let mut batch: Value =
+        serde_json::from_str(&template.replace("{{ORDER_ID}}", order.order_id.as_str())).expect("JSON");
+    // The poison message on its last receive: failing it sends it to the dead-letter queue, which is counted.
+    batch["Records"][1]["attributes"]["ApproximateReceiveCount"] =
+        storefront::worker::MAX_RECEIVE_COUNT.to_string().into();
+    std::fs::write(&batch_file, batch.to_string()).expect("write event");
     let poison_id = batch["Records"][1]["messageId"].clone();
     app.server.lambda_calls.take_uses();
     let worker = start(&api, &tools, "order-worker", "order-worker", &env).await;
     let answer = cargo_lambda_invoke(&api, &tools, "order-worker", &batch_file).await;
-    worker.stop().await;
+    let stdout = worker.stop().await.stdout;
+    let emf: Value = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|doc| doc.get("_aws").is_some())
+        .unwrap_or_else(|| panic!("no EMF line in the order worker's stdout:\n{stdout}"));
+    assert_eq!(emf["DlqSends"], 1, "the worker binary counts the message it sends to the dead letters: {emf}");
     assert_grants_match_use("order-worker", &app.server.lambda_calls.take_uses());
     assert_eq!(answer["batchItemFailures"], serde_json::json!([{ "itemIdentifier": poison_id }]), "{answer}");
     let stored = state.orders.get_order(&order.user_id, &order.order_id).await.expect("read").expect("order");
@@ -348,7 +396,7 @@ async fn queue_and_schedule_events_run_through_the_worker_binaries_on_their_real
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_without_its_configuration_fails_init_naming_the_variable_and_its_invocations_fail() {
-    let Some(tools) = tools() else { return };
+    let tools = tools();
     let api = RuntimeApi::start().await.expect("runtime API starts");
     let env: Vec<(String, String)> = vec![("AWS_REGION".into(), "us-east-1".into())];
     let process = api.spawn(&tools.binaries.join("get-product"), "no-config", &env).expect("spawn");

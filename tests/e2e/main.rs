@@ -15,6 +15,7 @@ mod operations;
 mod orders;
 mod persistence;
 mod races;
+mod recovery;
 mod retries;
 mod routes;
 mod template;

@@ -1,6 +1,6 @@
-//! What an operator sees locally: `GET /metrics` (the business counters CloudWatch gets as EMF in AWS, plus
-//! per-route latency histograms), the Grafana dashboard built on them, `GET /openapi.json`, and the catalog read
-//! cache that keeps product pages cheap without ever showing a process its own stale writes.
+//! What an operator sees locally: the Grafana dashboard built on `GET /metrics`, `GET /openapi.json`, and the
+//! catalog read cache that keeps product pages cheap without ever showing a process its own stale writes. The
+//! counters' exact values are checked in their own test binary (tests/metrics), where no other test moves them.
 
 use std::collections::BTreeSet;
 
@@ -15,37 +15,6 @@ fn samples(text: &str) -> Vec<(String, f64)> {
             Some((name.to_owned(), value.parse().ok()?))
         })
         .collect()
-}
-
-fn value(text: &str, name: &str) -> f64 {
-    samples(text).into_iter().find(|(n, _)| n == name).map(|(_, v)| v).unwrap_or_else(|| panic!("{name} missing"))
-}
-
-#[tokio::test]
-async fn metrics_count_business_events_and_time_every_route() {
-    let app = spawn_app().await;
-    let before = app.get("/metrics").await;
-    assert_eq!(before.status, 200);
-    assert_eq!(before.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
-    let placed_before = value(&before.text, "storefront_orders_placed_total");
-    let replays_before = value(&before.text, "storefront_idempotent_replays_total");
-
-    let shopper = app.shopper("metrics-shopper").await;
-    let product = "01KDVDTSS00000000001FET003";
-    app.order(&shopper, "metrics-1", buy(product, 1)).await.ok(201);
-    app.order(&shopper, "metrics-1", buy(product, 1)).await.ok(201);
-
-    let after = app.get("/metrics").await.text;
-    // Other tests share the process-wide counters: at least our own events must show.
-    assert!(value(&after, "storefront_orders_placed_total") >= placed_before + 1.0);
-    assert!(value(&after, "storefront_idempotent_replays_total") >= replays_before + 1.0);
-    let count = value(&after, "storefront_http_request_duration_seconds_count{route=\"POST /orders\",status=\"201\"}");
-    let inf = value(
-        &after,
-        "storefront_http_request_duration_seconds_bucket{route=\"POST /orders\",status=\"201\",le=\"+Inf\"}",
-    );
-    assert!(count >= 2.0 && inf == count, "{after}");
-    app.server.stop().await;
 }
 
 #[tokio::test]
@@ -100,9 +69,7 @@ async fn product_pages_come_from_the_cache_until_this_process_writes() {
     let id = product["product_id"].as_str().expect("id");
     let path = format!("/products/{id}");
     app.get(&path).await.ok(200);
-    let hits = value(&app.get("/metrics").await.text, "storefront_cache_hits_total");
     assert_eq!(app.get(&path).await.ok(200)["stock"], 5);
-    assert!(value(&app.get("/metrics").await.text, "storefront_cache_hits_total") >= hits + 1.0);
 
     // A stock move and a sale through this process show at once, not after the cache's TTL.
     app.send(reqwest::Method::POST, &format!("{path}/stock"), Some(&artisan), Some(json!({"delta": 3}))).await.ok(200);
