@@ -1,18 +1,36 @@
 //! A closed-loop HTTP load generator: `connections` clients each send the next request when the last one
-//! answered, for `duration`. The same generator hits the storefront and the hello-world floor.
+//! answered, for a while. The same generator hits the storefront and the hello-world floor, in alternating slices
+//! whose samples add up per target.
 
 use std::time::{Duration, Instant};
 
 use crate::stats::{Summary, millis};
 
-#[derive(Debug, Clone, Copy)]
-pub struct LoadResult {
+/// What one or more slices of load against one target gave.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    pub latencies: Vec<Duration>,
     pub errors: usize,
-    pub per_second: f64,
-    pub latency: Summary,
+    pub elapsed: Duration,
 }
 
-pub async fn run(urls: &[String], connections: usize, duration: Duration) -> LoadResult {
+impl Samples {
+    pub fn add(&mut self, other: Samples) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    pub fn latency(&self) -> Summary {
+        millis(&self.latencies)
+    }
+}
+
+pub async fn run(urls: &[String], connections: usize, duration: Duration) -> Samples {
     let started = Instant::now();
     let deadline = started + duration;
     let workers = (0..connections).map(|n| {
@@ -37,8 +55,23 @@ pub async fn run(urls: &[String], connections: usize, duration: Duration) -> Loa
         }
     });
     let results = futures::future::join_all(workers).await;
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed();
     let errors = results.iter().map(|(_, e)| e).sum();
-    let latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
-    LoadResult { errors, per_second: latencies.len() as f64 / elapsed, latency: millis(&latencies) }
+    let latencies = results.into_iter().flat_map(|(l, _)| l).collect();
+    Samples { latencies, errors, elapsed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_add_up_to_one_rate() {
+        let ms = Duration::from_millis;
+        let mut total = Samples { latencies: vec![ms(1); 100], errors: 1, elapsed: ms(1000) };
+        total.add(Samples { latencies: vec![ms(3); 300], errors: 0, elapsed: ms(1000) });
+        assert_eq!(total.per_second(), 200.0);
+        assert_eq!(total.errors, 1);
+        assert_eq!(total.latency().p50, 3.0);
+    }
 }

@@ -2,6 +2,34 @@
 
 use std::fmt::Write as _;
 
+/// Everything a run prints and writes: its tables (printed as they are made) and charts.
+#[derive(Default)]
+pub struct Report {
+    pub tables: Vec<Table>,
+    pub charts: Vec<Chart>,
+}
+
+impl Report {
+    pub fn table(&mut self, table: Table) {
+        table.print();
+        self.tables.push(table);
+    }
+
+    pub fn chart(&mut self, chart: Chart) {
+        self.charts.push(chart);
+    }
+}
+
+/// Milliseconds as the tables show them.
+pub fn ms(value: f64) -> String {
+    format!("{value:.2}")
+}
+
+/// `value` as a multiple of its baseline.
+pub fn ratio(value: f64, floor: f64) -> String {
+    if floor > 0.0 { format!("{:.2}×", value / floor) } else { "-".into() }
+}
+
 /// A plain-text/markdown table.
 pub struct Table {
     pub title: String,

@@ -1,7 +1,9 @@
-//! Warm overhead: the time a request spends in our code (routing, auth, parsing, domain rules, serialising,
-//! logging) beyond its store calls. The handler runs in-process against the local stack; a tracing layer times
-//! every AWS SDK operation span (`rpc.system = aws-api`) and the overhead is the handler's wall time minus the
-//! union of those spans.
+//! Warm overhead: the time an invocation spends in our code beyond its store calls, measured in-process against
+//! the local stack. Timed, as the Lambda runtime runs it: decoding the API Gateway event, the handler (auth,
+//! parsing, rules, JSON), its JSON log line (formatted as in Lambda, written to a sink), the EMF line, and encoding
+//! the API Gateway response. Not timed: the Runtime API's HTTP exchange around it, which the init bench's
+//! first-response figures include. A tracing layer times every AWS SDK operation span (`rpc.system = aws-api`);
+//! the overhead is the wall time minus the union of those spans.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -40,12 +42,28 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for StoreTimer {
     }
 }
 
-/// Installs the timer as the process's only subscriber (no log output: logging is measured as part of the
-/// handler by `Function::call`'s own line, which goes nowhere here).
+/// Installs the timer beside the log lines Lambda would write (JSON, INFO and up), formatted in full and written
+/// to a sink, as the process's subscriber. Fails the bench if another subscriber is already in place.
 pub fn install() {
     let filter = tracing_subscriber::filter::filter_fn(|m| m.is_span() && m.fields().field("rpc.system").is_some());
-    let subscriber = tracing_subscriber::registry().with(StoreTimer.with_filter(filter));
-    let _ = tracing::subscriber::set_global_default(subscriber);
+    let logs = tracing_subscriber::fmt::layer()
+        .json()
+        .with_writer(std::io::sink)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    let subscriber = tracing_subscriber::registry().with(StoreTimer.with_filter(filter)).with(logs);
+    tracing::subscriber::set_global_default(subscriber).expect("the bench's subscriber is the only one");
+}
+
+/// The response as the Lambda runtime sends it back to API Gateway (an HTTP API v2 payload).
+fn encode(response: lambda_http::Response<lambda_http::Body>) -> String {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+    let (parts, body) = response.into_parts();
+    let mut out = ApiGatewayV2httpResponse::default();
+    out.status_code = i64::from(parts.status.as_u16());
+    out.is_base64_encoded = matches!(body, lambda_http::Body::Binary(_));
+    out.body = (!matches!(body, lambda_http::Body::Empty)).then_some(body);
+    out.headers = parts.headers;
+    serde_json::to_string(&out).expect("a response encodes")
 }
 
 fn union_length(mut intervals: Vec<(Instant, Instant)>) -> Duration {
@@ -74,30 +92,40 @@ pub struct WarmResult {
     pub statuses: Vec<u16>,
 }
 
-/// Runs `make_request` through `function` `iterations` times (after a few unmeasured warm-up calls).
+/// One invocation as the runtime runs it: event text in, encoded response out; its status.
+async fn invoke(function: Function, state: &AppState, event: &str) -> u16 {
+    let request = lambda_http::request::from_str(event).expect("a sample API Gateway event");
+    let response = function.call(state.clone(), request).await;
+    let status = response.status().as_u16();
+    let emf = storefront::telemetry::metrics::take_emf(function.route.function);
+    std::hint::black_box((encode(response), emf));
+    status
+}
+
+/// Runs the event `make_event` writes through `function` `iterations` times (after a few unmeasured warm-up
+/// calls).
 pub async fn measure(
     name: &str,
     function: Function,
     state: &AppState,
     iterations: usize,
-    make_request: impl Fn(usize) -> lambda_http::Request,
+    make_event: impl Fn(usize) -> String,
 ) -> WarmResult {
     for i in 0..20 {
-        let _ = function.call(state.clone(), make_request(iterations + i)).await;
+        invoke(function, state, &make_event(iterations + i)).await;
     }
     let (mut totals, mut stores, mut overheads, mut statuses) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..iterations {
-        let request = make_request(i);
+        let event = make_event(i);
         STORE_CALLS.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let started = Instant::now();
-        let response = function.call(state.clone(), request).await;
+        let status = invoke(function, state, &event).await;
         let total = started.elapsed();
         let calls = std::mem::take(&mut *STORE_CALLS.lock().unwrap_or_else(|p| p.into_inner()));
         let store = union_length(calls);
         totals.push(total);
         stores.push(store);
         overheads.push(total.saturating_sub(store));
-        let status = response.status().as_u16();
         if !statuses.contains(&status) {
             statuses.push(status);
         }
@@ -109,6 +137,77 @@ pub async fn measure(
         overhead: millis(&overheads),
         statuses,
     }
+}
+
+/// The product the warm checkouts buy, restocked first so that every checkout of the run finds stock.
+const HOT: &str = "01KDVDTSS00000000001FET003";
+
+fn event(name: &str) -> serde_json::Value {
+    let path = crate::repo_root().join(format!("events/apigw/{name}.json"));
+    serde_json::from_slice(&std::fs::read(path).expect("a sample event")).expect("JSON")
+}
+
+fn function(name: &str) -> Function {
+    *storefront_local::functions::FUNCTIONS.iter().find(|f| f.route.function == name).expect("a route function")
+}
+
+/// The warm table and chart: product page, listing, add to cart and checkout, `iterations` each.
+pub async fn section(state: &AppState, iterations: usize, report: &mut crate::report::Report) -> Vec<WarmResult> {
+    use crate::report::{Chart, Table, ms};
+    install();
+    let product = storefront::domain::ProductId::parse(HOT).expect("seeded id");
+    let artisan = state.catalog.get_product(&product).await.expect("read").expect("the seeded product").artisan_id;
+    let mut restock = event("adjust-stock.ok");
+    restock["rawPath"] = format!("/products/{HOT}/stock").into();
+    restock["requestContext"]["http"]["path"] = restock["rawPath"].clone();
+    restock["pathParameters"]["product_id"] = HOT.into();
+    restock["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = artisan.to_string().into();
+    restock["body"] = serde_json::json!({"delta": 50_000}).to_string().into();
+    assert_eq!(invoke(function("adjust-stock"), state, &restock.to_string()).await, 200, "the restock for the run");
+
+    let (get, list, cart) = (event("get-product.ok"), event("list-products.ok"), event("put-cart-item.ok"));
+    let order = event("place-order.buy-now");
+    let results = vec![
+        measure("get-product", function("get-product"), state, iterations, |_| get.to_string()).await,
+        measure("list-products", function("list-products"), state, iterations, |_| list.to_string()).await,
+        measure("add-to-cart (put-cart-item)", function("put-cart-item"), state, iterations, |_| cart.to_string())
+            .await,
+        measure("checkout (place-order)", function("place-order"), state, iterations, |i| {
+            let mut event = order.clone();
+            event["headers"]["idempotency-key"] = format!("bench-{i}").into();
+            event.to_string()
+        })
+        .await,
+    ];
+    let mut table = Table::new(
+        "Warm invocations in-process: total, store calls, and our overhead beyond them (ms)",
+        &["route", "total p50", "total p99", "store p50", "overhead p50", "overhead p99", "statuses"],
+        "Timed per invocation: decoding the API Gateway event, the handler (auth, parsing, validation, rules, JSON), \
+         its JSON log line (formatted, written to a sink), the EMF line, and encoding the API Gateway response. \
+         Overhead = that minus the union of its AWS SDK operation spans (store calls to the embedded engine over \
+         loopback). Outside it: the Runtime API's HTTP exchange (in the init table's first response).",
+    );
+    for result in &results {
+        assert!(result.statuses.iter().all(|s| *s < 400), "{}: statuses {:?}", result.name, result.statuses);
+        table.row(vec![
+            result.name.clone(),
+            ms(result.total.p50),
+            ms(result.total.p99),
+            ms(result.store.p50),
+            format!("{:.3}", result.overhead.p50),
+            format!("{:.3}", result.overhead.p99),
+            result.statuses.iter().map(u16::to_string).collect::<Vec<_>>().join(","),
+        ]);
+    }
+    report.table(table);
+    report.chart(Chart {
+        title: "Warm overhead beyond store calls, p99".into(),
+        unit: "ms".into(),
+        bars: std::iter::once(("budget".to_owned(), 1.0))
+            .chain(results.iter().map(|r| (r.name.clone(), r.overhead.p99)))
+            .collect(),
+    });
+    results
 }
 
 #[cfg(test)]

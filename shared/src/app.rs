@@ -44,17 +44,21 @@ impl AppState {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let sdk = crate::adapters::aws::sdk_config().await;
-        let queue = SqsOrderQueue::new(aws_sdk_sqs::Client::new(&sdk), config.order_queue_url.clone());
+        Ok(Self::from_sdk(&sdk, &config))
+    }
+
+    /// Every adapter on the AWS services `sdk` reaches: what an init builds (the bench times it too).
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
+        let queue = SqsOrderQueue::new(aws_sdk_sqs::Client::new(sdk), config.order_queue_url.clone());
         // Path-style addressing only for an S3 stand-in on this machine (no bucket subdomains on loopback).
-        let s3 =
-            if config.s3_force_path_style { S3BlobStore::local_client(&sdk) } else { aws_sdk_s3::Client::new(&sdk) };
+        let s3 = if config.s3_force_path_style { S3BlobStore::local_client(sdk) } else { aws_sdk_s3::Client::new(sdk) };
         let blobs = S3BlobStore::new(s3, config.media_bucket.clone()).forbidden_means_missing(config.uploads_listable);
         let mut state =
-            Self::with_dynamodb(aws_sdk_dynamodb::Client::new(&sdk), Arc::new(queue), Arc::new(blobs), &config);
+            Self::with_dynamodb(aws_sdk_dynamodb::Client::new(sdk), Arc::new(queue), Arc::new(blobs), config);
         if let Some(sender) = &config.confirmation_sender {
-            state.notifier = Arc::new(SesNotifier::new(aws_sdk_sesv2::Client::new(&sdk), sender.clone()));
+            state.notifier = Arc::new(SesNotifier::new(aws_sdk_sesv2::Client::new(sdk), sender.clone()));
         }
-        Ok(state)
+        state
     }
 
     pub fn with_dynamodb(

@@ -99,11 +99,16 @@ fn take() -> Vec<(Metric, u64)> {
 /// Prints the counters bumped since the last flush as one EMF line on stdout, where CloudWatch Logs picks it up.
 /// Nothing is printed when nothing was counted.
 pub fn flush_emf(function: &str) {
-    let counts: Vec<(Metric, u64)> = take().into_iter().filter(|(_, n)| *n > 0).collect();
-    let timestamp_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    if let Some(line) = emf_line(function, timestamp_ms as i64, &counts) {
+    if let Some(line) = take_emf(function) {
         println!("{line}");
     }
+}
+
+/// The invocation's counts as one EMF line (and the counts reset), or `None` when nothing was counted.
+pub fn take_emf(function: &str) -> Option<String> {
+    let counts: Vec<(Metric, u64)> = take().into_iter().filter(|(_, n)| *n > 0).collect();
+    let timestamp_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    emf_line(function, timestamp_ms as i64, &counts)
 }
 
 /// One EMF document: the counts as metrics in [`NAMESPACE`], dimensioned by function.

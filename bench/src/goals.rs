@@ -1,0 +1,63 @@
+//! The goals of DESIGN §7, each against this run's own figures: the table is computed, never typed.
+
+use crate::contention::Contention;
+use crate::init::Paired;
+use crate::report::{Report, Table};
+use crate::throughput::{FLOOR, Throughput};
+use crate::warm::WarmResult;
+
+pub struct Figures<'a> {
+    pub inits: &'a [Paired],
+    pub warm: &'a [WarmResult],
+    pub throughput: &'a [Throughput],
+    pub contention: &'a [Contention],
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**not met**" }
+}
+
+fn range(values: impl Iterator<Item = f64>, format: impl Fn(f64) -> String) -> (f64, f64, String) {
+    let values: Vec<f64> = values.collect();
+    let (low, high) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    (low, high, if values.is_empty() { "-".into() } else { format!("{}–{}", format(low), format(high)) })
+}
+
+pub fn section(figures: &Figures<'_>, report: &mut Report) {
+    let mut table = Table::new("Goals (DESIGN §7) against this run", &["goal", "this run", "verdict"], "");
+    let (_, worst_init, ratios) = range(figures.inits.iter().map(Paired::ready_ratio), |r| format!("{r:.2}×"));
+    table.row(vec!["init ≤ 1.5× the floor, every route function".into(), ratios, verdict(worst_init <= 1.5).into()]);
+    let (_, worst_warm, overheads) = range(figures.warm.iter().map(|w| w.overhead.p99), |v| format!("{v:.3} ms"));
+    table.row(vec!["warm overhead p99 < 1 ms".into(), overheads, verdict(worst_warm < 1.0).into()]);
+    let reads = figures.throughput.iter().filter(|t| t.name != FLOOR);
+    let (slowest, _, rates) = range(reads.map(|t| t.samples.per_second()), |v| format!("{v:.0}/s"));
+    table.row(vec!["≥ 5,000 catalog reads/s locally".into(), rates, verdict(slowest >= 5000.0).into()]);
+    let (_, best, checkouts) = range(figures.contention.iter().map(|c| c.per_second), |v| format!("{v:.0}/s"));
+    let oversold: i64 = figures.contention.iter().map(|c| c.oversold + c.drift.abs()).sum();
+    table.row(vec![
+        "≥ 500 hot-product checkouts/s locally, 0 oversold".into(),
+        format!("{checkouts}, {oversold} oversold or drifted"),
+        verdict(best >= 500.0 && oversold == 0).into(),
+    ]);
+    let zipped: Vec<f64> = figures.inits.iter().filter_map(|p| p.zipped).map(|b| b as f64 / 1e6).collect();
+    let (_, largest, sizes) = range(zipped.iter().copied(), |v| format!("{v:.2} MB"));
+    let zipped_verdict =
+        if zipped.is_empty() { "not measured (run `make build` first)" } else { verdict(largest < 5.0) };
+    table.row(vec!["zipped artifact < 5 MB".into(), sizes, zipped_verdict.into()]);
+    let (_, peak, rss) =
+        range(figures.inits.iter().map(|p| p.function.peak_rss_kib as f64 / 1024.0), |v| format!("{v:.1} MiB"));
+    table.row(vec!["peak RSS < 40 MB".into(), rss, verdict(peak < 40.0).into()]);
+    report.table(table);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_names_its_ends_and_keeps_them_for_the_verdict() {
+        let (low, high, text) = range([3.0, 1.5, 2.0].into_iter(), |v| format!("{v:.1}"));
+        assert_eq!((low, high, text.as_str()), (1.5, 3.0, "1.5–3.0"));
+        assert_eq!(range(std::iter::empty(), |v| format!("{v}")).2, "-");
+    }
+}

@@ -1,0 +1,72 @@
+//! Servers the bench starts as processes: the local storefront's release binary, and the hello-world floor.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+pub struct Process {
+    pub url: String,
+    child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Process {
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+async fn wait_until_up(url: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..600 {
+        if client.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} never answered");
+}
+
+/// `storefront-local` on a free port with a fresh data dir (seeded).
+pub async fn start_local(binary: &Path) -> Process {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let child = tokio::process::Command::new(binary)
+        .env("PORT", port.to_string())
+        .env("DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("storefront-local starts");
+    let url = format!("http://127.0.0.1:{port}");
+    wait_until_up(&format!("{url}/health")).await;
+    Process { url, child, _dir: dir }
+}
+
+/// The floor: this binary's `hello-http` mode, an axum server answering `hello`.
+pub async fn start_hello(bench: &Path) -> Process {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let child = tokio::process::Command::new(bench)
+        .args(["hello-http", &port.to_string()])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("hello server starts");
+    let url = format!("http://127.0.0.1:{port}");
+    wait_until_up(&url).await;
+    Process { url, child, _dir: dir }
+}
+
+/// Serves `hello` on 127.0.0.1:`port` until killed.
+pub async fn serve_hello(port: u16) {
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    axum::serve(listener, app).await.expect("serve");
+}
