@@ -160,7 +160,7 @@ pub async fn section(
         ]);
     };
     let mut pairs = Vec::new();
-    for function in storefront_local::functions::FUNCTIONS {
+    for function in storefront_registry::FUNCTIONS {
         let name = function.route.function;
         let mut pair = measure(api, &[floor(), variant(name, name, env, name)], starts).await;
         let (function, floor) = (pair.remove(1), pair.remove(0));

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use storefront::AppState;
-use storefront::http::Function;
+use storefront::api::Function;
 use tracing::span::{Attributes, Id};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -148,7 +148,7 @@ fn event(name: &str) -> serde_json::Value {
 }
 
 fn function(name: &str) -> Function {
-    *storefront_local::functions::FUNCTIONS.iter().find(|f| f.route.function == name).expect("a route function")
+    *storefront_registry::FUNCTIONS.iter().find(|f| f.route.function == name).expect("a route function")
 }
 
 /// The warm table and chart: product page, listing, add to cart and checkout, `iterations` each.

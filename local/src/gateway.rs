@@ -12,7 +12,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use serde_json::json;
 use storefront::AppState;
-use storefront::http::{Access, ApiError, Function};
+use storefront::api::{Access, ApiError, Function};
 use time::OffsetDateTime;
 
 use crate::jwt::JwtKey;
@@ -77,7 +77,7 @@ pub async fn invoke(
     };
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_LOCAL_BODY_BYTES).await else {
-        return problem(ApiError::payload_too_large(storefront::http::request::MAX_BODY_BYTES));
+        return problem(ApiError::payload_too_large(storefront::api::request::MAX_BODY_BYTES));
     };
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let context = request_context(&function, &parts, claims);

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use storefront::http::Role;
+use storefront::api::Role;
 
 type HmacSha256 = Hmac<Sha256>;
 

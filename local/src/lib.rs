@@ -1,16 +1,21 @@
-//! `storefront-local`: every route and (later) every worker in one process, on embedded stand-ins reached through
-//! the production adapters: an embedded DynamoDB engine (dynoxide on SQLite) served on a loopback port and driven
-//! by `aws-sdk-dynamodb`, and a local JWT issuer standing in for Cognito + the API Gateway authorizer.
+//! `storefront-local`: every function of the registry in one process, on stand-ins reached through the production
+//! adapters over the AWS wire protocols (`stack`): DynamoDB (dynoxide on SQLite), S3 (s3s-fs), SQS-like queues
+//! feeding the workers, SES for function processes; a local JWT issuer standing in for Cognito and the API
+//! Gateway authorizer (`jwt`, `gateway`); the router and local-only endpoints (`router`, `endpoints`); the Lambda
+//! Runtime API that runs the real function binaries (`runtime_api`); the fault and IAM-recording proxies
+//! (`faults`, `iam`).
 
+pub mod endpoints;
 pub mod engine;
 pub mod faults;
-pub mod functions;
 pub mod gateway;
 pub mod iam;
 pub mod jwt;
 pub mod openapi;
+pub mod options;
 pub mod outbox;
 pub mod queue;
+pub mod router;
 pub mod runtime_api;
 pub mod s3;
 pub mod secrets;
@@ -18,5 +23,8 @@ pub mod seed;
 pub mod server;
 pub mod ses;
 pub mod sqs_wire;
+pub mod stack;
 
-pub use server::{LocalServer, Options, StartError, start};
+pub use options::{Options, StartError};
+pub use server::{LocalServer, start};
+pub use stack::{LAMBDA_CONFIRMATION_SENDER, MEDIA_BUCKET, TABLE_NAME};

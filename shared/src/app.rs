@@ -8,8 +8,8 @@ use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::notify::{LogNotifier, SesNotifier};
 use crate::adapters::s3::S3BlobStore;
 use crate::adapters::sqs::SqsOrderQueue;
+use crate::api::CursorSigner;
 use crate::config::{Config, ConfigError};
-use crate::http::CursorSigner;
 use crate::ports::{
     BlobStore, CartStore, CatalogStore, Clock, IdempotencyStore, Notifier, OrderQueue, OrderStore, SystemClock,
 };
@@ -35,6 +35,8 @@ pub struct AppState {
     pub cdn_base_url: Arc<str>,
     pub clock: Arc<dyn Clock>,
     pub cursors: CursorSigner,
+    /// How long an order may stay `placed` before the sweeper re-sends it (`Config::stuck_after`).
+    pub stuck_after: time::Duration,
     /// Whether [`AppState::warm_up`] opens the connection (`Config::warm_up`).
     warm_up: bool,
 }
@@ -81,6 +83,7 @@ impl AppState {
             cdn_base_url: Arc::from(config.cdn_base_url.as_str()),
             clock: Arc::new(SystemClock),
             cursors: CursorSigner::new(&config.cursor_secret),
+            stuck_after: config.stuck_after,
             warm_up: config.warm_up,
         }
     }

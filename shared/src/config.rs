@@ -30,6 +30,8 @@ pub struct Config {
     /// The function may list `uploads/` (template.yaml grants `s3:ListBucket` there): S3 then answers a missing
     /// upload with 404, and a 403 on reading one can only mean it is gone (deleted once handled).
     pub uploads_listable: bool,
+    /// How long an order may stay `placed` before the sweeper re-sends its `OrderPlaced` (`STUCK_AFTER_SECONDS`).
+    pub stuck_after: time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -47,6 +49,9 @@ pub const CDN_BASE_URL: &str = "CDN_BASE_URL";
 pub const S3_FORCE_PATH_STYLE: &str = "S3_FORCE_PATH_STYLE";
 pub const WARM_UP: &str = "WARM_UP";
 pub const UPLOADS_LISTABLE: &str = "UPLOADS_LISTABLE";
+pub const STUCK_AFTER_SECONDS: &str = "STUCK_AFTER_SECONDS";
+/// An order confirmed within this is never re-sent: the worker normally takes well under a second.
+pub const DEFAULT_STUCK_AFTER: time::Duration = time::Duration::minutes(2);
 const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
@@ -89,6 +94,17 @@ impl Config {
             s3_force_path_style: flag(S3_FORCE_PATH_STYLE, false)?,
             warm_up: flag(WARM_UP, true)?,
             uploads_listable: flag(UPLOADS_LISTABLE, false)?,
+            stuck_after: match lookup(STUCK_AFTER_SECONDS).filter(|v| !v.trim().is_empty()) {
+                None => DEFAULT_STUCK_AFTER,
+                Some(raw) => {
+                    raw.trim().parse::<u32>().ok().filter(|s| *s > 0).map(|s| time::Duration::seconds(s.into())).ok_or(
+                        ConfigError::Invalid {
+                            name: STUCK_AFTER_SECONDS,
+                            reason: format!("must be a positive number of seconds, got {raw:?}"),
+                        },
+                    )?
+                }
+            },
         })
     }
 }
@@ -110,14 +126,22 @@ mod tests {
             CURSOR_SECRET => Some("s".repeat(40)),
             CDN_BASE_URL => Some("https://cdn.example".into()),
             WARM_UP => Some("0".into()),
-            _ => Some("x".into())
-                .filter(|_| ![S3_FORCE_PATH_STYLE, UPLOADS_LISTABLE, CONFIRMATION_SENDER].contains(&name)),
+            S3_FORCE_PATH_STYLE | UPLOADS_LISTABLE | CONFIRMATION_SENDER | STUCK_AFTER_SECONDS => None,
+            _ => Some("x".into()),
         };
         let config = Config::from_lookup(base).expect("valid");
         assert!(!config.warm_up && !config.s3_force_path_style && !config.uploads_listable);
         let error = Config::from_lookup(|name| if name == UPLOADS_LISTABLE { Some("yes".into()) } else { base(name) })
             .expect_err("not a boolean");
         assert!(matches!(error, ConfigError::Invalid { name: UPLOADS_LISTABLE, .. }));
+        assert_eq!(config.stuck_after, DEFAULT_STUCK_AFTER);
+        let with = |value: &str| {
+            Config::from_lookup(|name| if name == STUCK_AFTER_SECONDS { Some(value.into()) } else { base(name) })
+        };
+        assert_eq!(with("45").map(|c| c.stuck_after), Ok(time::Duration::seconds(45)));
+        for bad in ["0", "-5", "soon", "1.5"] {
+            assert!(matches!(with(bad), Err(ConfigError::Invalid { name: STUCK_AFTER_SECONDS, .. })), "{bad}");
+        }
     }
 
     #[test]

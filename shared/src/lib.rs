@@ -5,10 +5,10 @@
 //! the `AppState` built once per cold start; `lambda` runs one route as a Lambda function.
 
 pub mod adapters;
+pub mod api;
 pub mod app;
 pub mod config;
 pub mod domain;
-pub mod http;
 pub mod imaging;
 pub mod lambda;
 pub mod ports;

@@ -1,10 +1,15 @@
-//! Running SQS-triggered work: one message at a time through a handler, failures reported per message
-//! (`ReportBatchItemFailures`) so one poison message never makes the batch's good messages run again.
+//! Work that is not an HTTP route: SQS-triggered workers, one message at a time with failures reported per message
+//! (`ReportBatchItemFailures`, so one poison message never makes the batch's good messages run again), and jobs on
+//! a schedule. Each is declared once (`queue_worker!`, `scheduled_job!`) and run the same way by its Lambda binary
+//! (`lambda::run_worker`, `lambda::run_job`) and by the local server.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
+use crate::AppState;
+use crate::services::ServiceError;
 use crate::telemetry::metrics::{self, Metric};
 
 /// Receives before a queue moves a failing message to its dead-letter queue (`maxReceiveCount` in template.yaml).
@@ -18,6 +23,58 @@ pub enum WorkerError {
     /// A dependency failed; the message becomes visible again and is retried.
     #[error("retryable failure")]
     Retryable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The queue that feeds a worker: its SQS event source in template.yaml, a local queue in `make dev`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// `OrderPlaced` messages (the order queue).
+    Orders,
+    /// S3 `ObjectCreated` notifications for uploads (the image queue).
+    Images,
+}
+
+pub type MessageFuture = Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send>>;
+
+/// An SQS-triggered function: its queue and what it does with one message.
+#[derive(Clone, Copy)]
+pub struct QueueWorker {
+    /// The crate and binary name.
+    pub function: &'static str,
+    pub queue: Queue,
+    pub handle: fn(AppState, SqsMessage) -> MessageFuture,
+}
+
+pub type JobFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, ServiceError>> + Send>>;
+
+/// A function run on a schedule (EventBridge in AWS, a timer locally); it answers a JSON summary of its run.
+#[derive(Clone, Copy)]
+pub struct ScheduledJob {
+    /// The crate and binary name.
+    pub function: &'static str,
+    pub run: fn(AppState) -> JobFuture,
+}
+
+/// Declares the crate's SQS worker as `pub const WORKER`: its queue (`Orders`, `Images`) and its handler, an
+/// `async fn(AppState, SqsMessage) -> Result<(), WorkerError>`. Named after its crate.
+#[macro_export]
+macro_rules! queue_worker {
+    ($queue:ident, $handler:path) => {
+        pub const WORKER: $crate::worker::QueueWorker = $crate::worker::QueueWorker {
+            function: env!("CARGO_PKG_NAME"),
+            queue: $crate::worker::Queue::$queue,
+            handle: |state, message| Box::pin($handler(state, message)),
+        };
+    };
+}
+
+/// Declares the crate's scheduled job as `pub const JOB`: an `async fn(AppState) -> Result<Value, ServiceError>`.
+#[macro_export]
+macro_rules! scheduled_job {
+    ($run:path) => {
+        pub const JOB: $crate::worker::ScheduledJob =
+            $crate::worker::ScheduledJob { function: env!("CARGO_PKG_NAME"), run: |state| Box::pin($run(state)) };
+    };
 }
 
 /// Runs `handle` on every message of the batch and names the ones that failed.
@@ -44,21 +101,9 @@ where
     response
 }
 
-/// Runs an SQS worker as a Lambda function; `function` names it in its metrics (the binary name).
-pub async fn serve<F, Fut>(function: &'static str, handle: F) -> Result<(), lambda_runtime::Error>
-where
-    F: Fn(crate::AppState, SqsMessage) -> Fut + Copy + Send + 'static,
-    Fut: Future<Output = Result<(), WorkerError>> + Send,
-{
-    crate::telemetry::init();
-    let state = crate::AppState::from_env().await?;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
-        let state = state.clone();
-        async move {
-            let response = process_batch(event.payload, |m| handle(state.clone(), m)).await;
-            metrics::flush_emf(function);
-            Ok::<_, lambda_runtime::Error>(response)
-        }
-    }))
-    .await
+impl QueueWorker {
+    /// One batch, as the event source mapping delivers it.
+    pub async fn batch(&self, state: &AppState, event: SqsEvent) -> SqsBatchResponse {
+        process_batch(event, |message| (self.handle)(state.clone(), message)).await
+    }
 }

@@ -1,8 +1,8 @@
 //! Tokens and roles: 401 without a valid token, 403 with the wrong role, on every protected route.
 
 use reqwest::Method;
-use storefront::http::{Access, Role};
-use storefront_local::functions::FUNCTIONS;
+use storefront::api::{Access, Role};
+use storefront_registry::FUNCTIONS;
 use storefront_tests::*;
 
 const ID: &str = "01HZZZZZZZZZZZZZZZZZZZZZZZ";

@@ -139,7 +139,7 @@ async fn a_stored_product_no_read_can_map_is_left_out_of_lists_and_carts() {
     let sdk = storefront::adapters::aws::local_sdk_config(app.server.dynamodb_endpoint()).await;
     aws_sdk_dynamodb::Client::new(&sdk)
         .update_item()
-        .table_name(storefront_local::server::TABLE_NAME)
+        .table_name(storefront_local::TABLE_NAME)
         .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("PRODUCT#{bad}")))
         .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("PRODUCT".into()))
         .update_expression("SET stock = :bad")

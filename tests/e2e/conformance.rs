@@ -43,6 +43,7 @@ async fn moto_state() -> AppState {
         s3_force_path_style: true,
         warm_up: false,
         uploads_listable: false,
+        stuck_after: storefront::config::DEFAULT_STUCK_AFTER,
     };
     let queue = Arc::new(LocalQueue::new("conformance", QueueSettings::default()));
     let blobs = S3BlobStore::new(S3BlobStore::local_client(&sdk), config.media_bucket.clone());

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use storefront_local::functions::FUNCTIONS;
+use storefront_registry::FUNCTIONS;
 use storefront_tests::*;
 
 /// The status each sample event must produce. Every file needs an entry, and every entry a file.

@@ -129,7 +129,7 @@ async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead
     let event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&text.replace("{{ORDER_ID}}", &id)).expect("an SQS event");
     let app_state = app.server.app.clone();
-    let response = storefront::worker::process_batch(event, |m| order_worker::handle(app_state.clone(), m)).await;
+    let response = worker("order-worker").batch(&app_state, event).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, ["0b7f2a55-1111-4c3e-9d6a-000000000002"], "only the poison message fails");
     assert_eq!(delivered(&app), vec![id.clone()], "a duplicate delivery sends no second confirmation");

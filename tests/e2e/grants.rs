@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_yaml::Value;
 use storefront_local::iam::Use;
-use storefront_local::server::{LAMBDA_CONFIRMATION_SENDER, MEDIA_BUCKET, TABLE_NAME};
+use storefront_local::{LAMBDA_CONFIRMATION_SENDER, MEDIA_BUCKET, TABLE_NAME};
 
 use crate::routes::{pascal, template};
 

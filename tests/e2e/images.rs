@@ -209,7 +209,7 @@ async fn the_sample_bucket_notification_attaches_its_upload_through_the_worker()
     let product = key.split('/').nth(2).expect("product segment").to_owned();
     app.server.app.blobs.put(&key, picture(640, 480, ImageFormat::Png), "image/png", "no-store").await.expect("stored");
     let state = app.server.app.clone();
-    let response = storefront::worker::process_batch(event, |m| image_worker::handle(state.clone(), m)).await;
+    let response = worker("image-worker").batch(&state, event).await;
     assert!(response.batch_item_failures.is_empty(), "the upload and the test event both succeed");
     let images = product_now(&app, &product).await["images"].clone();
     assert_eq!(images.as_array().expect("images").len(), 1, "seed product {product} got its photo");
@@ -238,7 +238,7 @@ async fn a_forbidden_read_means_gone_only_where_the_bucket_may_be_listed() {
         .build();
     let client = aws_sdk_s3::Client::from_conf(config);
     let key = "uploads/ana/01KDVDQ4K00000000001FET001/01KDVDQ4K00000000001FET002";
-    let strict = S3BlobStore::new(client.clone(), storefront_local::server::MEDIA_BUCKET);
+    let strict = S3BlobStore::new(client.clone(), storefront_local::MEDIA_BUCKET);
     assert!(strict.head(key).await.is_err(), "a 403 is an error where it may be a real denial");
     assert!(strict.get(key, 1024).await.is_err());
     let listable = strict.forbidden_means_missing(true);

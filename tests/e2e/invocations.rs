@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use serde_json::Value;
-use storefront_local::functions::FUNCTIONS;
 use storefront_local::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
+use storefront_registry::FUNCTIONS;
 use storefront_tests::*;
 
 use storefront_local::iam::Use;
@@ -259,7 +259,7 @@ async fn every_api_event_gets_its_expected_status_from_the_real_function_binary(
     assert_eq!(fields["status"], 201, "{log}");
     assert_eq!(fields["request_id"], "JkHlbgLsoAMEbJg=", "{log}");
     assert!(fields["latency_us"].as_u64().is_some_and(|us| us > 0), "{log}");
-    assert_eq!(fields["user"], storefront::http::route::short_hash("alice"), "{log}");
+    assert_eq!(fields["user"], storefront::api::route::short_hash("alice"), "{log}");
     assert!(!stdout.contains("\"alice\""), "the user id itself is never logged");
     assert!(log["span"]["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{log}");
     // And the CloudWatch EMF line counting its order.
@@ -300,7 +300,7 @@ fn object_created_batch(key: &str) -> Value {
     let notification = serde_json::json!({"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2026-11-28T10:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": storefront_local::server::MEDIA_BUCKET}, "object": {"key": key, "size": 1}},
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": storefront_local::MEDIA_BUCKET}, "object": {"key": key, "size": 1}},
     }]});
     serde_json::json!({"Records": [{
         "messageId": "5d0c8f4e-2222-4c3e-9d6a-000000000001", "receiptHandle": "r1", "body": notification.to_string(),
@@ -352,7 +352,7 @@ async fn queue_and_schedule_events_run_through_the_worker_binaries_on_their_real
     assert_eq!(stored.status, OrderStatus::Confirmed);
     let emails = app.server.lambda_emails();
     assert_eq!(emails.len(), 1, "{emails:?}");
-    assert_eq!(emails[0].from, storefront_local::server::LAMBDA_CONFIRMATION_SENDER);
+    assert_eq!(emails[0].from, storefront_local::LAMBDA_CONFIRMATION_SENDER);
     assert_eq!(emails[0].to, ["alice@example.com"]);
     assert!(emails[0].subject.contains(order.order_id.as_str()), "{emails:?}");
 

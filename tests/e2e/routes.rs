@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use serde_yaml::Value;
 use storefront::adapters::dynamodb::{keys, schema};
-use storefront::http::{Access, Role};
-use storefront_local::functions::FUNCTIONS;
+use storefront::api::{Access, Role};
+use storefront_registry::FUNCTIONS;
 use storefront_tests::repo_root;
 
 pub(crate) fn template() -> Value {

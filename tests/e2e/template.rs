@@ -282,9 +282,9 @@ fn checkout_and_the_workers_keep_capacity_and_public_reads_are_throttled_on_thei
         assert!(template["Resources"][worker]["Properties"]["ReservedConcurrentExecutions"].as_u64().is_some());
     }
     let settings = &template["Resources"]["HttpApi"]["Properties"]["RouteSettings"];
-    let public: Vec<String> = storefront_local::functions::FUNCTIONS
+    let public: Vec<String> = storefront_registry::FUNCTIONS
         .iter()
-        .filter(|f| f.route.access == storefront::http::Access::Public)
+        .filter(|f| f.route.access == storefront::api::Access::Public)
         .map(|f| f.route.key())
         .collect();
     assert!(!public.is_empty());

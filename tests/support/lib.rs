@@ -230,6 +230,11 @@ pub fn public_view(owned: &Value) -> Value {
     public
 }
 
+/// The queue worker of the registry named `name` (its binary's name).
+pub fn worker(name: &str) -> storefront::worker::QueueWorker {
+    *storefront_registry::WORKERS.iter().find(|w| w.function == name).unwrap_or_else(|| panic!("no worker {name}"))
+}
+
 /// A buy-now checkout body for one product.
 pub fn buy(product: &str, quantity: i64) -> Value {
     json!({"items": [{"product_id": product, "quantity": quantity}]})

@@ -3,24 +3,16 @@
 
 use http::header;
 use serde::Deserialize;
+use storefront::api::prelude::*;
 use storefront::domain::{OwnedProduct, StockDelta};
-use storefront::http::prelude::*;
 use storefront::services::products;
 
-pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "POST",
-        path: "/products/{product_id}/stock",
-        function: "adjust-stock",
-        access: Access::Role(Role::Artisan),
-    },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(POST "/products/{product_id}/stock", artisan, handle);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AdjustStock {
-    #[serde(deserialize_with = "storefront::http::dto::integer")]
+    #[serde(deserialize_with = "storefront::api::dto::integer")]
     delta: i64,
 }
 

@@ -1,6 +1,3 @@
-//! Lambda entry point of `adjust-stock`: the handler lives in lib.rs, shared with the local server.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    storefront::lambda::serve(adjust_stock::FUNCTION).await
+fn main() -> storefront::lambda::Result {
+    storefront::lambda::run(adjust_stock::FUNCTION)
 }

@@ -1,17 +1,9 @@
 //! DELETE /products/{product_id}: archives the product: hidden from listings, kept for past orders.
 
-use storefront::http::prelude::*;
+use storefront::api::prelude::*;
 use storefront::services::products;
 
-pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "DELETE",
-        path: "/products/{product_id}",
-        function: "archive-product",
-        access: Access::Role(Role::Artisan),
-    },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(DELETE "/products/{product_id}", artisan, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

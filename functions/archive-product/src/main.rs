@@ -1,6 +1,3 @@
-//! Lambda entry point of `archive-product`: the handler lives in lib.rs, shared with the local server.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    storefront::lambda::serve(archive_product::FUNCTION).await
+fn main() -> storefront::lambda::Result {
+    storefront::lambda::run(archive_product::FUNCTION)
 }

@@ -1,18 +1,10 @@
 //! POST /orders/{order_id}/cancel: the shopper cancels before shipping; the stock returns in the same write. A
 //! cancelled order answers a repeated cancel with itself.
 
-use storefront::http::prelude::*;
+use storefront::api::prelude::*;
 use storefront::services::orders;
 
-pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "POST",
-        path: "/orders/{order_id}/cancel",
-        function: "cancel-order",
-        access: Access::Role(Role::Shopper),
-    },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(POST "/orders/{order_id}/cancel", shopper, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

@@ -2,14 +2,11 @@
 
 use http::header;
 use serde::Deserialize;
+use storefront::api::prelude::*;
 use storefront::domain::{NewProduct, OwnedProduct};
-use storefront::http::prelude::*;
 use storefront::services::products;
 
-pub const FUNCTION: Function = Function {
-    route: Route { method: "POST", path: "/products", function: "create-product", access: Access::Role(Role::Artisan) },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(POST "/products", artisan, handle);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,7 +16,7 @@ struct CreateProduct {
     description: String,
     category: String,
     price: PriceInput,
-    #[serde(deserialize_with = "storefront::http::dto::integer")]
+    #[serde(deserialize_with = "storefront::api::dto::integer")]
     stock: i64,
 }
 

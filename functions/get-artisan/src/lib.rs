@@ -1,14 +1,11 @@
 //! GET /artisans/{artisan_id}: an artisan's public profile and how many products they list.
 
 use serde_json::json;
+use storefront::api::prelude::*;
 use storefront::domain::UserId;
-use storefront::http::prelude::*;
 use storefront::services::catalog;
 
-pub const FUNCTION: Function = Function {
-    route: Route { method: "GET", path: "/artisans/{artisan_id}", function: "get-artisan", access: Access::Public },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(GET "/artisans/{artisan_id}", public, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let id = path_param(&req, "artisan_id")

@@ -1,12 +1,9 @@
 //! GET /cart: the caller's cart, priced with current catalog prices.
 
-use storefront::http::prelude::*;
+use storefront::api::prelude::*;
 use storefront::services::carts;
 
-pub const FUNCTION: Function = Function {
-    route: Route { method: "GET", path: "/cart", function: "get-cart", access: Access::Role(Role::Shopper) },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(GET "/cart", shopper, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

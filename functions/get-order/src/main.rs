@@ -1,6 +1,3 @@
-//! Lambda entry point of `get-order`: the handler lives in lib.rs, shared with the local server.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    storefront::lambda::serve(get_order::FUNCTION).await
+fn main() -> storefront::lambda::Result {
+    storefront::lambda::run(get_order::FUNCTION)
 }

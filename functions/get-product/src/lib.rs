@@ -1,12 +1,9 @@
 //! GET /products/{product_id}: one product (archived ones too, for past orders), with ETag / If-None-Match.
 
 use http::header;
-use storefront::http::prelude::*;
+use storefront::api::prelude::*;
 
-pub const FUNCTION: Function = Function {
-    route: Route { method: "GET", path: "/products/{product_id}", function: "get-product", access: Access::Public },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(GET "/products/{product_id}", public, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let id = product_id_param(&req)?;

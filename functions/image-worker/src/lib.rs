@@ -7,6 +7,8 @@ use storefront::AppState;
 use storefront::services::images::{self, UploadOutcome};
 use storefront::worker::WorkerError;
 
+storefront::queue_worker!(Images, handle);
+
 /// The part of an S3 event notification we read.
 #[derive(Debug, Deserialize)]
 struct S3Notification {

@@ -1,20 +1,12 @@
 //! GET /artisan/orders?status=: the orders holding the caller's products, each with only the caller's lines.
 
+use storefront::api::prelude::*;
+use storefront::api::response::ListPage;
 use storefront::domain::{OrderStatus, ValidationErrors};
-use storefront::http::prelude::*;
-use storefront::http::response::ListPage;
 use storefront::ports::PageRequest;
 use storefront::services::orders;
 
-pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "GET",
-        path: "/artisan/orders",
-        function: "list-artisan-orders",
-        access: Access::Role(Role::Artisan),
-    },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(GET "/artisan/orders", artisan, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

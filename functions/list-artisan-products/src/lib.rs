@@ -1,20 +1,12 @@
 //! GET /artisan/products: the caller's own listed products, newest first, with what only their owner sees (the
 //! uploads that were refused, and why).
 
+use storefront::api::prelude::*;
+use storefront::api::response::ListPage;
 use storefront::domain::OwnedProduct;
-use storefront::http::prelude::*;
-use storefront::http::response::ListPage;
 use storefront::ports::{PageRequest, ProductFilter};
 
-pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "GET",
-        path: "/artisan/products",
-        function: "list-artisan-products",
-        access: Access::Role(Role::Artisan),
-    },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(GET "/artisan/products", artisan, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

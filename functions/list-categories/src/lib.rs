@@ -1,13 +1,10 @@
 //! GET /categories: every category with its count of listed products.
 
 use serde_json::json;
-use storefront::http::prelude::*;
+use storefront::api::prelude::*;
 use storefront::services::catalog;
 
-pub const FUNCTION: Function = Function {
-    route: Route { method: "GET", path: "/categories", function: "list-categories", access: Access::Public },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(GET "/categories", public, handle);
 
 async fn handle(state: AppState, _req: Request) -> Result<Response<Body>, ApiError> {
     let categories = catalog::categories(state.catalog_reads.as_ref()).await?;

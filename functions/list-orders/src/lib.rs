@@ -1,14 +1,11 @@
 //! GET /orders: the caller's orders, newest first, with signed cursor pagination.
 
-use storefront::http::prelude::*;
-use storefront::http::response::ListPage;
+use storefront::api::prelude::*;
+use storefront::api::response::ListPage;
 use storefront::ports::PageRequest;
 use storefront::services::orders;
 
-pub const FUNCTION: Function = Function {
-    route: Route { method: "GET", path: "/orders", function: "list-orders", access: Access::Role(Role::Shopper) },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(GET "/orders", shopper, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

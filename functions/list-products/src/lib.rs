@@ -1,14 +1,11 @@
 //! GET /products: active products, newest first, by category or artisan, with signed cursor pagination.
 
+use storefront::api::prelude::*;
+use storefront::api::response::ListPage;
 use storefront::domain::{Category, UserId};
-use storefront::http::prelude::*;
-use storefront::http::response::ListPage;
 use storefront::ports::{PageRequest, ProductFilter};
 
-pub const FUNCTION: Function = Function {
-    route: Route { method: "GET", path: "/products", function: "list-products", access: Access::Public },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(GET "/products", public, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let category = query_param(&req, "category");

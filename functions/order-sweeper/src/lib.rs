@@ -4,10 +4,13 @@
 use storefront::AppState;
 use storefront::services::{ServiceError, orders};
 
-pub async fn sweep(state: &AppState, stuck_after: time::Duration) -> Result<usize, ServiceError> {
-    let sent = orders::sweep(state.orders.as_ref(), state.queue.as_ref(), state.clock.as_ref(), stuck_after).await?;
-    if sent > 0 {
-        tracing::warn!(resent = sent, "re-sent OrderPlaced for stuck orders");
+storefront::scheduled_job!(sweep);
+
+pub async fn sweep(state: AppState) -> Result<serde_json::Value, ServiceError> {
+    let (orders, queue, clock) = (state.orders.as_ref(), state.queue.as_ref(), state.clock.as_ref());
+    let resent = orders::sweep(orders, queue, clock, state.stuck_after).await?;
+    if resent > 0 {
+        tracing::warn!(resent, "re-sent OrderPlaced for stuck orders");
     }
-    Ok(sent)
+    Ok(serde_json::json!({ "resent": resent }))
 }

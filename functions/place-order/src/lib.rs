@@ -2,14 +2,11 @@
 
 use http::{HeaderValue, header};
 use serde::Deserialize;
+use storefront::api::prelude::*;
 use storefront::domain::Purchase;
-use storefront::http::prelude::*;
 use storefront::services::checkout::{self, CheckoutOutcome};
 
-pub const FUNCTION: Function = Function {
-    route: Route { method: "POST", path: "/orders", function: "place-order", access: Access::Role(Role::Shopper) },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(POST "/orders", shopper, handle);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +19,7 @@ struct PlaceOrder {
 #[serde(deny_unknown_fields)]
 struct Line {
     product_id: String,
-    #[serde(deserialize_with = "storefront::http::dto::integer")]
+    #[serde(deserialize_with = "storefront::api::dto::integer")]
     quantity: i64,
 }
 

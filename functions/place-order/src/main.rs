@@ -1,6 +1,3 @@
-//! Lambda entry point of `place-order`: the handler lives in lib.rs, shared with the local server.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    storefront::lambda::serve(place_order::FUNCTION).await
+fn main() -> storefront::lambda::Result {
+    storefront::lambda::run(place_order::FUNCTION)
 }

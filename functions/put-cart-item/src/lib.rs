@@ -1,24 +1,16 @@
 //! PUT /cart/items/{product_id}: sets how many of a product are in the caller's cart (1..=10).
 
 use serde::Deserialize;
+use storefront::api::prelude::*;
 use storefront::domain::Quantity;
-use storefront::http::prelude::*;
 use storefront::services::carts;
 
-pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "PUT",
-        path: "/cart/items/{product_id}",
-        function: "put-cart-item",
-        access: Access::Role(Role::Shopper),
-    },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(PUT "/cart/items/{product_id}", shopper, handle);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PutCartItem {
-    #[serde(deserialize_with = "storefront::http::dto::integer")]
+    #[serde(deserialize_with = "storefront::api::dto::integer")]
     quantity: i64,
 }
 

@@ -1,6 +1,3 @@
-//! Lambda entry point of `put-cart-item`: the handler lives in lib.rs, shared with the local server.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    storefront::lambda::serve(put_cart_item::FUNCTION).await
+fn main() -> storefront::lambda::Result {
+    storefront::lambda::run(put_cart_item::FUNCTION)
 }

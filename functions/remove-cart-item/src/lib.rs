@@ -1,17 +1,9 @@
 //! DELETE /cart/items/{product_id}: takes a product out of the caller's cart (absent is fine).
 
-use storefront::http::prelude::*;
+use storefront::api::prelude::*;
 use storefront::services::carts;
 
-pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "DELETE",
-        path: "/cart/items/{product_id}",
-        function: "remove-cart-item",
-        access: Access::Role(Role::Shopper),
-    },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(DELETE "/cart/items/{product_id}", shopper, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

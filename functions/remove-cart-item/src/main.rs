@@ -1,6 +1,3 @@
-//! Lambda entry point of `remove-cart-item`: the handler lives in lib.rs, shared with the local server.
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    storefront::lambda::serve(remove_cart_item::FUNCTION).await
+fn main() -> storefront::lambda::Result {
+    storefront::lambda::run(remove_cart_item::FUNCTION)
 }

@@ -1,20 +1,12 @@
 //! POST /products/{product_id}/images: a presigned PUT for a new photo (jpeg, png or webp; 5 minutes).
 
 use serde::{Deserialize, Serialize};
+use storefront::api::prelude::*;
 use storefront::domain::ImageType;
-use storefront::http::prelude::*;
 use storefront::services::images;
 use time::OffsetDateTime;
 
-pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "POST",
-        path: "/products/{product_id}/images",
-        function: "request-image-upload",
-        access: Access::Role(Role::Artisan),
-    },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(POST "/products/{product_id}/images", artisan, handle);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

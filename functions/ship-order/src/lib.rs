@@ -1,17 +1,9 @@
 //! POST /artisan/orders/{order_id}/ship: the artisan ships their part of a confirmed order.
 
-use storefront::http::prelude::*;
+use storefront::api::prelude::*;
 use storefront::services::orders;
 
-pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "POST",
-        path: "/artisan/orders/{order_id}/ship",
-        function: "ship-order",
-        access: Access::Role(Role::Artisan),
-    },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(POST "/artisan/orders/{order_id}/ship", artisan, handle);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

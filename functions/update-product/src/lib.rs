@@ -2,20 +2,12 @@
 
 use http::header;
 use serde::Deserialize;
+use storefront::api::dto::present;
+use storefront::api::prelude::*;
 use storefront::domain::{OwnedProduct, ProductPatch};
-use storefront::http::dto::present;
-use storefront::http::prelude::*;
 use storefront::services::products;
 
-pub const FUNCTION: Function = Function {
-    route: Route {
-        method: "PATCH",
-        path: "/products/{product_id}",
-        function: "update-product",
-        access: Access::Role(Role::Artisan),
-    },
-    handler: |state, req| Box::pin(handle(state, req)),
-};
+storefront::route!(PATCH "/products/{product_id}", artisan, handle);
 
 /// Stock is not editable here (it moves by deltas); owner, status and version are never taken from a body.
 #[derive(Debug, Deserialize)]

@@ -163,9 +163,6 @@ pub async fn deliver_confirmation(
     Ok(true)
 }
 
-/// Orders placed this long ago and still `placed` have lost their message (or it is stuck in the DLQ).
-pub const STUCK_AFTER: Duration = Duration::minutes(2);
-
 /// Re-sends `OrderPlaced` for orders stuck in `placed`; returns how many were re-sent.
 pub async fn sweep(
     orders: &dyn OrderStore,

@@ -40,6 +40,35 @@ impl Route {
     }
 }
 
+/// Declares the crate's route function as `pub const FUNCTION`: the method and path as API Gateway names them, who
+/// may call it (`public`, `shopper` or `artisan`), and its handler, an `async fn(AppState, Request)`. The
+/// function is named after its crate, which is also its binary and, in PascalCase, its SAM logical id.
+///
+/// `storefront::route!(GET "/products/{product_id}", public, handle);`
+#[macro_export]
+macro_rules! route {
+    ($method:ident $path:literal, $access:ident, $handler:path) => {
+        pub const FUNCTION: $crate::api::Function = $crate::api::Function {
+            route: $crate::api::Route {
+                method: stringify!($method),
+                path: $path,
+                function: env!("CARGO_PKG_NAME"),
+        access: $crate::route!(@access $access),
+            },
+            handler: |state, req| Box::pin($handler(state, req)),
+        };
+    };
+    (@access public) => {
+        $crate::api::Access::Public
+    };
+    (@access shopper) => {
+        $crate::api::Access::Role($crate::api::Role::Shopper)
+    };
+    (@access artisan) => {
+        $crate::api::Access::Role($crate::api::Role::Artisan)
+    };
+}
+
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send>>;
 pub type Handler = fn(AppState, Request) -> HandlerFuture;
 

@@ -1,0 +1,64 @@
+//! How a local server starts: its port and data dir (`PORT`, `DATA_DIR`), and what tests tune (queue timing, the
+//! sweeper's pace, fault injection, which workers run in-process, whether function calls are recorded).
+
+use std::path::PathBuf;
+
+use crate::queue::QueueSettings;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// The queues' SQS-like behaviour (visibility timeout, redrive).
+    pub queue: QueueSettings,
+    /// How often the scheduled jobs run (the sweeper), and how long an order may stay `placed` before it is swept.
+    pub sweep_every: std::time::Duration,
+    pub stuck_after: time::Duration,
+    /// Put a fault-injecting proxy between the adapters and the engine (tests).
+    pub fault_injection: bool,
+    /// Run the workers and the jobs in-process (off when their Lambda binaries run under the harness).
+    pub in_process_workers: bool,
+    /// Put the recording proxies between function processes and the stand-ins (tests hold the grants to what they
+    /// record); off, function processes reach the stand-ins directly (the bench times them without the extra hop).
+    pub record_lambda_calls: bool,
+}
+
+impl Options {
+    pub fn new(port: u16, data_dir: PathBuf) -> Self {
+        Self {
+            port,
+            data_dir,
+            queue: QueueSettings::default(),
+            sweep_every: std::time::Duration::from_secs(30),
+            stuck_after: storefront::config::DEFAULT_STUCK_AFTER,
+            fault_injection: false,
+            in_process_workers: true,
+            record_lambda_calls: true,
+        }
+    }
+
+    /// `PORT` (default 3000) and `DATA_DIR` (default `.storefront`).
+    pub fn from_env() -> Result<Self, StartError> {
+        let port = match std::env::var("PORT") {
+            Ok(raw) => {
+                raw.parse().map_err(|_| StartError::Config(format!("PORT must be a port number, got {raw:?}")))?
+            }
+            Err(_) => 3000,
+        };
+        let data_dir = std::env::var_os("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".storefront"));
+        Ok(Self::new(port, data_dir))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("data dir: {0}")]
+    DataDir(#[from] std::io::Error),
+    #[error("embedded DynamoDB engine: {0}")]
+    Engine(String),
+    #[error("table set-up or seed: {0}")]
+    Store(#[from] storefront::ports::StoreError),
+}
