@@ -1,4 +1,7 @@
-//! Adapters: the ports implemented on real services. Only this module imports AWS crates.
+//! Adapters: the ports implemented on real services (DynamoDB, S3, SQS, SES through the AWS SDK) and the catalog
+//! read cache in front of a catalog port. Of the library, only this module and the wiring that builds them
+//! (`app`) use the AWS SDK; the Lambda runtime crates are used by the entry points (`lambda`, `worker`) and the
+//! HTTP plumbing (`api`). `domain`, `ports` and `services` use neither.
 
 pub mod aws;
 pub mod cache;

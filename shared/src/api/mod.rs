@@ -26,7 +26,7 @@ pub mod prelude {
         caller, idempotency_key, if_match_version, json_body, json_body_or_empty, order_id_param, page_limit,
         path_param, product_id_param, query_param,
     };
-    pub use super::response::{cache_publicly, etag, json, no_content};
+    pub use super::response::{Pagination, cache_publicly, etag, json, no_content};
     pub use super::{Access, ApiError, Function, Role, Route};
     pub use crate::AppState;
 }

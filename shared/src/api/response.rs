@@ -1,10 +1,11 @@
 //! Building JSON responses.
 
 use http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use super::ApiError;
+use super::{ApiError, CursorSigner};
+use crate::ports::{Page, PageRequest};
 
 pub fn json(status: StatusCode, value: &impl Serialize) -> Result<Response<Body>, ApiError> {
     let text = serde_json::to_string(value).map_err(ApiError::internal)?;
@@ -19,6 +20,34 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Result<Response<Body>
 pub struct ListPage<T: Serialize> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// One listing's pagination, bound to `scope` (the listing and its filters): a cursor is only valid for the
+/// listing that made it.
+pub struct Pagination<'a> {
+    cursors: &'a CursorSigner,
+    scope: String,
+}
+
+impl<'a> Pagination<'a> {
+    pub fn new(cursors: &'a CursorSigner, scope: String) -> Self {
+        Self { cursors, scope }
+    }
+
+    /// The page the client asked for: `limit` (default 20, 1..=100) and the position its `cursor` carries.
+    pub fn request(&self, req: &Request) -> Result<PageRequest, ApiError> {
+        let limit = super::request::page_limit(req)?;
+        let after = super::request::query_param(req, "cursor")
+            .map(|cursor| self.cursors.open(&self.scope, &cursor))
+            .transpose()?;
+        Ok(PageRequest { limit, after })
+    }
+
+    /// The page as `200` JSON, the next position sealed for this listing.
+    pub fn respond<T: Serialize>(&self, page: Page<T>) -> Result<Response<Body>, ApiError> {
+        let next_cursor = page.next.map(|position| self.cursors.seal(&self.scope, &position));
+        json(StatusCode::OK, &ListPage { items: page.items, next_cursor })
+    }
 }
 
 pub fn no_content() -> Response<Body> {

@@ -1,5 +1,5 @@
-//! Ports: the narrow, per-aggregate traits the services need. Adapters implement them (DynamoDB today, Postgres
-//! behind the same traits later); the services and handlers only ever hold `Arc<dyn …>`.
+//! Ports: the narrow, per-aggregate traits the services need, in the domain's terms (no HTTP status, header or body
+//! crosses them). Adapters implement them; the services and handlers only ever hold `Arc<dyn …>`.
 
 use std::collections::HashMap;
 
