@@ -23,7 +23,11 @@ ST = ROOT / ".venv" / "bin" / "st"
 CONFIG = ROOT / "tests" / "contract" / "schemathesis.toml"
 # (user, role, tags): the artisan owns the seeded ceramics that tests/contract/schemathesis.toml names as
 # `product_id`, so their writes reach a real product (after the shopper's run: the artisan may archive it).
-CALLERS = [("alice", "shopper", ["catalog", "shopper"]), ("marta-clay", "artisan", ["catalog", "artisan"])]
+# The webhook (tag `payments`) runs with the shopper: its caller is anyone, its authentication the signature.
+CALLERS = [
+    ("alice", "shopper", ["catalog", "shopper", "payments"]),
+    ("marta-clay", "artisan", ["catalog", "artisan"]),
+]
 
 
 def free_port() -> int:

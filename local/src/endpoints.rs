@@ -1,7 +1,8 @@
 //! The local server's own endpoints, never deployed: `POST /dev/token` (the stand-in for Cognito), `GET /health`,
-//! `GET /metrics`, `GET /openapi.json`, and `GET /images/...` (photo variants, served as CloudFront serves them).
+//! `GET /metrics`, `GET /openapi.json`, `GET /images/...` (photo variants, served as CloudFront serves them), and
+//! `/dev/pay/{intent_id}` (the test-card page of the payment provider stand-in).
 
-use axum::extract::{Request as AxumRequest, State};
+use axum::extract::{Path, Request as AxumRequest, State};
 use axum::response::{IntoResponse, Response as AxumResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -13,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::gateway::{Gateway, MAX_LOCAL_BODY_BYTES, problem, to_axum};
 use crate::jwt::Claims;
+use crate::payments::Webhook;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,5 +117,106 @@ pub async fn health(State(gateway): State<Gateway>) -> AxumResponse {
             Err(error) => problem(error),
         },
         Err(error) => problem(ApiError::unavailable(1).with_source(error.to_string())),
+    }
+}
+
+/// `GET /dev/pay/{intent_id}`: the local test-card page for one payment intent (what Stripe's payment form is in
+/// production): pay it with a card that works or one that is declined, the webhook on time, late or lost. Local
+/// only.
+pub async fn payment_page(State(gateway): State<Gateway>, Path(intent_id): Path<String>) -> AxumResponse {
+    let payments = &gateway.payments;
+    let Some(intent) = payments.intent(&intent_id) else { return problem(ApiError::not_found("payment intent")) };
+    let escape = |raw: &str| raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let amount = intent["amount"].as_i64().unwrap_or_default();
+    let status = escape(intent["status"].as_str().unwrap_or_default());
+    let order = escape(intent["metadata"]["order_id"].as_str().unwrap_or("-"));
+    let id = escape(&intent_id);
+    let payable = status.starts_with("requires_");
+    let form = if payable {
+        format!(
+            r#"<form method="post" action="/dev/pay/{id}">
+  <fieldset><legend>Webhook</legend>
+    <label><input type="radio" name="webhook" value="now" checked> delivered at once</label>
+    <label><input type="radio" name="webhook" value="late"> late (after <input name="delay_seconds" type="number" min="1" max="3600" value="30" aria-label="delay in seconds"> s)</label>
+    <label><input type="radio" name="webhook" value="never"> lost (the reconciler finds the payment)</label>
+  </fieldset>
+  <button name="outcome" value="succeed">Pay with 4242 4242 4242 4242 (succeeds)</button>
+  <button name="outcome" value="decline">Pay with 4000 0000 0000 0002 (declined)</button>
+</form>"#
+        )
+    } else {
+        "<p>This payment is no longer open.</p>".to_owned()
+    };
+    let page = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Test payment {id} · Storefront (local)</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}
+fieldset{{margin:1rem 0}}label{{display:block}}button{{display:block;margin:.5rem 0;padding:.6rem 1rem;font-size:1rem}}
+dt{{font-weight:600}}</style></head>
+<body><main>
+<h1>Test payment</h1>
+<p>The local payment provider stand-in. Nothing here moves real money.</p>
+<dl><dt>Intent</dt><dd><code>{id}</code></dd><dt>Order</dt><dd><code>{order}</code></dd>
+<dt>Amount</dt><dd>{dollars}.{cents:02} USD</dd><dt>Status</dt><dd id="status">{status}</dd></dl>
+{form}
+</main></body></html>"#,
+        dollars = amount / 100,
+        cents = amount % 100,
+    );
+    ([(http::header::CONTENT_TYPE, "text/html; charset=utf-8"), (http::header::CACHE_CONTROL, "no-store")], page)
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct PayForm {
+    outcome: String,
+    webhook: Option<String>,
+    delay_seconds: Option<u64>,
+}
+
+/// `POST /dev/pay/{intent_id}` (form: `outcome=succeed|decline`, `webhook=now|late|never`, `delay_seconds`): pays
+/// the intent at the stand-in, which sends the signed webhook. Browsers are sent back to the page; other clients
+/// (curl) get the intent as JSON. Local only.
+pub async fn pay(
+    State(gateway): State<Gateway>,
+    Path(intent_id): Path<String>,
+    headers: http::HeaderMap,
+    body: axum::body::Bytes,
+) -> AxumResponse {
+    let payments = &gateway.payments;
+    let Ok(form) = serde_urlencoded::from_bytes::<PayForm>(&body) else {
+        return problem(ApiError::bad_request(
+            "send outcome=succeed|decline (and webhook=now|late|never, delay_seconds)",
+        ));
+    };
+    let webhook = match form.webhook.as_deref() {
+        None | Some("now") => Webhook::Now,
+        Some("late") => Webhook::After(std::time::Duration::from_secs(form.delay_seconds.unwrap_or(30).clamp(1, 3600))),
+        Some("never") => Webhook::Never,
+        Some(_) => return problem(ApiError::bad_request("webhook must be now, late or never")),
+    };
+    let result = match form.outcome.as_str() {
+        "succeed" => payments.succeed(&intent_id, webhook),
+        "decline" => payments.decline(&intent_id, webhook),
+        _ => return problem(ApiError::bad_request("outcome must be succeed or decline")),
+    };
+    let intent = match result {
+        Ok(intent) => intent,
+        Err(reason) if payments.intent(&intent_id).is_none() => {
+            return problem(ApiError::not_found("payment intent").with_source(reason));
+        }
+        Err(reason) => {
+            return problem(ApiError::conflict("payment-not-open", "Payment not open", reason));
+        }
+    };
+    let wants_html =
+        headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        return axum::response::Redirect::to(&format!("/dev/pay/{intent_id}")).into_response();
+    }
+    match json_response(http::StatusCode::OK, &intent) {
+        Ok(response) => to_axum(response),
+        Err(error) => problem(error),
     }
 }

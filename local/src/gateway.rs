@@ -25,6 +25,8 @@ pub const MAX_LOCAL_BODY_BYTES: usize = 1024 * 1024;
 pub struct Gateway {
     pub app: AppState,
     pub jwt: Arc<JwtKey>,
+    /// The payment provider stand-in, for the test-card page.
+    pub payments: crate::payments::PaymentControls,
 }
 
 pub fn problem(error: ApiError) -> AxumResponse {

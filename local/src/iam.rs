@@ -13,6 +13,7 @@ pub enum Service {
     S3,
     Sqs,
     Ses,
+    SecretsManager,
 }
 
 /// One use of a permission: `dynamodb:GetItem` on `table/storefront`, `s3:PutObject` on
@@ -21,7 +22,7 @@ pub enum Service {
 pub struct Use {
     pub action: String,
     /// `table/<name>[/index/<index>]`, `bucket/<name>`, `object/<bucket>/<key>`, `queue/<name>`,
-    /// `identity/<address>`.
+    /// `identity/<address>`, `secret/<arn>`.
     pub resource: String,
     /// The `s3:prefix` a `ListBucket` was evaluated with (S3 evaluates it for a read of a missing key).
     pub prefix: Option<String>,
@@ -40,7 +41,18 @@ pub fn uses(service: Service, method: &str, path: &str, target: &str, body: &[u8
         Service::S3 => s3(method, path, status),
         Service::Sqs => sqs(target, body),
         Service::Ses => ses(method, path, body),
+        Service::SecretsManager => secrets_manager(target, body),
     }
+}
+
+/// `secretsmanager:<Operation>` on `secret/<id>` (the id as sent: the ARN the function was given).
+fn secrets_manager(target: &str, body: &[u8]) -> BTreeSet<Use> {
+    let operation = target.rsplit('.').next().unwrap_or_default();
+    let mut uses = BTreeSet::new();
+    if let Some(id) = json(body)["SecretId"].as_str() {
+        uses.insert(Use::new(format!("secretsmanager:{operation}"), format!("secret/{id}")));
+    }
+    uses
 }
 
 fn json(body: &[u8]) -> Value {

@@ -1,4 +1,5 @@
-//! `storefront-local`: the whole storefront on this machine. `PORT` (3000) and `DATA_DIR` (.storefront).
+//! `storefront-local`: the whole storefront on this machine. `PORT` (3000), `DATA_DIR` (.storefront) and
+//! `PAYMENT_WINDOW_SECONDS` (900).
 
 use std::process::ExitCode;
 
@@ -24,6 +25,7 @@ async fn main() -> ExitCode {
     println!("  browse:    curl {url}/products");
     println!("  a token:   curl -X POST {url}/dev/token -d '{{\"user_id\":\"alice\",\"role\":\"shopper\"}}'");
     println!("  then:      curl -H \"Authorization: Bearer $TOKEN\" {url}/cart");
+    println!("  pay:       open {url}/dev/pay/<payment.intent_id of an order> (the local test-card page)");
     wait_for_stop().await;
     println!("Stopping…");
     server.stop().await;

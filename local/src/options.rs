@@ -12,9 +12,12 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// The queues' SQS-like behaviour (visibility timeout, redrive).
     pub queue: QueueSettings,
-    /// How often the scheduled jobs run (the sweeper), and how long an order may stay `placed` before it is swept.
+    /// How often the scheduled jobs run (the sweeper, the reconciler), how long a paid order may wait for
+    /// confirmation (or a cancelled one for its settlement) before it is sent again, and how long an order may
+    /// await payment before it expires.
     pub sweep_every: std::time::Duration,
     pub stuck_after: time::Duration,
+    pub payment_window: time::Duration,
     /// Put a fault-injecting proxy between the adapters and the engine (tests).
     pub fault_injection: bool,
     /// Run the workers and the jobs in-process (off when their Lambda binaries run under the harness).
@@ -32,13 +35,15 @@ impl Options {
             queue: QueueSettings::default(),
             sweep_every: std::time::Duration::from_secs(30),
             stuck_after: storefront::config::DEFAULT_STUCK_AFTER,
+            payment_window: storefront::config::DEFAULT_PAYMENT_WINDOW,
             fault_injection: false,
             in_process_workers: true,
             record_lambda_calls: true,
         }
     }
 
-    /// `PORT` (default 3000) and `DATA_DIR` (default `.storefront`).
+    /// `PORT` (default 3000), `DATA_DIR` (default `.storefront`) and `PAYMENT_WINDOW_SECONDS` (default 900; set
+    /// it low to watch an unpaid order expire).
     pub fn from_env() -> Result<Self, StartError> {
         let port = match std::env::var("PORT") {
             Ok(raw) => {
@@ -47,7 +52,16 @@ impl Options {
             Err(_) => 3000,
         };
         let data_dir = std::env::var_os("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".storefront"));
-        Ok(Self::new(port, data_dir))
+        let mut options = Self::new(port, data_dir);
+        if let Ok(raw) = std::env::var(storefront::config::PAYMENT_WINDOW_SECONDS) {
+            let seconds: u32 = raw.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                StartError::Config(format!("PAYMENT_WINDOW_SECONDS must be a positive number of seconds, got {raw:?}"))
+            })?;
+            options.payment_window = time::Duration::seconds(seconds.into());
+            // Swept often enough to see it happen.
+            options.sweep_every = options.sweep_every.min(std::time::Duration::from_secs(u64::from(seconds).max(5)));
+        }
+        Ok(options)
     }
 }
 

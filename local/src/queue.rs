@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use storefront::ports::{OrderPlaced, OrderQueue, QueueError};
+use storefront::domain::OrderRef;
+use storefront::ports::{OrderQueue, PaymentMessage, PaymentQueue, QueueError};
 use tokio::sync::Notify;
 
 #[derive(Debug, Clone, Copy)]
@@ -181,9 +182,17 @@ impl LocalQueue {
 
 #[async_trait]
 impl OrderQueue for LocalQueue {
-    async fn order_placed(&self, message: &OrderPlaced) -> Result<(), QueueError> {
-        let body = serde_json::to_string(message).map_err(|e| QueueError(e.into()))?;
+    async fn order_paid(&self, order: &OrderRef) -> Result<(), QueueError> {
+        let body = serde_json::to_string(order).map_err(|e| QueueError(e.into()))?;
         self.send(body).map(|_| ())
+    }
+}
+
+#[async_trait]
+impl PaymentQueue for LocalQueue {
+    async fn send(&self, message: &PaymentMessage) -> Result<(), QueueError> {
+        let body = serde_json::to_string(message).map_err(|e| QueueError(e.into()))?;
+        LocalQueue::send(self, body).map(|_| ())
     }
 }
 

@@ -8,7 +8,7 @@ use axum::routing::{MethodFilter, MethodRouter, get, post};
 use storefront::api::{ApiError, Route};
 use storefront_registry::FUNCTIONS;
 
-use crate::endpoints::{dev_token, health, metrics, openapi, serve_image};
+use crate::endpoints::{dev_token, health, metrics, openapi, pay, payment_page, serve_image};
 use crate::gateway::{Gateway, invoke, problem};
 
 /// The API routes the local server mounts: those of the Lambda functions (held against template.yaml and
@@ -42,6 +42,7 @@ pub fn router(gateway: Gateway) -> Router {
     }
     router
         .route("/dev/token", post(dev_token))
+        .route("/dev/pay/{intent_id}", get(payment_page).post(pay))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))

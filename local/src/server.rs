@@ -6,11 +6,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use storefront::AppState;
 use storefront::adapters::dynamodb::schema;
 use storefront::adapters::s3::S3BlobStore;
+use storefront::adapters::stripe::StripeProvider;
 use storefront::config::Config;
 use storefront::worker::{QueueWorker, ScheduledJob};
+use storefront::{AppState, Connections};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -20,7 +21,7 @@ use crate::jwt::JwtKey;
 use crate::options::{Options, StartError};
 use crate::outbox::LocalOutbox;
 use crate::queue::LocalQueue;
-use crate::stack::{LambdaSide, MEDIA_BUCKET, ORDER_QUEUE, StandIns, TABLE_NAME};
+use crate::stack::{LambdaSide, MEDIA_BUCKET, ORDER_QUEUE, PAYMENT_QUEUE, PAYMENTS_SECRET_ARN, StandIns, TABLE_NAME};
 
 const SEEDED_MARKER: &str = "seeded";
 
@@ -32,6 +33,8 @@ pub struct LocalServer {
     pub app: AppState,
     /// The order queue (tests inspect its dead letters and inject refused sends).
     pub queue: Arc<LocalQueue>,
+    /// The payment queue (provider events, settlements, payouts) of the payment worker.
+    pub payment_queue: Arc<LocalQueue>,
     /// The queue of upload notifications for the image worker.
     pub image_queue: Arc<LocalQueue>,
     /// Confirmations delivered by this server's own worker (the local SES).
@@ -62,6 +65,11 @@ impl LocalServer {
     /// The emails function processes sent through the local SES.
     pub fn lambda_emails(&self) -> Vec<crate::ses::SentEmail> {
         self.stand_ins.ses.sent()
+    }
+
+    /// The payment provider stand-in (tests and the test-card page make payments succeed, fail or arrive late).
+    pub fn payments(&self) -> &crate::payments::PaymentControls {
+        &self.stand_ins.payments.controls
     }
 
     /// The embedded DynamoDB engine's own endpoint (no proxy in between), for tests that write items directly.
@@ -112,7 +120,7 @@ fn spawn_job(job: ScheduledJob, every: std::time::Duration, app: AppState) -> Jo
 pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     std::fs::create_dir_all(&options.data_dir)?;
     let secrets = crate::secrets::load_or_create(&options.data_dir)?;
-    let stand_ins = StandIns::start(&options, &options.data_dir).await?;
+    let stand_ins = StandIns::start(&options, &options.data_dir, &secrets.payments).await?;
     let sdk = storefront::adapters::aws::local_sdk_config(&stand_ins.dynamodb_endpoint).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     schema::ensure_table(&dynamodb, TABLE_NAME).await?;
@@ -123,6 +131,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     // Bound first: the server's own URL is where photos are served from, like the CDN.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
     let addr = listener.local_addr()?;
+    stand_ins.payments.controls.deliver_to(format!("http://{addr}/webhooks/payments"));
     let config = Config {
         table_name: TABLE_NAME.to_owned(),
         cursor_secret: secrets.cursor_secret.into_bytes(),
@@ -134,10 +143,24 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         warm_up: true,
         uploads_listable: false,
         stuck_after: options.stuck_after,
+        payment_queue_url: format!("local://{PAYMENT_QUEUE}"),
+        // This server's own adapter is given the keys; function processes load them from the local Secrets Manager.
+        payments_secret_id: PAYMENTS_SECRET_ARN.to_owned(),
+        payments_api_url: stand_ins.payments.endpoint.clone(),
+        platform_fee: storefront::domain::FeeRate::DEFAULT,
+        payment_window: options.payment_window,
     };
     let lambda = LambdaSide::start(&stand_ins, &config, options.record_lambda_calls).await?;
     let outbox = Arc::new(LocalOutbox::default());
-    let mut app = AppState::with_dynamodb(dynamodb, stand_ins.orders.clone(), Arc::new(blobs), &config);
+    let provider =
+        StripeProvider::with_secrets(&config.payments_api_url, stand_ins.payments.controls.secrets().clone());
+    let connections = Connections {
+        order_queue: stand_ins.orders.clone(),
+        payment_queue: stand_ins.payment_queue.clone(),
+        blobs: Arc::new(blobs),
+        payments: Arc::new(provider),
+    };
+    let mut app = AppState::with_dynamodb(dynamodb, connections, &config);
     app.notifier = outbox.clone();
 
     // Seeded once per data dir; a seed cut short is finished on the next start (existing products are kept).
@@ -154,7 +177,11 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
             background.push(spawn_job(*job, options.sweep_every, app.clone()));
         }
     }
-    let gateway = Gateway { app: app.clone(), jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())) };
+    let gateway = Gateway {
+        app: app.clone(),
+        jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())),
+        payments: stand_ins.payments.controls.clone(),
+    };
     let router = crate::router::router(gateway);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -171,6 +198,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         seeded,
         app,
         queue: stand_ins.orders.clone(),
+        payment_queue: stand_ins.payment_queue.clone(),
         image_queue: stand_ins.images.clone(),
         outbox,
         faults: stand_ins.faults.clone(),

@@ -1,7 +1,8 @@
-//! The stand-ins of the AWS services, each on a loopback port of this process: DynamoDB (dynoxide on SQLite, behind
-//! a fault-injecting proxy when asked), S3 (s3s-fs, notifying the image queue of uploads as the bucket does), the
-//! queues and their SQS wire, and SES for function processes. And what a function process is given to reach them
-//! (`LambdaSide`): the environment template.yaml would give it, through recording proxies when asked.
+//! The stand-ins of the AWS services and of the payment provider, each on a loopback port of this process:
+//! DynamoDB (dynoxide on SQLite, behind a fault-injecting proxy when asked), S3 (s3s-fs, notifying the image queue
+//! of uploads as the bucket does), the queues and their SQS wire, the payment provider (Stripe's calls, signed
+//! webhooks), and SES and Secrets Manager for function processes. And what a function process is given to reach
+//! them (`LambdaSide`): the environment template.yaml would give it, through recording proxies when asked.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,8 +15,11 @@ use crate::engine::Engine;
 use crate::faults::Faults;
 use crate::iam::Service;
 use crate::options::{Options, StartError};
+use crate::payments::PaymentStandIn;
 use crate::queue::LocalQueue;
 use crate::s3::S3Engine;
+use crate::secrets::PaymentSecrets;
+use crate::secrets_manager::SecretsManagerStandIn;
 use crate::ses::SesStandIn;
 use crate::sqs_wire::SqsWire;
 
@@ -23,6 +27,9 @@ pub const TABLE_NAME: &str = "storefront";
 pub const MEDIA_BUCKET: &str = "storefront-media";
 pub const ORDER_QUEUE: &str = "storefront-orders";
 pub const IMAGE_QUEUE: &str = "storefront-images";
+pub const PAYMENT_QUEUE: &str = "storefront-payments";
+/// The secret function processes load the payment provider's keys from (through the local Secrets Manager).
+pub const PAYMENTS_SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:000000000000:secret:storefront-payments";
 /// The verified sender function processes send confirmations as (through the local SES).
 pub const LAMBDA_CONFIRMATION_SENDER: &str = "orders@storefront.test";
 /// Access and secret key of the stand-ins (the same dummy pair the local SDK config signs with).
@@ -37,13 +44,20 @@ pub struct StandIns {
     fault_proxy: Option<JoinHandle<()>>,
     pub s3: S3Engine,
     pub orders: Arc<LocalQueue>,
+    pub payment_queue: Arc<LocalQueue>,
     pub images: Arc<LocalQueue>,
     pub sqs: SqsWire,
     pub ses: SesStandIn,
+    pub payments: PaymentStandIn,
+    pub secrets_manager: SecretsManagerStandIn,
 }
 
 impl StandIns {
-    pub async fn start(options: &Options, data_dir: &Path) -> Result<Self, StartError> {
+    pub async fn start(
+        options: &Options,
+        data_dir: &Path,
+        payment_secrets: &PaymentSecrets,
+    ) -> Result<Self, StartError> {
         let engine = Engine::start(&data_dir.join("dynamodb.sqlite")).await.map_err(StartError::Engine)?;
         let (dynamodb_endpoint, faults, fault_proxy) = if options.fault_injection {
             let faults = Arc::new(Faults::default());
@@ -55,6 +69,7 @@ impl StandIns {
             (engine.endpoint.clone(), None, None)
         };
         let orders = Arc::new(LocalQueue::new(ORDER_QUEUE, options.queue));
+        let payment_queue = Arc::new(LocalQueue::new(PAYMENT_QUEUE, options.queue));
         // Photos: the S3 stand-in notifies the image queue of every upload, as the bucket notification does in AWS.
         let images = Arc::new(LocalQueue::new(IMAGE_QUEUE, options.queue));
         let notify: crate::s3::Notify = {
@@ -69,17 +84,42 @@ impl StandIns {
             S3Engine::start(&data_dir.join("s3"), LOCAL_KEY, LOCAL_KEY, notify).await.map_err(StartError::Engine)?;
         let sqs = crate::sqs_wire::start(vec![
             (ORDER_QUEUE.to_owned(), orders.clone()),
+            (PAYMENT_QUEUE.to_owned(), payment_queue.clone()),
             (IMAGE_QUEUE.to_owned(), images.clone()),
         ])
         .await?;
         let ses = crate::ses::start().await?;
-        Ok(Self { engine, dynamodb_endpoint, faults, fault_proxy, s3, orders, images, sqs, ses })
+        let provider_secrets = storefront::adapters::stripe::ProviderSecrets {
+            api_key: payment_secrets.api_key.clone(),
+            webhook_secret: payment_secrets.webhook_secret.clone(),
+        };
+        let secret_string = serde_json::json!({
+            "api_key": provider_secrets.api_key, "webhook_secret": provider_secrets.webhook_secret,
+        });
+        let secrets_manager =
+            crate::secrets_manager::start([(PAYMENTS_SECRET_ARN.to_owned(), secret_string.to_string())].into()).await?;
+        let payments = crate::payments::start(provider_secrets).await?;
+        Ok(Self {
+            engine,
+            dynamodb_endpoint,
+            faults,
+            fault_proxy,
+            s3,
+            orders,
+            payment_queue,
+            images,
+            sqs,
+            ses,
+            payments,
+            secrets_manager,
+        })
     }
 
     /// The local queue that plays `queue`.
     pub fn queue(&self, queue: Queue) -> &Arc<LocalQueue> {
         match queue {
             Queue::Orders => &self.orders,
+            Queue::Payments => &self.payment_queue,
             Queue::Images => &self.images,
         }
     }
@@ -90,6 +130,8 @@ impl StandIns {
             let _ = proxy.await;
         }
         self.ses.stop().await;
+        self.payments.stop().await;
+        self.secrets_manager.stop().await;
         self.s3.stop().await;
         self.sqs.stop().await;
         self.engine.stop().await;
@@ -124,10 +166,16 @@ impl LambdaSide {
         let s3 = reach(&stand_ins.s3.endpoint, Service::S3).await?;
         let sqs = reach(&stand_ins.sqs.endpoint, Service::Sqs).await?;
         let ses = reach(&stand_ins.ses.endpoint, Service::Ses).await?;
+        let secrets_manager = reach(&stand_ins.secrets_manager.endpoint, Service::SecretsManager).await?;
         let environment = [
             (storefront::config::TABLE_NAME, config.table_name.clone()),
             (storefront::config::CURSOR_SECRET, String::from_utf8_lossy(&config.cursor_secret).into_owned()),
             (storefront::config::ORDER_QUEUE_URL, format!("{sqs}/000000000000/{ORDER_QUEUE}")),
+            (storefront::config::PAYMENT_QUEUE_URL, format!("{sqs}/000000000000/{PAYMENT_QUEUE}")),
+            (storefront::config::PAYMENTS_SECRET_ARN, PAYMENTS_SECRET_ARN.to_owned()),
+            (storefront::config::PAYMENTS_API_URL, stand_ins.payments.endpoint.clone()),
+            (storefront::config::PAYMENT_WINDOW_SECONDS, config.payment_window.whole_seconds().to_string()),
+            (storefront::config::STUCK_AFTER_SECONDS, config.stuck_after.whole_seconds().to_string()),
             (storefront::config::CONFIRMATION_SENDER, LAMBDA_CONFIRMATION_SENDER.to_owned()),
             (storefront::config::MEDIA_BUCKET, config.media_bucket.clone()),
             (storefront::config::CDN_BASE_URL, config.cdn_base_url.clone()),
@@ -135,6 +183,7 @@ impl LambdaSide {
             ("AWS_ENDPOINT_URL_SQS", sqs),
             ("AWS_ENDPOINT_URL_S3", s3),
             ("AWS_ENDPOINT_URL_SESV2", ses),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_manager),
             (storefront::config::S3_FORCE_PATH_STYLE, "true".to_owned()),
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", LOCAL_KEY.to_owned()),

@@ -5,7 +5,7 @@
 use storefront::api::Function;
 use storefront::worker::{QueueWorker, ScheduledJob};
 
-/// The HTTP routes: the catalog, the artisan's products, the cart, orders, the artisan's orders, photos.
+/// The HTTP routes: the catalog, the artisan's products, the cart, orders, the artisan's orders, photos, payments.
 pub const FUNCTIONS: &[Function] = &[
     list_products::FUNCTION,
     get_product::FUNCTION,
@@ -26,13 +26,16 @@ pub const FUNCTIONS: &[Function] = &[
     list_artisan_products::FUNCTION,
     ship_order::FUNCTION,
     request_image_upload::FUNCTION,
+    payment_webhook::FUNCTION,
+    list_payouts::FUNCTION,
+    connect_payout_account::FUNCTION,
 ];
 
 /// The SQS-triggered workers.
-pub const WORKERS: &[QueueWorker] = &[order_worker::WORKER, image_worker::WORKER];
+pub const WORKERS: &[QueueWorker] = &[order_worker::WORKER, payment_worker::WORKER, image_worker::WORKER];
 
 /// The functions on a schedule.
-pub const JOBS: &[ScheduledJob] = &[order_sweeper::JOB];
+pub const JOBS: &[ScheduledJob] = &[order_sweeper::JOB, payment_reconciler::JOB];
 
 /// Every function's name (its crate and binary), routes first.
 pub fn names() -> impl Iterator<Item = &'static str> {

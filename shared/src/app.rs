@@ -7,17 +7,30 @@ use crate::adapters::cache::CachedCatalog;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::notify::{LogNotifier, SesNotifier};
 use crate::adapters::s3::S3BlobStore;
-use crate::adapters::sqs::SqsOrderQueue;
+use crate::adapters::sqs::SqsQueue;
+use crate::adapters::stripe::StripeProvider;
 use crate::api::CursorSigner;
 use crate::config::{Config, ConfigError};
+use crate::domain::FeeRate;
 use crate::ports::{
-    BlobStore, CartStore, CatalogStore, Clock, IdempotencyStore, Notifier, OrderQueue, OrderStore, SystemClock,
+    BlobStore, CartStore, CatalogStore, Clock, IdempotencyStore, Notifier, OrderQueue, OrderStore, PaymentProvider,
+    PaymentQueue, PaymentStore, SystemClock,
 };
 use crate::services::checkout::CheckoutPorts;
 use crate::services::images::ImagePorts;
+use crate::services::orders::OrderPorts;
+use crate::services::payments::PaymentPorts;
 
 /// How long a public catalog read is served from memory (see `adapters::cache`).
 pub const CATALOG_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What the state reaches besides the table: the queues, the media bucket, the payment provider.
+pub struct Connections {
+    pub order_queue: Arc<dyn OrderQueue>,
+    pub payment_queue: Arc<dyn PaymentQueue>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub payments: Arc<dyn PaymentProvider>,
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,14 +42,25 @@ pub struct AppState {
     pub carts: Arc<dyn CartStore>,
     pub orders: Arc<dyn OrderStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
-    pub queue: Arc<dyn OrderQueue>,
+    /// Paid orders, to the order worker.
+    pub order_queue: Arc<dyn OrderQueue>,
+    /// Payment work (provider events, settlements, payouts), to the payment worker.
+    pub payment_queue: Arc<dyn PaymentQueue>,
+    /// Provider events seen, payout accounts, payouts.
+    pub payment_records: Arc<dyn PaymentStore>,
+    pub payments: Arc<dyn PaymentProvider>,
     pub notifier: Arc<dyn Notifier>,
     pub blobs: Arc<dyn BlobStore>,
     pub cdn_base_url: Arc<str>,
     pub clock: Arc<dyn Clock>,
     pub cursors: CursorSigner,
-    /// How long an order may stay `placed` before the sweeper re-sends it (`Config::stuck_after`).
+    /// How long a paid order may wait for confirmation, or a cancelled one for its settlement, before it is sent
+    /// again (`Config::stuck_after`).
     pub stuck_after: time::Duration,
+    /// How long an order may await payment (`Config::payment_window`).
+    pub payment_window: time::Duration,
+    /// The marketplace's cut of each artisan's part (`Config::platform_fee`).
+    pub platform_fee: FeeRate,
     /// Whether [`AppState::warm_up`] opens the connection (`Config::warm_up`).
     warm_up: bool,
 }
@@ -51,24 +75,31 @@ impl AppState {
 
     /// Every adapter on the AWS services `sdk` reaches: what an init builds (the bench times it too).
     pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
-        let queue = SqsOrderQueue::new(aws_sdk_sqs::Client::new(sdk), config.order_queue_url.clone());
+        let sqs = aws_sdk_sqs::Client::new(sdk);
         // Path-style addressing only for an S3 stand-in on this machine (no bucket subdomains on loopback).
         let s3 = if config.s3_force_path_style { S3BlobStore::local_client(sdk) } else { aws_sdk_s3::Client::new(sdk) };
         let blobs = S3BlobStore::new(s3, config.media_bucket.clone()).forbidden_means_missing(config.uploads_listable);
-        let mut state =
-            Self::with_dynamodb(aws_sdk_dynamodb::Client::new(sdk), Arc::new(queue), Arc::new(blobs), config);
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        let connections = Connections {
+            order_queue: Arc::new(SqsQueue::new(sqs.clone(), config.order_queue_url.clone())),
+            payment_queue: Arc::new(SqsQueue::new(sqs, config.payment_queue_url.clone())),
+            blobs: Arc::new(blobs),
+            payments: Arc::new(StripeProvider::from_secrets_manager(
+                &config.payments_api_url,
+                secrets,
+                &config.payments_secret_id,
+            )),
+        };
+        let mut state = Self::with_dynamodb(aws_sdk_dynamodb::Client::new(sdk), connections, config);
         if let Some(sender) = &config.confirmation_sender {
             state.notifier = Arc::new(SesNotifier::new(aws_sdk_sesv2::Client::new(sdk), sender.clone()));
         }
         state
     }
 
-    pub fn with_dynamodb(
-        client: aws_sdk_dynamodb::Client,
-        queue: Arc<dyn OrderQueue>,
-        blobs: Arc<dyn BlobStore>,
-        config: &Config,
-    ) -> Self {
+    /// DynamoDB behind the stores, and the rest as given.
+    pub fn with_dynamodb(client: aws_sdk_dynamodb::Client, connections: Connections, config: &Config) -> Self {
+        let Connections { order_queue, payment_queue, blobs, payments } = connections;
         let store = Arc::new(DynamoStore::new(client, config.table_name.clone()));
         let cache = CachedCatalog::new(store.clone(), store.catalog_changes(), CATALOG_CACHE_TTL);
         Self {
@@ -76,14 +107,19 @@ impl AppState {
             catalog_reads: Arc::new(cache),
             carts: store.clone(),
             orders: store.clone(),
-            idempotency: store,
-            queue,
+            idempotency: store.clone(),
+            payment_records: store,
+            order_queue,
+            payment_queue,
+            payments,
             notifier: Arc::new(LogNotifier),
             blobs,
             cdn_base_url: Arc::from(config.cdn_base_url.as_str()),
             clock: Arc::new(SystemClock),
             cursors: CursorSigner::new(&config.cursor_secret),
             stuck_after: config.stuck_after,
+            payment_window: config.payment_window,
+            platform_fee: config.platform_fee,
             warm_up: config.warm_up,
         }
     }
@@ -115,8 +151,27 @@ impl AppState {
             carts: self.carts.as_ref(),
             orders: self.orders.as_ref(),
             idempotency: self.idempotency.as_ref(),
-            queue: self.queue.as_ref(),
+            payments: self.payments.as_ref(),
             clock: self.clock.as_ref(),
+            fee: self.platform_fee,
+        }
+    }
+
+    pub fn order_ports(&self) -> OrderPorts<'_> {
+        OrderPorts {
+            orders: self.orders.as_ref(),
+            catalog: self.catalog.as_ref(),
+            clock: self.clock.as_ref(),
+            order_queue: self.order_queue.as_ref(),
+            payment_queue: self.payment_queue.as_ref(),
+        }
+    }
+
+    pub fn payment_ports(&self) -> PaymentPorts<'_> {
+        PaymentPorts {
+            order: self.order_ports(),
+            payments: self.payments.as_ref(),
+            records: self.payment_records.as_ref(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Configuration from the environment, checked once at start-up: a missing or malformed variable fails the
 //! init phase with its name, instead of failing requests later.
 
+use crate::domain::FeeRate;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("missing environment variable {0}")]
@@ -30,8 +32,19 @@ pub struct Config {
     /// The function may list `uploads/` (template.yaml grants `s3:ListBucket` there): S3 then answers a missing
     /// upload with 404, and a 403 on reading one can only mean it is gone (deleted once handled).
     pub uploads_listable: bool,
-    /// How long an order may stay `placed` before the sweeper re-sends its `OrderPlaced` (`STUCK_AFTER_SECONDS`).
+    /// How long a paid order may wait for confirmation (or a cancelled one for its refund) before the sweeper and
+    /// the reconciler send it again (`STUCK_AFTER_SECONDS`).
     pub stuck_after: time::Duration,
+    /// The SQS queue that carries payment work (provider events, refunds, payouts) to the payment worker.
+    pub payment_queue_url: String,
+    /// The Secrets Manager secret holding the payment provider's `{"api_key", "webhook_secret"}`.
+    pub payments_secret_id: String,
+    /// The payment provider's API (Stripe's, or the local stand-in), without a trailing slash.
+    pub payments_api_url: String,
+    /// The marketplace's cut of each artisan's part (`PLATFORM_FEE_BPS`, basis points).
+    pub platform_fee: FeeRate,
+    /// How long an order may await payment before the sweeper cancels it (`PAYMENT_WINDOW_SECONDS`).
+    pub payment_window: time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -50,8 +63,16 @@ pub const S3_FORCE_PATH_STYLE: &str = "S3_FORCE_PATH_STYLE";
 pub const WARM_UP: &str = "WARM_UP";
 pub const UPLOADS_LISTABLE: &str = "UPLOADS_LISTABLE";
 pub const STUCK_AFTER_SECONDS: &str = "STUCK_AFTER_SECONDS";
+pub const PAYMENT_QUEUE_URL: &str = "PAYMENT_QUEUE_URL";
+pub const PAYMENTS_SECRET_ARN: &str = "PAYMENTS_SECRET_ARN";
+pub const PAYMENTS_API_URL: &str = "PAYMENTS_API_URL";
+pub const PLATFORM_FEE_BPS: &str = "PLATFORM_FEE_BPS";
+pub const PAYMENT_WINDOW_SECONDS: &str = "PAYMENT_WINDOW_SECONDS";
 /// An order confirmed within this is never re-sent: the worker normally takes well under a second.
 pub const DEFAULT_STUCK_AFTER: time::Duration = time::Duration::minutes(2);
+/// How long a shopper has to pay (the 15 minutes).
+pub const DEFAULT_PAYMENT_WINDOW: time::Duration = time::Duration::minutes(15);
+pub const DEFAULT_PAYMENTS_API_URL: &str = "https://api.stripe.com";
 const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
@@ -78,6 +99,30 @@ impl Config {
         if !cdn_base_url.starts_with("https://") && !cdn_base_url.starts_with("http://") {
             return Err(ConfigError::Invalid { name: CDN_BASE_URL, reason: "must be an http(s) URL".into() });
         }
+        let seconds = |name: &'static str, default: time::Duration| match lookup(name).filter(|v| !v.trim().is_empty())
+        {
+            None => Ok(default),
+            Some(raw) => {
+                raw.trim().parse::<u32>().ok().filter(|s| *s > 0).map(|s| time::Duration::seconds(s.into())).ok_or(
+                    ConfigError::Invalid { name, reason: format!("must be a positive number of seconds, got {raw:?}") },
+                )
+            }
+        };
+        let payments_api_url = lookup(PAYMENTS_API_URL)
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_PAYMENTS_API_URL.to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        if !payments_api_url.starts_with("https://") && !payments_api_url.starts_with("http://") {
+            return Err(ConfigError::Invalid { name: PAYMENTS_API_URL, reason: "must be an http(s) URL".into() });
+        }
+        let platform_fee = match lookup(PLATFORM_FEE_BPS).filter(|v| !v.trim().is_empty()) {
+            None => FeeRate::DEFAULT,
+            Some(raw) => raw.trim().parse::<u32>().ok().and_then(FeeRate::from_bps).ok_or(ConfigError::Invalid {
+                name: PLATFORM_FEE_BPS,
+                reason: format!("must be 0 to 10000 basis points, got {raw:?}"),
+            })?,
+        };
         let flag = |name: &'static str, default: bool| match lookup(name).as_deref().map(str::trim) {
             None | Some("") => Ok(default),
             Some("true" | "1") => Ok(true),
@@ -94,17 +139,12 @@ impl Config {
             s3_force_path_style: flag(S3_FORCE_PATH_STYLE, false)?,
             warm_up: flag(WARM_UP, true)?,
             uploads_listable: flag(UPLOADS_LISTABLE, false)?,
-            stuck_after: match lookup(STUCK_AFTER_SECONDS).filter(|v| !v.trim().is_empty()) {
-                None => DEFAULT_STUCK_AFTER,
-                Some(raw) => {
-                    raw.trim().parse::<u32>().ok().filter(|s| *s > 0).map(|s| time::Duration::seconds(s.into())).ok_or(
-                        ConfigError::Invalid {
-                            name: STUCK_AFTER_SECONDS,
-                            reason: format!("must be a positive number of seconds, got {raw:?}"),
-                        },
-                    )?
-                }
-            },
+            stuck_after: seconds(STUCK_AFTER_SECONDS, DEFAULT_STUCK_AFTER)?,
+            payment_queue_url: required(PAYMENT_QUEUE_URL)?,
+            payments_secret_id: required(PAYMENTS_SECRET_ARN)?,
+            payments_api_url,
+            platform_fee,
+            payment_window: seconds(PAYMENT_WINDOW_SECONDS, DEFAULT_PAYMENT_WINDOW)?,
         })
     }
 }
@@ -126,7 +166,13 @@ mod tests {
             CURSOR_SECRET => Some("s".repeat(40)),
             CDN_BASE_URL => Some("https://cdn.example".into()),
             WARM_UP => Some("0".into()),
-            S3_FORCE_PATH_STYLE | UPLOADS_LISTABLE | CONFIRMATION_SENDER | STUCK_AFTER_SECONDS => None,
+            S3_FORCE_PATH_STYLE
+            | UPLOADS_LISTABLE
+            | CONFIRMATION_SENDER
+            | STUCK_AFTER_SECONDS
+            | PAYMENTS_API_URL
+            | PLATFORM_FEE_BPS
+            | PAYMENT_WINDOW_SECONDS => None,
             _ => Some("x".into()),
         };
         let config = Config::from_lookup(base).expect("valid");
@@ -142,6 +188,20 @@ mod tests {
         for bad in ["0", "-5", "soon", "1.5"] {
             assert!(matches!(with(bad), Err(ConfigError::Invalid { name: STUCK_AFTER_SECONDS, .. })), "{bad}");
         }
+        assert_eq!(config.payment_window, DEFAULT_PAYMENT_WINDOW);
+        assert_eq!(
+            (config.platform_fee, config.payments_api_url.as_str()),
+            (FeeRate::DEFAULT, DEFAULT_PAYMENTS_API_URL)
+        );
+        let set = |variable: &'static str, value: &str| {
+            Config::from_lookup(|name| if name == variable { Some(value.into()) } else { base(name) })
+        };
+        assert_eq!(set(PLATFORM_FEE_BPS, "250").map(|c| c.platform_fee.bps()), Ok(250));
+        for bad in ["10001", "-1", "ten"] {
+            assert!(matches!(set(PLATFORM_FEE_BPS, bad), Err(ConfigError::Invalid { name: PLATFORM_FEE_BPS, .. })));
+        }
+        assert!(matches!(set(PAYMENTS_API_URL, "ftp://x"), Err(ConfigError::Invalid { name: PAYMENTS_API_URL, .. })));
+        assert_eq!(set(PAYMENT_WINDOW_SECONDS, "60").map(|c| c.payment_window), Ok(time::Duration::minutes(1)));
     }
 
     #[test]

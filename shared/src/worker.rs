@@ -28,8 +28,10 @@ pub enum WorkerError {
 /// The queue that feeds a worker: its SQS event source in template.yaml, a local queue in `make dev`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Queue {
-    /// `OrderPlaced` messages (the order queue).
+    /// Paid orders to confirm (the order queue).
     Orders,
+    /// Payment work: provider events, settlements, payouts (the payment queue).
+    Payments,
     /// S3 `ObjectCreated` notifications for uploads (the image queue).
     Images,
 }
@@ -55,7 +57,7 @@ pub struct ScheduledJob {
     pub run: fn(AppState) -> JobFuture,
 }
 
-/// Declares the crate's SQS worker as `pub const WORKER`: its queue (`Orders`, `Images`) and its handler, an
+/// Declares the crate's SQS worker as `pub const WORKER`: its queue (`Orders`, `Payments`, `Images`) and its handler, an
 /// `async fn(AppState, SqsMessage) -> Result<(), WorkerError>`. Named after its crate.
 #[macro_export]
 macro_rules! queue_worker {

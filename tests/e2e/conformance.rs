@@ -1,21 +1,25 @@
-//! AWS-wire conformance: the DynamoDB adapter's contract (catalog, checkout races, idempotency, status moves), the
-//! SQS and S3 adapters, against moto server, the same suites the embedded engine passes. `scripts/with-moto.sh`
+//! AWS-wire conformance: the DynamoDB adapter's contract (catalog, checkout races, idempotency, status moves,
+//! payment records), the SQS and S3 adapters, against moto server, the same suites the embedded engine passes. `scripts/with-moto.sh`
 //! (which `make test` and `make e2e` use) starts moto single-threaded and sets MOTO_ENDPOINT; without it these tests
 //! fail, naming the way to run them, rather than pass having tested nothing.
 
 use std::sync::Arc;
 
-use storefront::AppState;
 use storefront::adapters::dynamodb::schema;
 use storefront::adapters::s3::S3BlobStore;
+use storefront::adapters::stripe::{ProviderSecrets, StripeProvider};
 use storefront::config::Config;
+use storefront::domain::{FollowUp, OrderRef, PaymentEnd, PaymentEvent, PaymentOutcome, PayoutAccount, ProviderRef};
 use storefront::domain::{
     IdempotencyKey, NewProduct, OrderId, ProductId, Purchase, RequestToken, StockDelta, UploadId, UserId,
 };
+use storefront::ports::{OrderQueue, ParkError};
 use storefront::ports::{PageRequest, ProductFilter, StockAdjustment, StockChangeError};
 use storefront::services::checkout::{Buyer, CheckoutOutcome, checkout};
 use storefront::services::orders::{Confirmation, confirm};
+use storefront::services::payments;
 use storefront::services::{ServiceError, orders, products};
+use storefront::{AppState, Connections};
 use storefront_local::queue::{LocalQueue, QueueSettings};
 use time::OffsetDateTime;
 
@@ -26,7 +30,19 @@ fn moto_endpoint() -> String {
         .expect("MOTO_ENDPOINT is not set: run the suites through scripts/with-moto.sh (make test, make e2e)")
 }
 
+/// A payment provider stand-in of the test's own, reached over HTTP by the production adapter.
+async fn provider() -> (StripeProvider, storefront_local::payments::PaymentControls) {
+    let secrets = ProviderSecrets { api_key: "sk_test_conformance".into(), webhook_secret: "whsec_conformance".into() };
+    let stand_in = storefront_local::payments::start(secrets.clone()).await.expect("provider stand-in");
+    (StripeProvider::with_secrets(&stand_in.endpoint, secrets), stand_in.controls.clone())
+}
+
 async fn moto_state() -> AppState {
+    moto_state_and_provider().await.0
+}
+
+/// A state on moto, and the controls of its payment provider stand-in.
+async fn moto_state_and_provider() -> (AppState, storefront_local::payments::PaymentControls) {
     let endpoint = moto_endpoint();
     let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
@@ -44,11 +60,22 @@ async fn moto_state() -> AppState {
         warm_up: false,
         uploads_listable: false,
         stuck_after: storefront::config::DEFAULT_STUCK_AFTER,
+        payment_queue_url: "local://conformance-payments".into(),
+        payments_secret_id: "unused".into(),
+        payments_api_url: "http://unused".into(),
+        platform_fee: storefront::domain::FeeRate::DEFAULT,
+        payment_window: storefront::config::DEFAULT_PAYMENT_WINDOW,
     };
-    let queue = Arc::new(LocalQueue::new("conformance", QueueSettings::default()));
     let blobs = S3BlobStore::new(S3BlobStore::local_client(&sdk), config.media_bucket.clone());
     blobs.ensure_bucket().await.expect("bucket on moto");
-    AppState::with_dynamodb(client, queue, Arc::new(blobs), &config)
+    let (provider, controls) = provider().await;
+    let connections = Connections {
+        order_queue: Arc::new(LocalQueue::new("conformance", QueueSettings::default())),
+        payment_queue: Arc::new(LocalQueue::new("conformance-payments", QueueSettings::default())),
+        blobs: Arc::new(blobs),
+        payments: Arc::new(provider),
+    };
+    (AppState::with_dynamodb(client, connections, &config), controls)
 }
 
 fn user(id: &str) -> UserId {
@@ -131,47 +158,112 @@ async fn checkout_races_hold_on_moto() {
 
 #[tokio::test]
 async fn idempotency_and_status_moves_hold_on_moto() {
-    let state = moto_state().await;
+    let (state, provider) = moto_state_and_provider().await;
     let id = product(&state, "ana", 5).await;
     let Ok(CheckoutOutcome::Placed(order)) = buy(&state, "alice", "k1", &id, 2).await else { panic!("placed") };
     assert!(
         matches!(buy(&state, "alice", "k1", &id, 2).await, Ok(CheckoutOutcome::Replayed(replayed)) if replayed == order)
     );
     assert!(matches!(buy(&state, "alice", "k1", &id, 3).await, Err(ServiceError::IdempotencyKeyReused)));
-    let message = storefront::ports::OrderPlaced { order_id: order.order_id.clone(), user_id: user("alice") };
-    let clock = state.clock.as_ref();
-    assert!(matches!(confirm(state.orders.as_ref(), clock, &message).await, Ok(Confirmation::Confirmed(_))));
-    assert!(matches!(confirm(state.orders.as_ref(), clock, &message).await, Ok(Confirmation::AlreadyHandled(_))));
-    let catalog = state.catalog.as_ref();
-    let cancelled = orders::cancel(state.orders.as_ref(), catalog, clock, &user("alice"), &order.order_id)
-        .await
-        .expect("cancelled");
+    let paid = OrderRef { order_id: order.order_id.clone(), user_id: user("alice") };
+    let ports = state.order_ports();
+    assert!(matches!(confirm(&ports, &paid).await, Ok(Confirmation::AlreadyHandled(_))), "not before payment");
+    let intent = order.payment.as_ref().expect("intent attached").intent_id.clone();
+    provider.succeed(intent.as_str(), storefront_local::payments::Webhook::Never).expect("paid at the provider");
+    let event = |id: &str, outcome| PaymentEvent {
+        event_id: ProviderRef::parse(id).expect("id"),
+        intent_id: intent.clone(),
+        outcome,
+        order: Some(paid.clone()),
+    };
+    let applied = payments::apply_event(&state.payment_ports(), &event("evt_1", PaymentOutcome::Succeeded)).await;
+    assert!(matches!(applied, Ok(Some(ref o)) if o.status.as_str() == "paid"), "{applied:?}");
+    assert_eq!(
+        state
+            .orders
+            .orders_due(FollowUp::Confirmation, state.clock.now() + time::Duration::seconds(1), 10)
+            .await
+            .expect("due"),
+        std::slice::from_ref(&paid)
+    );
+    assert!(matches!(confirm(&ports, &paid).await, Ok(Confirmation::Confirmed(_))));
+    assert!(matches!(confirm(&ports, &paid).await, Ok(Confirmation::AlreadyHandled(_))));
+    let late_failure = event("evt_2", PaymentOutcome::Ended(PaymentEnd::Failed));
+    payments::apply_event(&state.payment_ports(), &late_failure).await.expect("a stale failure changes nothing");
+    let cancelled = orders::cancel(&ports, &user("alice"), &order.order_id).await.expect("cancelled");
     assert_eq!(cancelled.status.as_str(), "cancelled");
     assert_eq!(state.catalog.get_product(&id).await.expect("read").expect("product").stock, 5, "stock returned");
-    let again = orders::cancel(state.orders.as_ref(), catalog, clock, &user("alice"), &order.order_id).await;
+    let again = orders::cancel(&ports, &user("alice"), &order.order_id).await;
     assert_eq!(again.expect("a repeated cancel answers the order"), cancelled);
     assert_eq!(state.catalog.get_product(&id).await.expect("read").expect("product").stock, 5, "returned once");
+    let due = state.orders.orders_due(FollowUp::Settlement, state.clock.now() + time::Duration::seconds(1), 10).await;
+    assert_eq!(due.expect("due"), std::slice::from_ref(&paid), "owed a refund");
+    let settled = payments::settle(&state.payment_ports(), &paid).await.expect("refunded");
+    assert_eq!(settled.payment.map(|p| p.status.as_str()), Some("refunded"));
+    let due = state.orders.orders_due(FollowUp::Settlement, state.clock.now() + time::Duration::seconds(1), 10).await;
+    assert_eq!(due.expect("due"), [], "settled");
 }
 
 #[tokio::test]
-async fn the_sqs_adapter_delivers_order_placed_on_moto() {
+async fn payment_records_and_payouts_hold_on_moto() {
+    let (state, provider) = moto_state_and_provider().await;
+    let records = state.payment_records.as_ref();
+    let (ana, now) = (user("ana"), state.clock.now());
+    let event = ProviderRef::parse("evt_moto").expect("id");
+    assert!(!records.event_seen(&event).await.expect("read"));
+    records.remember_event(&event, now).await.expect("remembered");
+    assert!(records.event_seen(&event).await.expect("read"));
+    // A shipped part makes its payout, in the shipment's own transaction.
+    let id = product(&state, "ana", 5).await;
+    let Ok(CheckoutOutcome::Placed(order)) = buy(&state, "alice", "k1", &id, 1).await else { panic!("placed") };
+    let paid = OrderRef { order_id: order.order_id.clone(), user_id: user("alice") };
+    let intent_id = order.payment.as_ref().expect("intent").intent_id.clone();
+    provider.succeed(intent_id.as_str(), storefront_local::payments::Webhook::Never).expect("paid at the provider");
+    let succeeded = PaymentEvent {
+        event_id: event.clone(),
+        intent_id,
+        outcome: PaymentOutcome::Succeeded,
+        order: Some(paid.clone()),
+    };
+    payments::apply_event(&state.payment_ports(), &succeeded).await.expect("paid");
+    confirm(&state.order_ports(), &paid).await.expect("confirmed");
+    orders::ship(&state.order_ports(), &ana, &order.order_id).await.expect("shipped");
+    let payout = records.get_payout(&ana, &order.order_id).await.expect("read").expect("the share is owed");
+    assert_eq!((payout.amount.amount, payout.status.as_str()), (1080, "accrued"), "1200 less the 10 % fee");
+    // Due until parked (no account), then transferred once the artisan connects one.
+    let later = now + time::Duration::minutes(1);
+    assert_eq!(records.payouts_due(later, 10).await.expect("due"), [(ana.clone(), order.order_id.clone())]);
+    records.park_payout(&payout).await.expect("parked: no account");
+    assert_eq!(records.payouts_due(later, 10).await.expect("due"), []);
+    let account = PayoutAccount { account_id: ProviderRef::parse("acct_moto").expect("id"), connected_at: now };
+    records.connect_payout_account(&ana, &account).await.expect("connected");
+    assert!(matches!(records.park_payout(&payout).await, Err(ParkError::AccountConnected)), "the condition check");
+    let next = payout.transferred(ProviderRef::parse("tr_1").expect("id"), now);
+    records.save_payout(&payout, &next).await.expect("transferred");
+    assert!(records.save_payout(&payout, &next).await.is_err(), "only from accrued");
+    let page = records.list_payouts(&ana, None, &PageRequest { limit: 10, after: None }).await.expect("ledger");
+    assert_eq!(page.items, [next]);
+}
+
+#[tokio::test]
+async fn the_sqs_adapter_delivers_paid_orders_and_payment_work_on_moto() {
+    use storefront::ports::{PaymentMessage, PaymentQueue};
     let endpoint = moto_endpoint();
-    use storefront::ports::{OrderPlaced, OrderQueue};
     let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let now = OffsetDateTime::now_utc();
     let name = format!("orders-{}", RequestToken::generate(now).as_str().to_lowercase());
     let url = sqs.create_queue().queue_name(name).send().await.expect("queue").queue_url.expect("url");
-    let queue = storefront::adapters::sqs::SqsOrderQueue::new(sqs.clone(), url.clone());
-    let message = OrderPlaced { order_id: OrderId::generate(now), user_id: user("alice") };
-    queue.order_placed(&message).await.expect("sent");
+    let queue = storefront::adapters::sqs::SqsQueue::new(sqs.clone(), url.clone());
+    let paid = OrderRef { order_id: OrderId::generate(now), user_id: user("alice") };
+    queue.order_paid(&paid).await.expect("sent");
+    let settle = PaymentMessage::Settle(paid.clone());
+    PaymentQueue::send(&queue, &settle).await.expect("sent");
     let received = sqs.receive_message().queue_url(url).max_number_of_messages(10).send().await.expect("received");
-    let bodies: Vec<OrderPlaced> = received
-        .messages()
-        .iter()
-        .map(|m| serde_json::from_str(m.body().expect("body")).expect("OrderPlaced"))
-        .collect();
-    assert_eq!(bodies, vec![message]);
+    let bodies: Vec<&str> = received.messages().iter().map(|m| m.body().expect("body")).collect();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies.iter().any(|b| serde_json::from_str::<OrderRef>(b).ok().as_ref() == Some(&paid)));
+    assert!(bodies.iter().any(|b| serde_json::from_str::<PaymentMessage>(b).ok().as_ref() == Some(&settle)));
 }
 
 #[tokio::test]

@@ -13,6 +13,8 @@ pub(crate) const EXPECTED: &[(&str, u16)] = &[
     ("archive-product.ok", 204),
     ("cancel-order.ok", 200),
     ("cancel-order.unknown", 404),
+    ("connect-payout-account.bad-account", 422),
+    ("connect-payout-account.ok", 200),
     ("create-product.mass-assignment", 422),
     ("create-product.ok", 201),
     ("create-product.shopper", 403),
@@ -29,9 +31,13 @@ pub(crate) const EXPECTED: &[(&str, u16)] = &[
     ("list-artisan-products.ok", 200),
     ("list-categories.ok", 200),
     ("list-orders.ok", 200),
+    ("list-payouts.bad-status", 422),
+    ("list-payouts.ok", 200),
     ("list-products.bad-limit", 422),
     ("list-products.by-category", 200),
     ("list-products.ok", 200),
+    ("payment-webhook.succeeded", 200),
+    ("payment-webhook.unsigned", 400),
     ("place-order.buy-now", 201),
     ("place-order.empty-cart", 422),
     ("place-order.from-cart", 201),
@@ -82,7 +88,8 @@ pub(crate) const ORDERED_PRODUCT: &str = "01KDVDQ4K00000000001FET001";
 const BUY_NOW_PRODUCT: &str = "01KDVDTSS00000000001FET003";
 
 /// An event as it runs against `app`: the state it needs beyond the demo seed is written first (through the app,
-/// not the function), and `{{ORDER_ID}}` becomes an order alice placed (confirmed, for shipping).
+/// not the function), `{{ORDER_ID}}` becomes an order alice placed (paid and confirmed, for shipping) and
+/// `{{INTENT_ID}}` its payment intent, and `{{STRIPE_SIGNATURE}}` signs the body as the provider would, now.
 pub(crate) async fn render(event: &str, text: &str, app: &TestApp) -> String {
     let store = &app.server.app;
     let now = time::OffsetDateTime::now_utc();
@@ -111,6 +118,15 @@ pub(crate) async fn render(event: &str, text: &str, app: &TestApp) -> String {
             .await
             .expect("the first order");
     }
+    if event == "list-payouts.ok" {
+        // A shipped part's share in marta-clay's ledger.
+        let alice = app.shopper("alice").await;
+        let id = app.order(&alice, "prepare-payout", buy(ORDERED_PRODUCT, 1)).await.ok(201)["order_id"].clone();
+        let id = id.as_str().expect("id");
+        app.pay_in_process("alice", id).await;
+        let id = storefront::domain::OrderId::parse(id).expect("id");
+        storefront::services::orders::ship(&store.order_ports(), &user("marta-clay"), &id).await.expect("shipped");
+    }
     if !text.contains("{{ORDER_ID}}") {
         return text.to_owned();
     }
@@ -125,12 +141,20 @@ pub(crate) async fn render(event: &str, text: &str, app: &TestApp) -> String {
         .expect("order placed");
     let storefront::services::checkout::CheckoutOutcome::Placed(order) = outcome else { panic!("a fresh key") };
     if event.starts_with("ship-order.") {
-        let message = storefront::ports::OrderPlaced { order_id: order.order_id.clone(), user_id: buyer.user.clone() };
-        storefront::services::orders::confirm(store.orders.as_ref(), store.clock.as_ref(), &message)
-            .await
-            .expect("confirmed");
+        app.pay_in_process("alice", order.order_id.as_str()).await;
     }
-    text.replace("{{ORDER_ID}}", order.order_id.as_str())
+    let intent = order.payment.as_ref().map(|p| p.intent_id.to_string()).unwrap_or_default();
+    let text = text.replace("{{ORDER_ID}}", order.order_id.as_str()).replace("{{INTENT_ID}}", &intent);
+    if !text.contains("{{STRIPE_SIGNATURE}}") {
+        return text;
+    }
+    app.server.payments().succeed(&intent, Webhook::Never).expect("an open intent");
+    let mut event: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let body = event["body"].as_str().expect("a body to sign").to_owned();
+    let secret = &app.server.payments().secrets().webhook_secret;
+    let signature = storefront::adapters::stripe::webhook::sign(secret, now.unix_timestamp(), body.as_bytes());
+    event["headers"]["stripe-signature"] = signature.into();
+    event.to_string()
 }
 
 /// A response body with what differs between two fresh stacks by design (new ids, times, signed cursors and
@@ -141,7 +165,7 @@ pub(crate) fn comparable(body: &str) -> serde_json::Value {
             serde_json::Value::Object(map) => {
                 for (key, value) in map.iter_mut() {
                     match key.as_str() {
-                        "created_at" | "updated_at" | "expires_at" | "at" => *value = json!("<time>"),
+                        "created_at" | "updated_at" | "expires_at" | "at" | "connected_at" => *value = json!("<time>"),
                         "upload_url" | "headers" | "upload_id" => *value = json!("<upload>"),
                         "next_cursor" if !value.is_null() => *value = json!("<cursor>"),
                         "token" => *value = json!("<token>"),
@@ -210,7 +234,16 @@ fn queue_and_schedule_sample_events_parse_as_their_lambda_event_types() {
         std::fs::read_to_string(repo_root().join("events/sqs/image-worker.object-created.json")).expect("event");
     let images: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&images).expect("an SQS event");
     assert_eq!(images.records.len(), 2);
-    let schedule = std::fs::read_to_string(repo_root().join("events/scheduled/order-sweeper.json")).expect("event");
-    let schedule: serde_json::Value = serde_json::from_str(&schedule).expect("JSON");
-    assert_eq!(schedule["detail-type"], "Scheduled Event");
+    let payments =
+        std::fs::read_to_string(repo_root().join("events/sqs/payment-worker.payment-succeeded.json")).expect("event");
+    let payments: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&payments).expect("an SQS event");
+    let body = payments.records[0].body.as_deref().expect("body");
+    let filled = body.replace("{{INTENT_ID}}", "pi_1").replace("{{ORDER_ID}}", ORDERED_PRODUCT);
+    serde_json::from_str::<storefront::ports::PaymentMessage>(&filled).expect("a payment message");
+    for job in ["order-sweeper", "payment-reconciler"] {
+        let schedule =
+            std::fs::read_to_string(repo_root().join(format!("events/scheduled/{job}.json"))).expect("event");
+        let schedule: serde_json::Value = serde_json::from_str(&schedule).expect("JSON");
+        assert_eq!(schedule["detail-type"], "Scheduled Event");
+    }
 }

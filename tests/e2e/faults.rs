@@ -89,13 +89,16 @@ async fn an_order_whose_message_was_lost_is_confirmed_by_the_sweeper() {
     })
     .await;
     let (alice, product) = setup(&app, 5).await;
-    app.server.queue.refuse_next_sends(1);
     let order = app.order(&alice, "lost-message", buy(&product, 1)).await.ok(201).clone();
     let id = order["order_id"].as_str().expect("id").to_owned();
+    // The payment worker marks it paid, then its message to the order worker is refused.
+    app.server.queue.refuse_next_sends(1);
+    app.pay_with("alice", &id, Webhook::Now).await;
     let confirmed =
         eventually(10, || async { app.get_as(&format!("/orders/{id}"), &alice).await.body["status"] == "confirmed" })
             .await;
-    assert!(confirmed, "the sweeper re-sent OrderPlaced");
+    assert!(confirmed, "the paid order's confirmation was sent again");
+    assert_eq!(app.server.queue.refused(), 1, "the fault fired");
     assert_eq!(order_count(&app, &alice).await, 1);
 }
 
@@ -110,20 +113,14 @@ async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead
     })
     .await;
     let (alice, product) = setup(&app, 5).await;
-    let order = app.order(&alice, "dup", buy(&product, 1)).await.ok(201).clone();
-    let id = order["order_id"].as_str().expect("id").to_owned();
-    assert!(
-        eventually(5, || async { app.get_as(&format!("/orders/{id}"), &alice).await.body["status"] == "confirmed" })
-            .await
-    );
+    let id = app.paid_order("alice", "dup", buy(&product, 1)).await;
     // A second delivery of the same message changes nothing and sends nothing.
     let message = serde_json::from_value(json!({"order_id": id, "user_id": "alice"})).expect("message");
-    let again =
-        confirm(app.server.app.orders.as_ref(), app.server.app.clock.as_ref(), &message).await.expect("handled");
+    let again = confirm(&app.server.app.order_ports(), &message).await.expect("handled");
     assert!(matches!(again, Confirmation::AlreadyHandled(_)), "{again:?}");
     assert_eq!(delivered(&app), vec![id.clone()], "one confirmation");
 
-    // The sample batch: a real OrderPlaced (the placeholder filled in) and a poison message.
+    // The sample batch: a real paid order's message (the placeholder filled in) and a poison message.
     let text =
         std::fs::read_to_string(repo_root().join("events/sqs/order-worker.batch-with-poison.json")).expect("event");
     let event: aws_lambda_events::event::sqs::SqsEvent =
@@ -137,8 +134,8 @@ async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead
     // Through the queue, the poison message is retried and then dead-lettered. (That its last failure is counted as
     // `DlqSends` is checked on the worker binary's own EMF line, tests/e2e/invocations.rs: this process's counters
     // are shared by every test running beside this one.)
-    app.server.queue.send("not an OrderPlaced".into()).expect("sent");
-    assert!(eventually(5, || async { app.server.queue.dead_letters() == ["not an OrderPlaced".to_owned()] }).await);
+    app.server.queue.send("not an order".into()).expect("sent");
+    assert!(eventually(5, || async { app.server.queue.dead_letters() == ["not an order".to_owned()] }).await);
     assert_eq!(app.get_as(&format!("/orders/{id}"), &alice).await.ok(200)["status"], "confirmed");
 }
 
@@ -152,6 +149,7 @@ async fn a_confirmation_that_fails_to_send_is_retried_until_it_is_delivered_once
     app.server.outbox.fail_next_deliveries(2);
     let id =
         app.order(&alice, "flaky-email", buy(&product, 1)).await.ok(201)["order_id"].as_str().expect("id").to_owned();
+    app.pay_with("alice", &id, Webhook::Now).await;
     assert!(eventually(5, || async { delivered(&app) == [id.clone()] }).await, "delivered after two failures");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(delivered(&app), vec![id.clone()], "and only once");

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_yaml::Value;
 use storefront_local::iam::Use;
+use storefront_local::stack::PAYMENTS_SECRET_ARN;
 use storefront_local::{LAMBDA_CONFIRMATION_SENDER, MEDIA_BUCKET, TABLE_NAME};
 
 use crate::routes::{pascal, template};
@@ -35,12 +36,13 @@ fn glob(pattern: &str, value: &str) -> bool {
     }
 }
 
-/// `!GetAtt Table.Arn`, `!Sub "${MediaBucket.Arn}/uploads/*"`, an SES identity ARN: the resource as `iam::Use`
-/// names it (`table/storefront/index/*`, `object/storefront-media/uploads/*`, `identity/orders@…`).
+/// `!GetAtt Table.Arn`, `!Sub "${MediaBucket.Arn}/uploads/*"`, an SES identity ARN, `!Ref PaymentsSecret`: the
+/// resource as `iam::Use` names it (`table/storefront/index/*`, `object/storefront-media/uploads/*`,
+/// `identity/orders@…`, `secret/arn:…`).
 fn resolve(value: &Value) -> String {
     let (text, vars) = match value {
-        Value::Tagged(tagged) if tagged.tag == "!GetAtt" => {
-            (format!("${{{}}}", tagged.value.as_str().expect("GetAtt target")), Vec::new())
+        Value::Tagged(tagged) if tagged.tag == "!GetAtt" || tagged.tag == "!Ref" => {
+            (format!("${{{}}}", tagged.value.as_str().expect("GetAtt or Ref target")), Vec::new())
         }
         Value::Tagged(tagged) if tagged.tag == "!Sub" => match &tagged.value {
             Value::String(text) => (text.clone(), Vec::new()),
@@ -60,6 +62,8 @@ fn resolve(value: &Value) -> String {
         .replace("${MediaBucket.Arn}", &format!("bucket/{MEDIA_BUCKET}"))
         .replace("${OrderQueue.Arn}", "queue/storefront-orders")
         .replace("${ImageQueue.Arn}", "queue/storefront-images")
+        .replace("${PaymentQueue.Arn}", "queue/storefront-payments")
+        .replace("${PaymentsSecret}", &format!("secret/{PAYMENTS_SECRET_ARN}"))
         .replace("${ConfirmationSender}", LAMBDA_CONFIRMATION_SENDER);
     for (name, _) in &vars {
         // The only variable the template uses is the sender's domain (`!Select [1, !Split ["@", …]]`).

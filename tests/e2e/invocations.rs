@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use serde_json::Value;
+use storefront::domain::Order;
 use storefront_local::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
 use storefront_registry::FUNCTIONS;
 use storefront_tests::*;
@@ -21,8 +22,6 @@ use storefront_local::iam::Use;
 
 use crate::events::{EXPECTED, comparable, render, run_event, sample_events};
 use crate::grants::{assert_grants_match_use, grant_findings};
-
-const WORKERS: [&str; 3] = ["order-worker", "image-worker", "order-sweeper"];
 
 struct Tools {
     binaries: PathBuf,
@@ -84,13 +83,10 @@ fn built_from(crates: &BTreeMap<String, (PathBuf, Vec<String>)>, name: &str) -> 
 }
 
 /// A binary older than any source it is built from (its crate and every workspace crate under it, their
-/// manifests, the lock file) would test yesterday's code.
+/// manifests) would test yesterday's code.
 fn stale_or_missing(binaries: &Path) -> Option<String> {
-    let root = repo_root();
     let crates = workspace_crates();
-    let lock = newest_mtime(&root.join("Cargo.lock"));
-    let names = FUNCTIONS.iter().map(|f| f.route.function).chain(WORKERS);
-    for name in names {
+    for name in storefront_registry::names() {
         let binary = binaries.join(name);
         let Ok(built) = std::fs::metadata(&binary).and_then(|m| m.modified()) else {
             return Some(format!("{} is missing", binary.display()));
@@ -101,7 +97,9 @@ fn stale_or_missing(binaries: &Path) -> Option<String> {
             .iter()
             .filter_map(|c| crates.get(c))
             .flat_map(|(dir, _)| [newest_mtime(&dir.join("src")), newest_mtime(&dir.join("Cargo.toml"))])
-            .fold(lock, SystemTime::max);
+            // Not the lock file: cargo relinks only the binaries a lock change touches, so its time says nothing
+            // about one binary (a changed dependency changes a crate's build, which `make test` runs first).
+            .fold(SystemTime::UNIX_EPOCH, SystemTime::max);
         if built < newest {
             return Some(format!("{} is older than its sources ({sources:?})", binary.display()));
         }
@@ -274,7 +272,7 @@ async fn every_api_event_gets_its_expected_status_from_the_real_function_binary(
     api.stop().await;
 }
 
-/// A clock stopped in the past: orders placed with it look stuck to the sweeper.
+/// A clock stopped in the past: what is done with it looks overdue to the sweeper and the reconciler.
 struct Past(time::OffsetDateTime);
 
 impl storefront::ports::Clock for Past {
@@ -283,16 +281,65 @@ impl storefront::ports::Clock for Past {
     }
 }
 
-/// A checkout made in-process (not by a binary), with a confirmation address, at `clock`'s time.
-async fn place_in_process(state: &storefront::AppState, product: &str, key: &str) -> storefront::domain::Order {
+/// The state with its clock `minutes` in the past.
+fn minutes_ago(state: &storefront::AppState, minutes: i64) -> storefront::AppState {
+    let mut past = state.clone();
+    past.clock = std::sync::Arc::new(Past(time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes)));
+    past
+}
+
+/// A checkout of one `product` by `buyer` made in-process (not by a binary), with a confirmation address, at the
+/// state's clock's time; the order awaits payment with its intent.
+async fn placed(state: &storefront::AppState, buyer: &str, product: &str, key: &str) -> Order {
     use storefront::domain::{IdempotencyKey, Purchase, UserId};
     use storefront::services::checkout::{Buyer, CheckoutOutcome, checkout};
-    let buyer = Buyer { user: UserId::parse("alice").expect("user"), contact_email: Some("alice@example.com".into()) };
+    let buyer =
+        Buyer { user: UserId::parse(buyer).expect("user"), contact_email: Some(format!("{buyer}@example.com")) };
     let purchase = Purchase::parse(Some(&[(product.to_owned(), 1)])).expect("lines");
     match checkout(&state.checkout_ports(), &buyer, IdempotencyKey::parse(key).expect("key"), purchase).await {
         Ok(CheckoutOutcome::Placed(order)) => order,
         other => panic!("not placed: {other:?}"),
     }
+}
+
+fn intent_of(order: &Order) -> storefront::domain::ProviderRef {
+    order.payment.as_ref().expect("the order has its intent").intent_id.clone()
+}
+
+fn reference(order: &Order) -> storefront::domain::OrderRef {
+    storefront::domain::OrderRef { user_id: order.user_id.clone(), order_id: order.order_id.clone() }
+}
+
+/// Paid at the provider (no webhook) and recorded paid at the state's clock's time, sending nothing.
+async fn paid(app: &TestApp, state: &storefront::AppState, order: &Order) -> Order {
+    app.server.payments().succeed(intent_of(order).as_str(), Webhook::Never).expect("an open intent");
+    let intent = intent_of(order);
+    let moved =
+        storefront::services::orders::move_order(&state.order_ports(), &order.user_id, &order.order_id, |o, now| {
+            o.payment_succeeded(&intent, now)
+        })
+        .await
+        .expect("paid");
+    moved.order().clone()
+}
+
+/// Paid, confirmed and `artisan`'s part shipped, at the state's clock's time: their payout is owed since then.
+async fn shipped(app: &TestApp, state: &storefront::AppState, order: &Order, artisan: &str) {
+    paid(app, state, order).await;
+    storefront::services::orders::confirm(&state.order_ports(), &reference(order)).await.expect("confirmed");
+    let artisan = storefront::domain::UserId::parse(artisan).expect("artisan");
+    storefront::services::orders::ship(&state.order_ports(), &artisan, &order.order_id).await.expect("shipped");
+}
+
+/// A product of `artisan` (a new one), in stock.
+async fn product_of(state: &storefront::AppState, artisan: &str) -> String {
+    let new = storefront::domain::NewProduct::parse("Stool", "", "woodwork", 6000, "USD", 20).expect("valid");
+    let artisan_id = storefront::domain::UserId::parse(artisan).expect("artisan");
+    let product =
+        storefront::services::products::create(state.catalog.as_ref(), state.clock.as_ref(), &artisan_id, artisan, new)
+            .await
+            .expect("created");
+    product.product_id.to_string()
 }
 
 /// An S3 `ObjectCreated` notification for `key`, delivered by SQS, as the image queue receives it.
@@ -311,58 +358,183 @@ fn object_created_batch(key: &str) -> Value {
     }]})
 }
 
+/// An SQS batch of `bodies`, as the event source mapping delivers it.
+fn sqs_batch(bodies: &[String]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(n, body)| {
+            serde_json::json!({
+                "messageId": format!("9a7e0c11-4444-4c3e-9d6a-{n:012}"), "receiptHandle": format!("r{n}"),
+                "body": body, "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795813200000",
+                "SenderId": "AROAEXAMPLE:payment-webhook", "ApproximateFirstReceiveTimestamp": "1795813200000"},
+                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:storefront-payments", "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+/// Runs `function`'s binary on the event in `file` and returns its answer and what it used.
+async fn run_binary(
+    api: &RuntimeApi,
+    tools: &Tools,
+    app: &TestApp,
+    function: &str,
+    file: &Path,
+) -> (Value, String, BTreeSet<Use>) {
+    app.server.lambda_calls.take_uses();
+    let process = start(api, tools, function, function, &app.server.lambda_environment()).await;
+    let answer = cargo_lambda_invoke(api, tools, function, file).await;
+    let stdout = process.stop().await.stdout;
+    (answer, stdout, app.server.lambda_calls.take_uses())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queue_and_schedule_events_run_through_the_worker_binaries_on_their_real_paths() {
-    use storefront::domain::{OrderStatus, ProductId};
+async fn the_payment_and_order_workers_run_on_their_real_paths() {
+    use storefront::domain::{OrderStatus, PaymentStatus, ProductId, UserId};
+    use storefront::ports::PaymentMessage;
     let tools = tools();
     let api = RuntimeApi::start().await.expect("runtime API starts");
     // The worker binaries do the work here, not the server's in-process workers.
     let app = spawn_app_with(|options| options.in_process_workers = false).await;
-    let env = app.server.lambda_environment();
     let state = app.server.app.clone();
     let dir = tempfile::tempdir().expect("temp dir");
     let seeded = crate::events::ORDERED_PRODUCT;
+    let stock = |id: &str| {
+        let state = state.clone();
+        let id = ProductId::parse(id).expect("id");
+        async move { state.catalog.get_product(&id).await.expect("read").expect("product").stock }
+    };
 
-    // The order worker: a real order with an address is confirmed and emailed through SES; the poison message
-    // alone is reported as failed.
-    let order = place_in_process(&state, seeded, "worker-order").await;
+    // The payment worker, its key from Secrets Manager, on one batch of every kind of payment work: a payment
+    // that succeeded, one that failed (the order cancelled, the stock back, the intent cancelled), a paid order
+    // cancelled (refunded), a payout for an artisan without an account (kept accrued) and the accrued payouts of an
+    // artisan who just connected one (transferred).
+    let succeeded = placed(&state, "alice", seeded, "succeeds").await;
+    app.server.payments().succeed(intent_of(&succeeded).as_str(), Webhook::Never).expect("paid");
+    let failed = placed(&state, "bob", seeded, "fails").await;
+    app.server.payments().decline(intent_of(&failed).as_str(), Webhook::Never).expect("declined");
+    let refunded = placed(&state, "cora", seeded, "refunds").await;
+    paid(&app, &state, &refunded).await;
+    storefront::services::orders::cancel(&state.order_ports(), &refunded.user_id, &refunded.order_id)
+        .await
+        .expect("cancelled");
+    let (ivo, pia) = (product_of(&state, "ivo").await, product_of(&state, "pia").await);
+    let unconnected = placed(&state, "dan", &ivo, "ivo-ships").await;
+    shipped(&app, &state, &unconnected, "ivo").await;
+    let connected = placed(&state, "dan", &pia, "pia-ships").await;
+    shipped(&app, &state, &connected, "pia").await;
+    let pia_account = storefront::domain::PayoutAccount {
+        account_id: storefront::domain::ProviderRef::parse("acct_pia").expect("id"),
+        connected_at: state.clock.now(),
+    };
+    state
+        .payment_records
+        .connect_payout_account(&UserId::parse("pia").expect("id"), &pia_account)
+        .await
+        .expect("connected");
+    let stock_before = stock(seeded).await;
+    let event = |order: &Order, outcome| {
+        PaymentMessage::Event(storefront::domain::PaymentEvent {
+            event_id: storefront::domain::ProviderRef::parse(&format!("evt_{}", order.order_id)).expect("id"),
+            intent_id: intent_of(order),
+            outcome,
+            order: Some(reference(order)),
+        })
+    };
+    let messages = [
+        event(&succeeded, storefront::domain::PaymentOutcome::Succeeded),
+        event(&failed, storefront::domain::PaymentOutcome::Ended(storefront::domain::PaymentEnd::Failed)),
+        PaymentMessage::Settle(reference(&refunded)),
+        PaymentMessage::Payout {
+            artisan_id: UserId::parse("ivo").expect("id"),
+            order_id: unconnected.order_id.clone(),
+        },
+        PaymentMessage::PayoutsFor { artisan_id: UserId::parse("pia").expect("id") },
+    ];
+    let bodies: Vec<String> = messages.iter().map(|m| serde_json::to_string(m).expect("JSON")).collect();
+    let batch_file = dir.path().join("payments.json");
+    std::fs::write(&batch_file, sqs_batch(&bodies).to_string()).expect("write event");
+    let (answer, _, uses) = run_binary(&api, &tools, &app, "payment-worker", &batch_file).await;
+    assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
+    assert_grants_match_use("payment-worker", &uses);
+    let stored = |order: &Order| {
+        let state = state.clone();
+        let (user, id) = (order.user_id.clone(), order.order_id.clone());
+        async move { state.orders.get_order(&user, &id).await.expect("read").expect("order") }
+    };
+    assert_eq!(stored(&succeeded).await.status, OrderStatus::Paid);
+    assert!(
+        app.server.queue.pending().iter().any(|m| m.contains(succeeded.order_id.as_str())),
+        "sent to the order worker"
+    );
+    let cancelled = stored(&failed).await;
+    assert_eq!(
+        (cancelled.status, cancelled.payment.map(|p| p.status)),
+        (OrderStatus::Cancelled, Some(PaymentStatus::Canceled))
+    );
+    assert_eq!(stock(seeded).await, stock_before + 1, "the failed order's unit is back");
+    assert_eq!(app.server.payments().intent(intent_of(&failed).as_str()).expect("intent")["status"], "canceled");
+    assert_eq!(stored(&refunded).await.payment.map(|p| p.status), Some(PaymentStatus::Refunded));
+    assert_eq!(app.server.payments().refunds().len(), 1, "one refund");
+    let ivo_payout = state.payment_records.get_payout(&UserId::parse("ivo").expect("id"), &unconnected.order_id).await;
+    assert_eq!(ivo_payout.expect("read").expect("payout").status.as_str(), "accrued");
+    let transfers = app.server.payments().transfers();
+    assert_eq!(transfers.len(), 1, "{transfers:?}");
+    assert_eq!((transfers[0]["destination"].as_str(), transfers[0]["amount"].as_i64()), (Some("acct_pia"), Some(5400)));
+    assert_eq!(transfers[0]["transfer_group"], connected.order_id.as_str());
+
+    // The order worker: the paid order is confirmed and emailed through SES; the poison message alone is reported
+    // as failed.
     let template =
         std::fs::read_to_string(repo_root().join("events/sqs/order-worker.batch-with-poison.json")).expect("event");
     let batch_file = dir.path().join("batch.json");
     let mut batch: Value =
-        serde_json::from_str(&template.replace("{{ORDER_ID}}", order.order_id.as_str())).expect("JSON");
+        serde_json::from_str(&template.replace("{{ORDER_ID}}", succeeded.order_id.as_str())).expect("JSON");
     // The poison message on its last receive: failing it sends it to the dead-letter queue, which is counted.
     batch["Records"][1]["attributes"]["ApproximateReceiveCount"] =
         storefront::worker::MAX_RECEIVE_COUNT.to_string().into();
     std::fs::write(&batch_file, batch.to_string()).expect("write event");
     let poison_id = batch["Records"][1]["messageId"].clone();
-    app.server.lambda_calls.take_uses();
-    let worker = start(&api, &tools, "order-worker", "order-worker", &env).await;
-    let answer = cargo_lambda_invoke(&api, &tools, "order-worker", &batch_file).await;
-    let stdout = worker.stop().await.stdout;
+    let (answer, stdout, uses) = run_binary(&api, &tools, &app, "order-worker", &batch_file).await;
     let emf: Value = stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .find(|doc| doc.get("_aws").is_some())
         .unwrap_or_else(|| panic!("no EMF line in the order worker's stdout:\n{stdout}"));
     assert_eq!(emf["DlqSends"], 1, "the worker binary counts the message it sends to the dead letters: {emf}");
-    assert_grants_match_use("order-worker", &app.server.lambda_calls.take_uses());
+    assert_grants_match_use("order-worker", &uses);
     assert_eq!(answer["batchItemFailures"], serde_json::json!([{ "itemIdentifier": poison_id }]), "{answer}");
-    let stored = state.orders.get_order(&order.user_id, &order.order_id).await.expect("read").expect("order");
-    assert_eq!(stored.status, OrderStatus::Confirmed);
+    assert_eq!(stored(&succeeded).await.status, OrderStatus::Confirmed);
     let emails = app.server.lambda_emails();
     assert_eq!(emails.len(), 1, "{emails:?}");
     assert_eq!(emails[0].from, storefront_local::LAMBDA_CONFIRMATION_SENDER);
     assert_eq!(emails[0].to, ["alice@example.com"]);
-    assert!(emails[0].subject.contains(order.order_id.as_str()), "{emails:?}");
+    assert!(emails[0].subject.contains(succeeded.order_id.as_str()), "{emails:?}");
+    app.server.stop().await;
+    api.stop().await;
+}
 
-    // The image worker: a real upload becomes variants on the product; an upload already handled (gone) and S3's
-    // test event both succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_worker_runs_on_its_real_path() {
+    use storefront::domain::ProductId;
+    let tools = tools();
+    let api = RuntimeApi::start().await.expect("runtime API starts");
+    let app = spawn_app_with(|options| options.in_process_workers = false).await;
+    let state = app.server.app.clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seeded = crate::events::ORDERED_PRODUCT;
+    // A real upload becomes variants on the product; an upload already handled (gone) and S3's test event both
+    // succeed.
     let product = ProductId::parse(seeded).expect("id");
     let upload = format!("uploads/marta-clay/{seeded}/01KDVDQ4K00000000001FET0A1");
     state.blobs.put(&upload, photo(), "image/jpeg", "no-store").await.expect("uploaded");
     let real_file = dir.path().join("upload.json");
     std::fs::write(&real_file, object_created_batch(&upload).to_string()).expect("write event");
+    let env = app.server.lambda_environment();
+    app.server.lambda_calls.take_uses();
     let images = start(&api, &tools, "image-worker", "image-worker", &env).await;
     let real = cargo_lambda_invoke(&api, &tools, "image-worker", &real_file).await;
     let sample = repo_root().join("events/sqs/image-worker.object-created.json");
@@ -376,20 +548,90 @@ async fn queue_and_schedule_events_run_through_the_worker_binaries_on_their_real
     let photographed = state.catalog.get_product(&product).await.expect("read").expect("product");
     assert_eq!(photographed.images.len(), 1, "the photo was attached");
     assert!(state.blobs.list("uploads/").await.expect("list").is_empty(), "the upload was removed");
+    app.server.stop().await;
+    api.stop().await;
+}
 
-    // The sweeper: an order stuck in `placed` for ten minutes gets its OrderPlaced again.
-    let mut stale = state.clone();
-    stale.clock = std::sync::Arc::new(Past(time::OffsetDateTime::now_utc() - time::Duration::minutes(10)));
-    let stuck = place_in_process(&stale, seeded, "stuck-order").await;
-    let sweeper = start(&api, &tools, "order-sweeper", "order-sweeper", &env).await;
-    let answer =
-        cargo_lambda_invoke(&api, &tools, "order-sweeper", &repo_root().join("events/scheduled/order-sweeper.json"))
-            .await;
-    sweeper.stop().await;
-    assert_grants_match_use("order-sweeper", &app.server.lambda_calls.take_uses());
-    assert_eq!(answer, serde_json::json!({ "resent": 1 }), "only the stuck order ({})", stuck.order_id);
-    let resent = app.server.queue.pending();
-    assert!(resent.iter().any(|body| body.contains(stuck.order_id.as_str())), "{resent:?}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_and_the_reconciler_run_on_their_real_paths() {
+    use storefront::domain::{OrderStatus, PaymentStatus, UserId};
+    let tools = tools();
+    let api = RuntimeApi::start().await.expect("runtime API starts");
+    let app = spawn_app_with(|options| options.in_process_workers = false).await;
+    let state = app.server.app.clone();
+    let seeded = crate::events::ORDERED_PRODUCT;
+    let (ten_minutes_ago, twenty_minutes_ago) = (minutes_ago(&state, 10), minutes_ago(&state, 20));
+    let stored = |order: &Order| {
+        let state = state.clone();
+        let (user, id) = (order.user_id.clone(), order.order_id.clone());
+        async move { state.orders.get_order(&user, &id).await.expect("read").expect("order") }
+    };
+
+    // The sweeper: an order unpaid for twenty minutes expires (its intent cancelled at the provider first); an order
+    // paid ten minutes ago whose message to the order worker was lost is sent again.
+    let unpaid = placed(&twenty_minutes_ago, "alice", seeded, "unpaid").await;
+    let stuck = placed(&ten_minutes_ago, "alice", seeded, "stuck").await;
+    paid(&app, &ten_minutes_ago, &stuck).await;
+    let schedule = repo_root().join("events/scheduled/order-sweeper.json");
+    let (answer, _, uses) = run_binary(&api, &tools, &app, "order-sweeper", &schedule).await;
+    assert_grants_match_use("order-sweeper", &uses);
+    assert_eq!(answer, serde_json::json!({ "expired": 1, "paid_late": 0, "resent": 1 }));
+    let expired = stored(&unpaid).await;
+    assert_eq!(
+        (expired.status, expired.payment.map(|p| p.status)),
+        (OrderStatus::Cancelled, Some(PaymentStatus::Canceled))
+    );
+    assert_eq!(app.server.payments().intent(intent_of(&unpaid).as_str()).expect("intent")["status"], "canceled");
+    assert!(app.server.queue.pending().iter().any(|body| body.contains(stuck.order_id.as_str())), "re-sent");
+
+    // The reconciler: a paid order cancelled ten minutes ago whose refund was never made (refunded), a payment
+    // whose webhook was lost (made paid, sent to the order worker), an intent cancelled at the provider (the
+    // order cancelled, its stock back), and two shipped parts' payouts, one artisan without an account (kept
+    // accrued), one with (transferred).
+    let to_refund = placed(&ten_minutes_ago, "bob", seeded, "to-refund").await;
+    paid(&app, &ten_minutes_ago, &to_refund).await;
+    storefront::services::orders::move_order(
+        &ten_minutes_ago.order_ports(),
+        &to_refund.user_id,
+        &to_refund.order_id,
+        |o, now| o.cancel(now),
+    )
+    .await
+    .expect("cancelled, its settlement never queued");
+    let lost_webhook = placed(&ten_minutes_ago, "cora", seeded, "lost-webhook").await;
+    app.server.payments().succeed(intent_of(&lost_webhook).as_str(), Webhook::Never).expect("paid");
+    let cancelled_at_provider = placed(&ten_minutes_ago, "dan", seeded, "cancelled-at-provider").await;
+    state.payments.cancel_intent(&intent_of(&cancelled_at_provider)).await.expect("cancelled at the provider");
+    let (ivo, pia) = (product_of(&state, "ivo").await, product_of(&state, "pia").await);
+    let unconnected = placed(&ten_minutes_ago, "erin", &ivo, "ivo-ships").await;
+    shipped(&app, &ten_minutes_ago, &unconnected, "ivo").await;
+    let connected = placed(&ten_minutes_ago, "erin", &pia, "pia-ships").await;
+    shipped(&app, &ten_minutes_ago, &connected, "pia").await;
+    let pia_account = storefront::domain::PayoutAccount {
+        account_id: storefront::domain::ProviderRef::parse("acct_pia").expect("id"),
+        connected_at: state.clock.now(),
+    };
+    state
+        .payment_records
+        .connect_payout_account(&UserId::parse("pia").expect("id"), &pia_account)
+        .await
+        .expect("connected");
+    let schedule = repo_root().join("events/scheduled/payment-reconciler.json");
+    let (answer, _, uses) = run_binary(&api, &tools, &app, "payment-reconciler", &schedule).await;
+    assert_grants_match_use("payment-reconciler", &uses);
+    assert_eq!(answer["fixed"], 4, "refund, lost webhook, cancelled intent, one transfer: {answer}");
+    let found: BTreeSet<&str> =
+        answer["disagreements"].as_array().expect("listed").iter().filter_map(|d| d["order_id"].as_str()).collect();
+    let expected: BTreeSet<&str> =
+        [&to_refund, &lost_webhook, &cancelled_at_provider].iter().map(|o| o.order_id.as_str()).collect();
+    assert_eq!(found, expected, "{answer}");
+    assert_eq!(stored(&to_refund).await.payment.map(|p| p.status), Some(PaymentStatus::Refunded));
+    assert_eq!(stored(&lost_webhook).await.status, OrderStatus::Paid);
+    assert!(app.server.queue.pending().iter().any(|body| body.contains(lost_webhook.order_id.as_str())));
+    assert_eq!(stored(&cancelled_at_provider).await.status, OrderStatus::Cancelled);
+    assert_eq!(app.server.payments().transfers().len(), 1);
+    let ivo_payout = state.payment_records.get_payout(&UserId::parse("ivo").expect("id"), &unconnected.order_id).await;
+    assert_eq!(ivo_payout.expect("read").expect("payout").status.as_str(), "accrued");
     app.server.stop().await;
     api.stop().await;
 }

@@ -13,6 +13,7 @@ mod images;
 mod invocations;
 mod operations;
 mod orders;
+mod payments;
 mod persistence;
 mod races;
 mod recovery;

@@ -16,7 +16,7 @@ async fn order_status(app: &TestApp, token: &str, id: &str) -> String {
 }
 
 #[tokio::test]
-async fn checking_out_the_cart_places_one_confirmed_order_and_empties_the_cart() {
+async fn checking_out_the_cart_places_one_order_awaiting_payment_that_payment_confirms() {
     let app = spawn_app().await;
     let alice = app.shopper("alice").await;
     let (a, b) = (product_with_stock(&app, "ana", 1500, 5).await, product_with_stock(&app, "bo", 250, 9).await);
@@ -24,7 +24,10 @@ async fn checking_out_the_cart_places_one_confirmed_order_and_empties_the_cart()
     app.send(Method::PUT, &format!("/cart/items/{b}"), Some(&alice), Some(json!({"quantity": 4}))).await.ok(200);
     let placed = app.order(&alice, "cart-1", json!({})).await;
     let order = placed.ok(201).clone();
-    assert_eq!(order["status"], "placed");
+    assert_eq!(order["status"], "awaiting_payment");
+    assert_eq!(order["payment"]["status"], "requires_payment");
+    assert!(order["payment"]["client_secret"].as_str().is_some_and(|s| s.contains("_secret_")), "{order}");
+    assert!(order.get("shares").is_none(), "the marketplace's split is not the shopper's business");
     assert_eq!(order["user_id"], "alice");
     assert_eq!(order["total"], json!({"amount": 2 * 1500 + 4 * 250, "currency": "USD"}));
     assert_eq!(order["items"][0]["unit_price"]["amount"], 1500);
@@ -33,10 +36,10 @@ async fn checking_out_the_cart_places_one_confirmed_order_and_empties_the_cart()
     assert_eq!(placed.header("location"), Some(format!("/orders/{id}").as_str()));
     assert_eq!((app.stock_of(&a).await, app.stock_of(&b).await), (3, 5));
     assert_eq!(app.get_as("/cart", &alice).await.ok(200)["items"], json!([]));
-    assert!(
-        eventually(5, || async { order_status(&app, &alice, &id).await == "confirmed" }).await,
-        "the worker confirms it"
-    );
+    app.pay("alice", &id).await;
+    let paid = app.get_as(&format!("/orders/{id}"), &alice).await.ok(200).clone();
+    assert_eq!((paid["status"].as_str(), paid["payment"]["status"].as_str()), (Some("confirmed"), Some("succeeded")));
+    assert!(paid["payment"].get("client_secret").is_none(), "the secret goes once paid: {paid}");
     let listed = app.get_as("/orders", &alice).await.ok(200).clone();
     assert_eq!(listed["items"].as_array().expect("items").len(), 1);
     assert_eq!(listed["items"][0]["order_id"], id.as_str());
@@ -166,6 +169,13 @@ async fn bad_checkouts_are_refused_and_write_nothing() {
     assert_eq!(unavailable.problem(409, "product-unavailable")["products"], json!([archived]));
     let short = app.order(&alice, "short", json!({"items": [{"product_id": product, "quantity": 4}]})).await;
     assert_eq!(short.problem(409, "out-of-stock")["products"], json!([product]));
+    // Under the provider's smallest charge: refused before any stock is reserved.
+    let cheap = product_with_stock(&app, "ana", 49, 3).await;
+    let tiny = app.order(&alice, "tiny", buy(&cheap, 1)).await;
+    assert!(
+        tiny.problem(422, "validation")["errors"][0]["message"].as_str().is_some_and(|m| m.contains("smallest charge"))
+    );
+    assert_eq!(app.stock_of(&cheap).await, 3);
     app.order(&alice, "empty-cart", json!({})).await.problem(422, "validation");
     assert_eq!(app.stock_of(&product).await, 3);
     assert_eq!(app.get_as("/orders", &alice).await.ok(200)["items"], json!([]));
@@ -184,14 +194,19 @@ async fn cancelling_returns_the_stock_once_and_only_before_shipping() {
     let cancelled = app.send(Method::POST, &format!("/orders/{id}/cancel"), Some(&alice), None).await.ok(200).clone();
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(app.stock_of(&product).await, 5);
+    // Its intent is cancelled at the provider right after (the payment worker), so it can no longer be paid.
+    let intent = cancelled["payment"]["intent_id"].as_str().expect("intent").to_owned();
+    let settled =
+        || async { app.get_as(&format!("/orders/{id}"), &alice).await.body["payment"]["status"] == "canceled" };
+    assert!(eventually(5, settled).await, "the open payment was settled");
+    assert_eq!(app.server.payments().intent(&intent).expect("intent")["status"], "canceled");
     // A repeated cancel (a client's retry) answers the cancelled order, and returns nothing twice.
     let again = app.send(Method::POST, &format!("/orders/{id}/cancel"), Some(&alice), None).await.ok(200).clone();
-    assert_eq!(again, cancelled);
+    assert_eq!(again, app.get_as(&format!("/orders/{id}"), &alice).await.ok(200).clone());
+    assert_eq!(again["status"], "cancelled");
     assert_eq!(app.stock_of(&product).await, 5, "stock returned once");
     // Shipped orders cannot be cancelled.
-    let shipped =
-        app.order(&alice, "to-ship", buy(&product, 1)).await.ok(201)["order_id"].as_str().expect("id").to_owned();
-    assert!(eventually(5, || async { order_status(&app, &alice, &shipped).await == "confirmed" }).await);
+    let shipped = app.paid_order("alice", "to-ship", buy(&product, 1)).await;
     app.send(Method::POST, &format!("/artisan/orders/{shipped}/ship"), Some(&ana), None).await.ok(200);
     assert_eq!(order_status(&app, &alice, &shipped).await, "shipped");
     app.send(Method::POST, &format!("/orders/{shipped}/cancel"), Some(&alice), None)
@@ -229,8 +244,11 @@ async fn artisans_see_and_ship_only_their_part() {
     let (a, b) = (product_with_stock(&app, "ana", 1000, 5).await, product_with_stock(&app, "bo", 300, 5).await);
     let body = json!({"items": [{"product_id": a, "quantity": 1}, {"product_id": b, "quantity": 2}]});
     let id = app.order(&alice, "two-artisans", body).await.ok(201)["order_id"].as_str().expect("id").to_owned();
-    // Not confirmed yet or confirmed soon: shipping needs confirmation.
-    assert!(eventually(5, || async { order_status(&app, &alice, &id).await == "confirmed" }).await);
+    // Shipping needs payment and confirmation.
+    app.send(Method::POST, &format!("/artisan/orders/{id}/ship"), Some(&ana), None)
+        .await
+        .problem(409, "invalid-transition");
+    app.pay("alice", &id).await;
     let ana_orders = app.get_as("/artisan/orders", &ana).await.ok(200).clone();
     assert_eq!(ana_orders["items"].as_array().expect("items").len(), 1);
     assert_eq!(ana_orders["items"][0]["items"].as_array().expect("lines").len(), 1, "only ana's line");

@@ -8,7 +8,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use reqwest::Method;
-use storefront::domain::{IdempotencyKey, OrderId, Purchase, UserId};
+use storefront::domain::{
+    IdempotencyKey, OrderId, OrderRef, PaymentEvent, PaymentOutcome, ProviderRef, Purchase, UserId,
+};
 use storefront::ports::{Claim, Clock, IdempotencyScope};
 use storefront::services::checkout::{Buyer, CheckoutOutcome, checkout, fingerprint};
 use storefront_local::faults::Faults;
@@ -75,7 +77,7 @@ async fn an_abandoned_claim_is_taken_over_once_its_lock_runs_out() {
     assert!(matches!(outcome, Ok(CheckoutOutcome::Placed(_))), "{outcome:?}");
     assert_eq!(app.stock_of(&jug).await, 4);
     let replay = app.order(&alice, "crashed", buy(&jug, 1)).await;
-    assert_eq!(replay.ok(201)["status"], "placed", "the key now answers the order it placed");
+    assert_eq!(replay.ok(201)["status"], "awaiting_payment", "the key now answers the order it placed");
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
 }
 
@@ -132,18 +134,28 @@ async fn conflicts_while_confirming_cancelling_and_shipping_are_retried_into_one
         let (app, alice, jug) = (&app, alice.clone(), jug.clone());
         async move { app.order(&alice, key, buy(&jug, 1)).await.ok(201)["order_id"].as_str().expect("id").to_owned() }
     };
+    let paid = |id: &str| OrderRef {
+        order_id: OrderId::parse(id).expect("id"),
+        user_id: UserId::parse("alice").expect("user"),
+    };
+    // No workers run here: the payment's event is applied as the payment worker would, then confirmed directly.
+    let pay = |id: String| {
+        let (app, state) = (&app, state.clone());
+        async move {
+            let intent_id = ProviderRef::parse(&app.intent_of("alice", &id).await).expect("intent");
+            let event_id = ProviderRef::parse(&format!("evt_{id}")).expect("event id");
+            let event =
+                PaymentEvent { event_id, intent_id, outcome: PaymentOutcome::Succeeded, order: Some(paid(&id)) };
+            storefront::services::payments::apply_event(&state.payment_ports(), &event).await.expect("paid");
+        }
+    };
     let confirm = |id: String| {
         let state = state.clone();
-        async move {
-            let message = storefront::ports::OrderPlaced {
-                order_id: OrderId::parse(&id).expect("id"),
-                user_id: UserId::parse("alice").expect("user"),
-            };
-            storefront::services::orders::confirm(state.orders.as_ref(), state.clock.as_ref(), &message).await
-        }
+        async move { storefront::services::orders::confirm(&state.order_ports(), &paid(&id)).await }
     };
     // Confirming (the worker) meets two conflicts.
     let shipped = placed("to-ship").await;
+    pay(shipped.clone()).await;
     faults.conflict_next_transactions(2);
     let confirmed = confirm(shipped.clone()).await.expect("confirmed");
     assert!(matches!(confirmed, storefront::services::orders::Confirmation::Confirmed(_)), "{confirmed:?}");
@@ -170,7 +182,7 @@ async fn two_artisans_shipping_one_order_at_the_same_instant_both_ship_it() {
     let (jug, cup) = (product(&app, "ana", 5).await, product(&app, "bo", 5).await);
     let body = json!({"items": [{"product_id": jug, "quantity": 1}, {"product_id": cup, "quantity": 1}]});
     let id = app.order(&alice, "two-parts", body).await.ok(201)["order_id"].as_str().expect("id").to_owned();
-    assert!(eventually(5, || async { status(&app, &alice, &id).await == "confirmed" }).await);
+    app.pay("alice", &id).await;
     // Ana's shipment has read the order; its write waits while Bo ships his part.
     faults.hold_next_transactions(1);
     let path = format!("/artisan/orders/{id}/ship");
@@ -191,8 +203,9 @@ async fn a_confirmation_whose_sent_mark_fails_is_delivered_again_once() {
     let (alice, jug) = (app.shopper("alice").await, product(&app, "ana", 5).await);
     // The email goes out, then marking it sent fails: the message comes back and the still-pending notice is
     // delivered again. At least once, and here exactly twice (docs/operations.md, "Confirmations").
-    faults.fail_next("UpdateItem", 1);
     let id = app.order(&alice, "mark-fails", buy(&jug, 1)).await.ok(201)["order_id"].as_str().expect("id").to_owned();
+    faults.fail_next("UpdateItem", 1);
+    app.pay_with("alice", &id, Webhook::Now).await;
     let delivered = || app.server.outbox.delivered().iter().filter(|o| o.as_str() == id).count();
     assert!(eventually(5, || async { delivered() == 2 }).await, "delivered {} times", delivered());
     assert_eq!(fired(&faults), 1, "the mark failed once");
@@ -210,9 +223,10 @@ async fn the_sweepers_own_resend_failing_is_retried_by_the_next_sweep() {
     })
     .await;
     let (alice, jug) = (app.shopper("alice").await, product(&app, "ana", 5).await);
-    // The checkout's send is lost, and so is the sweeper's first re-send.
-    app.server.queue.refuse_next_sends(2);
+    // The payment worker's send is lost, and so is the sweeper's first re-send.
     let id = app.order(&alice, "lost-twice", buy(&jug, 1)).await.ok(201)["order_id"].as_str().expect("id").to_owned();
+    app.server.queue.refuse_next_sends(2);
+    app.pay_with("alice", &id, Webhook::Now).await;
     assert!(eventually(10, || async { status(&app, &alice, &id).await == "confirmed" }).await, "confirmed at last");
     assert_eq!(app.server.queue.refused(), 2, "both sends were refused");
     assert_eq!(app.server.outbox.delivered().iter().filter(|o| o.as_str() == id).count(), 1, "confirmed once");

@@ -22,10 +22,7 @@ fn fired(faults: &Faults) -> u32 {
 
 async fn confirmed_order(app: &TestApp, alice: &str, product: &str, quantity: i64, key: &str) -> String {
     let id = app.order(alice, key, buy(product, quantity)).await.ok(201)["order_id"].as_str().expect("id").to_owned();
-    let confirmed =
-        eventually(5, || async { app.get_as(&format!("/orders/{id}"), alice).await.body["status"] == "confirmed" })
-            .await;
-    assert!(confirmed, "the worker confirms {id}");
+    app.pay("alice", &id).await;
     id
 }
 
@@ -142,10 +139,7 @@ async fn a_shipment_answered_too_late_ships_once() {
     let b = app.create_product(&bo, "Cup", "ceramics", 900, 5).await["product_id"].as_str().expect("id").to_owned();
     let body = json!({"items": [{"product_id": a, "quantity": 1}, {"product_id": b, "quantity": 1}]});
     let order = app.order(&alice, "two-parts", body).await.ok(201)["order_id"].as_str().expect("id").to_owned();
-    assert!(
-        eventually(5, || async { app.get_as(&format!("/orders/{order}"), &alice).await.body["status"] == "confirmed" })
-            .await
-    );
+    app.pay("alice", &order).await;
     faults.delay_next_writes(1);
     let shipped = app.send(Method::POST, &format!("/artisan/orders/{order}/ship"), Some(&ana), None).await;
     assert_eq!(fired(&faults), 1, "the write was answered late");

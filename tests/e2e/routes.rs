@@ -103,11 +103,17 @@ fn openapi_documents_every_served_route_and_nothing_else_but_the_local_extras() 
     }
     let served: BTreeSet<_> = FUNCTIONS.iter().map(|f| (f.route.method.to_owned(), f.route.path.to_owned())).collect();
     assert_eq!(api, served, "openapi.yaml and the route functions disagree");
-    let extras: BTreeSet<_> =
-        [("POST", "/dev/token"), ("GET", "/health"), ("GET", "/metrics"), ("GET", "/openapi.json")]
-            .iter()
-            .map(|(m, p)| (m.to_string(), p.to_string()))
-            .collect();
+    let extras: BTreeSet<_> = [
+        ("POST", "/dev/token"),
+        ("GET", "/dev/pay/{intent_id}"),
+        ("POST", "/dev/pay/{intent_id}"),
+        ("GET", "/health"),
+        ("GET", "/metrics"),
+        ("GET", "/openapi.json"),
+    ]
+    .iter()
+    .map(|(m, p)| (m.to_string(), p.to_string()))
+    .collect();
     assert_eq!(local_only, extras);
 }
 
@@ -131,6 +137,7 @@ fn read_routes_get_read_only_table_access_and_no_route_gets_scan() {
             (a.starts_with("dynamodb:") && a != "dynamodb:Scan" && a != "dynamodb:*")
                 || a == "sqs:SendMessage"
                 || a == "s3:PutObject"
+                || a == "secretsmanager:GetSecretValue"
         };
         assert!(actions.iter().all(allowed), "{actions:?}");
         let is_read = function.route.method == "GET";
@@ -140,9 +147,13 @@ fn read_routes_get_read_only_table_access_and_no_route_gets_scan() {
 }
 
 #[test]
-fn protected_routes_name_their_role_and_public_ones_are_reads() {
+fn protected_routes_name_their_role_and_public_ones_are_reads_or_signed_webhooks() {
     for function in FUNCTIONS {
         match function.route.access {
+            // The provider's signature is a webhook's authentication (checked by the function itself).
+            Access::Public if function.route.path.starts_with("/webhooks/") => {
+                assert_eq!(function.route.method, "POST", "{}", function.route.function)
+            }
             Access::Public => {
                 assert_eq!(function.route.method, "GET", "{}", function.route.function)
             }

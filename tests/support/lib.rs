@@ -8,6 +8,8 @@ use serde_json::Value;
 use storefront_local::{LocalServer, Options};
 
 pub use serde_json::json;
+use storefront::domain::{OrderId, UserId};
+pub use storefront_local::payments::Webhook;
 
 pub struct TestApp {
     pub server: LocalServer,
@@ -188,6 +190,66 @@ impl TestApp {
     pub async fn order(&self, token: &str, key: impl AsRef<str>, body: Value) -> TestResponse {
         let headers = [("idempotency-key", key.as_ref()), ("content-type", "application/json")];
         self.send_raw(Method::POST, "/orders", Some(token), body.to_string(), &headers).await
+    }
+
+    /// The status of `user`'s order, read from the store.
+    pub async fn status_of(&self, user: &str, order_id: &str) -> String {
+        self.stored_order(user, order_id).await.status.as_str().to_owned()
+    }
+
+    /// `user`'s order as the store holds it.
+    pub async fn stored_order(&self, user: &str, order_id: &str) -> storefront::domain::Order {
+        let (user, id) = (UserId::parse(user).expect("user id"), OrderId::parse(order_id).expect("order id"));
+        self.server.app.orders.get_order(&user, &id).await.expect("read").expect("the order exists")
+    }
+
+    /// The id of `user`'s order's payment intent.
+    pub async fn intent_of(&self, user: &str, order_id: &str) -> String {
+        let order = self.stored_order(user, order_id).await;
+        order.payment.expect("the order has its intent").intent_id.to_string()
+    }
+
+    /// Pays `user`'s order at the provider stand-in with a card that works, its webhook delivered `webhook`.
+    pub async fn pay_with(&self, user: &str, order_id: &str, webhook: Webhook) {
+        let intent = self.intent_of(user, order_id).await;
+        self.server.payments().succeed(&intent, webhook).expect("an open intent");
+    }
+
+    /// Pays `user`'s order (a card that works, the webhook at once) and waits until the workers confirmed it.
+    pub async fn pay(&self, user: &str, order_id: &str) {
+        self.pay_with(user, order_id, Webhook::Now).await;
+        let confirmed = eventually(10, || async { self.status_of(user, order_id).await == "confirmed" }).await;
+        assert!(confirmed, "order {order_id} paid but not confirmed: {}", self.status_of(user, order_id).await);
+    }
+
+    /// Pays `user`'s order and confirms it in this process, as the payment and order workers would (for stacks
+    /// whose workers do not run: `in_process_workers` off). The provider holds it paid; no webhook is sent.
+    pub async fn pay_in_process(&self, user: &str, order_id: &str) {
+        use storefront::services::{orders, payments};
+        let intent = self.intent_of(user, order_id).await;
+        self.server.payments().succeed(&intent, Webhook::Never).expect("an open intent");
+        let paid = storefront::domain::OrderRef {
+            user_id: UserId::parse(user).expect("user id"),
+            order_id: OrderId::parse(order_id).expect("order id"),
+        };
+        let event = storefront::domain::PaymentEvent {
+            event_id: storefront::domain::ProviderRef::parse(&format!("evt_test_{order_id}")).expect("event id"),
+            intent_id: storefront::domain::ProviderRef::parse(&intent).expect("intent id"),
+            outcome: storefront::domain::PaymentOutcome::Succeeded,
+            order: Some(paid.clone()),
+        };
+        let state = &self.server.app;
+        payments::apply_event(&state.payment_ports(), &event).await.expect("paid");
+        orders::confirm(&state.order_ports(), &paid).await.expect("confirmed");
+    }
+
+    /// Places a buy-now order as `user` (a shopper token is made) and pays it; returns its id, once confirmed.
+    pub async fn paid_order(&self, user: &str, key: &str, body: Value) -> String {
+        let token = self.shopper(user).await;
+        let placed = self.order(&token, key, body).await;
+        let id = placed.ok(201)["order_id"].as_str().expect("order id").to_owned();
+        self.pay(user, &id).await;
+        id
     }
 
     pub async fn stock_of(&self, product_id: &str) -> i64 {

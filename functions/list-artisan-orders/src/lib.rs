@@ -14,7 +14,8 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
         .as_deref()
         .map(|raw| {
             OrderStatus::parse(raw).ok_or_else(|| {
-                ValidationErrors::single("status", "must be one of: placed, confirmed, shipped, cancelled")
+                let names: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ValidationErrors::single("status", format!("must be one of: {}", names.join(", ")))
             })
         })
         .transpose()?;

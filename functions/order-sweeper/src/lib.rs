@@ -1,16 +1,16 @@
-//! The order sweeper (scheduled): re-sends `OrderPlaced` for orders still `placed` after a while, so an order whose
-//! message was lost after commit is still confirmed. Safe to overlap with the worker: confirming is idempotent.
+//! The order sweeper (scheduled): orders unpaid after the payment window are cancelled, their intent cancelled and
+//! their stock returned (a payment that beat the expiry keeps its order); paid orders whose confirmation message
+//! was lost are sent to the order worker again. Safe to overlap with the workers: every move is conditional.
 
 use storefront::AppState;
-use storefront::services::{ServiceError, orders};
+use storefront::services::{ServiceError, payments};
 
 storefront::scheduled_job!(sweep);
 
 pub async fn sweep(state: AppState) -> Result<serde_json::Value, ServiceError> {
-    let (orders, queue, clock) = (state.orders.as_ref(), state.queue.as_ref(), state.clock.as_ref());
-    let resent = orders::sweep(orders, queue, clock, state.stuck_after).await?;
-    if resent > 0 {
-        tracing::warn!(resent, "re-sent OrderPlaced for stuck orders");
+    let report = payments::sweep(&state.payment_ports(), state.payment_window, state.stuck_after).await?;
+    if report.resent > 0 {
+        tracing::warn!(resent = report.resent, "re-sent paid orders whose confirmation was lost");
     }
-    Ok(serde_json::json!({ "resent": resent }))
+    Ok(serde_json::to_value(&report).unwrap_or_default())
 }

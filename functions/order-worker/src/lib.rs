@@ -1,11 +1,10 @@
-//! The order worker (SQS): confirms a placed order and delivers its confirmation: the status moves once
+//! The order worker (SQS): confirms a paid order and delivers its confirmation: the status moves once
 //! (conditional write) and the notice is delivered until it has been, however often the message arrives.
 //! Malformed messages fail until the queue moves them to the dead-letter queue.
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use storefront::AppState;
-use storefront::domain::OrderStatus;
-use storefront::ports::OrderPlaced;
+use storefront::domain::{OrderRef, OrderStatus};
 use storefront::services::ServiceError;
 use storefront::services::orders::{self, Confirmation};
 use storefront::worker::WorkerError;
@@ -14,17 +13,21 @@ storefront::queue_worker!(Orders, handle);
 
 pub async fn handle(state: AppState, message: SqsMessage) -> Result<(), WorkerError> {
     let body = message.body.as_deref().ok_or_else(|| WorkerError::Poison("empty message body".into()))?;
-    let placed: OrderPlaced =
-        serde_json::from_str(body).map_err(|e| WorkerError::Poison(format!("not an OrderPlaced message: {e}")))?;
+    let paid: OrderRef =
+        serde_json::from_str(body).map_err(|e| WorkerError::Poison(format!("not a paid order's reference: {e}")))?;
     let retry = |error: ServiceError| WorkerError::Retryable(Box::new(error));
-    let order = match orders::confirm(state.orders.as_ref(), state.clock.as_ref(), &placed).await {
+    let order = match orders::confirm(&state.order_ports(), &paid).await {
         Ok(Confirmation::Confirmed(order)) => order,
-        // Cancelled first: nothing to confirm or announce.
-        Ok(Confirmation::AlreadyHandled(order)) if order.status == OrderStatus::Cancelled => return Ok(()),
+        // Cancelled first, or not paid: nothing to confirm or announce.
+        Ok(Confirmation::AlreadyHandled(order))
+            if matches!(order.status, OrderStatus::Cancelled | OrderStatus::AwaitingPayment) =>
+        {
+            return Ok(());
+        }
         // A duplicate: the order moved on already, but its confirmation may not have gone out yet.
         Ok(Confirmation::AlreadyHandled(order)) => order,
         Err(ServiceError::NotFound(_)) => {
-            return Err(WorkerError::Poison(format!("order {} does not exist", placed.order_id)));
+            return Err(WorkerError::Poison(format!("order {} does not exist", paid.order_id)));
         }
         Err(error) => return Err(retry(error)),
     };

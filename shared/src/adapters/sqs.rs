@@ -1,24 +1,23 @@
-//! `OrderQueue` on SQS.
+//! The queues on SQS: one JSON message per send. The order queue carries paid orders to the order worker, the
+//! payment queue carries payment work to the payment worker.
 
 use async_trait::async_trait;
 
-use crate::ports::{OrderPlaced, OrderQueue, QueueError};
+use crate::domain::OrderRef;
+use crate::ports::{OrderQueue, PaymentMessage, PaymentQueue, QueueError};
 
 #[derive(Clone, Debug)]
-pub struct SqsOrderQueue {
+pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
 }
 
-impl SqsOrderQueue {
+impl SqsQueue {
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
         Self { client, queue_url: queue_url.into() }
     }
-}
 
-#[async_trait]
-impl OrderQueue for SqsOrderQueue {
-    async fn order_placed(&self, message: &OrderPlaced) -> Result<(), QueueError> {
+    async fn send_json(&self, message: &impl serde::Serialize) -> Result<(), QueueError> {
         let body = serde_json::to_string(message).map_err(|e| QueueError(e.into()))?;
         self.client
             .send_message()
@@ -28,5 +27,19 @@ impl OrderQueue for SqsOrderQueue {
             .await
             .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string().into()))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl OrderQueue for SqsQueue {
+    async fn order_paid(&self, order: &OrderRef) -> Result<(), QueueError> {
+        self.send_json(order).await
+    }
+}
+
+#[async_trait]
+impl PaymentQueue for SqsQueue {
+    async fn send(&self, message: &PaymentMessage) -> Result<(), QueueError> {
+        self.send_json(message).await
     }
 }

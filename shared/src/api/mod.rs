@@ -23,8 +23,8 @@ pub mod prelude {
 
     pub use super::dto::PriceInput;
     pub use super::request::{
-        caller, idempotency_key, if_match_version, json_body, json_body_or_empty, order_id_param, page_limit,
-        path_param, product_id_param, query_param,
+        body_bytes, caller, idempotency_key, if_match_version, json_body, json_body_or_empty, order_id_param,
+        page_limit, path_param, product_id_param, query_param,
     };
     pub use super::response::{Pagination, cache_publicly, etag, json, no_content};
     pub use super::{Access, ApiError, Function, Role, Route};

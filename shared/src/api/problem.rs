@@ -259,6 +259,23 @@ impl From<crate::services::ServiceError> for ApiError {
             ServiceError::Notify(error) => ApiError::unavailable(5).with_source(error),
             ServiceError::Store(store) => store.into(),
             ServiceError::Stock(stock) => stock.into(),
+            ServiceError::Payment(error @ crate::ports::PaymentError::Unavailable(_)) => ApiError {
+                detail: "the payment provider is unavailable; retry (a checkout with the same Idempotency-Key keeps \
+                         its order and reserved stock)"
+                    .into(),
+                ..ApiError::unavailable(2)
+            }
+            .with_source(error),
+            ServiceError::Payment(error @ crate::ports::PaymentError::Refused(_)) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "payment-provider-error",
+                "Payment provider error",
+                "the payment provider refused our request; it has been logged",
+            )
+            .with_source(error),
+            ServiceError::PaymentPending => ApiError::unavailable(5),
+            ServiceError::BadEvent(error) => ApiError::bad_request(format!("payment event refused: {error}")),
+            ServiceError::Queue(error) => ApiError::unavailable(2).with_source(error),
         }
     }
 }

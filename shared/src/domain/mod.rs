@@ -1,4 +1,4 @@
-//! Pure types and rules: money, ids, products, carts, validation. No I/O, no AWS.
+//! Pure types and rules: money, ids, products, carts, orders and their payments, validation. No I/O, no AWS.
 
 pub mod cart;
 pub mod category;
@@ -7,6 +7,7 @@ pub mod ids;
 pub mod image;
 pub mod money;
 pub mod order;
+pub mod payment;
 pub mod product;
 pub mod validation;
 
@@ -16,7 +17,11 @@ pub use idempotency::IdempotencyKey;
 pub use ids::{OrderId, ProductId, RequestToken, UploadId, UserId, epoch_millis};
 pub use image::{ImageError, ImageType, UploadKey};
 pub use money::{Currency, Money};
-pub use order::{CheckoutLines, Decision, Order, OrderLine, OrderStatus, PlaceError, Purchase};
+pub use order::{CheckoutLines, Decision, FollowUp, Order, OrderLine, OrderStatus, PlaceError, Purchase, Settlement};
+pub use payment::{
+    FeeRate, IntentState, OrderRef, Payment, PaymentEnd, PaymentEvent, PaymentOutcome, PaymentStatus, Payout,
+    PayoutAccount, PayoutStatus, ProviderRef, Refund, Share,
+};
 pub use product::{
     NewProduct, OwnedProduct, Product, ProductImage, ProductPatch, ProductStatus, Stock, StockDelta, returnable_units,
 };

@@ -3,21 +3,35 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::payment::{FeeRate, IntentState, Payment, PaymentEnd, PaymentStatus, Payout, ProviderRef, Refund, Share};
 use super::{MAX_CART_LINES, Money, OrderId, Product, ProductId, Quantity, UserId, ValidationErrors};
 
+/// Where an order is: `awaiting_payment → paid → confirmed → shipped`, or `cancelled` (DESIGN §4b).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
-    Placed,
+    /// Stock reserved; the shopper has not paid yet (expires after the payment window).
+    AwaitingPayment,
+    /// Paid; the order worker confirms it and sends the confirmation.
+    Paid,
     Confirmed,
     Shipped,
     Cancelled,
 }
 
 impl OrderStatus {
+    pub const ALL: [OrderStatus; 5] = [
+        OrderStatus::AwaitingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Confirmed,
+        OrderStatus::Shipped,
+        OrderStatus::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            OrderStatus::Placed => "placed",
+            OrderStatus::AwaitingPayment => "awaiting_payment",
+            OrderStatus::Paid => "paid",
             OrderStatus::Confirmed => "confirmed",
             OrderStatus::Shipped => "shipped",
             OrderStatus::Cancelled => "cancelled",
@@ -26,7 +40,8 @@ impl OrderStatus {
 
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
-            "placed" => Some(OrderStatus::Placed),
+            "awaiting_payment" => Some(OrderStatus::AwaitingPayment),
+            "paid" => Some(OrderStatus::Paid),
             "confirmed" => Some(OrderStatus::Confirmed),
             "shipped" => Some(OrderStatus::Shipped),
             "cancelled" => Some(OrderStatus::Cancelled),
@@ -35,8 +50,35 @@ impl OrderStatus {
     }
 }
 
+/// What is still owed on an order by the background functions, if anything: the store keeps such orders where the
+/// sweeper and the reconciler find them, by the time they entered that state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FollowUp {
+    /// Awaiting payment: paid, or expired after the payment window.
+    Payment,
+    /// Paid: to be confirmed by the order worker.
+    Confirmation,
+    /// Cancelled with its payment still open: the intent to cancel, or the money to refund.
+    Settlement,
+}
+
+impl FollowUp {
+    pub const ALL: [FollowUp; 3] = [FollowUp::Payment, FollowUp::Confirmation, FollowUp::Settlement];
+}
+
+/// What a cancelled order's payment still needs at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// The intent is still payable: cancel it (if it turns out paid, the money goes back).
+    CancelIntent(ProviderRef),
+    /// The payment went through: refund the whole amount.
+    Refund { intent_id: ProviderRef, amount: Money },
+}
+
 /// What a requested move of an order comes to. The store writes a `Move` under the condition that the order is
 /// still as it was read; the other two answers write nothing.
+// One decision per move, made and matched at once, never kept in bulk: boxing the order would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// The order after the move.
@@ -70,6 +112,12 @@ pub struct Order {
     /// Where the confirmation goes (the shopper's verified email claim); never shown to artisans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_email: Option<String>,
+    /// The provider's intent for the total, once made (right after the stock is reserved); never shown to artisans.
+    #[serde(default)]
+    pub payment: Option<Payment>,
+    /// Each artisan's share, fixed at checkout; kept by the store, not shown to anyone with the order.
+    #[serde(default, skip_serializing)]
+    pub shares: Vec<Share>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -99,6 +147,8 @@ impl Order {
             status: self.part_status(artisan),
             shipped_artisans: Vec::new(),
             contact_email: None,
+            payment: None,
+            shares: Vec::new(),
             ..self.clone()
         }
     }
@@ -113,25 +163,199 @@ impl Order {
         if self.shipped_artisans.contains(artisan) { OrderStatus::Shipped } else { self.status }
     }
 
-    fn moved(&self, status: OrderStatus, now: OffsetDateTime) -> Order {
-        Order { status, updated_at: now, ..self.clone() }
+    /// `artisan`'s share of the order, fixed at checkout.
+    pub fn share_of(&self, artisan: &UserId) -> Option<&Share> {
+        self.shares.iter().find(|share| &share.artisan_id == artisan)
     }
 
-    /// The worker confirms a placed order, once.
-    pub fn confirm(&self, now: OffsetDateTime) -> Decision {
+    /// What the background functions still owe this order ([`FollowUp`]).
+    pub fn follow_up(&self) -> Option<FollowUp> {
         match self.status {
-            OrderStatus::Placed => Decision::Move(self.moved(OrderStatus::Confirmed, now)),
-            OrderStatus::Confirmed | OrderStatus::Shipped => Decision::AlreadyDone,
-            OrderStatus::Cancelled => Decision::Refused(OrderStatus::Cancelled),
+            OrderStatus::AwaitingPayment => Some(FollowUp::Payment),
+            OrderStatus::Paid => Some(FollowUp::Confirmation),
+            OrderStatus::Cancelled => self.settlement().map(|_| FollowUp::Settlement),
+            OrderStatus::Confirmed | OrderStatus::Shipped => None,
         }
     }
 
-    /// The shopper cancels while nothing has shipped; a cancelled order stays cancelled.
+    /// What a cancelled order's payment still needs at the provider: an intent that could still be paid is
+    /// cancelled, money taken is refunded. `None` for an order that is not cancelled or whose payment is settled.
+    pub fn settlement(&self) -> Option<Settlement> {
+        let payment = self.payment.as_ref().filter(|_| self.status == OrderStatus::Cancelled)?;
+        match payment.status {
+            PaymentStatus::RequiresPayment | PaymentStatus::Failed => {
+                Some(Settlement::CancelIntent(payment.intent_id.clone()))
+            }
+            PaymentStatus::Succeeded => {
+                Some(Settlement::Refund { intent_id: payment.intent_id.clone(), amount: self.total })
+            }
+            PaymentStatus::Canceled | PaymentStatus::Refunded => None,
+        }
+    }
+
+    /// The payouts a move from `self` to `next` makes owed: each part shipped by it owes its artisan their share.
+    pub fn payouts_owed(&self, next: &Order) -> Vec<Payout> {
+        next.shipped_artisans
+            .iter()
+            .filter(|artisan| !self.shipped_artisans.contains(artisan))
+            .filter_map(|artisan| self.share_of(artisan))
+            .map(|share| Payout::accrue(&self.order_id, share, next.updated_at))
+            .collect()
+    }
+
+    /// Whether a move from `self` to `next` confirms the order (its confirmation notice is recorded with it).
+    pub fn confirms(&self, next: &Order) -> bool {
+        self.status == OrderStatus::Paid && next.status == OrderStatus::Confirmed
+    }
+
+    /// Whether a move from `self` to `next` puts the order's units back on the shelf (any move into `cancelled`).
+    pub fn returns_stock(&self, next: &Order) -> bool {
+        self.status != OrderStatus::Cancelled && next.status == OrderStatus::Cancelled
+    }
+
+    fn moved(&self, status: OrderStatus, now: OffsetDateTime) -> Order {
+        let mut next = Order { status, updated_at: now, ..self.clone() };
+        if status != OrderStatus::AwaitingPayment
+            && let Some(payment) = &mut next.payment
+        {
+            // The secret only confirms an intent that awaits payment; past that it is of no use to anyone.
+            payment.client_secret = None;
+        }
+        next
+    }
+
+    /// The same order with its payment set to `status` (and `refunded`).
+    fn with_payment(mut self, intent_id: &ProviderRef, status: PaymentStatus, refunded: Option<Refund>) -> Order {
+        let client_secret =
+            self.payment.take().and_then(|p| p.client_secret).filter(|_| status == PaymentStatus::RequiresPayment);
+        self.payment = Some(Payment { intent_id: intent_id.clone(), client_secret, status, refunded });
+        self
+    }
+
+    /// Whether an event about `intent_id` is about this order's payment (or could be its first news: an intent is
+    /// only attached after it was made, so its success may be told before the attachment landed).
+    fn pays_with(&self, intent_id: &ProviderRef) -> bool {
+        self.payment.as_ref().is_none_or(|p| &p.intent_id == intent_id)
+    }
+
+    /// Checkout attaches the intent it made for the order's total (once; a retried attach finds it there).
+    pub fn attach_payment(&self, intent_id: &ProviderRef, client_secret: &str, now: OffsetDateTime) -> Decision {
+        match &self.payment {
+            Some(payment) if &payment.intent_id == intent_id => Decision::AlreadyDone,
+            Some(_) => Decision::Refused(self.status),
+            None if self.status != OrderStatus::AwaitingPayment => Decision::Refused(self.status),
+            None => {
+                let mut next = self.moved(OrderStatus::AwaitingPayment, now);
+                next.payment = Some(Payment {
+                    intent_id: intent_id.clone(),
+                    client_secret: Some(client_secret.to_owned()),
+                    status: PaymentStatus::RequiresPayment,
+                    refunded: None,
+                });
+                Decision::Move(next)
+            }
+        }
+    }
+
+    /// The provider took the money. An order awaiting it is paid; a cancelled (expired) one keeps its status and
+    /// its payment becomes one to refund ([`Order::settlement`]). Told again, out of order or late, nothing moves.
+    pub fn payment_succeeded(&self, intent_id: &ProviderRef, now: OffsetDateTime) -> Decision {
+        if !self.pays_with(intent_id) {
+            return Decision::Refused(self.status);
+        }
+        let status = self.payment.as_ref().map(|p| p.status);
+        if matches!(status, Some(PaymentStatus::Succeeded | PaymentStatus::Refunded)) {
+            return Decision::AlreadyDone;
+        }
+        match self.status {
+            OrderStatus::AwaitingPayment => Decision::Move(self.moved(OrderStatus::Paid, now).with_payment(
+                intent_id,
+                PaymentStatus::Succeeded,
+                None,
+            )),
+            OrderStatus::Cancelled => Decision::Move(self.moved(OrderStatus::Cancelled, now).with_payment(
+                intent_id,
+                PaymentStatus::Succeeded,
+                None,
+            )),
+            // Paid or beyond with a payment that is not `succeeded` cannot be reached; refuse rather than guess.
+            other => Decision::Refused(other),
+        }
+    }
+
+    /// The payment failed or was cancelled at the provider: an order awaiting it is cancelled (its stock returns);
+    /// a cancelled one records it. A late or reordered event about a payment that succeeded changes nothing.
+    pub fn payment_ended(&self, intent_id: &ProviderRef, end: PaymentEnd, now: OffsetDateTime) -> Decision {
+        if !self.pays_with(intent_id) {
+            return Decision::Refused(self.status);
+        }
+        let status = self.payment.as_ref().map(|p| p.status);
+        let open = matches!(status, None | Some(PaymentStatus::RequiresPayment | PaymentStatus::Failed));
+        match self.status {
+            OrderStatus::AwaitingPayment => {
+                Decision::Move(self.moved(OrderStatus::Cancelled, now).with_payment(intent_id, end.status(), None))
+            }
+            OrderStatus::Cancelled if open && status != Some(end.status()) => {
+                Decision::Move(self.moved(OrderStatus::Cancelled, now).with_payment(intent_id, end.status(), None))
+            }
+            _ => Decision::AlreadyDone,
+        }
+    }
+
+    /// The sweeper ends an order unpaid after the payment window, having asked the provider to cancel its intent
+    /// (`intent`: what the provider answered, `None` when it could not be reached). An intent that succeeded
+    /// meanwhile makes the order paid instead; an intent still open (provider unreachable) leaves a settlement,
+    /// so a payment that lands later is refunded.
+    pub fn expire(&self, intent: Option<IntentState>, now: OffsetDateTime) -> Decision {
+        if self.status != OrderStatus::AwaitingPayment {
+            return Decision::AlreadyDone;
+        }
+        let Some(payment) = &self.payment else {
+            return Decision::Move(self.moved(OrderStatus::Cancelled, now));
+        };
+        match intent {
+            Some(IntentState::Succeeded) => self.payment_succeeded(&payment.intent_id, now),
+            Some(IntentState::Canceled) => self.payment_ended(&payment.intent_id, PaymentEnd::Canceled, now),
+            Some(IntentState::Open | IntentState::Processing) | None => {
+                Decision::Move(self.moved(OrderStatus::Cancelled, now))
+            }
+        }
+    }
+
+    /// The money went back to the shopper (a cancelled order that had been paid).
+    pub fn refunded(&self, refund: Refund, now: OffsetDateTime) -> Decision {
+        let Some(payment) = &self.payment else { return Decision::Refused(self.status) };
+        match (self.status, payment.status) {
+            (_, PaymentStatus::Refunded) => Decision::AlreadyDone,
+            (OrderStatus::Cancelled, PaymentStatus::Succeeded) => {
+                Decision::Move(self.moved(OrderStatus::Cancelled, now).with_payment(
+                    &payment.intent_id,
+                    PaymentStatus::Refunded,
+                    Some(refund),
+                ))
+            }
+            (status, _) => Decision::Refused(status),
+        }
+    }
+
+    /// The worker confirms a paid order, once.
+    pub fn confirm(&self, now: OffsetDateTime) -> Decision {
+        match self.status {
+            OrderStatus::Paid => Decision::Move(self.moved(OrderStatus::Confirmed, now)),
+            OrderStatus::Confirmed | OrderStatus::Shipped => Decision::AlreadyDone,
+            other => Decision::Refused(other),
+        }
+    }
+
+    /// The shopper cancels while nothing has shipped; a cancelled order stays cancelled. A paid order's money is
+    /// then owed back ([`Order::settlement`]), an unpaid order's intent is cancelled.
     pub fn cancel(&self, now: OffsetDateTime) -> Decision {
         match self.status {
             OrderStatus::Cancelled => Decision::AlreadyDone,
             _ if !self.shipped_artisans.is_empty() => Decision::Refused(OrderStatus::Shipped),
-            OrderStatus::Placed | OrderStatus::Confirmed => Decision::Move(self.moved(OrderStatus::Cancelled, now)),
+            OrderStatus::AwaitingPayment | OrderStatus::Paid | OrderStatus::Confirmed => {
+                Decision::Move(self.moved(OrderStatus::Cancelled, now))
+            }
             OrderStatus::Shipped => Decision::Refused(OrderStatus::Shipped),
         }
     }
@@ -214,6 +438,9 @@ pub enum PlaceError {
     Unavailable(Vec<ProductId>),
     #[error("not enough stock: {0:?}")]
     OutOfStock(Vec<ProductId>),
+    /// The total is under what the payment provider can charge.
+    #[error("the total {0:?} is under the smallest charge")]
+    BelowMinimumCharge(Money),
 }
 
 impl Order {
@@ -224,6 +451,7 @@ impl Order {
         user_id: UserId,
         lines: &CheckoutLines,
         products: &[Product],
+        fee: FeeRate,
         now: OffsetDateTime,
     ) -> Result<Order, PlaceError> {
         let find = |id: &ProductId| products.iter().find(|p| &p.product_id == id);
@@ -258,18 +486,35 @@ impl Order {
             return Err(PlaceError::OutOfStock(short));
         }
         let currency = items.first().map(|l| l.unit_price.currency).unwrap_or(super::Currency::Usd);
-        let total = items.iter().fold(Money::zero(currency), |sum, l| sum.plus(l.line_total).unwrap_or(sum));
-        Ok(Order {
+        let sum = |lines: &mut dyn Iterator<Item = &OrderLine>| {
+            lines.fold(Money::zero(currency), |sum, l| sum.plus(l.line_total).unwrap_or(sum))
+        };
+        let total = sum(&mut items.iter());
+        if total.amount < super::payment::MIN_CHARGE_MINOR {
+            return Err(PlaceError::BelowMinimumCharge(total));
+        }
+        let mut order = Order {
             order_id,
             user_id,
-            status: OrderStatus::Placed,
+            status: OrderStatus::AwaitingPayment,
             items,
             total,
             shipped_artisans: Vec::new(),
             contact_email: None,
+            payment: None,
+            shares: Vec::new(),
             created_at: now,
             updated_at: now,
-        })
+        };
+        order.shares = order
+            .artisans()
+            .into_iter()
+            .map(|artisan| {
+                let part = sum(&mut order.items.iter().filter(|l| l.artisan_id == artisan));
+                Share { amount: fee.share_of(part), artisan_id: artisan }
+            })
+            .collect();
+        Ok(order)
     }
 }
 
@@ -292,16 +537,18 @@ mod tests {
         CheckoutLines::parse(&raw.iter().map(|(id, q)| (id.to_string(), *q)).collect::<Vec<_>>()).expect("valid")
     }
 
+    fn place(lines: &CheckoutLines, products: &[Product]) -> Result<Order, PlaceError> {
+        let user = UserId::parse("alice").expect("id");
+        Order::place(OrderId::from_parts(9, 9), user, lines, products, FeeRate::DEFAULT, OffsetDateTime::UNIX_EPOCH)
+    }
+
     fn two_artisan_order() -> Order {
         let (a, b) = (product(1, "ana", 100, 5), product(2, "bo", 200, 5));
-        Order::place(
-            OrderId::from_parts(9, 9),
-            UserId::parse("alice").expect("id"),
-            &lines(&[(&a.product_id, 1), (&b.product_id, 1)]),
-            &[a, b],
-            OffsetDateTime::UNIX_EPOCH,
-        )
-        .expect("placeable")
+        place(&lines(&[(&a.product_id, 1), (&b.product_id, 1)]), &[a, b]).expect("placeable")
+    }
+
+    fn intent() -> ProviderRef {
+        ProviderRef::parse("pi_1").expect("id")
     }
 
     fn moved(decision: Decision) -> Order {
@@ -311,19 +558,98 @@ mod tests {
         }
     }
 
+    fn awaiting() -> Order {
+        moved(two_artisan_order().attach_payment(&intent(), "pi_1_secret_x", OffsetDateTime::UNIX_EPOCH))
+    }
+
+    fn paid() -> Order {
+        moved(awaiting().payment_succeeded(&intent(), OffsetDateTime::UNIX_EPOCH))
+    }
+
+    fn payment_status(order: &Order) -> Option<PaymentStatus> {
+        order.payment.as_ref().map(|p| p.status)
+    }
+
     #[test]
-    fn the_lifecycle_only_moves_forward() {
+    fn an_order_is_paid_then_confirmed_and_the_secret_goes_with_the_wait() {
         let now = OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(1);
-        let placed = two_artisan_order();
-        let confirmed = moved(placed.confirm(now));
+        let awaiting = awaiting();
+        assert_eq!(awaiting.status, OrderStatus::AwaitingPayment);
+        assert_eq!(awaiting.payment.as_ref().and_then(|p| p.client_secret.as_deref()), Some("pi_1_secret_x"));
+        assert_eq!(awaiting.attach_payment(&intent(), "pi_1_secret_x", now), Decision::AlreadyDone);
+        let other = ProviderRef::parse("pi_2").expect("id");
+        assert_eq!(awaiting.attach_payment(&other, "s", now), Decision::Refused(OrderStatus::AwaitingPayment));
+        assert_eq!(awaiting.confirm(now), Decision::Refused(OrderStatus::AwaitingPayment), "not before payment");
+        let paid = moved(awaiting.payment_succeeded(&intent(), now));
+        assert_eq!((paid.status, payment_status(&paid)), (OrderStatus::Paid, Some(PaymentStatus::Succeeded)));
+        assert_eq!(paid.payment.as_ref().and_then(|p| p.client_secret.clone()), None);
+        assert_eq!(paid.payment_succeeded(&intent(), now), Decision::AlreadyDone, "a duplicate event");
+        assert_eq!(paid.payment_ended(&intent(), PaymentEnd::Failed, now), Decision::AlreadyDone, "a stale failure");
+        assert_eq!(awaiting.payment_succeeded(&other, now), Decision::Refused(OrderStatus::AwaitingPayment));
+        let confirmed = moved(paid.confirm(now));
         assert_eq!((confirmed.status, confirmed.updated_at), (OrderStatus::Confirmed, now));
         assert_eq!(confirmed.confirm(now), Decision::AlreadyDone, "a duplicate message changes nothing");
+        assert_eq!(confirmed.follow_up(), None);
+        assert_eq!(paid.follow_up(), Some(FollowUp::Confirmation));
+        assert_eq!(awaiting.follow_up(), Some(FollowUp::Payment));
+    }
+
+    #[test]
+    fn a_failed_payment_cancels_and_a_late_success_is_refunded() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let awaiting = awaiting();
+        let failed = moved(awaiting.payment_ended(&intent(), PaymentEnd::Failed, now));
+        assert!(awaiting.returns_stock(&failed));
+        assert_eq!((failed.status, payment_status(&failed)), (OrderStatus::Cancelled, Some(PaymentStatus::Failed)));
+        assert_eq!(failed.settlement(), Some(Settlement::CancelIntent(intent())), "a failed intent can be retried");
+        let canceled = moved(failed.payment_ended(&intent(), PaymentEnd::Canceled, now));
+        assert_eq!((canceled.settlement(), canceled.follow_up()), (None, None));
+        assert_eq!(canceled.payment_ended(&intent(), PaymentEnd::Canceled, now), Decision::AlreadyDone);
+        let late = moved(canceled.payment_succeeded(&intent(), now));
+        assert_eq!((late.status, payment_status(&late)), (OrderStatus::Cancelled, Some(PaymentStatus::Succeeded)));
+        assert!(!canceled.returns_stock(&late), "the stock came back once");
+        let amount = late.total;
+        assert_eq!(late.settlement(), Some(Settlement::Refund { intent_id: intent(), amount }));
+        assert_eq!(late.follow_up(), Some(FollowUp::Settlement));
+        let refund = Refund { refund_id: ProviderRef::parse("re_1").expect("id"), amount, at: now };
+        let refunded = moved(late.refunded(refund.clone(), now));
+        assert_eq!(payment_status(&refunded), Some(PaymentStatus::Refunded));
+        assert_eq!((refunded.settlement(), refunded.refunded(refund.clone(), now)), (None, Decision::AlreadyDone));
+        assert_eq!(refunded.payment_succeeded(&intent(), now), Decision::AlreadyDone, "no second refund");
+        assert_eq!(paid().refunded(refund, now), Decision::Refused(OrderStatus::Paid), "only a cancelled order");
+    }
+
+    #[test]
+    fn expiry_follows_what_the_provider_said_about_the_intent() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let awaiting = awaiting();
+        let expired = moved(awaiting.expire(Some(IntentState::Canceled), now));
+        assert_eq!((expired.status, expired.settlement()), (OrderStatus::Cancelled, None));
+        let paid_meanwhile = moved(awaiting.expire(Some(IntentState::Succeeded), now));
+        assert_eq!(paid_meanwhile.status, OrderStatus::Paid, "a payment that won the race is kept");
+        let unreachable = moved(awaiting.expire(None, now));
+        assert_eq!(unreachable.status, OrderStatus::Cancelled);
+        assert_eq!(unreachable.settlement(), Some(Settlement::CancelIntent(intent())), "cancelled when reachable");
+        assert_eq!(paid().expire(None, now), Decision::AlreadyDone);
+        let never_attached = moved(two_artisan_order().expire(None, now));
+        assert_eq!((never_attached.status, never_attached.settlement()), (OrderStatus::Cancelled, None));
+    }
+
+    #[test]
+    fn cancelling_after_payment_owes_a_refund_and_before_it_cancels_the_intent() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let unpaid = moved(awaiting().cancel(now));
+        assert_eq!(unpaid.settlement(), Some(Settlement::CancelIntent(intent())));
+        assert_eq!(unpaid.payment.as_ref().and_then(|p| p.client_secret.clone()), None);
+        let confirmed = moved(paid().confirm(now));
         let cancelled = moved(confirmed.cancel(now));
-        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+        assert!(confirmed.returns_stock(&cancelled));
+        assert!(matches!(cancelled.settlement(), Some(Settlement::Refund { .. })));
         assert_eq!(cancelled.cancel(now), Decision::AlreadyDone, "a repeated cancel answers as the first");
         assert_eq!(cancelled.confirm(now), Decision::Refused(OrderStatus::Cancelled));
         let ana = UserId::parse("ana").expect("id");
-        assert_eq!(placed.ship_part(&ana, now), Decision::Refused(OrderStatus::Placed), "ships only once confirmed");
+        assert_eq!(awaiting().ship_part(&ana, now), Decision::Refused(OrderStatus::AwaitingPayment));
+        assert_eq!(paid().ship_part(&ana, now), Decision::Refused(OrderStatus::Paid), "ships only once confirmed");
         assert_eq!(cancelled.ship_part(&ana, now), Decision::Refused(OrderStatus::Cancelled));
     }
 
@@ -331,19 +657,23 @@ mod tests {
     fn the_last_part_to_ship_ships_the_order_and_nothing_cancels_it_after_the_first() {
         let now = OffsetDateTime::UNIX_EPOCH;
         let (ana, bo) = (UserId::parse("ana").expect("id"), UserId::parse("bo").expect("id"));
-        let confirmed = moved(two_artisan_order().confirm(now));
+        let confirmed = moved(paid().confirm(now));
         let half = moved(confirmed.ship_part(&ana, now));
         assert_eq!(half.status, OrderStatus::Confirmed, "bo has not shipped");
         assert_eq!((half.part_status(&ana), half.part_status(&bo)), (OrderStatus::Shipped, OrderStatus::Confirmed));
         assert_eq!(half.ship_part(&ana, now), Decision::AlreadyDone);
         assert_eq!(half.cancel(now), Decision::Refused(OrderStatus::Shipped), "a part is on its way");
+        let owed = confirmed.payouts_owed(&half);
+        assert_eq!(owed.iter().map(|p| (p.artisan_id.as_str(), p.amount.amount)).collect::<Vec<_>>(), [("ana", 90)]);
         let shipped = moved(half.ship_part(&bo, now));
+        assert_eq!(half.payouts_owed(&shipped).len(), 1, "bo's share, and ana's not again");
         assert_eq!(shipped.status, OrderStatus::Shipped);
         assert_eq!(shipped.shipped_artisans, vec![ana.clone(), bo.clone()]);
         assert_eq!(shipped.cancel(now), Decision::Refused(OrderStatus::Shipped));
         let view = half.for_artisan(&ana);
         assert_eq!((view.status, view.items.len(), view.total.amount), (OrderStatus::Shipped, 1, 100));
         assert!(view.shipped_artisans.is_empty() && view.contact_email.is_none());
+        assert!(view.payment.is_none() && view.shares.is_empty(), "nothing of the payment or the split");
     }
 
     #[test]
@@ -360,46 +690,38 @@ mod tests {
     }
 
     #[test]
-    fn an_order_captures_prices_and_totals() {
-        let (a, b) = (product(1, "ana", 1250, 5), product(2, "bo", 300, 5));
-        let order = Order::place(
-            OrderId::from_parts(9, 9),
-            UserId::parse("alice").expect("id"),
-            &lines(&[(&a.product_id, 2), (&b.product_id, 3)]),
-            &[a.clone(), b.clone()],
-            OffsetDateTime::UNIX_EPOCH,
+    fn an_order_captures_prices_totals_and_each_artisans_share() {
+        let (a, b, c) = (product(1, "ana", 1250, 5), product(2, "bo", 300, 5), product(3, "ana", 5, 5));
+        let order = place(
+            &lines(&[(&a.product_id, 2), (&b.product_id, 3), (&c.product_id, 1)]),
+            &[a.clone(), b.clone(), c.clone()],
         )
         .expect("placeable");
-        assert_eq!(order.total.amount, 2 * 1250 + 3 * 300);
+        assert_eq!(order.total.amount, 2 * 1250 + 3 * 300 + 5);
+        assert_eq!((order.status, order.payment.clone()), (OrderStatus::AwaitingPayment, None));
         assert_eq!(order.items[0].unit_price.amount, 1250);
         assert_eq!(order.artisans().len(), 2);
         assert_eq!(order.for_artisan(&b.artisan_id).total.amount, 900);
+        // 10 %, rounded down: ana's 2505 pays 250, bo's 900 pays 90.
+        assert_eq!(order.share_of(&a.artisan_id).map(|s| s.amount.amount), Some(2505 - 250));
+        assert_eq!(order.share_of(&b.artisan_id).map(|s| s.amount.amount), Some(810));
+        assert!(serde_json::to_value(&order).expect("json").get("shares").is_none(), "the split is not shown");
     }
 
     #[test]
     fn unknown_archived_and_short_products_are_named() {
         let (a, mut b) = (product(1, "ana", 100, 1), product(2, "bo", 100, 5));
-        let user = UserId::parse("alice").expect("id");
-        let id = OrderId::from_parts(9, 9);
         let ghost = ProductId::from_parts(7, 7);
-        let err = Order::place(
-            id.clone(),
-            user.clone(),
-            &lines(&[(&ghost, 1)]),
-            std::slice::from_ref(&a),
-            OffsetDateTime::UNIX_EPOCH,
-        );
+        let err = place(&lines(&[(&ghost, 1)]), std::slice::from_ref(&a));
         assert_eq!(err, Err(PlaceError::Unknown(vec![ghost])));
-        let err = Order::place(
-            id.clone(),
-            user.clone(),
-            &lines(&[(&a.product_id, 2)]),
-            std::slice::from_ref(&a),
-            OffsetDateTime::UNIX_EPOCH,
-        );
+        let err = place(&lines(&[(&a.product_id, 2)]), std::slice::from_ref(&a));
         assert_eq!(err, Err(PlaceError::OutOfStock(vec![a.product_id.clone()])));
+        let cheap = product(3, "ana", 49, 5);
+        let err = place(&lines(&[(&cheap.product_id, 1)]), std::slice::from_ref(&cheap));
+        assert_eq!(err, Err(PlaceError::BelowMinimumCharge(cheap.price)), "under the provider's smallest charge");
+        assert!(place(&lines(&[(&cheap.product_id, 2)]), std::slice::from_ref(&cheap)).is_ok(), "98 cents is enough");
         b = b.archived(OffsetDateTime::UNIX_EPOCH);
-        let err = Order::place(id, user, &lines(&[(&b.product_id, 1)]), &[b.clone()], OffsetDateTime::UNIX_EPOCH);
+        let err = place(&lines(&[(&b.product_id, 1)]), &[b.clone()]);
         assert_eq!(err, Err(PlaceError::Unavailable(vec![b.product_id])));
     }
 }

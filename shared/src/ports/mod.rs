@@ -10,8 +10,10 @@ use crate::domain::{CartLine, Category, Product, ProductId, StockDelta, UserId};
 
 mod blobs;
 mod orders;
+mod payments;
 pub use blobs::*;
 pub use orders::*;
+pub use payments::*;
 
 /// Store failures, independent of the backend.
 #[derive(Debug, thiserror::Error)]

@@ -1,11 +1,12 @@
-//! Ports of the ordering side: orders, idempotency records, and the queue that carries `OrderPlaced`.
+//! Ports of the ordering side: orders, idempotency records, and the queue that carries paid orders to the worker.
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{Page, PageRequest, StoreError};
-use crate::domain::{IdempotencyKey, Order, OrderId, OrderStatus, ProductId, StockDelta, UserId};
+use crate::domain::{
+    FollowUp, IdempotencyKey, Order, OrderId, OrderRef, OrderStatus, Payout, ProductId, StockDelta, UserId,
+};
 
 /// The scope of one idempotency key: a user's key for one kind of request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +20,8 @@ pub struct IdempotencyScope {
 pub enum Claim {
     /// The key is ours: run the request.
     Fresh,
-    /// The request already ran and placed this order (as it was placed): answer with it again.
-    Replay(Order),
+    /// The request already ran and placed this order: answer with it again (as it is now).
+    Replay(OrderId),
     /// The same key is being served right now by another call.
     InProgress,
     /// The key was used for a different request.
@@ -75,6 +76,8 @@ pub struct OrderTransition<'a> {
     pub restock: &'a [Restock],
     /// Records the confirmation notice, pending delivery (a confirmation).
     pub record_notice: bool,
+    /// Payouts the move makes owed (a shipped part's share), each created once.
+    pub payouts: &'a [Payout],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,16 +128,13 @@ pub trait OrderStore: Send + Sync {
     /// Marks the confirmation notice delivered (after the notifier accepted it).
     async fn notice_sent(&self, id: &OrderId, now: OffsetDateTime) -> Result<(), StoreError>;
 
-    /// Orders still `placed` that were created before `before` (their `OrderPlaced` may have been lost).
-    async fn placed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<(UserId, OrderId)>, StoreError>;
-}
-
-/// The message that sets an order's follow-up going.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OrderPlaced {
-    pub order_id: OrderId,
-    pub user_id: UserId,
+    /// Orders owing `follow_up` ([`Order::follow_up`]) since before `before`, oldest first, at most `limit`.
+    async fn orders_due(
+        &self,
+        follow_up: FollowUp,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<OrderRef>, StoreError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +151,8 @@ pub trait Notifier: Send + Sync {
     async fn order_confirmed(&self, order: &Order) -> Result<(), NotifyError>;
 }
 
+/// Carries paid orders to the order worker, which confirms them (its message body is an [`OrderRef`]).
 #[async_trait]
 pub trait OrderQueue: Send + Sync {
-    async fn order_placed(&self, message: &OrderPlaced) -> Result<(), QueueError>;
+    async fn order_paid(&self, order: &OrderRef) -> Result<(), QueueError>;
 }

@@ -1,17 +1,20 @@
-//! Checkout: one idempotent, atomic order from buy-now lines or the cart. Prices come from the catalog (read
-//! strongly consistent), the write holds only while stock, status and price are still what was read, and a
-//! conflict or a change is re-read and retried before the client is asked to retry.
+//! Checkout: one idempotent, atomic order from buy-now lines or the cart, then its payment. Prices come from the
+//! catalog (read strongly consistent), the write holds only while stock, status and price are still what was
+//! read, and a conflict or a change is re-read and retried before the client is asked to retry. The order is
+//! placed awaiting payment; the provider's intent for its total is made after (named by the order, so a retry or
+//! a replay never makes two) and attached to it.
 
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use crate::domain::{
-    CheckoutLines, IdempotencyKey, Order, OrderId, PlaceError, ProductId, Purchase, UserId, ValidationErrors,
+    CheckoutLines, Decision, FeeRate, IdempotencyKey, Order, OrderId, OrderStatus, PlaceError, ProductId, Purchase,
+    UserId, ValidationErrors,
 };
 use crate::ports::{
-    CartStore, CatalogStore, Claim, Clock, IdempotencyScope, IdempotencyStore, OrderPlaced, OrderQueue, OrderStore,
-    PlaceOrderError,
+    CartStore, CatalogStore, Claim, Clock, IdempotencyScope, IdempotencyStore, OrderStore, OrderTransition,
+    PaymentProvider, PlaceOrderError, TransitionError,
 };
 
 use super::ServiceError;
@@ -42,8 +45,10 @@ pub struct CheckoutPorts<'a> {
     pub carts: &'a dyn CartStore,
     pub orders: &'a dyn OrderStore,
     pub idempotency: &'a dyn IdempotencyStore,
-    pub queue: &'a dyn OrderQueue,
+    pub payments: &'a dyn PaymentProvider,
     pub clock: &'a dyn Clock,
+    /// The marketplace's cut, fixed into the order's shares.
+    pub fee: FeeRate,
 }
 
 /// Who is buying: the user, and where their confirmation goes.
@@ -52,7 +57,8 @@ pub struct Buyer {
     pub contact_email: Option<String>,
 }
 
-/// What the checkout answered: a new order, or the order an earlier identical request placed.
+/// What the checkout answered: a new order, or the order an earlier identical request placed (as it is now),
+/// each with its payment attached while it awaits one.
 #[derive(Debug)]
 pub enum CheckoutOutcome {
     Placed(Order),
@@ -71,9 +77,11 @@ pub async fn checkout(
     loop {
         match ports.idempotency.claim(&scope, &fingerprint, ports.clock.now()).await? {
             Claim::Fresh => break,
-            Claim::Replay(order) => {
+            Claim::Replay(order_id) => {
                 metrics::count(Metric::IdempotentReplays);
-                return Ok(CheckoutOutcome::Replayed(order));
+                let order =
+                    ports.orders.get_order(&buyer.user, &order_id).await?.ok_or(ServiceError::NotFound("order"))?;
+                return Ok(CheckoutOutcome::Replayed(with_payment(ports, order).await?));
             }
             Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
             Claim::InProgress if std::time::Instant::now() < waited_until => {
@@ -95,12 +103,43 @@ pub async fn checkout(
         }
     })?;
     metrics::count(Metric::OrdersPlaced);
-    // After the commit, best effort: if this send is lost the sweeper re-sends orders stuck in `placed`.
-    let message = OrderPlaced { order_id: order.order_id.clone(), user_id: order.user_id.clone() };
-    if let Err(error) = ports.queue.order_placed(&message).await {
-        tracing::warn!(order_id = %order.order_id, error = %error, "OrderPlaced not sent; the sweeper will re-send it");
+    // The stock is reserved and the key completed: if the provider fails now, the client's retry with the same key
+    // is a replay, which makes (or finds) the intent; an order never paid expires after the payment window.
+    Ok(CheckoutOutcome::Placed(with_payment(ports, order).await?))
+}
+
+/// The order with its intent: made (or found again, by the order's name at the provider) and attached, while it
+/// awaits payment and has none yet. Any other order is answered as it is.
+pub async fn with_payment(ports: &CheckoutPorts<'_>, mut order: Order) -> Result<Order, ServiceError> {
+    if order.status != OrderStatus::AwaitingPayment || order.payment.is_some() {
+        return Ok(order);
     }
-    Ok(CheckoutOutcome::Placed(order))
+    let intent = ports.payments.create_intent(&order).await?;
+    for attempt in 0..CONFLICT_ATTEMPTS {
+        let next = match order.attach_payment(&intent.intent_id, &intent.client_secret, ports.clock.now()) {
+            Decision::Move(next) => next,
+            // Attached by a concurrent replay, or paid, expired or cancelled meanwhile: answer as it is.
+            Decision::AlreadyDone | Decision::Refused(_) => return Ok(order),
+        };
+        let transition =
+            OrderTransition { current: &order, next: &next, restock: &[], record_notice: false, payouts: &[] };
+        match ports.orders.save_transition(&transition).await {
+            Ok(()) => return Ok(next),
+            Err(TransitionError::Stale) => {
+                tokio::time::sleep(backoff(attempt)).await;
+                order = ports
+                    .orders
+                    .get_order(&order.user_id, &order.order_id)
+                    .await?
+                    .ok_or(ServiceError::NotFound("order"))?;
+                if order.status != OrderStatus::AwaitingPayment || order.payment.is_some() {
+                    return Ok(order);
+                }
+            }
+            Err(TransitionError::Store(error)) => return Err(error.into()),
+        }
+    }
+    Err(ServiceError::Busy)
 }
 
 /// The lines to buy, and the cart lines the order clears.
@@ -138,12 +177,22 @@ async fn place(
     for attempt in 0..CONFLICT_ATTEMPTS {
         // Re-read on every attempt: a conflict or a failed condition means the products just changed.
         let products = ports.catalog.get_products(&ids).await?;
-        let mut order =
-            Order::place(order_id.clone(), user.clone(), &lines, &products, now).map_err(|error| match error {
-                PlaceError::Unknown(ids) => ServiceError::UnknownProducts(ids),
-                PlaceError::Unavailable(ids) => ServiceError::ProductsUnavailable(ids),
-                PlaceError::OutOfStock(ids) => ServiceError::OutOfStock(ids),
-            })?;
+        let placed = Order::place(order_id.clone(), user.clone(), &lines, &products, ports.fee, now);
+        let mut order = placed.map_err(|error| match error {
+            PlaceError::Unknown(ids) => ServiceError::UnknownProducts(ids),
+            PlaceError::Unavailable(ids) => ServiceError::ProductsUnavailable(ids),
+            PlaceError::OutOfStock(ids) => ServiceError::OutOfStock(ids),
+            PlaceError::BelowMinimumCharge(total) => ValidationErrors::single(
+                "items",
+                format!(
+                    "the order total ({} minor units) is under the smallest charge of {} {}",
+                    total.amount,
+                    crate::domain::payment::MIN_CHARGE_MINOR,
+                    total.currency.code()
+                ),
+            )
+            .into(),
+        })?;
         order.contact_email = buyer.contact_email.clone();
         match ports.orders.place_order(&order, scope, &clear_cart).await {
             Ok(()) => return Ok(order),

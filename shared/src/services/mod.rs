@@ -1,14 +1,16 @@
-//! Use cases: what a request means for the catalog and the cart, on top of the ports. No HTTP, no AWS.
+//! Use cases: what a request or a message means for the catalog, carts, orders and payments, on top of the ports.
+//! No HTTP, no AWS.
 
 pub mod carts;
 pub mod catalog;
 pub mod checkout;
 pub mod images;
 pub mod orders;
+pub mod payments;
 pub mod products;
 
 use crate::domain::{ProductId, ValidationErrors};
-use crate::ports::{StockChangeError, StoreError};
+use crate::ports::{EventError, PaymentError, QueueError, StockChangeError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -40,4 +42,14 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Stock(#[from] StockChangeError),
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    /// A payment in flight at the provider: neither cancellable nor settled yet; try again later.
+    #[error("the payment is still being processed")]
+    PaymentPending,
+    /// A webhook delivery that is unsigned, wrongly signed, stale or unreadable.
+    #[error("payment event refused: {0}")]
+    BadEvent(EventError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }

@@ -1,13 +1,14 @@
-//! After checkout: reading orders, cancelling, shipping, confirming (the worker) and re-sending lost messages
-//! (the sweeper). Every move is read, decided by the domain (`Order::cancel`, `ship_part`, `confirm`) and written
-//! under the condition that the order is still as read; a write that finds it changed reads and decides again.
+//! After checkout: reading orders, cancelling, shipping and confirming (the worker). Every move goes through
+//! [`move_order`]: read, decided by the domain (`Order::cancel`, `ship_part`, `confirm`, the payment moves),
+//! written under the condition that the order is still as read, with what goes with it; a write that finds the
+//! order changed reads and decides again.
 
-use time::Duration;
+use time::OffsetDateTime;
 
-use crate::domain::{Decision, Order, OrderId, OrderStatus, StockDelta, UserId, returnable_units};
+use crate::domain::{Decision, Order, OrderId, OrderRef, OrderStatus, StockDelta, UserId, returnable_units};
 use crate::ports::{
-    CatalogStore, Clock, Notifier, OrderPlaced, OrderQueue, OrderStore, OrderTransition, Page, PageRequest, Restock,
-    TransitionError,
+    CatalogStore, Clock, Notifier, OrderQueue, OrderStore, OrderTransition, Page, PageRequest, PaymentMessage,
+    PaymentQueue, Restock, TransitionError,
 };
 
 use super::ServiceError;
@@ -15,6 +16,18 @@ use super::checkout::backoff;
 
 /// Read-decide-write rounds before a move that keeps meeting concurrent changes answers 503.
 const TRANSITION_ATTEMPTS: u32 = 5;
+
+/// What moving orders needs.
+pub struct OrderPorts<'a> {
+    pub orders: &'a dyn OrderStore,
+    /// Strongly consistent: the stock a cancellation returns is bounded by it.
+    pub catalog: &'a dyn CatalogStore,
+    pub clock: &'a dyn Clock,
+    /// Paid orders, to the order worker.
+    pub order_queue: &'a dyn OrderQueue,
+    /// Settlements and payouts, to the payment worker.
+    pub payment_queue: &'a dyn PaymentQueue,
+}
 
 pub async fn get(orders: &dyn OrderStore, user: &UserId, id: &OrderId) -> Result<Order, ServiceError> {
     orders.get_order(user, id).await?.ok_or(ServiceError::NotFound("order"))
@@ -33,17 +46,61 @@ pub async fn list_for_artisan(
     Ok(orders.list_artisan_orders(artisan, status, page).await?)
 }
 
-/// Writes a decided move; `false` when the order (or a product's stock) changed since it was read.
-async fn save(orders: &dyn OrderStore, transition: OrderTransition<'_>, attempt: u32) -> Result<bool, ServiceError> {
-    match orders.save_transition(&transition).await {
-        Ok(()) => Ok(true),
-        Err(TransitionError::Stale) => {
-            tracing::info!(attempt, order_id = %transition.current.order_id, "order changed while moving; reading again");
-            tokio::time::sleep(backoff(attempt)).await;
-            Ok(false)
+/// How a move ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moved {
+    /// Written: the order after the move.
+    Done(Order),
+    /// Already where the move leads (a retry, a duplicate, a late event): the order as it is.
+    Already(Order),
+    /// Not allowed from where the order is (in this status).
+    Refused(Order, OrderStatus),
+}
+
+impl Moved {
+    /// The order as it is after the call, whichever way it ended.
+    pub fn order(&self) -> &Order {
+        match self {
+            Moved::Done(order) | Moved::Already(order) | Moved::Refused(order, _) => order,
         }
-        Err(TransitionError::Store(error)) => Err(error.into()),
     }
+}
+
+/// Reads the order, lets `decide` decide, and writes the move with what goes with it (the stock back for a move
+/// into `cancelled`, the confirmation notice for a confirmation, the payouts a shipment makes owed), under the
+/// condition that the order is still as read; a changed order is read and decided again.
+pub async fn move_order(
+    ports: &OrderPorts<'_>,
+    user: &UserId,
+    id: &OrderId,
+    decide: impl Fn(&Order, OffsetDateTime) -> Decision,
+) -> Result<Moved, ServiceError> {
+    for attempt in 0..TRANSITION_ATTEMPTS {
+        let order = get(ports.orders, user, id).await?;
+        let next = match decide(&order, ports.clock.now()) {
+            Decision::Move(next) => next,
+            Decision::AlreadyDone => return Ok(Moved::Already(order)),
+            Decision::Refused(from) => return Ok(Moved::Refused(order, from)),
+        };
+        let restock = if order.returns_stock(&next) { restock_of(ports.catalog, &order).await? } else { Vec::new() };
+        let payouts = order.payouts_owed(&next);
+        let transition = OrderTransition {
+            current: &order,
+            next: &next,
+            restock: &restock,
+            record_notice: order.confirms(&next),
+            payouts: &payouts,
+        };
+        match ports.orders.save_transition(&transition).await {
+            Ok(()) => return Ok(Moved::Done(next)),
+            Err(TransitionError::Stale) => {
+                tracing::info!(attempt, order_id = %id, "order changed while moving; reading again");
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(TransitionError::Store(error)) => return Err(error.into()),
+        }
+    }
+    Err(ServiceError::Busy)
 }
 
 fn refused(from: OrderStatus, to: OrderStatus) -> ServiceError {
@@ -71,80 +128,62 @@ async fn restock_of(catalog: &dyn CatalogStore, order: &Order) -> Result<Vec<Res
     Ok(restock)
 }
 
-/// The shopper cancels before anything shipped; the stock returns in the same write. Cancelling a cancelled
-/// order answers with it (a retried or repeated cancel is not an error).
-pub async fn cancel(
-    orders: &dyn OrderStore,
-    catalog: &dyn CatalogStore,
-    clock: &dyn Clock,
-    user: &UserId,
-    id: &OrderId,
-) -> Result<Order, ServiceError> {
-    for attempt in 0..TRANSITION_ATTEMPTS {
-        let order = get(orders, user, id).await?;
-        let next = match order.cancel(clock.now()) {
-            Decision::Move(next) => next,
-            Decision::AlreadyDone => return Ok(order),
-            Decision::Refused(from) => return Err(refused(from, OrderStatus::Cancelled)),
-        };
-        let restock = restock_of(catalog, &order).await?;
-        let transition = OrderTransition { current: &order, next: &next, restock: &restock, record_notice: false };
-        if save(orders, transition, attempt).await? {
-            return Ok(next);
-        }
+/// Hands a cancelled order's open payment to the payment worker (its intent cancelled, or its money refunded).
+/// Best effort: the reconciler settles what is still open after a while.
+async fn settle_later(queue: &dyn PaymentQueue, order: &Order) {
+    if order.settlement().is_none() {
+        return;
     }
-    Err(ServiceError::Busy)
+    let message = PaymentMessage::Settle(OrderRef { user_id: order.user_id.clone(), order_id: order.order_id.clone() });
+    if let Err(error) = queue.send(&message).await {
+        tracing::warn!(order_id = %order.order_id, %error, "settlement not queued; the reconciler will settle it");
+    }
 }
 
-/// The artisan ships their part of a confirmed order; the answer is their view of it. Shipping a part that
-/// shipped answers with it.
-pub async fn ship(
-    orders: &dyn OrderStore,
-    clock: &dyn Clock,
-    artisan: &UserId,
-    id: &OrderId,
-) -> Result<Order, ServiceError> {
-    let part = orders.get_artisan_order(artisan, id).await?.ok_or(ServiceError::NotFound("order"))?;
-    for attempt in 0..TRANSITION_ATTEMPTS {
-        let order = get(orders, &part.user_id, id).await?;
-        let next = match order.ship_part(artisan, clock.now()) {
-            Decision::Move(next) => next,
-            Decision::AlreadyDone => return Ok(order.for_artisan(artisan)),
-            Decision::Refused(from) => return Err(refused(from, OrderStatus::Shipped)),
-        };
-        let transition = OrderTransition { current: &order, next: &next, restock: &[], record_notice: false };
-        if save(orders, transition, attempt).await? {
-            return Ok(next.for_artisan(artisan));
+/// The shopper cancels before anything shipped; the stock returns in the same write, and a payment already made
+/// is refunded (by the payment worker). Cancelling a cancelled order answers with it.
+pub async fn cancel(ports: &OrderPorts<'_>, user: &UserId, id: &OrderId) -> Result<Order, ServiceError> {
+    match move_order(ports, user, id, |order, now| order.cancel(now)).await? {
+        Moved::Done(order) => {
+            settle_later(ports.payment_queue, &order).await;
+            Ok(order)
         }
+        Moved::Already(order) => Ok(order),
+        Moved::Refused(_, from) => Err(refused(from, OrderStatus::Cancelled)),
     }
-    Err(ServiceError::Busy)
 }
 
-/// What the worker did with one `OrderPlaced`.
+/// The artisan ships their part of a confirmed order; the answer is their view of it. Their share becomes owed
+/// with the same write and goes to the payment worker. Shipping a part that shipped answers with it.
+pub async fn ship(ports: &OrderPorts<'_>, artisan: &UserId, id: &OrderId) -> Result<Order, ServiceError> {
+    let part = ports.orders.get_artisan_order(artisan, id).await?.ok_or(ServiceError::NotFound("order"))?;
+    match move_order(ports, &part.user_id, id, |order, now| order.ship_part(artisan, now)).await? {
+        Moved::Done(order) => {
+            let message = PaymentMessage::Payout { artisan_id: artisan.clone(), order_id: id.clone() };
+            if let Err(error) = ports.payment_queue.send(&message).await {
+                tracing::warn!(order_id = %id, %error, "payout not queued; the reconciler will pay it");
+            }
+            Ok(order.for_artisan(artisan))
+        }
+        Moved::Already(order) => Ok(order.for_artisan(artisan)),
+        Moved::Refused(_, from) => Err(refused(from, OrderStatus::Shipped)),
+    }
+}
+
+/// What the worker did with one paid order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirmation {
     /// Confirmed now; the notice was recorded by this delivery.
     Confirmed(Order),
-    /// Already past `placed` (a duplicate delivery, or cancelled first): nothing moved. The order as it is.
+    /// Not `paid` (a duplicate delivery, or cancelled first): nothing moved. The order as it is.
     AlreadyHandled(Order),
 }
 
-pub async fn confirm(
-    orders: &dyn OrderStore,
-    clock: &dyn Clock,
-    message: &OrderPlaced,
-) -> Result<Confirmation, ServiceError> {
-    for attempt in 0..TRANSITION_ATTEMPTS {
-        let order = get(orders, &message.user_id, &message.order_id).await?;
-        let Decision::Move(next) = order.confirm(clock.now()) else {
-            return Ok(Confirmation::AlreadyHandled(order));
-        };
-        let transition = OrderTransition { current: &order, next: &next, restock: &[], record_notice: true };
-        if save(orders, transition, attempt).await? {
-            return Ok(Confirmation::Confirmed(next));
-        }
-    }
-    Err(ServiceError::Busy)
+pub async fn confirm(ports: &OrderPorts<'_>, paid: &OrderRef) -> Result<Confirmation, ServiceError> {
+    Ok(match move_order(ports, &paid.user_id, &paid.order_id, |order, now| order.confirm(now)).await? {
+        Moved::Done(order) => Confirmation::Confirmed(order),
+        Moved::Already(order) | Moved::Refused(order, _) => Confirmation::AlreadyHandled(order),
+    })
 }
 
 /// Delivers the order's confirmation if its notice is still pending, then marks it delivered: at least once per
@@ -161,23 +200,4 @@ pub async fn deliver_confirmation(
     notifier.order_confirmed(order).await?;
     orders.notice_sent(&order.order_id, clock.now()).await?;
     Ok(true)
-}
-
-/// Re-sends `OrderPlaced` for orders stuck in `placed`; returns how many were re-sent.
-pub async fn sweep(
-    orders: &dyn OrderStore,
-    queue: &dyn OrderQueue,
-    clock: &dyn Clock,
-    stuck_after: Duration,
-) -> Result<usize, ServiceError> {
-    let stuck = orders.placed_before(clock.now() - stuck_after, 100).await?;
-    let mut sent = 0;
-    for (user_id, order_id) in stuck {
-        let message = OrderPlaced { order_id, user_id };
-        match queue.order_placed(&message).await {
-            Ok(()) => sent += 1,
-            Err(error) => tracing::warn!(order_id = %message.order_id, %error, "re-send failed; next sweep retries"),
-        }
-    }
-    Ok(sent)
 }

@@ -29,10 +29,20 @@ pub enum Metric {
     /// A public catalog read answered from the in-function cache, or read through it.
     CacheHits,
     CacheMisses,
+    /// An order's payment went through (the provider's event, or found paid by the sweeper or the reconciler).
+    PaymentsSucceeded,
+    /// A payment failed or was cancelled at the provider; the order was cancelled and its stock returned.
+    PaymentsFailed,
+    /// A cancelled order's payment went back to the shopper.
+    PaymentsRefunded,
+    /// An artisan's share transferred to their connected account.
+    PayoutsTransferred,
+    /// An order unpaid after the payment window, cancelled by the sweeper.
+    OrdersExpired,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 9] = [
+    pub const ALL: [Metric; 14] = [
         Metric::OrdersPlaced,
         Metric::OutOfStock,
         Metric::ConflictsRetried,
@@ -42,6 +52,11 @@ impl Metric {
         Metric::DlqSends,
         Metric::CacheHits,
         Metric::CacheMisses,
+        Metric::PaymentsSucceeded,
+        Metric::PaymentsFailed,
+        Metric::PaymentsRefunded,
+        Metric::PayoutsTransferred,
+        Metric::OrdersExpired,
     ];
 
     /// The CloudWatch metric name.
@@ -56,6 +71,11 @@ impl Metric {
             Metric::DlqSends => "DlqSends",
             Metric::CacheHits => "CacheHits",
             Metric::CacheMisses => "CacheMisses",
+            Metric::PaymentsSucceeded => "PaymentsSucceeded",
+            Metric::PaymentsFailed => "PaymentsFailed",
+            Metric::PaymentsRefunded => "PaymentsRefunded",
+            Metric::PayoutsTransferred => "PayoutsTransferred",
+            Metric::OrdersExpired => "OrdersExpired",
         }
     }
 
@@ -71,6 +91,11 @@ impl Metric {
             Metric::DlqSends => "storefront_dlq_sends_total",
             Metric::CacheHits => "storefront_cache_hits_total",
             Metric::CacheMisses => "storefront_cache_misses_total",
+            Metric::PaymentsSucceeded => "storefront_payments_succeeded_total",
+            Metric::PaymentsFailed => "storefront_payments_failed_total",
+            Metric::PaymentsRefunded => "storefront_payments_refunded_total",
+            Metric::PayoutsTransferred => "storefront_payouts_transferred_total",
+            Metric::OrdersExpired => "storefront_orders_expired_total",
         }
     }
 

@@ -1,5 +1,5 @@
 //! `IdempotencyStore` on DynamoDB: one item per (user, key), expiring after 24 hours. A claim is completed by the
-//! checkout transaction itself ([`completion`]), with the order it placed.
+//! checkout transaction itself ([`completion`]), with the id of the order it placed.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
@@ -9,7 +9,7 @@ use super::items::*;
 use super::keys::*;
 use super::write::update;
 use super::{DynamoStore, store_error};
-use crate::domain::{Order, RequestToken};
+use crate::domain::{Order, OrderId, RequestToken};
 use crate::ports::{Claim, IdempotencyScope, IdempotencyStore, StoreError};
 
 /// How long a key is remembered.
@@ -25,20 +25,20 @@ fn scope_key(scope: &IdempotencyScope) -> Item {
     idempotency_key(&scope.user, scope.key.as_str())
 }
 
-/// The transaction item that completes a claim with the order it placed; it holds only while the claim is still in
-/// progress (not taken over after its lock ran out).
+/// The transaction item that completes a claim with the order it placed (its id: a replay answers with the order
+/// as it is by then, paid or not); it holds only while the claim is still in progress (not taken over after its
+/// lock ran out).
 pub fn completion(table: &str, scope: &IdempotencyScope, order: &Order) -> Result<TransactWriteItem, StoreError> {
     update(
         Update::builder()
             .table_name(table)
             .set_key(Some(scope_key(scope)))
-            .update_expression("SET #state = :completed, #order = :order, updated_at = :now")
+            .update_expression("SET #state = :completed, order_id = :order, updated_at = :now")
             .condition_expression("#state = :in_progress")
             .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#order", "order")
             .expression_attribute_values(":completed", s(COMPLETED))
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":order", placed_order_json(order))
+            .expression_attribute_values(":order", s(order.order_id.as_str()))
             .expression_attribute_values(":now", timestamp(order.created_at)),
     )
 }
@@ -90,7 +90,10 @@ impl IdempotencyStore for DynamoStore {
                     return Ok(Claim::Mismatch);
                 }
                 if get_s(&existing, "state").ok() == Some(COMPLETED) {
-                    return Ok(Claim::Replay(replayed_order(&existing)?));
+                    let order = get_s(&existing, "order_id")?;
+                    return Ok(Claim::Replay(
+                        OrderId::parse(order).ok_or_else(|| StoreError::unexpected("malformed idempotency record"))?,
+                    ));
                 }
                 Ok(Claim::InProgress)
             }

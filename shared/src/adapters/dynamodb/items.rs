@@ -9,8 +9,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::keys::*;
 use crate::domain::{
-    CartLine, Category, Currency, Money, Order, OrderId, OrderLine, OrderStatus, Product, ProductId, ProductImage,
-    ProductStatus, Quantity, UserId,
+    CartLine, Category, Currency, Money, Order, OrderId, OrderLine, OrderStatus, Payment, Payout, PayoutAccount,
+    PayoutStatus, Product, ProductId, ProductImage, ProductStatus, ProviderRef, Quantity, UserId,
 };
 use crate::ports::{ArtisanProfile, StoreError};
 
@@ -46,6 +46,11 @@ fn get_time(item: &Item, name: &str) -> Result<OffsetDateTime, StoreError> {
 
 fn get_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
     serde_json::from_str(get_s(item, name)?).map_err(|_| malformed(item, name))
+}
+
+/// A JSON attribute that may be absent.
+fn optional_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<Option<T>, StoreError> {
+    item.get(name).map(|_| get_json(item, name)).transpose()
 }
 
 fn json(value: &impl serde::Serialize) -> AttributeValue {
@@ -198,6 +203,19 @@ fn order_attributes(order: &Order, item: &mut Item) {
     }
 }
 
+/// What the moves condition on besides the status: the payment's status, `none` before there is one.
+pub fn payment_status_of(order: &Order) -> &'static str {
+    order.payment.as_ref().map_or("none", |p| p.status.as_str())
+}
+
+/// The order's place in the sharded index of owed work ([`Order::follow_up`]), if it owes any: under its kind,
+/// sorted by when it entered that state.
+pub fn open_keys(order: &Order) -> Option<(String, String)> {
+    let kind = follow_up_kind(order.follow_up()?);
+    let shard = shard_of(order.order_id.as_str());
+    Some((open_shard_key(kind, shard), open_sort_key(order.updated_at, order.order_id.as_str())))
+}
+
 /// The shopper's order item. `shipped_parts` counts `shipped_artisans`: the moves condition on it.
 pub fn order_item(order: &Order) -> Item {
     let mut item = order_key(&order.user_id, &order.order_id);
@@ -206,9 +224,15 @@ pub fn order_item(order: &Order) -> Item {
     item.insert("artisan_count".into(), n(order.artisans().len()));
     item.insert("shipped_parts".into(), n(order.shipped_artisans.len()));
     item.insert("shipped_artisans".into(), json(&order.shipped_artisans));
-    // In the sweeper's view until it leaves `placed`.
-    item.insert(SHARDED_INDEX_PK.into(), s(placed_shard_key(shard_of(order.order_id.as_str()))));
-    item.insert(SHARDED_INDEX_SK.into(), s(order.order_id.as_str()));
+    item.insert("payment_status".into(), s(payment_status_of(order)));
+    if let Some(payment) = &order.payment {
+        item.insert("payment".into(), json(payment));
+    }
+    item.insert("shares".into(), json(&order.shares));
+    if let Some((pk, sk)) = open_keys(order) {
+        item.insert(SHARDED_INDEX_PK.into(), s(pk));
+        item.insert(SHARDED_INDEX_SK.into(), s(sk));
+    }
     item
 }
 
@@ -231,23 +255,76 @@ pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
             get_n(item, "total_amount")?,
             Currency::parse(get_s(item, "currency")?).ok_or_else(|| malformed(item, "currency"))?,
         ),
-        shipped_artisans: match item.get("shipped_artisans") {
-            Some(_) => get_json(item, "shipped_artisans")?,
-            None => Vec::new(),
-        },
+        shipped_artisans: optional_json(item, "shipped_artisans")?.unwrap_or_default(),
         contact_email: item.get("contact_email").and_then(|v| v.as_s().ok()).cloned(),
+        payment: optional_json::<Payment>(item, "payment")?,
+        shares: optional_json(item, "shares")?.unwrap_or_default(),
         created_at: get_time(item, "created_at")?,
         updated_at: get_time(item, "updated_at")?,
     })
 }
 
-/// The order a completed idempotency record answers replays with (as it was placed).
-pub fn replayed_order(item: &Item) -> Result<Order, StoreError> {
-    get_json(item, "order")
+pub fn json_value(value: &impl serde::Serialize) -> AttributeValue {
+    json(value)
 }
 
-pub fn placed_order_json(order: &Order) -> AttributeValue {
-    json(order)
+// ---------------------------------------------------------------- payouts
+
+/// One payout in the artisan's ledger; in the index of owed work while it is accrued and not parked.
+pub fn payout_item(payout: &Payout) -> Item {
+    let mut item = payout_key(&payout.artisan_id, &payout.order_id);
+    item.insert("entity".into(), s("payout"));
+    item.insert("artisan_id".into(), s(payout.artisan_id.as_str()));
+    item.insert("order_id".into(), s(payout.order_id.as_str()));
+    item.insert("amount".into(), n(payout.amount.amount));
+    item.insert("currency".into(), s(payout.amount.currency.code()));
+    item.insert("status".into(), s(payout.status.as_str()));
+    if let Some(transfer) = &payout.transfer_id {
+        item.insert("transfer_id".into(), s(transfer.as_str()));
+    }
+    item.insert("created_at".into(), timestamp(payout.created_at));
+    item.insert("updated_at".into(), timestamp(payout.updated_at));
+    if payout.status == PayoutStatus::Accrued {
+        let id = format!("{}#{}", payout.order_id, payout.artisan_id);
+        item.insert(SHARDED_INDEX_PK.into(), s(open_shard_key(PAYOUT_KIND, shard_of(&id))));
+        item.insert(SHARDED_INDEX_SK.into(), s(open_sort_key(payout.created_at, &id)));
+    }
+    item
+}
+
+pub fn payout_from_item(item: &Item) -> Result<Payout, StoreError> {
+    Ok(Payout {
+        artisan_id: UserId::parse(get_s(item, "artisan_id")?).ok_or_else(|| malformed(item, "artisan_id"))?,
+        order_id: OrderId::parse(get_s(item, "order_id")?).ok_or_else(|| malformed(item, "order_id"))?,
+        amount: Money::new(
+            get_n(item, "amount")?,
+            Currency::parse(get_s(item, "currency")?).ok_or_else(|| malformed(item, "currency"))?,
+        ),
+        status: PayoutStatus::parse(get_s(item, "status")?).ok_or_else(|| malformed(item, "status"))?,
+        transfer_id: match item.get("transfer_id") {
+            Some(_) => {
+                Some(ProviderRef::parse(get_s(item, "transfer_id")?).ok_or_else(|| malformed(item, "transfer_id"))?)
+            }
+            None => None,
+        },
+        created_at: get_time(item, "created_at")?,
+        updated_at: get_time(item, "updated_at")?,
+    })
+}
+
+pub fn payout_account_item(artisan: &UserId, account: &PayoutAccount) -> Item {
+    let mut item = payout_account_key(artisan);
+    item.insert("entity".into(), s("payout_account"));
+    item.insert("account_id".into(), s(account.account_id.as_str()));
+    item.insert("connected_at".into(), timestamp(account.connected_at));
+    item
+}
+
+pub fn payout_account_from_item(item: &Item) -> Result<PayoutAccount, StoreError> {
+    Ok(PayoutAccount {
+        account_id: ProviderRef::parse(get_s(item, "account_id")?).ok_or_else(|| malformed(item, "account_id"))?,
+        connected_at: get_time(item, "connected_at")?,
+    })
 }
 
 #[cfg(test)]
@@ -278,11 +355,19 @@ mod tests {
         let product = product();
         let lines = CheckoutLines::parse(&[(product.product_id.to_string(), 2)]).expect("lines");
         let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
+        let fee = crate::domain::FeeRate::DEFAULT;
         let mut order =
-            Order::place(OrderId::from_parts(1, 1), UserId::parse("al").expect("id"), &lines, &[product], at)
+            Order::place(OrderId::from_parts(1, 1), UserId::parse("al").expect("id"), &lines, &[product], fee, at)
                 .expect("placed");
+        assert!(open_keys(&order).is_some_and(|(pk, _)| pk.starts_with("OPEN#payment#")), "awaiting payment");
+        let intent = ProviderRef::parse("pi_1").expect("id");
+        let crate::domain::Decision::Move(attached) = order.attach_payment(&intent, "pi_1_secret", at) else {
+            panic!("attached")
+        };
+        order = attached;
         order.shipped_artisans.push(UserId::parse("ana").expect("id"));
         order.contact_email = Some("al@example.com".into());
+        assert_eq!(order.shares.len(), 1);
         assert_eq!(order_from_item(&order_item(&order)).expect("maps back"), order);
     }
 

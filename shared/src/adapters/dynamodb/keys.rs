@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{Category, OrderId, ProductId, UserId};
+use crate::domain::{Category, FollowUp, OrderId, ProductId, UserId};
 
 /// A DynamoDB item (or key): attribute name → value.
 pub type Item = HashMap<String, AttributeValue>;
@@ -15,7 +15,9 @@ pub const SK: &str = "SK";
 pub const TTL: &str = "expires_at";
 
 /// GSI1, sharded time-ordered lists: every listed product under `CATALOG#0..3`, and (sparsely, overloading the
-/// index) every order still `placed` under `PLACED#0..3`, which the sweeper reads to find lost messages.
+/// index) the work still owed, under `OPEN#<kind>#0..3` sorted by when it became owed: orders awaiting payment,
+/// paid orders to confirm, cancelled orders whose payment is open, payouts to transfer. The sweeper and the
+/// reconciler read it; an item leaves it with the write that settles it.
 pub const SHARDED_INDEX: &str = "GSI1";
 pub const SHARDED_INDEX_PK: &str = "GSI1PK";
 pub const SHARDED_INDEX_SK: &str = "GSI1SK";
@@ -39,6 +41,9 @@ pub const ORDER_PREFIX: &str = "ORDER#";
 pub const ADJUSTMENT_PREFIX: &str = "ADJUST#";
 pub const IDEMPOTENCY_SK: &str = "IDEM";
 pub const NOTICE_SK: &str = "CONFIRMATION";
+pub const PAYOUT_PREFIX: &str = "PAYOUT#";
+pub const PAYOUT_ACCOUNT_SK: &str = "PAYOUT_ACCOUNT";
+pub const EVENT_SK: &str = "EVENT";
 
 fn s(value: String) -> AttributeValue {
     AttributeValue::S(value)
@@ -103,8 +108,43 @@ pub fn notice_key(order: &OrderId) -> Item {
     key(format!("NOTICE#{order}"), NOTICE_SK)
 }
 
-pub fn placed_shard_key(shard: u32) -> String {
-    format!("PLACED#{shard}")
+/// An artisan's share of one order, in the artisan's partition (their payouts ledger).
+pub fn payout_key(artisan: &UserId, order: &OrderId) -> Item {
+    key(artisan_pk(artisan), format!("{PAYOUT_PREFIX}{order}"))
+}
+
+pub fn payout_account_key(artisan: &UserId) -> Item {
+    key(artisan_pk(artisan), PAYOUT_ACCOUNT_SK)
+}
+
+/// A provider event the webhook queued (deduplication).
+pub fn event_key(event_id: &str) -> Item {
+    key(format!("EVENT#{event_id}"), EVENT_SK)
+}
+
+/// The kinds of owed work in the sharded index.
+pub fn follow_up_kind(follow_up: FollowUp) -> &'static str {
+    match follow_up {
+        FollowUp::Payment => "payment",
+        FollowUp::Confirmation => "confirmation",
+        FollowUp::Settlement => "settlement",
+    }
+}
+
+pub const PAYOUT_KIND: &str = "payout";
+
+pub fn open_shard_key(kind: &str, shard: u32) -> String {
+    format!("OPEN#{kind}#{shard}")
+}
+
+/// Sorts owed work by when it became owed (zero-padded epoch milliseconds), then by `id`.
+pub fn open_sort_key(since: time::OffsetDateTime, id: &str) -> String {
+    format!("{}#{id}", open_bound(since))
+}
+
+/// The sort key bound below which everything became owed before `before`.
+pub fn open_bound(before: time::OffsetDateTime) -> String {
+    format!("{:013}", crate::domain::epoch_millis(before))
 }
 
 pub fn catalog_shard_key(shard: u32) -> String {

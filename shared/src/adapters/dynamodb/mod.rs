@@ -6,6 +6,7 @@ mod idempotency;
 pub mod items;
 pub mod keys;
 mod orders;
+mod payments;
 pub mod schema;
 mod write;
 

@@ -13,7 +13,7 @@ use super::items::*;
 use super::keys::*;
 use super::write::{CONDITION_FAILED, Outcome, TRANSACTION_CONFLICT, put_new, stock_move, update};
 use super::{DynamoStore, store_error};
-use crate::domain::{Order, OrderId, OrderStatus, ProductId, StockDelta, UserId};
+use crate::domain::{FollowUp, Order, OrderId, OrderRef, OrderStatus, ProductId, StockDelta, UserId};
 use crate::ports::{
     IdempotencyScope, OrderStore, OrderTransition, Page, PageRequest, PlaceOrderError, StoreError, TransitionError,
 };
@@ -165,29 +165,51 @@ impl OrderStore for DynamoStore {
     async fn save_transition(&self, transition: &OrderTransition<'_>) -> Result<(), TransitionError> {
         let (current, next) = (transition.current, transition.next);
         let (id, now) = (&current.order_id, next.updated_at);
-        let mut expression =
-            "SET #status = :next, shipped_parts = :shipped_next, shipped_artisans = :shipped, updated_at = :now"
-                .to_owned();
-        if next.status != OrderStatus::Placed {
-            // Out of the sweeper's view.
-            expression.push_str(&format!(" REMOVE {SHARDED_INDEX_PK}, {SHARDED_INDEX_SK}"));
+        let mut set = vec![
+            "#status = :next",
+            "shipped_parts = :shipped_next",
+            "shipped_artisans = :shipped",
+            "payment_status = :payment_next",
+            "updated_at = :now",
+        ];
+        if next.payment.is_some() {
+            set.push("payment = :payment");
         }
-        let order = Update::builder()
+        let open = open_keys(next);
+        if open.is_some() {
+            set.push("#open_pk = :open_pk");
+            set.push("#open_sk = :open_sk");
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if open.is_none() {
+            // Nothing owed any more: out of the sweeper's and the reconciler's view.
+            expression.push_str(" REMOVE #open_pk, #open_sk");
+        }
+        let mut order = Update::builder()
             .table_name(&self.table)
             .set_key(Some(order_key(&current.user_id, id)))
             .update_expression(expression)
-            // Still as read: the same status, and no part shipped since.
-            .condition_expression("#status = :current AND shipped_parts = :shipped_now")
+            // Still as read: the same status, no part shipped since, the payment where it was.
+            .condition_expression(
+                "#status = :current AND shipped_parts = :shipped_now AND payment_status = :payment_now",
+            )
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#open_pk", SHARDED_INDEX_PK)
+            .expression_attribute_names("#open_sk", SHARDED_INDEX_SK)
             .expression_attribute_values(":next", s(next.status.as_str()))
             .expression_attribute_values(":current", s(current.status.as_str()))
             .expression_attribute_values(":shipped_next", n(next.shipped_artisans.len()))
             .expression_attribute_values(":shipped_now", n(current.shipped_artisans.len()))
-            .expression_attribute_values(
-                ":shipped",
-                s(serde_json::to_string(&next.shipped_artisans).map_err(StoreError::unexpected)?),
-            )
+            .expression_attribute_values(":shipped", json_value(&next.shipped_artisans))
+            .expression_attribute_values(":payment_next", s(payment_status_of(next)))
+            .expression_attribute_values(":payment_now", s(payment_status_of(current)))
             .expression_attribute_values(":now", timestamp(now));
+        if let Some(payment) = &next.payment {
+            order = order.expression_attribute_values(":payment", json_value(payment));
+        }
+        if let Some((pk, sk)) = open {
+            order = order.expression_attribute_values(":open_pk", s(pk)).expression_attribute_values(":open_sk", s(sk));
+        }
         let mut items = vec![update(order)?];
         for artisan in current.artisans() {
             let (from, to) = (current.part_status(&artisan), next.part_status(&artisan));
@@ -206,6 +228,10 @@ impl OrderStore for DynamoStore {
             notice.insert("created_at".into(), timestamp(now));
             notice.insert("sent".into(), AttributeValue::Bool(false));
             items.push(put_new(&self.table, notice)?);
+        }
+        for payout in transition.payouts {
+            // One per (artisan, order): a payout exists once, however the shipment is retried.
+            items.push(put_new(&self.table, payout_item(payout))?);
         }
         match self.transact(items, now).await? {
             Outcome::Written => Ok(()),
@@ -238,9 +264,34 @@ impl OrderStore for DynamoStore {
         Ok(())
     }
 
-    async fn placed_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<(UserId, OrderId)>, StoreError> {
-        // Order ids are ULIDs: the lowest id of `before`'s millisecond bounds the ones created earlier.
-        let bound = OrderId::from_parts(crate::domain::epoch_millis(before), 0);
+    async fn orders_due(
+        &self,
+        follow_up: FollowUp,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<OrderRef>, StoreError> {
+        let items = self.open_items(follow_up_kind(follow_up), before, limit).await?;
+        let mut due = Vec::new();
+        for item in &items {
+            let user = item.get("user_id").and_then(|v| v.as_s().ok()).and_then(|v| UserId::parse(v));
+            let order = item.get("order_id").and_then(|v| v.as_s().ok()).and_then(|v| OrderId::parse(v));
+            if let (Some(user_id), Some(order_id)) = (user, order) {
+                due.push(OrderRef { user_id, order_id });
+            }
+        }
+        Ok(due)
+    }
+}
+
+impl DynamoStore {
+    /// The items owing work of `kind` since before `before`, oldest first, from every shard of the index.
+    pub(super) async fn open_items(
+        &self,
+        kind: &str,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let bound = open_bound(before);
         let shards = (0..CATALOG_SHARDS).map(|shard| {
             self.client
                 .query()
@@ -249,22 +300,16 @@ impl OrderStore for DynamoStore {
                 .key_condition_expression("#pk = :pk AND #sk < :before")
                 .expression_attribute_names("#pk", SHARDED_INDEX_PK)
                 .expression_attribute_names("#sk", SHARDED_INDEX_SK)
-                .expression_attribute_values(":pk", s(placed_shard_key(shard)))
-                .expression_attribute_values(":before", s(bound.as_str()))
+                .expression_attribute_values(":pk", s(open_shard_key(kind, shard)))
+                .expression_attribute_values(":before", s(&bound))
                 .limit(limit.clamp(1, 1000) as i32)
                 .send()
         });
         let pages = try_join_all(shards).await.map_err(store_error)?;
-        let mut stuck = Vec::new();
-        for item in pages.iter().flat_map(|page| page.items()) {
-            let user = item.get("user_id").and_then(|v| v.as_s().ok()).and_then(|v| UserId::parse(v));
-            let order = item.get("order_id").and_then(|v| v.as_s().ok()).and_then(|v| OrderId::parse(v));
-            if let (Some(user), Some(order)) = (user, order) {
-                stuck.push((user, order));
-            }
-        }
-        stuck.sort_by(|a, b| a.1.cmp(&b.1));
-        stuck.truncate(limit);
-        Ok(stuck)
+        let mut items: Vec<Item> = pages.into_iter().flat_map(|page| page.items.unwrap_or_default()).collect();
+        let since = |item: &Item| item.get(SHARDED_INDEX_SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        items.sort_by_key(since);
+        items.truncate(limit);
+        Ok(items)
     }
 }
