@@ -92,6 +92,21 @@ pub async fn serve_image(
     }
 }
 
+/// `GET /assets/...`: the web pages' content-hashed assets, as CloudFront serves them from S3 (cached for a year).
+pub async fn serve_asset(axum::extract::Path(path): axum::extract::Path<String>) -> AxumResponse {
+    match storefront_web::assets::by_hashed(&path) {
+        Some(asset) => (
+            [
+                (http::header::CONTENT_TYPE, asset.content_type),
+                (http::header::CACHE_CONTROL, storefront_web::assets::IMMUTABLE),
+            ],
+            asset.bytes,
+        )
+            .into_response(),
+        None => problem(ApiError::not_found("asset")),
+    }
+}
+
 /// `GET /metrics`: business counters and per-route latencies, Prometheus text (CloudWatch EMF in AWS).
 pub async fn metrics() -> AxumResponse {
     (
@@ -123,7 +138,11 @@ pub async fn health(State(gateway): State<Gateway>) -> AxumResponse {
 /// `GET /dev/pay/{intent_id}`: the local test-card page for one payment intent (what Stripe's payment form is in
 /// production): pay it with a card that works or one that is declined, the webhook on time, late or lost. Local
 /// only.
-pub async fn payment_page(State(gateway): State<Gateway>, Path(intent_id): Path<String>) -> AxumResponse {
+pub async fn payment_page(
+    State(gateway): State<Gateway>,
+    Path(intent_id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<PayQuery>,
+) -> AxumResponse {
     let payments = &gateway.payments;
     let Some(intent) = payments.intent(&intent_id) else { return problem(ApiError::not_found("payment intent")) };
     let escape = |raw: &str| raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
@@ -132,9 +151,16 @@ pub async fn payment_page(State(gateway): State<Gateway>, Path(intent_id): Path<
     let order = escape(intent["metadata"]["order_id"].as_str().unwrap_or("-"));
     let id = escape(&intent_id);
     let payable = status.starts_with("requires_");
+    let return_to = local_path(query.return_to.as_deref());
+    let action = match return_to {
+        Some(path) => format!("/dev/pay/{id}?return={}", escape(&query_encode(path))),
+        None => format!("/dev/pay/{id}"),
+    };
+    let back =
+        return_to.map(|path| format!(r#"<p><a href="{}">Back to the order</a></p>"#, escape(path))).unwrap_or_default();
     let form = if payable {
         format!(
-            r#"<form method="post" action="/dev/pay/{id}">
+            r#"<form method="post" action="{action}">
   <fieldset><legend>Webhook</legend>
     <label><input type="radio" name="webhook" value="now" checked> delivered at once</label>
     <label><input type="radio" name="webhook" value="late"> late (after <input name="delay_seconds" type="number" min="1" max="3600" value="30" aria-label="delay in seconds"> s)</label>
@@ -145,7 +171,7 @@ pub async fn payment_page(State(gateway): State<Gateway>, Path(intent_id): Path<
 </form>"#
         )
     } else {
-        "<p>This payment is no longer open.</p>".to_owned()
+        format!("<p>This payment is no longer open.</p>{back}")
     };
     let page = format!(
         r#"<!doctype html>
@@ -175,12 +201,35 @@ struct PayForm {
     delay_seconds: Option<u64>,
 }
 
+#[derive(Deserialize, Default)]
+pub struct PayQuery {
+    /// Where a browser goes once paid (a path on this server: the order's page).
+    #[serde(rename = "return")]
+    return_to: Option<String>,
+}
+
+/// `raw` as a query string value.
+fn query_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A path on this server, never another site (no open redirect).
+fn local_path(raw: Option<&str>) -> Option<&str> {
+    raw.filter(|path| path.starts_with('/') && !path.starts_with("//") && !path.contains('\\'))
+}
+
 /// `POST /dev/pay/{intent_id}` (form: `outcome=succeed|decline`, `webhook=now|late|never`, `delay_seconds`): pays
 /// the intent at the stand-in, which sends the signed webhook. Browsers are sent back to the page; other clients
 /// (curl) get the intent as JSON. Local only.
 pub async fn pay(
     State(gateway): State<Gateway>,
     Path(intent_id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<PayQuery>,
     headers: http::HeaderMap,
     body: axum::body::Bytes,
 ) -> AxumResponse {
@@ -213,7 +262,10 @@ pub async fn pay(
     let wants_html =
         headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if wants_html {
-        return axum::response::Redirect::to(&format!("/dev/pay/{intent_id}")).into_response();
+        let to = local_path(query.return_to.as_deref())
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("/dev/pay/{intent_id}"));
+        return axum::response::Redirect::to(&to).into_response();
     }
     match json_response(http::StatusCode::OK, &intent) {
         Ok(response) => to_axum(response),

@@ -27,6 +27,8 @@ pub struct Gateway {
     pub jwt: Arc<JwtKey>,
     /// The payment provider stand-in, for the test-card page.
     pub payments: crate::payments::PaymentControls,
+    /// Codes of the local sign-in stand-in, issued and not yet traded.
+    pub grants: crate::signin::Grants,
 }
 
 pub fn problem(error: ApiError) -> AxumResponse {

@@ -25,6 +25,7 @@ pub mod secrets_manager;
 pub mod seed;
 pub mod server;
 pub mod ses;
+pub mod signin;
 pub mod sqs_wire;
 pub mod stack;
 

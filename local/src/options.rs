@@ -22,6 +22,8 @@ pub struct Options {
     pub fault_injection: bool,
     /// Run the workers and the jobs in-process (off when their Lambda binaries run under the harness).
     pub in_process_workers: bool,
+    /// Give the demo products photos on a new data dir (`make dev`; tests start without, faster).
+    pub seed_photos: bool,
     /// Put the recording proxies between function processes and the stand-ins (tests hold the grants to what they
     /// record); off, function processes reach the stand-ins directly (the bench times them without the extra hop).
     pub record_lambda_calls: bool,
@@ -39,6 +41,7 @@ impl Options {
             fault_injection: false,
             in_process_workers: true,
             record_lambda_calls: true,
+            seed_photos: false,
         }
     }
 
@@ -53,6 +56,7 @@ impl Options {
         };
         let data_dir = std::env::var_os("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".storefront"));
         let mut options = Self::new(port, data_dir);
+        options.seed_photos = true;
         if let Ok(raw) = std::env::var(storefront::config::PAYMENT_WINDOW_SECONDS) {
             let seconds: u32 = raw.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
                 StartError::Config(format!("PAYMENT_WINDOW_SECONDS must be a positive number of seconds, got {raw:?}"))

@@ -1,15 +1,17 @@
 //! The local router: every route function of the registry, mounted at its API Gateway path and called the way API
-//! Gateway invokes its Lambda (`gateway.rs`), beside the local-only endpoints (`endpoints.rs`).
+//! Gateway invokes its Lambda (`gateway.rs`), the web pages as the default route, `/images` and `/assets` as
+//! CloudFront serves them from S3, and the local-only endpoints (`endpoints.rs`, `signin.rs`).
 
 use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::routing::{MethodFilter, MethodRouter, get, post};
 use storefront::api::{ApiError, Route};
-use storefront_registry::FUNCTIONS;
+use storefront_registry::{FUNCTIONS, SITE};
 
-use crate::endpoints::{dev_token, health, metrics, openapi, pay, payment_page, serve_image};
+use crate::endpoints::{dev_token, health, metrics, openapi, pay, payment_page, serve_asset, serve_image};
 use crate::gateway::{Gateway, invoke, problem};
+use crate::signin;
 
 /// The API routes the local server mounts: those of the Lambda functions (held against template.yaml and
 /// openapi.yaml by a test). The local-only endpoints are not among them.
@@ -46,7 +48,12 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/dev/oauth2/authorize", get(signin::authorize_form).post(signin::authorize))
+        .route("/dev/oauth2/token", post(signin::token))
         .route("/images/{*path}", get(serve_image))
-        .fallback(|| async { problem(ApiError::route_not_found()) })
+        .route("/assets/{*path}", get(serve_asset))
+        // Everything else is the HTTP API's default route: the web pages (which answer an unknown API path with
+        // problem+json, as the API does).
+        .fallback(|state, req| invoke(SITE, state, Ok(axum::extract::Path(Default::default())), req))
         .with_state(gateway)
 }

@@ -1,7 +1,8 @@
 //! The embedded S3 stand-in: s3s-fs (S3 on the local file system, under the data dir) served on a loopback port
 //! with SigV4 checked, so the production adapter's presigned URLs work against it, content type included. Like a
 //! bucket with an event notification, it sends an `ObjectCreated` event for every object under `uploads/` to the
-//! image queue.
+//! image queue; like the bucket's CORS rule in template.yaml, it lets pages of any origin PUT to a presigned URL
+//! (the browser uploads photos straight to storage).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -85,6 +86,31 @@ impl S3 for NotifyingFs {
     }
 }
 
+/// The media bucket's CORS rule (template.yaml): any origin may PUT (the presigned URL is the authorization) and
+/// read; a preflight is answered here.
+async fn cors(
+    req: http::Request<hyper::body::Incoming>,
+    service: &s3s::service::S3Service,
+) -> Result<http::Response<s3s::Body>, s3s::HttpError> {
+    if req.method() == http::Method::OPTIONS && req.headers().contains_key("access-control-request-method") {
+        let headers = req.headers().get("access-control-request-headers").cloned();
+        let mut response = http::Response::new(s3s::Body::empty());
+        let h = response.headers_mut();
+        h.insert("access-control-allow-origin", http::HeaderValue::from_static("*"));
+        h.insert("access-control-allow-methods", http::HeaderValue::from_static("GET, HEAD, PUT"));
+        if let Some(headers) = headers {
+            h.insert("access-control-allow-headers", headers);
+        }
+        h.insert("access-control-max-age", http::HeaderValue::from_static("3000"));
+        return Ok(response);
+    }
+    let mut response = hyper::service::Service::call(service, req).await?;
+    let h = response.headers_mut();
+    h.insert("access-control-allow-origin", http::HeaderValue::from_static("*"));
+    h.insert("access-control-expose-headers", http::HeaderValue::from_static("ETag"));
+    Ok(response)
+}
+
 pub struct S3Engine {
     pub endpoint: String,
     task: JoinHandle<()>,
@@ -97,6 +123,10 @@ impl S3Engine {
         let mut builder = s3s::service::S3ServiceBuilder::new(NotifyingFs { inner: fs, notify });
         builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key, secret_key));
         let service = builder.build();
+        let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            let service = service.clone();
+            async move { cors(req, &service).await }
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
         let endpoint = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
         let task = tokio::spawn(async move {

@@ -144,3 +144,87 @@ pub async fn demo_catalog(catalog: &dyn CatalogStore) -> Result<usize, StoreErro
     }
     Ok(products.len())
 }
+
+/// A photo for a demo product: a plain studio backdrop and a piece drawn in the category's manner (a vase, a ring,
+/// woven stripes, wood grain, a print, a glass), its colours varied by `n`. JPEG, 800 × 600, as a phone would send.
+pub fn demo_photo(category: &str, n: u64) -> Vec<u8> {
+    let hue = |k: u64| ((n * 53 + k * 97) % 360) as f32;
+    let colour = |h: f32, s: f32, l: f32| -> [u8; 3] {
+        let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
+        let x = c * (1.0 - ((h / 60.0) % 2.0 - 1.0).abs());
+        let (r, g, b) = match (h / 60.0) as u32 {
+            0 => (c, x, 0.0),
+            1 => (x, c, 0.0),
+            2 => (0.0, c, x),
+            3 => (0.0, x, c),
+            4 => (x, 0.0, c),
+            _ => (c, 0.0, x),
+        };
+        let m = l - c / 2.0;
+        [((r + m) * 255.0) as u8, ((g + m) * 255.0) as u8, ((b + m) * 255.0) as u8]
+    };
+    let (backdrop, piece, accent) = (colour(hue(0), 0.25, 0.88), colour(hue(1), 0.45, 0.45), colour(hue(2), 0.5, 0.6));
+    let pixels = image::ImageBuffer::from_fn(800, 600, |x, y| {
+        let (fx, fy) = (x as f32 - 400.0, y as f32 - 320.0);
+        let shade = |c: [u8; 3], by: f32| c.map(|v| (v as f32 * by).clamp(0.0, 255.0) as u8);
+        let floor = if y > 470 { 0.93 } else { 1.0 };
+        let on_piece = match category {
+            "ceramics" => {
+                let body = (fx / 150.0).powi(2) + ((fy - 40.0) / 140.0).powi(2) < 1.0;
+                let neck = fx.abs() < 55.0 - (fy + 150.0).max(0.0) * 0.1 && fy > -200.0 && fy < -60.0;
+                body || neck
+            }
+            "jewelry" => {
+                let r = (fx * fx + fy * fy).sqrt();
+                (130.0..175.0).contains(&r)
+            }
+            "textiles" => fx.abs() < 260.0 && fy.abs() < 170.0,
+            "woodwork" => fx.abs() < 300.0 && (fy - 30.0).abs() < 90.0,
+            "prints" => fx.abs() < 180.0 && fy.abs() < 230.0,
+            _ => (fx / 170.0).powi(2) + (fy / 190.0).powi(2) < 1.0,
+        };
+        let rgb = if !on_piece {
+            shade(backdrop, floor)
+        } else {
+            match category {
+                "textiles" if (y / 24) % 3 == 1 => accent,
+                "woodwork" => shade(piece, 0.85 + 0.15 * ((fx * 0.05 + (fy * 0.02).sin() * 3.0).sin())),
+                "prints" => {
+                    let wave = (fy - 60.0) < 40.0 * ((fx * 0.03 + n as f32).sin());
+                    if wave { shade(accent, 1.0) } else { colour(hue(3), 0.2, 0.95) }
+                }
+                "jewelry" => shade(colour(45.0, 0.6, 0.55), 0.8 + 0.3 * ((fx + fy) / 300.0)),
+                _ => shade(piece, 1.0 - (fx / 900.0) + (fy / 1400.0)),
+            }
+        };
+        image::Rgb(rgb)
+    });
+    let mut jpeg = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85);
+    if image::DynamicImage::ImageRgb8(pixels).write_with_encoder(encoder).is_err() {
+        return Vec::new();
+    }
+    jpeg
+}
+
+/// Gives every demo product a photo, through the photo pipeline itself: the JPEG goes where an artisan's upload
+/// goes, and the image service checks, resizes and attaches it as it does any upload. For `make dev` (a shop with
+/// pictures); tests start without, faster.
+pub async fn demo_photos(app: &storefront::AppState) -> Result<usize, storefront::services::ServiceError> {
+    use storefront::domain::{UploadId, UploadKey};
+    use storefront::services::images::{UploadOutcome, process_upload};
+    let mut added = 0;
+    for (n, (product, _)) in demo_products().iter().enumerate() {
+        let upload = UploadKey {
+            artisan: product.artisan_id.clone(),
+            product: product.product_id.clone(),
+            upload_id: UploadId::from_parts(SEED_EPOCH_MS, 0x9407_0000 + n as u128),
+        };
+        let jpeg = demo_photo(product.category.as_str(), n as u64);
+        app.blobs.put(&upload.key(), jpeg, "image/jpeg", "no-store").await?;
+        if let UploadOutcome::Added(_) = process_upload(&app.image_ports(), &upload.key()).await? {
+            added += 1;
+        }
+    }
+    Ok(added)
+}

@@ -149,6 +149,10 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         payments_api_url: stand_ins.payments.endpoint.clone(),
         platform_fee: storefront::domain::FeeRate::DEFAULT,
         payment_window: options.payment_window,
+        site: storefront::config::SiteConfig {
+            storage_origin: stand_ins.s3.endpoint.clone(),
+            ..storefront::config::SiteConfig::default()
+        },
     };
     let lambda = LambdaSide::start(&stand_ins, &config, options.record_lambda_calls).await?;
     let outbox = Arc::new(LocalOutbox::default());
@@ -166,6 +170,10 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     // Seeded once per data dir; a seed cut short is finished on the next start (existing products are kept).
     let marker = options.data_dir.join(SEEDED_MARKER);
     let seeded = if marker.exists() { 0 } else { crate::seed::demo_catalog(app.catalog.as_ref()).await? };
+    if seeded > 0 && options.seed_photos {
+        // Through the photo pipeline, before the image worker starts (the uploads are processed here, once).
+        crate::seed::demo_photos(&app).await.map_err(|e| StartError::Config(format!("demo photos: {e}")))?;
+    }
     std::fs::write(&marker, b"demo catalog written\n")?;
 
     let mut background = Vec::new();
@@ -181,6 +189,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         app: app.clone(),
         jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())),
         payments: stand_ins.payments.controls.clone(),
+        grants: crate::signin::Grants::default(),
     };
     let router = crate::router::router(gateway);
     let (shutdown, stopped) = oneshot::channel::<()>();

@@ -181,6 +181,7 @@ impl LambdaSide {
             (storefront::config::CDN_BASE_URL, config.cdn_base_url.clone()),
             ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
             ("AWS_ENDPOINT_URL_SQS", sqs),
+            (storefront::config::STORAGE_ORIGIN, s3.clone()),
             ("AWS_ENDPOINT_URL_S3", s3),
             ("AWS_ENDPOINT_URL_SESV2", ses),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_manager),

@@ -31,6 +31,9 @@ pub const FUNCTIONS: &[Function] = &[
     connect_payout_account::FUNCTION,
 ];
 
+/// The web storefront's pages: the HTTP API's default route (`$default`), every request no route above takes.
+pub const SITE: Function = web_pages::FUNCTION;
+
 /// The SQS-triggered workers.
 pub const WORKERS: &[QueueWorker] = &[order_worker::WORKER, payment_worker::WORKER, image_worker::WORKER];
 
@@ -42,6 +45,7 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     FUNCTIONS
         .iter()
         .map(|f| f.route.function)
+        .chain(std::iter::once(SITE.route.function))
         .chain(WORKERS.iter().map(|w| w.function))
         .chain(JOBS.iter().map(|j| j.function))
 }

@@ -61,6 +61,8 @@ pub struct AppState {
     pub payment_window: time::Duration,
     /// The marketplace's cut of each artisan's part (`Config::platform_fee`).
     pub platform_fee: FeeRate,
+    /// Where the web pages are served, how shoppers sign in and pay (`Config::site`).
+    pub site: Arc<crate::config::SiteConfig>,
     /// Whether [`AppState::warm_up`] opens the connection (`Config::warm_up`).
     warm_up: bool,
 }
@@ -120,6 +122,7 @@ impl AppState {
             stuck_after: config.stuck_after,
             payment_window: config.payment_window,
             platform_fee: config.platform_fee,
+            site: Arc::new(config.site.clone()),
             warm_up: config.warm_up,
         }
     }

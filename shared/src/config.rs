@@ -45,6 +45,55 @@ pub struct Config {
     pub platform_fee: FeeRate,
     /// How long an order may await payment before the sweeper cancels it (`PAYMENT_WINDOW_SECONDS`).
     pub payment_window: time::Duration,
+    /// What the web pages need to know of where they are served (the pages function only).
+    pub site: SiteConfig,
+}
+
+/// Where the web storefront is served and how its shoppers sign in and pay: public values only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteConfig {
+    /// The public origin (`https://d123.cloudfront.net` or a custom domain), for canonical URLs and the sitemap
+    /// (`SITE_URL`). Without it, the request's own host is used (the local server).
+    pub url: Option<String>,
+    /// The managed sign-in (Cognito's hosted UI) the pages send shoppers to, with authorization code and PKCE
+    /// (`SIGN_IN_URL`, `SIGN_IN_CLIENT_ID`); locally the local stand-in at `/dev`.
+    pub sign_in: SignIn,
+    /// Stripe's publishable key for the Payment Element (`STRIPE_PUBLISHABLE_KEY`); without it the checkout sends
+    /// shoppers to the local test-card page.
+    pub stripe_publishable_key: Option<String>,
+    /// Where the browser PUTs a presigned photo upload (`STORAGE_ORIGIN`; S3's `https://*.amazonaws.com` unless
+    /// set): the pages' content security policy lets scripts reach it, and nothing else beyond our own origin.
+    pub storage_origin: String,
+}
+
+/// S3's endpoints, where presigned uploads go in AWS.
+pub const DEFAULT_STORAGE_ORIGIN: &str = "https://*.amazonaws.com";
+
+/// An OAuth 2.0 authorization server with the endpoints Cognito's hosted UI has (`/oauth2/authorize`,
+/// `/oauth2/token`, `/logout`) under `base_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub base_url: String,
+    pub client_id: String,
+}
+
+impl Default for SiteConfig {
+    /// The local server's: its own host, its sign-in stand-in, the test-card page, S3 in AWS.
+    fn default() -> Self {
+        Self {
+            url: None,
+            sign_in: SignIn::default(),
+            stripe_publishable_key: None,
+            storage_origin: DEFAULT_STORAGE_ORIGIN.to_owned(),
+        }
+    }
+}
+
+impl Default for SignIn {
+    /// The local server's own stand-in (`/dev/oauth2/...`).
+    fn default() -> Self {
+        Self { base_url: "/dev".into(), client_id: "local".into() }
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -68,6 +117,11 @@ pub const PAYMENTS_SECRET_ARN: &str = "PAYMENTS_SECRET_ARN";
 pub const PAYMENTS_API_URL: &str = "PAYMENTS_API_URL";
 pub const PLATFORM_FEE_BPS: &str = "PLATFORM_FEE_BPS";
 pub const PAYMENT_WINDOW_SECONDS: &str = "PAYMENT_WINDOW_SECONDS";
+pub const SITE_URL: &str = "SITE_URL";
+pub const SIGN_IN_URL: &str = "SIGN_IN_URL";
+pub const SIGN_IN_CLIENT_ID: &str = "SIGN_IN_CLIENT_ID";
+pub const STRIPE_PUBLISHABLE_KEY: &str = "STRIPE_PUBLISHABLE_KEY";
+pub const STORAGE_ORIGIN: &str = "STORAGE_ORIGIN";
 /// An order confirmed within this is never re-sent: the worker normally takes well under a second.
 pub const DEFAULT_STUCK_AFTER: time::Duration = time::Duration::minutes(2);
 /// How long a shopper has to pay (the issue's 15 minutes).
@@ -123,6 +177,29 @@ impl Config {
                 reason: format!("must be 0 to 10000 basis points, got {raw:?}"),
             })?,
         };
+        let optional = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let https = |name: &'static str, value: Option<String>| match value {
+            Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
+                Err(ConfigError::Invalid { name, reason: "must be an http(s) URL".into() })
+            }
+            other => Ok(other.map(|url| url.trim_end_matches('/').to_owned())),
+        };
+        let sign_in = match (https(SIGN_IN_URL, optional(SIGN_IN_URL))?, optional(SIGN_IN_CLIENT_ID)) {
+            (Some(base_url), Some(client_id)) => SignIn { base_url, client_id },
+            (None, None) => SignIn::default(),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: SIGN_IN_URL,
+                    reason: format!("{SIGN_IN_URL} and {SIGN_IN_CLIENT_ID} go together"),
+                });
+            }
+        };
+        let site = SiteConfig {
+            url: https(SITE_URL, optional(SITE_URL))?,
+            sign_in,
+            stripe_publishable_key: optional(STRIPE_PUBLISHABLE_KEY),
+            storage_origin: optional(STORAGE_ORIGIN).unwrap_or_else(|| DEFAULT_STORAGE_ORIGIN.to_owned()),
+        };
         let flag = |name: &'static str, default: bool| match lookup(name).as_deref().map(str::trim) {
             None | Some("") => Ok(default),
             Some("true" | "1") => Ok(true),
@@ -145,6 +222,7 @@ impl Config {
             payments_api_url,
             platform_fee,
             payment_window: seconds(PAYMENT_WINDOW_SECONDS, DEFAULT_PAYMENT_WINDOW)?,
+            site,
         })
     }
 }
@@ -172,7 +250,12 @@ mod tests {
             | STUCK_AFTER_SECONDS
             | PAYMENTS_API_URL
             | PLATFORM_FEE_BPS
-            | PAYMENT_WINDOW_SECONDS => None,
+            | PAYMENT_WINDOW_SECONDS
+            | SITE_URL
+            | SIGN_IN_URL
+            | SIGN_IN_CLIENT_ID
+            | STRIPE_PUBLISHABLE_KEY
+            | STORAGE_ORIGIN => None,
             _ => Some("x".into()),
         };
         let config = Config::from_lookup(base).expect("valid");
@@ -202,6 +285,9 @@ mod tests {
         }
         assert!(matches!(set(PAYMENTS_API_URL, "ftp://x"), Err(ConfigError::Invalid { name: PAYMENTS_API_URL, .. })));
         assert_eq!(set(PAYMENT_WINDOW_SECONDS, "60").map(|c| c.payment_window), Ok(time::Duration::minutes(1)));
+        assert_eq!(config.site, SiteConfig::default(), "the local sign-in, no Stripe key, the request's host");
+        assert!(matches!(set(SIGN_IN_URL, "https://x.auth.amazoncognito.com"), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(set(SITE_URL, "d123.cloudfront.net"), Err(ConfigError::Invalid { name: SITE_URL, .. })));
     }
 
     #[test]

@@ -65,6 +65,7 @@ async fn moto_state_and_provider() -> (AppState, storefront_local::payments::Pay
         payments_api_url: "http://unused".into(),
         platform_fee: storefront::domain::FeeRate::DEFAULT,
         payment_window: storefront::config::DEFAULT_PAYMENT_WINDOW,
+        site: storefront::config::SiteConfig::default(),
     };
     let blobs = S3BlobStore::new(S3BlobStore::local_client(&sdk), config.media_bucket.clone());
     blobs.ensure_bucket().await.expect("bucket on moto");

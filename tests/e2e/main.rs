@@ -3,6 +3,7 @@
 mod artisan_products;
 mod auth;
 mod bad_input;
+mod browser;
 mod cart;
 mod catalog;
 mod conformance;

@@ -1,6 +1,8 @@
 //! Test support: `spawn_app()` starts `storefront-local` in-process on a free port with a fresh data dir and
 //! returns a client with typed helpers, so each test reads like what a client does.
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 
 use reqwest::Method;

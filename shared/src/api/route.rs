@@ -33,10 +33,13 @@ pub struct Route {
     pub access: Access,
 }
 
+/// The path of an HTTP API's default route: it takes every request no other route matches (the web pages).
+pub const DEFAULT_ROUTE: &str = "$default";
+
 impl Route {
-    /// `GET /products/{product_id}`, the API Gateway route key.
+    /// `GET /products/{product_id}`, the API Gateway route key; `$default` for the default route.
     pub fn key(&self) -> String {
-        format!("{} {}", self.method, self.path)
+        if self.path == DEFAULT_ROUTE { DEFAULT_ROUTE.to_owned() } else { format!("{} {}", self.method, self.path) }
     }
 }
 

@@ -1,0 +1,3 @@
+fn main() -> storefront::lambda::Result {
+    storefront::lambda::run(web_pages::FUNCTION)
+}
