@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # cargo-lambda and zig (PyPI) live in the venv; `sam build` calls `cargo lambda` through PATH.
 WITH_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help dev test tools lint template-check unit e2e contract bench build invoke loadtest deploy clean
+.PHONY: help dev test tools browser-tools lint template-check unit e2e contract bench build invoke loadtest deploy clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ help: ## list the verbs
 dev: ## run the whole storefront locally on http://127.0.0.1:$${PORT:-3000} (data in $${DATA_DIR:-.storefront})
 	cargo run -p storefront-local
 
-test: tools lint template-check ## install what the tests need, then run every check and test
+test: tools browser-tools lint template-check ## install what the tests need, then run every check and test
 	mkdir -p target
 	# The function binaries themselves: tests/e2e/invocations.rs runs them under the Runtime API harness.
 	cargo build --workspace --bins --quiet
@@ -34,6 +34,17 @@ contract: tools ## schemathesis against a fresh local server from /openapi.json 
 	$(PY) scripts/contract_run.py $${SEED:+--seed $$SEED} $${EXAMPLES:+--max-examples $$EXAMPLES}
 
 tools: $(STAMP) ## the project venv with the SAM CLI and cfn-lint
+
+# Root installs directly; anyone else through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser-tools: ## Debian's Chromium and ChromeDriver, and axe-core from npm, for the browser suite
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver; }
+	@command -v npm >/dev/null || \
+	  { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nodejs npm; }
+	@[ tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ] || \
+	  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 $(STAMP): requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -81,8 +92,11 @@ loadtest: tools ## Locust, headless: browse → cart → checkout against HOST (
 	$(VENV)/bin/locust -f loadtest/locustfile.py --headless --host $${HOST:-http://127.0.0.1:3000} \
 	  --users $${USERS:-50} --spawn-rate $${SPAWN_RATE:-10} --run-time $${RUN_TIME:-60s} --only-summary
 
-deploy: build ## build and deploy to AWS (asks before changing anything; samconfig.toml holds the answers)
+deploy: build ## build and deploy to AWS (asks before changing anything; samconfig.toml holds the answers), with the web assets
+	# Assets first (pages never name one that is not there yet), and again once a new stack has its bucket.
+	scripts/upload_assets.sh $${STACK:-storefront-dev}
 	$(WITH_VENV) $(VENV)/bin/sam deploy --guided
+	scripts/upload_assets.sh $${STACK:-storefront-dev}
 
 clean:
 	cargo clean

@@ -23,7 +23,8 @@ pub struct Config {
     pub confirmation_sender: Option<String>,
     /// The private bucket of product photos (uploads and variants).
     pub media_bucket: String,
-    /// Where `images/...` is served from (the CloudFront distribution), without a trailing slash.
+    /// Where `images/...` is served from, without a trailing slash; empty (the default) makes photo URLs
+    /// relative (`/images/...`): in AWS the one distribution serves photos, pages and API at the same origin.
     pub cdn_base_url: String,
     /// Address the bucket by path (an S3 stand-in on this machine has no bucket subdomains); off in AWS.
     pub s3_force_path_style: bool,
@@ -149,8 +150,8 @@ impl Config {
         let order_queue_url = required(ORDER_QUEUE_URL)?;
         let confirmation_sender = lookup(CONFIRMATION_SENDER).filter(|s| !s.trim().is_empty());
         let media_bucket = required(MEDIA_BUCKET)?;
-        let cdn_base_url = required(CDN_BASE_URL)?.trim_end_matches('/').to_owned();
-        if !cdn_base_url.starts_with("https://") && !cdn_base_url.starts_with("http://") {
+        let cdn_base_url = lookup(CDN_BASE_URL).unwrap_or_default().trim().trim_end_matches('/').to_owned();
+        if !cdn_base_url.is_empty() && !cdn_base_url.starts_with("https://") && !cdn_base_url.starts_with("http://") {
             return Err(ConfigError::Invalid { name: CDN_BASE_URL, reason: "must be an http(s) URL".into() });
         }
         let seconds = |name: &'static str, default: time::Duration| match lookup(name).filter(|v| !v.trim().is_empty())

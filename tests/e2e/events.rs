@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use storefront_registry::FUNCTIONS;
+use storefront_registry::{FUNCTIONS, SITE};
 use storefront_tests::*;
 
 /// The status each sample event must produce. Every file needs an entry, and every entry a file.
@@ -53,6 +53,10 @@ pub(crate) const EXPECTED: &[(&str, u16)] = &[
     ("ship-order.unknown", 404),
     ("update-product.not-owner", 404),
     ("update-product.ok", 200),
+    ("web-pages.home", 200),
+    ("web-pages.product", 200),
+    ("web-pages.sitemap", 200),
+    ("web-pages.unknown", 404),
 ];
 
 pub(crate) fn sample_events() -> BTreeMap<String, String> {
@@ -73,7 +77,7 @@ fn every_sample_event_has_an_expectation_and_every_function_an_event() {
     let events = sample_events();
     let named: Vec<&str> = EXPECTED.iter().map(|(name, _)| *name).collect();
     assert_eq!(events.keys().map(String::as_str).collect::<Vec<_>>(), named);
-    for function in FUNCTIONS {
+    for function in FUNCTIONS.iter().chain(std::iter::once(&SITE)) {
         assert!(
             events.keys().any(|name| name.starts_with(&format!("{}.", function.route.function))),
             "no sample event for {}",
@@ -191,7 +195,11 @@ pub(crate) fn comparable(body: &str) -> serde_json::Value {
 /// One event through its handler in-process: (name, status, content type, comparable body).
 pub(crate) async fn run_event(name: String, text: String) -> (String, u16, String, serde_json::Value) {
     let function_name = name.split('.').next().expect("function part");
-    let function = FUNCTIONS.iter().find(|f| f.route.function == function_name).expect("event names a function");
+    let function = FUNCTIONS
+        .iter()
+        .chain(std::iter::once(&SITE))
+        .find(|f| f.route.function == function_name)
+        .expect("event names a function");
     let event: serde_json::Value = serde_json::from_str(&text).expect("event is JSON");
     assert_eq!(event["routeKey"], function.route.key(), "{name} is for another route");
     // No in-process workers: an order stays as the event left it, whichever runs it (handler or binary).
@@ -202,7 +210,10 @@ pub(crate) async fn run_event(name: String, text: String) -> (String, u16, Strin
     let status = response.status().as_u16();
     let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     if status >= 400 {
-        assert_eq!(content_type, "application/problem+json", "{name}");
+        // A browser asking for a page that is not there gets an HTML page; everything else problem+json.
+        let expected =
+            if name.starts_with("web-pages.") { "text/html; charset=utf-8" } else { "application/problem+json" };
+        assert_eq!(content_type, expected, "{name}");
     }
     let body = match response.body() {
         lambda_http::Body::Text(text) => comparable(text),

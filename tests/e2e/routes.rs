@@ -37,9 +37,11 @@ fn template_routes(template: &Value) -> BTreeSet<(String, String, String, String
                 continue;
             }
             let props = &event["Properties"];
+            // No path and no method: the API's default route (the web pages).
+            let default = props["Path"].is_null() && props["Method"].is_null();
             routes.insert((
-                props["Method"].as_str().expect("Method").to_uppercase(),
-                props["Path"].as_str().expect("Path").to_owned(),
+                if default { "GET".to_owned() } else { props["Method"].as_str().expect("Method").to_uppercase() },
+                if default { "$default".to_owned() } else { props["Path"].as_str().expect("Path").to_owned() },
                 id.as_str().expect("logical id").to_owned(),
                 props["Auth"]["Authorizer"].as_str().unwrap_or("CognitoAuthorizer (default)").to_owned(),
             ));
@@ -53,6 +55,7 @@ fn template_and_local_router_serve_the_same_routes_with_the_same_protection() {
     let from_template = template_routes(&template());
     let from_router: BTreeSet<_> = FUNCTIONS
         .iter()
+        .chain(std::iter::once(&storefront_registry::SITE))
         .map(|f| {
             let authorizer = match f.route.access {
                 Access::Public => "NONE",
@@ -72,7 +75,7 @@ fn template_and_local_router_serve_the_same_routes_with_the_same_protection() {
 #[test]
 fn every_function_builds_its_own_binary() {
     let template = template();
-    for function in FUNCTIONS {
+    for function in FUNCTIONS.iter().chain(std::iter::once(&storefront_registry::SITE)) {
         let resource = &template["Resources"][format!("{}Function", pascal(function.route.function)).as_str()];
         assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda", "{}", function.route.function);
         assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], function.route.function);
@@ -105,6 +108,9 @@ fn openapi_documents_every_served_route_and_nothing_else_but_the_local_extras() 
     assert_eq!(api, served, "openapi.yaml and the route functions disagree");
     let extras: BTreeSet<_> = [
         ("POST", "/dev/token"),
+        ("GET", "/dev/oauth2/authorize"),
+        ("POST", "/dev/oauth2/authorize"),
+        ("POST", "/dev/oauth2/token"),
         ("GET", "/dev/pay/{intent_id}"),
         ("POST", "/dev/pay/{intent_id}"),
         ("GET", "/health"),

@@ -145,7 +145,7 @@ fn the_media_bucket_is_private_and_read_only_by_cloudfront_through_oac() {
         assert_eq!(block[setting], true, "{setting}");
     }
     assert_eq!(bucket["Properties"]["OwnershipControls"]["Rules"][0]["ObjectOwnership"], "BucketOwnerEnforced");
-    // The policy: nothing public, CloudFront reads images/ only, plain HTTP refused.
+    // The policy: nothing public, CloudFront reads images/ and assets/ only (never uploads/), plain HTTP refused.
     let (_, policy) = resources(&template, "AWS::S3::BucketPolicy").into_iter().next().expect("bucket policy");
     assert_eq!(target(&policy["Properties"]["Bucket"]).as_deref(), Some(bucket_id.as_str()));
     let statements = policy["Properties"]["PolicyDocument"]["Statement"].as_sequence().cloned().expect("statements");
@@ -153,17 +153,29 @@ fn the_media_bucket_is_private_and_read_only_by_cloudfront_through_oac() {
         if statement["Effect"] == "Allow" {
             assert_eq!(statement["Principal"]["Service"], "cloudfront.amazonaws.com", "{statement:?}");
             assert!(!statement["Condition"]["StringEquals"]["AWS:SourceArn"].is_null(), "any distribution could read");
-            assert!(format!("{:?}", statement["Resource"]).contains("/images/*"), "{statement:?}");
+            let resources = match &statement["Resource"] {
+                Value::Sequence(items) => items.clone(),
+                one => vec![one.clone()],
+            };
+            for resource in resources {
+                let text = format!("{resource:?}");
+                assert!(text.contains("/images/*") || text.contains("/assets/*"), "{statement:?}");
+            }
         }
     }
     assert!(
         statements.iter().any(|s| s["Effect"] == "Deny" && s["Condition"]["Bool"]["aws:SecureTransport"] == "false")
     );
-    // CloudFront signs its origin requests with OAC (not a legacy OAI) and serves HTTPS only.
+    // CloudFront signs its requests to the bucket with OAC (not a legacy OAI), reaches the API over HTTPS only,
+    // and serves HTTPS only.
     let (_, distribution) = resources(&template, "AWS::CloudFront::Distribution").into_iter().next().expect("CDN");
     let config = &distribution["Properties"]["DistributionConfig"];
     for origin in config["Origins"].as_sequence().expect("origins") {
-        let oac = target(&origin["OriginAccessControlId"]).expect("an OAC on every origin");
+        if origin.get("CustomOriginConfig").is_some() {
+            assert_eq!(origin["CustomOriginConfig"]["OriginProtocolPolicy"], "https-only", "{origin:?}");
+            continue;
+        }
+        let oac = target(&origin["OriginAccessControlId"]).expect("an OAC on every bucket origin");
         let oac = &template["Resources"][oac.as_str()]["Properties"]["OriginAccessControlConfig"];
         assert_eq!(oac["SigningBehavior"], "always");
         assert_eq!(oac["SigningProtocol"], "sigv4");
@@ -297,4 +309,65 @@ fn checkout_and_the_workers_keep_capacity_and_public_reads_are_throttled_on_thei
         );
         assert!(limits["ThrottlingBurstLimit"] != Value::Null, "{route}");
     }
+}
+
+#[test]
+fn one_distribution_serves_pages_assets_photos_and_the_api_at_the_same_paths() {
+    let template = template();
+    let distributions = resources(&template, "AWS::CloudFront::Distribution");
+    assert_eq!(distributions.len(), 1, "one origin for everything");
+    let config = &distributions[0].1["Properties"]["DistributionConfig"];
+    let origin_of = |id: &Value| {
+        let origin = config["Origins"].as_sequence().expect("origins").iter().find(|o| &o["Id"] == id).cloned();
+        origin.expect("a known origin")
+    };
+    let is_api = |behavior: &Value| origin_of(&behavior["TargetOriginId"]).get("CustomOriginConfig").is_some();
+    // Pages: everything no other pattern takes goes to the API's default route, cached as the page says.
+    let default = &config["DefaultCacheBehavior"];
+    assert!(is_api(default), "pages come from the HTTP API");
+    assert_eq!(target(&default["CachePolicyId"]).as_deref(), Some("PagesCachePolicy"));
+    let behaviors = config["CacheBehaviors"].as_sequence().cloned().expect("behaviors");
+    let pattern = |b: &Value| b["PathPattern"].as_str().expect("pattern").to_owned();
+    for prefix in ["/images/*", "/assets/*"] {
+        let behavior = behaviors.iter().find(|b| pattern(b) == prefix).expect("a behavior for the bucket's paths");
+        assert!(!is_api(behavior), "{prefix} comes from the bucket");
+    }
+    // Every API path of API.md goes to the API, keyed by its Authorization header, never rewritten.
+    for function in storefront_registry::FUNCTIONS {
+        let path = function.route.path;
+        let behavior = behaviors
+            .iter()
+            .filter(|b| is_api(b))
+            // CloudFront's `*` matches any characters: the pattern is a prefix.
+            .find(|b| path.starts_with(pattern(b).trim_end_matches('*')))
+            .unwrap_or_else(|| panic!("{path}: no behavior sends it to the API"));
+        assert_eq!(target(&behavior["CachePolicyId"]).as_deref(), Some("ApiCachePolicy"), "{path}");
+        assert!(
+            serde_yaml::to_string(&behavior["AllowedMethods"]).expect("yaml").contains(function.route.method),
+            "{path}"
+        );
+    }
+    for page in storefront_web::PAGE_PATHS {
+        let taken = behaviors.iter().any(|b| {
+            let p = pattern(b);
+            page.starts_with(p.trim_end_matches('*'))
+        });
+        assert!(!taken, "page {page} would be sent elsewhere than the pages");
+    }
+    let api_policy = &template["Resources"]["ApiCachePolicy"]["Properties"]["CachePolicyConfig"];
+    let keyed = &api_policy["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]["Headers"];
+    assert!(
+        keyed.as_sequence().is_some_and(|h| h.iter().any(|h| h == "Authorization")),
+        "one user's answer is never another's"
+    );
+    assert!(number(&api_policy["MaxTTL"]) <= 60, "the API is cached briefly at most");
+    let pages_policy = &template["Resources"]["PagesCachePolicy"]["Properties"]["CachePolicyConfig"];
+    assert_eq!(pages_policy["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]["HeaderBehavior"], "none");
+    assert_eq!(pages_policy["ParametersInCacheKeyAndForwardedToOrigin"]["CookiesConfig"]["CookieBehavior"], "none");
+    // The pages function reads the catalog and writes nothing.
+    let actions = crate::routes::granted_actions(&template, "web-pages");
+    assert!(
+        actions.iter().all(|a| ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query"].contains(&a.as_str())),
+        "{actions:?}"
+    );
 }

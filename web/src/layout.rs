@@ -18,11 +18,14 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// `SITE_URL` when set (in AWS, the CloudFront domain: the host the function sees is API Gateway's); else the
-    /// request's own host (the local server).
+    /// `SITE_URL` when set (a custom domain); else the viewer's host as CloudFront passes it (`X-Forwarded-Host`,
+    /// set by the distribution: the `Host` the function sees is API Gateway's), over HTTPS; else the request's own
+    /// host (the local server).
     pub fn new(site: &'a SiteConfig, req: &Request) -> Self {
-        let origin = site.url.clone().unwrap_or_else(|| {
-            let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+        let header_value = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let forwarded = header_value("x-forwarded-host").filter(|h| is_host(h)).map(|host| format!("https://{host}"));
+        let origin = site.url.clone().or(forwarded).unwrap_or_else(|| {
+            let host = header_value(header::HOST.as_str()).filter(|h| is_host(h)).unwrap_or_else(|| "localhost".into());
             format!("http://{host}")
         });
         Self { origin, path: req.uri().path().to_owned(), site }
@@ -47,6 +50,13 @@ impl<'a> Ctx<'a> {
         })
         .to_string()
     }
+}
+
+/// A host name with an optional port, nothing that could break out of a URL.
+fn is_host(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw.len() <= 253
+        && raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
 }
 
 /// A page's head: what search engines and link previews read.

@@ -62,6 +62,10 @@ fn is_api_path(path: &str) -> bool {
     API_PREFIXES.iter().any(|prefix| path == prefix.trim_end_matches('/') || path.starts_with(prefix))
 }
 
+fn accepts_html(req: &Request) -> bool {
+    req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"))
+}
+
 /// What a page request came to.
 enum Outcome {
     Page(maud::Markup, Caching),
@@ -153,6 +157,8 @@ pub async fn handle(state: AppState, req: Request) -> Result<Response<Body>, Api
                 .insert(header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=3600"));
             response
         }
+        // A person's browser gets a page; an API client problem+json, as from every API route.
+        Outcome::NotFound if !accepts_html(&req) => return Err(ApiError::route_not_found()),
         Outcome::NotFound => {
             let markup = shells::not_found(&ctx).into_string();
             respond(&req, &state.site, StatusCode::NOT_FOUND, HTML, markup, Caching::None)

@@ -20,6 +20,12 @@ pub fn product_path(product: &Product) -> String {
     if slug.is_empty() { format!("/p/{}", product.product_id) } else { format!("/p/{}/{slug}", product.product_id) }
 }
 
+/// A photo URL as a link preview or structured data needs it: absolute (photo URLs are relative in AWS, where
+/// the same origin serves them).
+fn absolute(ctx: &Ctx, url: &str) -> String {
+    if url.starts_with('/') { ctx.absolute(url) } else { url.to_owned() }
+}
+
 fn money(product: &Product) -> String {
     let amount = product.price.amount;
     format!("${}.{:02}", amount / 100, amount % 100)
@@ -195,7 +201,7 @@ fn json_ld(ctx: &Ctx, product: &Product, artisan: &str) -> String {
         "name": product.title,
         "description": product.description,
         "category": product.category.as_str(),
-        "image": product.images.iter().map(|i| i.large_url.clone()).collect::<Vec<_>>(),
+        "image": product.images.iter().map(|i| absolute(ctx, &i.large_url)).collect::<Vec<_>>(),
         "brand": { "@type": "Brand", "name": artisan },
         "url": ctx.absolute(&product_path(product)),
         "offers": {
@@ -237,7 +243,7 @@ pub async fn product(state: &AppState, ctx: &Ctx<'_>, id: &ProductId) -> Result<
         title: product.title.clone(),
         description,
         canonical: Some(path),
-        image: product.images.first().map(|i| i.large_url.clone()),
+        image: product.images.first().map(|i| absolute(ctx, &i.large_url)),
         kind: "product",
         json_ld: Some(json_ld(ctx, &product, &artisan_name)),
     };
