@@ -11,6 +11,7 @@ pub struct Figures<'a> {
     pub warm: &'a [WarmResult],
     pub throughput: &'a [Throughput],
     pub contention: &'a [Contention],
+    pub web: &'a crate::web::WebFigures,
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -47,6 +48,25 @@ pub fn section(figures: &Figures<'_>, report: &mut Report) {
     let (_, peak, rss) =
         range(figures.inits.iter().map(|p| p.function.peak_rss_kib as f64 / 1024.0), |v| format!("{v:.1} MiB"));
     table.row(vec!["peak RSS < 40 MB".into(), rss, verdict(peak < 40.0).into()]);
+    let (_, heaviest, pages) =
+        range(figures.web.transfer.iter().map(|(_, b)| *b as f64 / 1024.0), |v| format!("{v:.1} KB"));
+    table.row(vec![
+        "no page over 100 KB on first load (photos apart)".into(),
+        pages,
+        verdict(heaviest * 1024.0 <= crate::web::PAGE_BUDGET_BYTES as f64).into(),
+    ]);
+    let (_, slowest_paint, paints) = range(figures.web.lcp.iter().map(|(_, live, _)| *live), |v| format!("{v:.0} ms"));
+    table.row(vec![
+        "Largest Contentful Paint < 2.5 s (home, product; loopback)".into(),
+        paints,
+        verdict(!figures.web.lcp.is_empty() && slowest_paint < 2500.0).into(),
+    ]);
+    let script = figures.web.script_bytes;
+    table.row(vec![
+        "JavaScript < 30 KB compressed".into(),
+        format!("{:.1} KB", script as f64 / 1024.0),
+        verdict(script < crate::web::SCRIPT_BUDGET_BYTES).into(),
+    ]);
     report.table(table);
 }
 

@@ -6,7 +6,8 @@
 //! 3. Throughput (`throughput`): the local server's release binary vs a hello-world HTTP server, alternating.
 //! 4. Contention (`contention`): checkouts/s on one hot product at 1, 8 and 64 buyers, with the oversell check.
 //! 5. Footprint: zipped arm64 artifact (from `make build`) and peak RSS per function, in the init table.
-//! 6. Goals (`goals`): DESIGN §7's targets against this run's figures.
+//! 6. Web pages (`web`): rendered vs the same bytes served fixed, first-load transfer, LCP in Chromium.
+//! 7. Goals (`goals`): DESIGN §7's targets (and the web budgets) against this run's figures.
 //!
 //! Run `storefront-bench [--quick]` from the repository root after `cargo build --release --workspace --bins`;
 //! it writes docs/benchmarks.md and docs/benchmarks.svg (not with --quick). `storefront-bench hello-http <port>`
@@ -22,6 +23,7 @@ mod report;
 mod stats;
 mod throughput;
 mod warm;
+mod web;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,7 @@ struct Settings {
     load_slices: u32,
     connections: usize,
     contention_attempts: usize,
+    lcp_runs: usize,
 }
 
 fn main() {
@@ -56,6 +59,7 @@ fn main() {
             load_slices: 2,
             connections: 32,
             contention_attempts: 400,
+            lcp_runs: 2,
         }
     } else {
         Settings {
@@ -65,6 +69,7 @@ fn main() {
             load_slices: 4,
             connections: 32,
             contention_attempts: 1600,
+            lcp_runs: 5,
         }
     };
     runtime.block_on(run(settings, quick));
@@ -116,9 +121,12 @@ async fn run(settings: Settings, quick: bool) {
     hello.stop().await;
     eprintln!("contention");
     let contention = contention::section(&local, settings.contention_attempts, &mut report).await;
+    eprintln!("web pages");
+    let web = web::section(&local, settings.connections, settings.load_seconds, settings.lcp_runs, &mut report).await;
     local.stop().await;
 
-    let figures = goals::Figures { inits: &inits, warm: &warm, throughput: &throughput, contention: &contention };
+    let figures =
+        goals::Figures { inits: &inits, warm: &warm, throughput: &throughput, contention: &contention, web: &web };
     goals::section(&figures, &mut report);
     let elapsed = started.elapsed();
     eprintln!("bench done in {:.0} s", elapsed.as_secs_f64());

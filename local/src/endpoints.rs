@@ -272,3 +272,32 @@ pub async fn pay(
         Err(error) => problem(error),
     }
 }
+
+/// `GET /dev/static/{path}`: the page at `/{path}` as rendered once, then served as fixed bytes by this server: the
+/// static-HTML floor `make bench` measures the rendered pages against. Local only.
+pub async fn static_snapshot(State(gateway): State<Gateway>, req: AxumRequest) -> AxumResponse {
+    let path = req.uri().path().trim_start_matches("/dev/static").to_owned();
+    let cached = gateway.snapshots.lock().unwrap_or_else(|p| p.into_inner()).get(&path).cloned();
+    let bytes = match cached {
+        Some(bytes) => bytes,
+        None => {
+            let mut page = http::Request::builder().uri(&path).header(http::header::ACCEPT, "text/html");
+            if let Some(host) = req.headers().get(http::header::HOST) {
+                page = page.header(http::header::HOST, host);
+            }
+            let Ok(page) = page.body(axum::body::Body::empty()) else { return problem(ApiError::route_not_found()) };
+            let site = storefront_registry::SITE;
+            let response =
+                crate::gateway::invoke(site, State(gateway.clone()), Ok(Path(Default::default())), page).await;
+            if !response.status().is_success() {
+                return problem(ApiError::not_found("page"));
+            }
+            let Ok(bytes) = axum::body::to_bytes(response.into_body(), 4 * 1024 * 1024).await else {
+                return problem(ApiError::not_found("page"));
+            };
+            gateway.snapshots.lock().unwrap_or_else(|p| p.into_inner()).insert(path, bytes.clone());
+            bytes
+        }
+    };
+    ([(http::header::CONTENT_TYPE, "text/html; charset=utf-8")], bytes).into_response()
+}

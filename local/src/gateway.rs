@@ -29,6 +29,8 @@ pub struct Gateway {
     pub payments: crate::payments::PaymentControls,
     /// Codes of the local sign-in stand-in, issued and not yet traded.
     pub grants: crate::signin::Grants,
+    /// Pages rendered once for `/dev/static` (the bench's floor).
+    pub snapshots: Arc<std::sync::Mutex<HashMap<String, axum::body::Bytes>>>,
 }
 
 pub fn problem(error: ApiError) -> AxumResponse {

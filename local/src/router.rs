@@ -9,7 +9,9 @@ use axum::routing::{MethodFilter, MethodRouter, get, post};
 use storefront::api::{ApiError, Route};
 use storefront_registry::{FUNCTIONS, SITE};
 
-use crate::endpoints::{dev_token, health, metrics, openapi, pay, payment_page, serve_asset, serve_image};
+use crate::endpoints::{
+    dev_token, health, metrics, openapi, pay, payment_page, serve_asset, serve_image, static_snapshot,
+};
 use crate::gateway::{Gateway, invoke, problem};
 use crate::signin;
 
@@ -52,6 +54,8 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/dev/oauth2/token", post(signin::token))
         .route("/images/{*path}", get(serve_image))
         .route("/assets/{*path}", get(serve_asset))
+        .route("/dev/static/", get(static_snapshot))
+        .route("/dev/static/{*path}", get(static_snapshot))
         // Everything else is the HTTP API's default route: the web pages (which answer an unknown API path with
         // problem+json, as the API does).
         .fallback(|state, req| invoke(SITE, state, Ok(axum::extract::Path(Default::default())), req))

@@ -190,6 +190,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())),
         payments: stand_ins.payments.controls.clone(),
         grants: crate::signin::Grants::default(),
+        snapshots: Arc::default(),
     };
     let router = crate::router::router(gateway);
     let (shutdown, stopped) = oneshot::channel::<()>();

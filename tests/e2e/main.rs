@@ -21,3 +21,4 @@ mod recovery;
 mod retries;
 mod routes;
 mod template;
+mod web;

@@ -111,6 +111,7 @@ fn openapi_documents_every_served_route_and_nothing_else_but_the_local_extras() 
         ("GET", "/dev/oauth2/authorize"),
         ("POST", "/dev/oauth2/authorize"),
         ("POST", "/dev/oauth2/token"),
+        ("GET", "/dev/static/{path}"),
         ("GET", "/dev/pay/{intent_id}"),
         ("POST", "/dev/pay/{intent_id}"),
         ("GET", "/health"),
