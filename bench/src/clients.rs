@@ -16,7 +16,7 @@ pub async fn section(env: &[(String, String)], samples: usize, report: &mut Repo
     let config = Config::from_lookup(lookup).expect("the functions' configuration");
     let build = || async {
         let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
-        AppState::from_sdk(&sdk, &config)
+        AppState::from_sdk(&sdk, &config).expect("the functions' stores")
     };
     let warm = build().await;
     warm.catalog.ping().await.expect("the stand-in answers");

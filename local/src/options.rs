@@ -27,7 +27,23 @@ pub struct Options {
     /// Put the recording proxies between function processes and the stand-ins (tests hold the grants to what they
     /// record); off, function processes reach the stand-ins directly (the bench times them without the extra hop).
     pub record_lambda_calls: bool,
+    /// The backend behind the ports (`STORE`).
+    pub store: LocalStore,
 }
+
+/// Which backend the local storefront runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalStore {
+    /// The embedded DynamoDB engine, in the data dir (`STORE=dynamodb`, the default).
+    DynamoDb,
+    /// A Postgres server (`STORE=postgres`): the database `url` names is created if missing and migrated at start
+    /// (the local stand-in of the deploy's migration step), through `setup_url` when the app's connections go
+    /// through a pooler that cannot hold the migration's session lock (pgbouncer in transaction mode).
+    Postgres { url: String, read_url: Option<String>, setup_url: Option<String> },
+}
+
+/// `DATABASE_URL` when `STORE=postgres` leaves it unset (../shared/API.md, "Local server").
+pub const DEFAULT_DATABASE_URL: &str = "postgres://127.0.0.1:5432/storefront";
 
 impl Options {
     pub fn new(port: u16, data_dir: PathBuf) -> Self {
@@ -42,11 +58,13 @@ impl Options {
             in_process_workers: true,
             record_lambda_calls: true,
             seed_photos: false,
+            store: LocalStore::DynamoDb,
         }
     }
 
-    /// `PORT` (default 3000), `DATA_DIR` (default `.storefront`) and `PAYMENT_WINDOW_SECONDS` (default 900; set
-    /// it low to watch an unpaid order expire).
+    /// `PORT` (default 3000), `DATA_DIR` (default `.storefront`), `PAYMENT_WINDOW_SECONDS` (default 900; set it
+    /// low to watch an unpaid order expire), and the backend: `STORE` (`dynamodb`, the default, or `postgres` with
+    /// `DATABASE_URL`, default [`DEFAULT_DATABASE_URL`], and optionally `DATABASE_READ_URL`).
     pub fn from_env() -> Result<Self, StartError> {
         let port = match std::env::var("PORT") {
             Ok(raw) => {
@@ -57,6 +75,16 @@ impl Options {
         let data_dir = std::env::var_os("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".storefront"));
         let mut options = Self::new(port, data_dir);
         options.seed_photos = true;
+        let variable = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        options.store = match variable(storefront::config::STORE).as_deref() {
+            None | Some("dynamodb") => LocalStore::DynamoDb,
+            Some("postgres") => LocalStore::Postgres {
+                url: variable(storefront::config::DATABASE_URL).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+                read_url: variable(storefront::config::DATABASE_READ_URL),
+                setup_url: None,
+            },
+            Some(other) => return Err(StartError::Config(format!("STORE must be dynamodb or postgres, got {other:?}"))),
+        };
         if let Ok(raw) = std::env::var(storefront::config::PAYMENT_WINDOW_SECONDS) {
             let seconds: u32 = raw.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
                 StartError::Config(format!("PAYMENT_WINDOW_SECONDS must be a positive number of seconds, got {raw:?}"))
@@ -79,4 +107,6 @@ pub enum StartError {
     Engine(String),
     #[error("table set-up or seed: {0}")]
     Store(#[from] storefront::ports::StoreError),
+    #[error("Postgres at {url}: {reason}")]
+    Postgres { url: String, reason: String },
 }

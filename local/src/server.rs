@@ -9,7 +9,9 @@ use std::sync::Arc;
 use storefront::adapters::dynamodb::schema;
 use storefront::adapters::s3::S3BlobStore;
 use storefront::adapters::stripe::StripeProvider;
-use storefront::config::Config;
+use storefront::adapters::postgres::{admin, migrations};
+use storefront::app::Stores;
+use storefront::config::{Config, PostgresConfig, StoreConfig};
 use storefront::worker::{QueueWorker, ScheduledJob};
 use storefront::{AppState, Connections};
 use tokio::sync::oneshot;
@@ -18,12 +20,15 @@ use tokio::task::JoinHandle;
 use crate::faults::Faults;
 use crate::gateway::Gateway;
 use crate::jwt::JwtKey;
-use crate::options::{Options, StartError};
+use crate::options::{LocalStore, Options, StartError};
 use crate::outbox::LocalOutbox;
 use crate::queue::LocalQueue;
 use crate::stack::{LambdaSide, MEDIA_BUCKET, ORDER_QUEUE, PAYMENT_QUEUE, PAYMENTS_SECRET_ARN, StandIns, TABLE_NAME};
 
 const SEEDED_MARKER: &str = "seeded";
+/// Connections the local server's pool may hold per endpoint: it serves many requests at once (a Lambda instance
+/// serves one, and holds one).
+const LOCAL_CONNECTIONS: u32 = 16;
 
 pub struct LocalServer {
     pub addr: SocketAddr,
@@ -117,13 +122,47 @@ fn spawn_job(job: ScheduledJob, every: std::time::Duration, app: AppState) -> Jo
     })
 }
 
+/// Creates the database `url` names if missing and applies the migrations (what `make deploy`'s migration step
+/// does in AWS); returns the database's name.
+async fn prepare_postgres(url: &str) -> Result<String, StartError> {
+    // Shown without the password it may hold.
+    let shown = url.split_once('@').map_or(url, |(_, rest)| rest).to_owned();
+    let failed = |reason: String| StartError::Postgres { url: shown.clone(), reason };
+    let database = admin::database_name(url).map_err(|e| failed(e.to_string()))?;
+    let created = admin::ensure_database(url).await.map_err(|e| {
+        failed(format!("{e:#}: is a server running there, and may this user create databases? (docs/postgres.md)"))
+    })?;
+    let pool = admin::connect_once(url).await.map_err(|e| failed(e.to_string()))?;
+    let applied = migrations::migrate(&pool).await.map_err(|e| failed(format!("migrations: {e}")))?;
+    pool.close().await;
+    tracing::info!(database, created, ?applied, "Postgres ready");
+    Ok(database)
+}
+
 pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     std::fs::create_dir_all(&options.data_dir)?;
     let secrets = crate::secrets::load_or_create(&options.data_dir)?;
     let stand_ins = StandIns::start(&options, &options.data_dir, &secrets.payments).await?;
-    let sdk = storefront::adapters::aws::local_sdk_config(&stand_ins.dynamodb_endpoint).await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    schema::ensure_table(&dynamodb, TABLE_NAME).await?;
+    let (stores, store, marker) = match &options.store {
+        LocalStore::DynamoDb => {
+            let sdk = storefront::adapters::aws::local_sdk_config(&stand_ins.dynamodb_endpoint).await;
+            let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+            schema::ensure_table(&dynamodb, TABLE_NAME).await?;
+            let store = StoreConfig::DynamoDb { table_name: TABLE_NAME.to_owned() };
+            (Stores::dynamodb(dynamodb, TABLE_NAME), store, SEEDED_MARKER.to_owned())
+        }
+        LocalStore::Postgres { url, read_url, setup_url } => {
+            let database = prepare_postgres(setup_url.as_deref().unwrap_or(url)).await?;
+            let config = PostgresConfig {
+                url: url.clone(),
+                read_url: read_url.clone(),
+                iam_auth: false,
+                max_connections: LOCAL_CONNECTIONS,
+            };
+            let stores = Stores::postgres(&config, None).map_err(|e| StartError::Config(e.to_string()))?;
+            (stores, StoreConfig::Postgres(config), format!("{SEEDED_MARKER}-postgres-{database}"))
+        }
+    };
     let s3 = storefront::adapters::aws::local_sdk_config(&stand_ins.s3.endpoint).await;
     let blobs = S3BlobStore::new(S3BlobStore::local_client(&s3), MEDIA_BUCKET);
     blobs.ensure_bucket().await?;
@@ -133,7 +172,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     let addr = listener.local_addr()?;
     stand_ins.payments.controls.deliver_to(format!("http://{addr}/webhooks/payments"));
     let config = Config {
-        table_name: TABLE_NAME.to_owned(),
+        store,
         cursor_secret: secrets.cursor_secret.into_bytes(),
         order_queue_url: format!("local://{ORDER_QUEUE}"),
         confirmation_sender: None,
@@ -164,11 +203,11 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         blobs: Arc::new(blobs),
         payments: Arc::new(provider),
     };
-    let mut app = AppState::with_dynamodb(dynamodb, connections, &config);
+    let mut app = AppState::with_stores(stores, connections, &config);
     app.notifier = outbox.clone();
 
     // Seeded once per data dir; a seed cut short is finished on the next start (existing products are kept).
-    let marker = options.data_dir.join(SEEDED_MARKER);
+    let marker = options.data_dir.join(marker);
     let seeded = if marker.exists() { 0 } else { crate::seed::demo_catalog(app.catalog.as_ref()).await? };
     if seeded > 0 && options.seed_photos {
         // Through the photo pipeline, before the image worker starts (the uploads are processed here, once).

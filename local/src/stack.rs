@@ -167,8 +167,24 @@ impl LambdaSide {
         let sqs = reach(&stand_ins.sqs.endpoint, Service::Sqs).await?;
         let ses = reach(&stand_ins.ses.endpoint, Service::Ses).await?;
         let secrets_manager = reach(&stand_ins.secrets_manager.endpoint, Service::SecretsManager).await?;
-        let environment = [
-            (storefront::config::TABLE_NAME, config.table_name.clone()),
+        let store = match &config.store {
+            storefront::config::StoreConfig::DynamoDb { table_name } => {
+                vec![(storefront::config::TABLE_NAME, table_name.clone())]
+            }
+            storefront::config::StoreConfig::Postgres(postgres) => {
+                let mut variables = vec![
+                    (storefront::config::STORE, "postgres".to_owned()),
+                    (storefront::config::DATABASE_URL, postgres.url.clone()),
+                ];
+                if let Some(read_url) = &postgres.read_url {
+                    variables.push((storefront::config::DATABASE_READ_URL, read_url.clone()));
+                }
+                variables
+            }
+        };
+        let environment = store
+            .into_iter()
+            .chain([
             (storefront::config::CURSOR_SECRET, String::from_utf8_lossy(&config.cursor_secret).into_owned()),
             (storefront::config::ORDER_QUEUE_URL, format!("{sqs}/000000000000/{ORDER_QUEUE}")),
             (storefront::config::PAYMENT_QUEUE_URL, format!("{sqs}/000000000000/{PAYMENT_QUEUE}")),
@@ -189,8 +205,7 @@ impl LambdaSide {
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", LOCAL_KEY.to_owned()),
             ("AWS_SECRET_ACCESS_KEY", LOCAL_KEY.to_owned()),
-        ]
-        .into_iter()
+        ])
         .map(|(name, value)| (name.to_owned(), value))
         .collect();
         Ok(Self { environment, calls, proxies })

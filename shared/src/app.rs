@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use crate::adapters::cache::CachedCatalog;
 use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::postgres::{Endpoint, IamAuth, PgCatalogReader, PgStore, PoolSettings, TokenTarget};
 use crate::adapters::notify::{LogNotifier, SesNotifier};
 use crate::adapters::s3::S3BlobStore;
 use crate::adapters::sqs::SqsQueue;
 use crate::adapters::stripe::StripeProvider;
 use crate::api::CursorSigner;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, DATABASE_READ_URL, DATABASE_URL, PostgresConfig, StoreConfig};
 use crate::domain::FeeRate;
 use crate::ports::{
-    BlobStore, CartStore, CatalogStore, Clock, IdempotencyStore, Notifier, OrderQueue, OrderStore, PaymentProvider,
+    BlobStore, CartStore, CatalogStore, Clock, Housekeeping, IdempotencyStore, Notifier, OrderQueue, OrderStore, PaymentProvider,
     PaymentQueue, PaymentStore, SystemClock,
 };
 use crate::services::checkout::CheckoutPorts;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub payment_queue: Arc<dyn PaymentQueue>,
     /// Provider events seen, payout accounts, payouts.
     pub payment_records: Arc<dyn PaymentStore>,
+    /// Forgets what expired (the order sweeper runs it).
+    pub housekeeping: Arc<dyn Housekeeping>,
     pub payments: Arc<dyn PaymentProvider>,
     pub notifier: Arc<dyn Notifier>,
     pub blobs: Arc<dyn BlobStore>,
@@ -65,6 +68,98 @@ pub struct AppState {
     pub site: Arc<crate::config::SiteConfig>,
     /// Whether [`AppState::warm_up`] opens the connection (`Config::warm_up`).
     warm_up: bool,
+    /// What the warm-up opens: the store's connection, and the reader's when it has its own.
+    warm_up_stores: Vec<Arc<dyn CatalogStore>>,
+}
+
+/// The store ports, all on one backend.
+pub struct Stores {
+    pub catalog: Arc<dyn CatalogStore>,
+    pub catalog_reads: Arc<dyn CatalogStore>,
+    pub carts: Arc<dyn CartStore>,
+    pub orders: Arc<dyn OrderStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub payment_records: Arc<dyn PaymentStore>,
+    pub housekeeping: Arc<dyn Housekeeping>,
+    /// The connections the warm-up opens.
+    pub warm_up: Vec<Arc<dyn CatalogStore>>,
+}
+
+impl Stores {
+    /// Every port on the DynamoDB table, public catalog reads through the in-function cache.
+    pub fn dynamodb(client: aws_sdk_dynamodb::Client, table: &str) -> Self {
+        let store = Arc::new(DynamoStore::new(client, table));
+        let cache = CachedCatalog::new(store.clone(), store.catalog_changes(), CATALOG_CACHE_TTL);
+        Self {
+            catalog: store.clone(),
+            catalog_reads: Arc::new(cache),
+            carts: store.clone(),
+            orders: store.clone(),
+            idempotency: store.clone(),
+            payment_records: store.clone(),
+            housekeeping: store.clone(),
+            warm_up: vec![store],
+        }
+    }
+
+    /// Every port on Postgres: the writer for everything but public catalog reads, which go to the reader (the
+    /// writer without `DATABASE_READ_URL`) through the same cache. Connections open lazily (the warm-up opens
+    /// them at init); with IAM auth, tokens are signed with `sdk`'s credentials for its region.
+    pub fn postgres(config: &PostgresConfig, sdk: Option<&aws_config::SdkConfig>) -> Result<Self, ConfigError> {
+        let application_name =
+            std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "storefront".to_owned());
+        let endpoint = |name: &'static str, url: &str| {
+            let invalid = |reason: String| ConfigError::Invalid { name, reason };
+            let iam = match (config.iam_auth, sdk) {
+                (false, _) => None,
+                (true, Some(sdk)) => {
+                    let credentials = sdk.credentials_provider().ok_or_else(|| invalid("IAM auth needs credentials".into()))?;
+                    let region = sdk.region().ok_or_else(|| invalid("IAM auth needs a region".into()))?;
+                    let target = TokenTarget::of_url(url, region.as_ref())
+                        .ok_or_else(|| invalid("IAM auth needs a user and a host in the URL".into()))?;
+                    Some(Arc::new(IamAuth::new(credentials, target)))
+                }
+                (true, None) => return Err(invalid("IAM auth needs the AWS configuration".into())),
+            };
+            let settings = PoolSettings {
+                url: url.to_owned(),
+                application_name: application_name.clone(),
+                max_connections: config.max_connections,
+                iam,
+            };
+            Endpoint::connect_lazy(settings).map_err(|error| invalid(error.to_string()))
+        };
+        let store = PgStore::new(endpoint(DATABASE_URL, &config.url)?);
+        let reader = match &config.read_url {
+            Some(url) => endpoint(DATABASE_READ_URL, url)?,
+            None => store.writer().clone(),
+        };
+        let reads = Arc::new(PgCatalogReader::new(reader, store.clone()));
+        let cache = CachedCatalog::new(reads.clone(), store.catalog_changes(), CATALOG_CACHE_TTL);
+        let store = Arc::new(store);
+        let mut warm_up: Vec<Arc<dyn CatalogStore>> = vec![store.clone()];
+        if config.read_url.is_some() {
+            warm_up.push(reads);
+        }
+        Ok(Self {
+            catalog: store.clone(),
+            catalog_reads: Arc::new(cache),
+            carts: store.clone(),
+            orders: store.clone(),
+            idempotency: store.clone(),
+            payment_records: store.clone(),
+            housekeeping: store,
+            warm_up,
+        })
+    }
+
+    /// The stores `config` names, on the AWS services `sdk` reaches.
+    pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        match &config.store {
+            StoreConfig::DynamoDb { table_name } => Ok(Self::dynamodb(aws_sdk_dynamodb::Client::new(sdk), table_name)),
+            StoreConfig::Postgres(postgres) => Self::postgres(postgres, Some(sdk)),
+        }
+    }
 }
 
 impl AppState {
@@ -72,11 +167,11 @@ impl AppState {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let sdk = crate::adapters::aws::sdk_config().await;
-        Ok(Self::from_sdk(&sdk, &config))
+        Self::from_sdk(&sdk, &config)
     }
 
     /// Every adapter on the AWS services `sdk` reaches: what an init builds (the bench times it too).
-    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Self, ConfigError> {
         let sqs = aws_sdk_sqs::Client::new(sdk);
         // Path-style addressing only for an S3 stand-in on this machine (no bucket subdomains on loopback).
         let s3 = if config.s3_force_path_style { S3BlobStore::local_client(sdk) } else { aws_sdk_s3::Client::new(sdk) };
@@ -92,25 +187,26 @@ impl AppState {
                 &config.payments_secret_id,
             )),
         };
-        let mut state = Self::with_dynamodb(aws_sdk_dynamodb::Client::new(sdk), connections, config);
+        let mut state = Self::with_stores(Stores::from_config(config, sdk)?, connections, config);
         if let Some(sender) = &config.confirmation_sender {
             state.notifier = Arc::new(SesNotifier::new(aws_sdk_sesv2::Client::new(sdk), sender.clone()));
         }
-        state
+        Ok(state)
     }
 
-    /// DynamoDB behind the stores, and the rest as given.
-    pub fn with_dynamodb(client: aws_sdk_dynamodb::Client, connections: Connections, config: &Config) -> Self {
+    /// The stores and the rest as given.
+    pub fn with_stores(stores: Stores, connections: Connections, config: &Config) -> Self {
         let Connections { order_queue, payment_queue, blobs, payments } = connections;
-        let store = Arc::new(DynamoStore::new(client, config.table_name.clone()));
-        let cache = CachedCatalog::new(store.clone(), store.catalog_changes(), CATALOG_CACHE_TTL);
+        let Stores { catalog, catalog_reads, carts, orders, idempotency, payment_records, housekeeping, warm_up } =
+            stores;
         Self {
-            catalog: store.clone(),
-            catalog_reads: Arc::new(cache),
-            carts: store.clone(),
-            orders: store.clone(),
-            idempotency: store.clone(),
-            payment_records: store,
+            catalog,
+            catalog_reads,
+            carts,
+            orders,
+            idempotency,
+            payment_records,
+            housekeeping,
             order_queue,
             payment_queue,
             payments,
@@ -124,17 +220,20 @@ impl AppState {
             platform_fee: config.platform_fee,
             site: Arc::new(config.site.clone()),
             warm_up: config.warm_up,
+            warm_up_stores: warm_up,
         }
     }
 
-    /// Opens the DynamoDB connection (DNS, TCP, TLS, credentials) during init, which runs at full CPU before any
-    /// shopper waits, instead of on the first request: a `DescribeTable`, which every route may call and which
-    /// reads no data. A failure here is only logged: the first request opens the connection then.
+    /// Opens the store's connection (DNS, TCP, TLS, credentials) during init, which runs at full CPU before any
+    /// shopper waits, instead of on the first request: a `DescribeTable` on DynamoDB (every route may call it and
+    /// it reads no data), a `SELECT 1` on Postgres' writer and reader. A failure here is only logged: the first
+    /// request opens the connection then.
     pub async fn warm_up(&self) {
         if !self.warm_up {
             return;
         }
-        if let Err(error) = self.catalog.ping().await {
+        let pings = futures::future::join_all(self.warm_up_stores.iter().map(|store| store.ping())).await;
+        for error in pings.into_iter().filter_map(Result::err) {
             tracing::warn!(%error, "warm-up read failed; the first request opens the connection");
         }
     }

@@ -13,8 +13,8 @@ pub enum ConfigError {
 
 #[derive(Clone)]
 pub struct Config {
-    /// The single DynamoDB table (DESIGN §3).
-    pub table_name: String,
+    /// Where the data lives: the DynamoDB table (the default) or Postgres (`STORE=postgres`).
+    pub store: StoreConfig,
     /// Key that signs pagination cursors; at least 32 bytes.
     pub cursor_secret: Vec<u8>,
     /// The SQS queue that carries `OrderPlaced` to the order worker.
@@ -48,6 +48,40 @@ pub struct Config {
     pub payment_window: time::Duration,
     /// What the web pages need to know of where they are served (the pages function only).
     pub site: SiteConfig,
+}
+
+/// The backend behind the store ports, chosen by `STORE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// `STORE=dynamodb` (the default): the single table of DESIGN §3 (`TABLE_NAME`).
+    DynamoDb { table_name: String },
+    /// `STORE=postgres`: the same ports on PostgreSQL (behind RDS Proxy in AWS).
+    Postgres(PostgresConfig),
+}
+
+/// How to reach Postgres: the writer, optionally a reader for public catalog reads, IAM or password auth.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// `DATABASE_URL`: `postgres://user[:password]@host:port/db[?sslmode=verify-full]` (the proxy's read-write
+    /// endpoint in AWS).
+    pub url: String,
+    /// `DATABASE_READ_URL`: the proxy's read-only endpoint (Aurora replicas); the writer serves reads without one.
+    pub read_url: Option<String>,
+    /// `DATABASE_IAM_AUTH=true`: connect with an IAM auth token (the function's role) instead of a password.
+    pub iam_auth: bool,
+    /// `DATABASE_MAX_CONNECTIONS` per endpoint (default 1: a Lambda instance serves one request at a time).
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    /// Without the URLs, which may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("read_url", &self.read_url.is_some())
+            .field("iam_auth", &self.iam_auth)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where the web storefront is served and how its shoppers sign in and pay: public values only.
@@ -99,11 +133,16 @@ impl Default for SignIn {
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config").field("table_name", &self.table_name).finish_non_exhaustive()
+        f.debug_struct("Config").field("store", &self.store).finish_non_exhaustive()
     }
 }
 
+pub const STORE: &str = "STORE";
 pub const TABLE_NAME: &str = "TABLE_NAME";
+pub const DATABASE_URL: &str = "DATABASE_URL";
+pub const DATABASE_READ_URL: &str = "DATABASE_READ_URL";
+pub const DATABASE_IAM_AUTH: &str = "DATABASE_IAM_AUTH";
+pub const DATABASE_MAX_CONNECTIONS: &str = "DATABASE_MAX_CONNECTIONS";
 pub const CURSOR_SECRET: &str = "CURSOR_SECRET";
 pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
 pub const CONFIRMATION_SENDER: &str = "CONFIRMATION_SENDER";
@@ -139,7 +178,43 @@ impl Config {
         let required = |name: &'static str| {
             lookup(name).filter(|value| !value.trim().is_empty()).ok_or(ConfigError::Missing(name))
         };
-        let table_name = required(TABLE_NAME)?;
+        let optional = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let flag = |name: &'static str, default: bool| match lookup(name).as_deref().map(str::trim) {
+            None | Some("") => Ok(default),
+            Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid { name, reason: format!("must be true or false, got {other:?}") }),
+        };
+        let store = match lookup(STORE).as_deref().map(str::trim) {
+            None | Some("" | "dynamodb") => StoreConfig::DynamoDb { table_name: required(TABLE_NAME)? },
+            Some("postgres") => {
+                let postgres_url = |name: &'static str, value: String| {
+                    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+                        Ok(value)
+                    } else {
+                        Err(ConfigError::Invalid { name, reason: "must be a postgres:// URL".into() })
+                    }
+                };
+                let max_connections = match optional(DATABASE_MAX_CONNECTIONS) {
+                    None => 1,
+                    Some(raw) => raw.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or(
+                        ConfigError::Invalid { name: DATABASE_MAX_CONNECTIONS, reason: format!("must be 1 to 100, got {raw:?}") },
+                    )?,
+                };
+                StoreConfig::Postgres(PostgresConfig {
+                    url: postgres_url(DATABASE_URL, required(DATABASE_URL)?)?,
+                    read_url: optional(DATABASE_READ_URL).map(|url| postgres_url(DATABASE_READ_URL, url)).transpose()?,
+                    iam_auth: flag(DATABASE_IAM_AUTH, false)?,
+                    max_connections,
+                })
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: STORE,
+                    reason: format!("must be dynamodb or postgres, got {other:?}"),
+                });
+            }
+        };
         let cursor_secret = required(CURSOR_SECRET)?.into_bytes();
         if cursor_secret.len() < MIN_SECRET_BYTES {
             return Err(ConfigError::Invalid {
@@ -178,7 +253,6 @@ impl Config {
                 reason: format!("must be 0 to 10000 basis points, got {raw:?}"),
             })?,
         };
-        let optional = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let https = |name: &'static str, value: Option<String>| match value {
             Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
                 Err(ConfigError::Invalid { name, reason: "must be an http(s) URL".into() })
@@ -201,14 +275,8 @@ impl Config {
             stripe_publishable_key: optional(STRIPE_PUBLISHABLE_KEY),
             storage_origin: optional(STORAGE_ORIGIN).unwrap_or_else(|| DEFAULT_STORAGE_ORIGIN.to_owned()),
         };
-        let flag = |name: &'static str, default: bool| match lookup(name).as_deref().map(str::trim) {
-            None | Some("") => Ok(default),
-            Some("true" | "1") => Ok(true),
-            Some("false" | "0") => Ok(false),
-            Some(other) => Err(ConfigError::Invalid { name, reason: format!("must be true or false, got {other:?}") }),
-        };
         Ok(Self {
-            table_name,
+            store,
             cursor_secret,
             order_queue_url,
             confirmation_sender,
@@ -237,6 +305,39 @@ mod tests {
         let error = Config::from_lookup(|name| (name == CURSOR_SECRET).then(|| "s".repeat(40))).expect_err("no table");
         assert_eq!(error, ConfigError::Missing(TABLE_NAME));
         assert!(error.to_string().contains("TABLE_NAME"));
+    }
+
+    #[test]
+    fn postgres_is_chosen_by_store_and_needs_its_url() {
+        let base = |name: &str| match name {
+            STORE => Some("postgres".into()),
+            CURSOR_SECRET => Some("s".repeat(40)),
+            TABLE_NAME | DATABASE_READ_URL | DATABASE_IAM_AUTH | DATABASE_MAX_CONNECTIONS | CDN_BASE_URL
+            | PAYMENTS_API_URL | PLATFORM_FEE_BPS | SITE_URL | SIGN_IN_URL | SIGN_IN_CLIENT_ID | STORAGE_ORIGIN
+            | STUCK_AFTER_SECONDS | PAYMENT_WINDOW_SECONDS | CONFIRMATION_SENDER | STRIPE_PUBLISHABLE_KEY => None,
+            DATABASE_URL => Some("postgres://app@127.0.0.1:5432/storefront".into()),
+            _ => Some("x".into()),
+        };
+        let with = |variable: &'static str, value: Option<&str>| {
+            Config::from_lookup(|name| if name == variable { value.map(Into::into) } else { base(name) })
+        };
+        let StoreConfig::Postgres(postgres) = Config::from_lookup(base).expect("valid").store else {
+            panic!("postgres chosen")
+        };
+        assert_eq!((postgres.read_url, postgres.iam_auth, postgres.max_connections), (None, false, 1));
+        assert!(matches!(with(DATABASE_URL, None), Err(ConfigError::Missing(DATABASE_URL))), "no TABLE_NAME needed");
+        assert!(matches!(with(DATABASE_URL, Some("mysql://x")), Err(ConfigError::Invalid { name: DATABASE_URL, .. })));
+        assert!(matches!(
+            with(DATABASE_MAX_CONNECTIONS, Some("0")),
+            Err(ConfigError::Invalid { name: DATABASE_MAX_CONNECTIONS, .. })
+        ));
+        assert!(matches!(with(STORE, Some("sqlite")), Err(ConfigError::Invalid { name: STORE, .. })));
+        let debug = format!("{:?}", with(DATABASE_URL, Some("postgres://app:hunter2@db/x")).expect("valid"));
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(matches!(
+            with(STORE, Some("dynamodb")).map(|c| c.store),
+            Err(ConfigError::Missing(TABLE_NAME))
+        ));
     }
 
     #[test]

@@ -49,8 +49,9 @@ async fn moto_state_and_provider() -> (AppState, storefront_local::payments::Pay
     // A table per test: the suites run in parallel against one moto.
     let table = format!("conformance-{}", RequestToken::generate(OffsetDateTime::now_utc()).as_str().to_lowercase());
     schema::ensure_table(&client, &table).await.expect("table on moto");
+    let table_copy = table.clone();
     let config = Config {
-        table_name: table.clone(),
+        store: storefront::config::StoreConfig::DynamoDb { table_name: table.clone() },
         cursor_secret: vec![7; 32],
         order_queue_url: "local://conformance".into(),
         confirmation_sender: None,
@@ -76,7 +77,8 @@ async fn moto_state_and_provider() -> (AppState, storefront_local::payments::Pay
         blobs: Arc::new(blobs),
         payments: Arc::new(provider),
     };
-    (AppState::with_dynamodb(client, connections, &config), controls)
+    let stores = storefront::app::Stores::dynamodb(client, &table_copy);
+    (AppState::with_stores(stores, connections, &config), controls)
 }
 
 fn user(id: &str) -> UserId {

@@ -1,6 +1,7 @@
 //! The order sweeper (scheduled): orders unpaid after the payment window are cancelled, their intent cancelled and
 //! their stock returned (a payment that beat the expiry keeps its order); paid orders whose confirmation message
-//! was lost are sent to the order worker again. Safe to overlap with the workers: every move is conditional.
+//! was lost are sent to the order worker again; what expired is forgotten (a Postgres store: DynamoDB's TTL does
+//! it by itself). Safe to overlap with the workers: every move is conditional.
 
 use storefront::AppState;
 use storefront::services::{ServiceError, payments};
@@ -12,5 +13,8 @@ pub async fn sweep(state: AppState) -> Result<serde_json::Value, ServiceError> {
     if report.resent > 0 {
         tracing::warn!(resent = report.resent, "re-sent paid orders whose confirmation was lost");
     }
-    Ok(serde_json::to_value(&report).unwrap_or_default())
+    let forgotten = state.housekeeping.forget_expired(state.clock.now()).await?;
+    let mut report = serde_json::to_value(&report).unwrap_or_default();
+    report["forgotten"] = forgotten.into();
+    Ok(report)
 }

@@ -64,6 +64,15 @@ pub enum FollowUp {
 
 impl FollowUp {
     pub const ALL: [FollowUp; 3] = [FollowUp::Payment, FollowUp::Confirmation, FollowUp::Settlement];
+
+    /// The name the stores file owed work under.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowUp::Payment => "payment",
+            FollowUp::Confirmation => "confirmation",
+            FollowUp::Settlement => "settlement",
+        }
+    }
 }
 
 /// What a cancelled order's payment still needs at the provider.
@@ -151,6 +160,11 @@ impl Order {
             shares: Vec::new(),
             ..self.clone()
         }
+    }
+
+    /// Where the payment stands (`none` before there is one): a move is conditional on it, as on the status.
+    pub fn payment_status_name(&self) -> &'static str {
+        self.payment.as_ref().map_or("none", |p| p.status.as_str())
     }
 
     /// Whether `artisan` has lines in the order.

@@ -140,15 +140,25 @@ pub trait CartStore: Send + Sync {
     async fn remove_cart_line(&self, user: &UserId, product: &ProductId) -> Result<(), StoreError>;
 }
 
+/// Forgets what has expired: idempotency keys, idle cart lines, provider event ids, stock adjustment ids
+/// (`adapters::retention`). DynamoDB's TTL does this by itself; a Postgres store is swept by the order sweeper.
+#[async_trait]
+pub trait Housekeeping: Send + Sync {
+    /// Deletes a bounded batch of what expired before `now`; how many rows went.
+    async fn forget_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
 /// Time, injectable so tests can pin it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> OffsetDateTime;
 }
 
+/// The system's time, to the microsecond: the precision both stores keep (Postgres' `timestamptz` holds no more),
+/// so a value read back equals the one written, whichever backend holds it.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        OffsetDateTime::now_utc().truncate_to_microsecond()
     }
 }

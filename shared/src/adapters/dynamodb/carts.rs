@@ -1,16 +1,15 @@
 //! `CartStore` on DynamoDB: one item per cart line under the user's partition, expiring 30 days after its last change.
 
 use async_trait::async_trait;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::items::*;
+use crate::adapters::retention::CART_IDLE_EXPIRY;
 use super::keys::*;
 use super::{DynamoStore, store_error};
 use crate::domain::{CartLine, ProductId, UserId};
 use crate::ports::{CartStore, StoreError};
 
-/// A cart line left alone this long is removed by DynamoDB's TTL.
-pub const CART_IDLE_EXPIRY: Duration = Duration::days(30);
 
 #[async_trait]
 impl CartStore for DynamoStore {

@@ -8,6 +8,7 @@ use futures::future::try_join_all;
 use time::OffsetDateTime;
 
 use super::items::*;
+use crate::adapters::retention::ADJUSTMENT_MEMORY;
 use super::keys::*;
 use super::write::{Outcome, TRANSACTION_CONFLICT, put_new, stock_move, update};
 use super::{DynamoStore, store_error};
@@ -21,8 +22,6 @@ use crate::ports::{
 const BATCH_GET_MAX: usize = 100;
 /// Unprocessed keys (throttling) are retried this many times before the read counts as unavailable.
 const BATCH_GET_ATTEMPTS: u32 = 5;
-/// How long an adjustment's id is remembered (a client's retry of the same key comes within a day).
-const ADJUSTMENT_TTL: time::Duration = time::Duration::hours(24);
 
 /// One index query: the partition to read, newest first, below an optional position.
 struct IndexQuery<'a> {
@@ -279,7 +278,7 @@ impl CatalogStore for DynamoStore {
         record.insert("artisan_id".into(), s(artisan.as_str()));
         record.insert("delta".into(), n(adjustment.delta.get()));
         record.insert("created_at".into(), timestamp(now));
-        record.insert(TTL.into(), n((now + ADJUSTMENT_TTL).unix_timestamp()));
+        record.insert(TTL.into(), n((now + ADJUSTMENT_MEMORY).unix_timestamp()));
         let outcome = self.transact(vec![update(moved)?, put_new(&self.table, record)?], now).await?;
         match outcome {
             Outcome::Written => {}

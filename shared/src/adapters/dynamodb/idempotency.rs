@@ -3,20 +3,16 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::items::*;
+use crate::adapters::retention::{CLAIM_LOCK, IDEMPOTENCY_TTL};
 use super::keys::*;
 use super::write::update;
 use super::{DynamoStore, store_error};
 use crate::domain::{Order, OrderId, RequestToken};
 use crate::ports::{Claim, IdempotencyScope, IdempotencyStore, StoreError};
 
-/// How long a key is remembered.
-pub const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
-/// How long a claim holds before another call may take it over (a crashed call's claim must not block forever;
-/// a live checkout ends well within the Lambda timeout).
-pub const CLAIM_LOCK: Duration = Duration::seconds(30);
 
 const IN_PROGRESS: &str = "in_progress";
 const COMPLETED: &str = "completed";

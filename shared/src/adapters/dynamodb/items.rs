@@ -205,7 +205,7 @@ fn order_attributes(order: &Order, item: &mut Item) {
 
 /// What the moves condition on besides the status: the payment's status, `none` before there is one.
 pub fn payment_status_of(order: &Order) -> &'static str {
-    order.payment.as_ref().map_or("none", |p| p.status.as_str())
+    order.payment_status_name()
 }
 
 /// The order's place in the sharded index of owed work ([`Order::follow_up`]), if it owes any: under its kind,

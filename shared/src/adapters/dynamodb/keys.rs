@@ -124,11 +124,7 @@ pub fn event_key(event_id: &str) -> Item {
 
 /// The kinds of owed work in the sharded index.
 pub fn follow_up_kind(follow_up: FollowUp) -> &'static str {
-    match follow_up {
-        FollowUp::Payment => "payment",
-        FollowUp::Confirmation => "confirmation",
-        FollowUp::Settlement => "settlement",
-    }
+    follow_up.as_str()
 }
 
 pub const PAYOUT_KIND: &str = "payout";

@@ -78,3 +78,11 @@ where
     let source = aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string();
     if retryable { StoreError::Unavailable(source.into()) } else { StoreError::unexpected(source) }
 }
+
+#[async_trait::async_trait]
+impl crate::ports::Housekeeping for DynamoStore {
+    /// DynamoDB's TTL deletes expired items by itself (reads already treat them as gone).
+    async fn forget_expired(&self, _now: time::OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}

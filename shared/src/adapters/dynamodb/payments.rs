@@ -3,17 +3,16 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::items::*;
+use crate::adapters::retention::EVENT_MEMORY;
 use super::keys::*;
 use super::write::{CONDITION_FAILED, Outcome, TRANSACTION_CONFLICT, update};
 use super::{DynamoStore, store_error};
 use crate::domain::{OrderId, Payout, PayoutAccount, PayoutStatus, ProviderRef, UserId};
 use crate::ports::{Page, PageRequest, ParkError, PaymentStore, StoreError, TransitionError};
 
-/// How long an event id is remembered: longer than the provider redelivers (Stripe: three days).
-pub const EVENT_MEMORY: Duration = Duration::days(7);
 
 #[async_trait]
 impl PaymentStore for DynamoStore {

@@ -1,0 +1,193 @@
+//! The ports on Postgres (`STORE=postgres`): the same guarantees as the DynamoDB adapter, in SQL. Checkout and
+//! every move of an order are one transaction each, conditional on what was read (`... WHERE stock BETWEEN ...
+//! AND status = 'active' AND price_amount = ...`, `... WHERE status = $read ...`); a condition that does not hold
+//! rolls the transaction back and says which, as a cancelled DynamoDB transaction does. The decisions stay the
+//! domain's. docs/data-model.md, "Postgres", lists the tables.
+//!
+//! Built for Lambda behind RDS Proxy: one connection per instance (opened by the warm-up, tested before each use
+//! and reopened when it broke), no session state that would pin a proxied connection (no `SET`, advisory locks,
+//! temporary tables, `LISTEN`, or named prepared statements: every statement is unnamed), IAM authentication with a
+//! token refreshed before its 15 minutes run out, TLS verified. Public catalog reads go to the reader endpoint.
+
+pub mod admin;
+mod carts;
+mod catalog;
+mod iam;
+mod idempotency;
+pub mod migrations;
+mod orders;
+mod payments;
+mod rows;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use self::sqlx::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::ports::StoreError;
+
+pub use iam::{IamAuth, TokenTarget, auth_token};
+
+/// sqlx's names, from the two crates the backend builds (Cargo.toml says why not the `sqlx` facade).
+pub(crate) mod sqlx {
+    pub use sqlx_core::decode::Decode;
+    pub use sqlx_core::error::Error;
+    pub use sqlx_core::query::{Query, query};
+    pub use sqlx_core::query_as::query_as;
+    pub use sqlx_core::query_scalar::query_scalar;
+    pub use sqlx_core::row::Row;
+    pub use sqlx_core::transaction::Transaction;
+    pub use sqlx_core::types::{Json, Type};
+    pub use sqlx_postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
+}
+
+/// Where a pool connects and how: the URL (`postgres://user@host:port/db?sslmode=...`), a name the server shows
+/// for its connections, how many it may hold, and the IAM token source when the database wants one.
+pub struct PoolSettings {
+    pub url: String,
+    pub application_name: String,
+    pub max_connections: u32,
+    pub iam: Option<Arc<IamAuth>>,
+}
+
+/// A pool of connections to one endpoint (the writer or the reader), refreshing its IAM token before it expires.
+#[derive(Clone)]
+pub struct Endpoint {
+    pool: PgPool,
+    iam: Option<Arc<IamAuth>>,
+    options: PgConnectOptions,
+}
+
+impl Endpoint {
+    pub fn connect_lazy(settings: PoolSettings) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(&settings.url)
+            .map_err(|e| StoreError::unexpected(format!("DATABASE_URL: {e}")))?
+            // Unnamed statements only: a proxied connection is shared between clients between transactions.
+            .statement_cache_capacity(0)
+            .application_name(&settings.application_name);
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(3))
+            // A connection the server or the proxy closed since the last invocation is found out and replaced
+            // before a request uses it.
+            .test_before_acquire(true)
+            // A frozen Lambda instance keeps its connection; the proxy closes it when idle too long, and the test
+            // above finds that out.
+            .idle_timeout(None)
+            .connect_lazy_with(options.clone());
+        Ok(Self { pool, iam: settings.iam, options })
+    }
+
+    /// The pool, with the IAM token renewed first when the current one is near its end (new connections need a
+    /// valid token; open ones stay authenticated).
+    pub async fn pool(&self) -> Result<&PgPool, StoreError> {
+        if let Some(iam) = &self.iam
+            && let Some(token) = iam.token_if_stale().await?
+        {
+            self.pool.set_connect_options(self.options.clone().password(&token));
+        }
+        Ok(&self.pool)
+    }
+}
+
+/// The Postgres store: every port, on a writer endpoint and (for public catalog reads) a reader endpoint.
+#[derive(Clone)]
+pub struct PgStore {
+    writer: Endpoint,
+    /// Bumped after every write that can change a product (the same contract as `DynamoStore`'s).
+    catalog_changes: Arc<AtomicU64>,
+}
+
+impl PgStore {
+    pub fn new(writer: Endpoint) -> Self {
+        Self { writer, catalog_changes: Arc::default() }
+    }
+
+    pub fn catalog_changes(&self) -> Arc<AtomicU64> {
+        self.catalog_changes.clone()
+    }
+
+    fn catalog_changed(&self) {
+        self.catalog_changes.fetch_add(1, Ordering::Release);
+    }
+
+    async fn pool(&self) -> Result<&PgPool, StoreError> {
+        self.writer.pool().await
+    }
+}
+
+/// The catalog's reads on the reader endpoint (public pages and listings), its writes on the writer.
+#[derive(Clone)]
+pub struct PgCatalogReader {
+    reader: Endpoint,
+    store: PgStore,
+}
+
+impl PgCatalogReader {
+    pub fn new(reader: Endpoint, store: PgStore) -> Self {
+        Self { reader, store }
+    }
+}
+
+impl PgStore {
+    /// The writer endpoint (the warm-up and the tests reach the pool through it).
+    pub fn writer(&self) -> &Endpoint {
+        &self.writer
+    }
+}
+
+/// SQLSTATEs that mean "retry": a serialization failure, a deadlock (two checkouts locking the same products in
+/// turn), the server shutting down or a connection lost.
+const RETRYABLE_STATES: &[&str] = &["40001", "40P01", "57P01", "57P02", "57P03", "08000", "08003", "08006"];
+/// The SQLSTATE of a unique or primary key violation.
+pub(super) const UNIQUE_VIOLATION: &str = "23505";
+
+/// A driver failure as a store error: unreachable, timed out, throttled or told to retry is `Unavailable` (503 and
+/// Retry-After for a client, a retry for a worker), anything else `Unexpected`.
+pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
+    let retryable = match &error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| RETRYABLE_STATES.contains(&code.as_ref())),
+        _ => false,
+    };
+    if retryable { StoreError::Unavailable(error.to_string().into()) } else { StoreError::unexpected(error.to_string()) }
+}
+
+/// Whether `error` is a unique violation (a row that already exists).
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION))
+}
+
+/// Whether `error` says two transactions met (a deadlock or a serialization failure): retry it.
+pub(crate) fn is_conflict(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01")))
+}
+
+/// Rows deleted per table per sweep: the sweeper's run stays short whatever the backlog.
+const FORGET_BATCH: i64 = 1000;
+
+#[async_trait::async_trait]
+impl crate::ports::Housekeeping for PgStore {
+    async fn forget_expired(&self, now: time::OffsetDateTime) -> Result<u64, StoreError> {
+        let adjustments_before = now - crate::adapters::retention::ADJUSTMENT_MEMORY;
+        let sweeps = [
+            ("idempotency_records", "expires_at", now),
+            ("cart_lines", "expires_at", now),
+            ("payment_events", "expires_at", now),
+            ("stock_adjustments", "created_at", adjustments_before),
+        ];
+        let pool = self.pool().await?;
+        let mut forgotten = 0;
+        for (table, column, before) in sweeps {
+            let sql = format!(
+                "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2)"
+            );
+            let done = sqlx::query(&sql).bind(before).bind(FORGET_BATCH).execute(pool).await.map_err(store_error)?;
+            forgotten += done.rows_affected();
+        }
+        Ok(forgotten)
+    }
+}

@@ -1,0 +1,360 @@
+//! `OrderStore` on Postgres. Checkout and every move of an order are one transaction each, conditional on what
+//! was read (stock, status, price; the order's status, shipped parts and payment), so concurrent checkouts never
+//! oversell, a duplicate message changes nothing, and stock returns exactly once. The decisions are the domain's.
+//!
+//! Row locks are taken in one order (the order, then its parts, then products by id), so two transactions never
+//! wait on each other in turn; when they still deadlock, Postgres aborts one and it is retried as a conflict.
+
+use async_trait::async_trait;
+use super::sqlx::{self, PgArguments, Postgres, Query, Transaction};
+use time::OffsetDateTime;
+
+use super::catalog::move_stock;
+use super::idempotency::complete;
+use super::rows::{self, ORDER_COLUMNS, readable, to_json};
+use super::{PgStore, is_conflict, store_error};
+use crate::domain::{FollowUp, Order, OrderId, OrderRef, OrderStatus, ProductId, StockDelta, UserId};
+use crate::ports::{
+    IdempotencyScope, OrderStore, OrderTransition, Page, PageRequest, PlaceOrderError, StoreError, TransitionError,
+};
+
+/// Where the order stands for the background functions: what it still owes ([`Order::follow_up`]) and since when.
+fn open(order: &Order) -> (Option<&'static str>, Option<OffsetDateTime>) {
+    match order.follow_up() {
+        Some(follow_up) => (Some(follow_up.as_str()), Some(order.updated_at)),
+        None => (None, None),
+    }
+}
+
+fn bind_order<'q>(query: Query<'q, Postgres, PgArguments>, order: &'q Order) -> Query<'q, Postgres, PgArguments> {
+    let (open_kind, open_since) = open(order);
+    query
+        .bind(order.order_id.as_str())
+        .bind(order.user_id.as_str())
+        .bind(order.status.as_str())
+        .bind(to_json(&order.items))
+        .bind(order.total.amount)
+        .bind(order.total.currency.code())
+        .bind(order.contact_email.as_deref())
+        .bind(to_json(&order.shipped_artisans))
+        .bind(order.payment.as_ref().map(to_json))
+        .bind(to_json(&order.shares))
+        .bind(order.created_at)
+        .bind(order.updated_at)
+        .bind(order.payment_status_name())
+        .bind(open_kind)
+        .bind(open_since)
+}
+
+/// What a checkout transaction found, when it did not commit.
+enum Refused {
+    /// The order exists already: this very checkout, landed on an earlier attempt.
+    Exists,
+    Changed(Vec<ProductId>),
+    ClaimLost,
+}
+
+async fn place(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &Order,
+    scope: &IdempotencyScope,
+    clear_cart: &[ProductId],
+) -> Result<Option<Refused>, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO orders ({ORDER_COLUMNS}, payment_status, open_kind, open_since) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (order_id) DO NOTHING"
+    );
+    if bind_order(sqlx::query(&sql), order).execute(&mut **tx).await?.rows_affected() == 0 {
+        return Ok(Some(Refused::Exists));
+    }
+    for artisan in order.artisans() {
+        sqlx::query("INSERT INTO order_parts (artisan_id, order_id, status) VALUES ($1, $2, $3)")
+            .bind(artisan.as_str())
+            .bind(order.order_id.as_str())
+            .bind(order.part_status(&artisan).as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    // Every line is tried, so a refusal names every product that changed, as DynamoDB's cancellation reasons do.
+    let mut lines: Vec<_> = order.items.iter().collect();
+    lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    let mut changed = Vec::new();
+    for line in lines {
+        let delta = StockDelta::parse(-i64::from(line.quantity.get()))
+            .map_err(|e| sqlx::Error::Protocol(format!("order line quantity: {e:?}")))?;
+        let price = (line.unit_price.amount, line.unit_price.currency.code());
+        if !move_stock(tx, &line.product_id, delta, order.created_at, Some(price)).await? {
+            changed.push(line.product_id.clone());
+        }
+    }
+    if !changed.is_empty() {
+        return Ok(Some(Refused::Changed(changed)));
+    }
+    if !complete(tx, scope, &order.order_id).await? {
+        return Ok(Some(Refused::ClaimLost));
+    }
+    let cleared: Vec<&str> = clear_cart.iter().map(ProductId::as_str).collect();
+    sqlx::query("DELETE FROM cart_lines WHERE user_id = $1 AND product_id = ANY($2)")
+        .bind(order.user_id.as_str())
+        .bind(&cleared)
+        .execute(&mut **tx)
+        .await?;
+    Ok(None)
+}
+
+/// Writes a decided move inside `tx`; `false` when something changed since it was read.
+async fn transition(tx: &mut Transaction<'_, Postgres>, transition: &OrderTransition<'_>) -> Result<bool, sqlx::Error> {
+    let (current, next) = (transition.current, transition.next);
+    let (id, now) = (current.order_id.as_str(), next.updated_at);
+    let (open_kind, open_since) = open(next);
+    // Still as read: the same status, no part shipped since, the payment where it was.
+    let moved = sqlx::query(
+        "UPDATE orders SET status = $3, shipped_artisans = $4, payment = COALESCE($5, payment), \
+           payment_status = $6, updated_at = $7, open_kind = $8, open_since = $9 \
+         WHERE order_id = $1 AND user_id = $2 AND status = $10 AND jsonb_array_length(shipped_artisans) = $11 \
+           AND payment_status = $12",
+    )
+    .bind(id)
+    .bind(current.user_id.as_str())
+    .bind(next.status.as_str())
+    .bind(to_json(&next.shipped_artisans))
+    .bind(next.payment.as_ref().map(to_json))
+    .bind(next.payment_status_name())
+    .bind(now)
+    .bind(open_kind)
+    .bind(open_since)
+    .bind(current.status.as_str())
+    .bind(i32::try_from(current.shipped_artisans.len()).unwrap_or(i32::MAX))
+    .bind(current.payment_status_name())
+    .execute(&mut **tx)
+    .await?;
+    if moved.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for artisan in current.artisans() {
+        let (from, to) = (current.part_status(&artisan), next.part_status(&artisan));
+        if from != to {
+            let part = sqlx::query(
+                "UPDATE order_parts SET status = $3 WHERE artisan_id = $1 AND order_id = $2 AND status = $4",
+            )
+            .bind(artisan.as_str())
+            .bind(id)
+            .bind(to.as_str())
+            .bind(from.as_str())
+            .execute(&mut **tx)
+            .await?;
+            if part.rows_affected() == 0 {
+                return Ok(false);
+            }
+        }
+    }
+    let mut restock: Vec<_> = transition.restock.iter().collect();
+    restock.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    for line in restock {
+        if !move_stock(tx, &line.product_id, line.delta, now, None).await? {
+            return Ok(false);
+        }
+    }
+    if transition.record_notice {
+        // The confirmation notice exists once per order, whatever the number of deliveries.
+        let notice = sqlx::query(
+            "INSERT INTO notices (order_id, user_id, sent, created_at) VALUES ($1, $2, false, $3) \
+             ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(current.user_id.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        if notice.rows_affected() == 0 {
+            return Ok(false);
+        }
+    }
+    for payout in transition.payouts {
+        // One per (artisan, order): a payout exists once, however the shipment is retried.
+        if !super::payments::insert_payout(tx, payout).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The order columns prefixed by the orders table's alias `o`, for joins.
+fn order_columns_of_o() -> String {
+    ORDER_COLUMNS.split(", ").map(|column| format!("o.{column}")).collect::<Vec<_>>().join(", ")
+}
+
+impl PgStore {
+    /// A newest-first page of orders: the shopper's own, or those holding `artisan`'s part (driven by the parts'
+    /// key, artisan then order id), optionally only parts in `status`.
+    async fn order_page(
+        &self,
+        owner: Owner<'_>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let columns = order_columns_of_o();
+        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
+        let after = page.after.as_deref();
+        let pool = self.pool().await?;
+        let found = match owner {
+            Owner::Shopper(user) => {
+                let sql = format!(
+                    "SELECT {columns} FROM orders o WHERE o.user_id = $1 AND ($2::text IS NULL OR o.order_id < $2) \
+                     ORDER BY o.order_id DESC LIMIT $3"
+                );
+                sqlx::query(&sql).bind(user.as_str()).bind(after).bind(limit).fetch_all(pool).await
+            }
+            Owner::Artisan(artisan, status) => {
+                let sql = format!(
+                    "SELECT {columns} FROM order_parts p JOIN orders o ON o.order_id = p.order_id \
+                     WHERE p.artisan_id = $1 AND ($2::text IS NULL OR p.status = $2) \
+                       AND ($3::text IS NULL OR p.order_id < $3) \
+                     ORDER BY p.order_id DESC LIMIT $4"
+                );
+                let status = status.map(OrderStatus::as_str);
+                sqlx::query(&sql).bind(artisan.as_str()).bind(status).bind(after).bind(limit).fetch_all(pool).await
+            }
+        }
+        .map_err(store_error)?;
+        let more = found.len() > page.limit;
+        let shown = &found[..found.len().min(page.limit)];
+        let next = if more { shown.last().and_then(|row| sqlx::Row::try_get(row, "order_id").ok()) } else { None };
+        let mut orders = readable(shown, rows::order);
+        if let Owner::Artisan(artisan, _) = owner {
+            orders = orders.iter().map(|order| order.for_artisan(artisan)).collect();
+        }
+        Ok(Page { items: orders, next })
+    }
+}
+
+/// Whose orders a page lists.
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    Shopper(&'a UserId),
+    Artisan(&'a UserId, Option<OrderStatus>),
+}
+
+#[async_trait]
+impl OrderStore for PgStore {
+    async fn place_order(
+        &self,
+        order: &Order,
+        scope: &IdempotencyScope,
+        clear_cart: &[ProductId],
+    ) -> Result<(), PlaceOrderError> {
+        let mut tx = self.pool().await?.begin().await.map_err(store_error)?;
+        let placed = place(&mut tx, order, scope, clear_cart).await;
+        let placed = match placed {
+            Ok(None) => tx.commit().await.map(|()| None),
+            other => other,
+        };
+        self.catalog_changed();
+        match placed {
+            Ok(None) | Ok(Some(Refused::Exists)) => Ok(()),
+            Ok(Some(Refused::Changed(products))) => Err(PlaceOrderError::Changed(products)),
+            Ok(Some(Refused::ClaimLost)) => Err(PlaceOrderError::ClaimLost),
+            Err(error) if is_conflict(&error) => Err(PlaceOrderError::Conflict),
+            Err(error) => Err(store_error(error).into()),
+        }
+    }
+
+    async fn get_order(&self, user: &UserId, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 AND user_id = $2");
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .fetch_optional(self.pool().await?)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(rows::order).transpose()
+    }
+
+    async fn list_orders(&self, user: &UserId, page: &PageRequest) -> Result<Page<Order>, StoreError> {
+        self.order_page(Owner::Shopper(user), page).await
+    }
+
+    async fn list_artisan_orders(
+        &self,
+        artisan: &UserId,
+        status: Option<OrderStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        self.order_page(Owner::Artisan(artisan, status), page).await
+    }
+
+    async fn get_artisan_order(&self, artisan: &UserId, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let columns = order_columns_of_o();
+        let sql = format!(
+            "SELECT {columns} FROM orders o JOIN order_parts p ON p.order_id = o.order_id \
+             WHERE o.order_id = $1 AND p.artisan_id = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .bind(artisan.as_str())
+            .fetch_optional(self.pool().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(row.as_ref().map(rows::order).transpose()?.map(|order| order.for_artisan(artisan)))
+    }
+
+    async fn save_transition(&self, change: &OrderTransition<'_>) -> Result<(), TransitionError> {
+        let mut tx = self.pool().await?.begin().await.map_err(store_error)?;
+        let written = match transition(&mut tx, change).await {
+            Ok(true) => tx.commit().await.map(|()| true),
+            other => other,
+        };
+        if !change.restock.is_empty() {
+            self.catalog_changed();
+        }
+        match written {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TransitionError::Stale),
+            Err(error) if is_conflict(&error) => Err(TransitionError::Stale),
+            Err(error) => Err(store_error(error).into()),
+        }
+    }
+
+    async fn notice_pending(&self, id: &OrderId) -> Result<bool, StoreError> {
+        let sent: Option<bool> = sqlx::query_scalar("SELECT sent FROM notices WHERE order_id = $1")
+            .bind(id.as_str())
+            .fetch_optional(self.pool().await?)
+            .await
+            .map_err(store_error)?;
+        Ok(sent == Some(false))
+    }
+
+    async fn notice_sent(&self, id: &OrderId, now: OffsetDateTime) -> Result<(), StoreError> {
+        let marked = sqlx::query("UPDATE notices SET sent = true, sent_at = $2 WHERE order_id = $1")
+            .bind(id.as_str())
+            .bind(now)
+            .execute(self.pool().await?)
+            .await
+            .map_err(store_error)?;
+        if marked.rows_affected() == 0 {
+            return Err(StoreError::unexpected(format!("no confirmation notice recorded for order {id}")));
+        }
+        Ok(())
+    }
+
+    async fn orders_due(
+        &self,
+        follow_up: FollowUp,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<OrderRef>, StoreError> {
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT user_id, order_id FROM orders WHERE open_kind = $1 AND open_since < $2 \
+             ORDER BY open_since, order_id LIMIT $3",
+        )
+        .bind(follow_up.as_str())
+        .bind(before)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.pool().await?)
+        .await
+        .map_err(store_error)?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(user, order)| Some(OrderRef { user_id: UserId::parse(&user)?, order_id: OrderId::parse(&order)? }))
+            .collect())
+    }
+}
