@@ -83,7 +83,9 @@ impl Options {
                 read_url: variable(storefront::config::DATABASE_READ_URL),
                 setup_url: None,
             },
-            Some(other) => return Err(StartError::Config(format!("STORE must be dynamodb or postgres, got {other:?}"))),
+            Some(other) => {
+                return Err(StartError::Config(format!("STORE must be dynamodb or postgres, got {other:?}")));
+            }
         };
         if let Ok(raw) = std::env::var(storefront::config::PAYMENT_WINDOW_SECONDS) {
             let seconds: u32 = raw.parse().ok().filter(|s| *s > 0).ok_or_else(|| {

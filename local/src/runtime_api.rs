@@ -172,6 +172,12 @@ impl RuntimeApi {
         // A new process under a used name starts clean (a benchmark restarts the same function many times).
         self.registry.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(name);
         let mut child = tokio::process::Command::new(binary)
+            // Only what Lambda gives a function: its configured environment and the runtime's variables, never
+            // this process's (a test's `STORE` or `DATABASE_URL` would reach the function unconfigured).
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("LANG", "en_US.UTF-8")
+            .env("TZ", ":UTC")
             .envs(environment.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", self.runtime_api_for(name))
             .env("AWS_LAMBDA_FUNCTION_NAME", name)

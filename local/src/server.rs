@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use storefront::adapters::dynamodb::schema;
+use storefront::adapters::postgres::{admin, migrations};
 use storefront::adapters::s3::S3BlobStore;
 use storefront::adapters::stripe::StripeProvider;
-use storefront::adapters::postgres::{admin, migrations};
 use storefront::app::Stores;
 use storefront::config::{Config, PostgresConfig, StoreConfig};
 use storefront::worker::{QueueWorker, ScheduledJob};
@@ -140,6 +140,10 @@ async fn prepare_postgres(url: &str) -> Result<String, StartError> {
 }
 
 pub async fn start(options: Options) -> Result<LocalServer, StartError> {
+    if options.fault_injection && options.store != LocalStore::DynamoDb {
+        // A test that asks for faults must get them, not pass without any.
+        return Err(StartError::Config("fault injection wraps the DynamoDB engine; it has no Postgres".into()));
+    }
     std::fs::create_dir_all(&options.data_dir)?;
     let secrets = crate::secrets::load_or_create(&options.data_dir)?;
     let stand_ins = StandIns::start(&options, &options.data_dir, &secrets.payments).await?;

@@ -185,29 +185,29 @@ impl LambdaSide {
         let environment = store
             .into_iter()
             .chain([
-            (storefront::config::CURSOR_SECRET, String::from_utf8_lossy(&config.cursor_secret).into_owned()),
-            (storefront::config::ORDER_QUEUE_URL, format!("{sqs}/000000000000/{ORDER_QUEUE}")),
-            (storefront::config::PAYMENT_QUEUE_URL, format!("{sqs}/000000000000/{PAYMENT_QUEUE}")),
-            (storefront::config::PAYMENTS_SECRET_ARN, PAYMENTS_SECRET_ARN.to_owned()),
-            (storefront::config::PAYMENTS_API_URL, stand_ins.payments.endpoint.clone()),
-            (storefront::config::PAYMENT_WINDOW_SECONDS, config.payment_window.whole_seconds().to_string()),
-            (storefront::config::STUCK_AFTER_SECONDS, config.stuck_after.whole_seconds().to_string()),
-            (storefront::config::CONFIRMATION_SENDER, LAMBDA_CONFIRMATION_SENDER.to_owned()),
-            (storefront::config::MEDIA_BUCKET, config.media_bucket.clone()),
-            (storefront::config::CDN_BASE_URL, config.cdn_base_url.clone()),
-            ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
-            ("AWS_ENDPOINT_URL_SQS", sqs),
-            (storefront::config::STORAGE_ORIGIN, s3.clone()),
-            ("AWS_ENDPOINT_URL_S3", s3),
-            ("AWS_ENDPOINT_URL_SESV2", ses),
-            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_manager),
-            (storefront::config::S3_FORCE_PATH_STYLE, "true".to_owned()),
-            ("AWS_REGION", "us-east-1".to_owned()),
-            ("AWS_ACCESS_KEY_ID", LOCAL_KEY.to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", LOCAL_KEY.to_owned()),
-        ])
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect();
+                (storefront::config::CURSOR_SECRET, String::from_utf8_lossy(&config.cursor_secret).into_owned()),
+                (storefront::config::ORDER_QUEUE_URL, format!("{sqs}/000000000000/{ORDER_QUEUE}")),
+                (storefront::config::PAYMENT_QUEUE_URL, format!("{sqs}/000000000000/{PAYMENT_QUEUE}")),
+                (storefront::config::PAYMENTS_SECRET_ARN, PAYMENTS_SECRET_ARN.to_owned()),
+                (storefront::config::PAYMENTS_API_URL, stand_ins.payments.endpoint.clone()),
+                (storefront::config::PAYMENT_WINDOW_SECONDS, config.payment_window.whole_seconds().to_string()),
+                (storefront::config::STUCK_AFTER_SECONDS, config.stuck_after.whole_seconds().to_string()),
+                (storefront::config::CONFIRMATION_SENDER, LAMBDA_CONFIRMATION_SENDER.to_owned()),
+                (storefront::config::MEDIA_BUCKET, config.media_bucket.clone()),
+                (storefront::config::CDN_BASE_URL, config.cdn_base_url.clone()),
+                ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
+                ("AWS_ENDPOINT_URL_SQS", sqs),
+                (storefront::config::STORAGE_ORIGIN, s3.clone()),
+                ("AWS_ENDPOINT_URL_S3", s3),
+                ("AWS_ENDPOINT_URL_SESV2", ses),
+                ("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets_manager),
+                (storefront::config::S3_FORCE_PATH_STYLE, "true".to_owned()),
+                ("AWS_REGION", "us-east-1".to_owned()),
+                ("AWS_ACCESS_KEY_ID", LOCAL_KEY.to_owned()),
+                ("AWS_SECRET_ACCESS_KEY", LOCAL_KEY.to_owned()),
+            ])
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
         Ok(Self { environment, calls, proxies })
     }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::adapters::cache::CachedCatalog;
 use crate::adapters::dynamodb::DynamoStore;
-use crate::adapters::postgres::{Endpoint, IamAuth, PgCatalogReader, PgStore, PoolSettings, TokenTarget};
 use crate::adapters::notify::{LogNotifier, SesNotifier};
+use crate::adapters::postgres::{Endpoint, IamAuth, PgCatalogReader, PgStore, PoolSettings, TokenTarget};
 use crate::adapters::s3::S3BlobStore;
 use crate::adapters::sqs::SqsQueue;
 use crate::adapters::stripe::StripeProvider;
@@ -14,8 +14,8 @@ use crate::api::CursorSigner;
 use crate::config::{Config, ConfigError, DATABASE_READ_URL, DATABASE_URL, PostgresConfig, StoreConfig};
 use crate::domain::FeeRate;
 use crate::ports::{
-    BlobStore, CartStore, CatalogStore, Clock, Housekeeping, IdempotencyStore, Notifier, OrderQueue, OrderStore, PaymentProvider,
-    PaymentQueue, PaymentStore, SystemClock,
+    BlobStore, CartStore, CatalogStore, Clock, Housekeeping, IdempotencyStore, Notifier, OrderQueue, OrderStore,
+    PaymentProvider, PaymentQueue, PaymentStore, SystemClock,
 };
 use crate::services::checkout::CheckoutPorts;
 use crate::services::images::ImagePorts;
@@ -106,14 +106,14 @@ impl Stores {
     /// writer without `DATABASE_READ_URL`) through the same cache. Connections open lazily (the warm-up opens
     /// them at init); with IAM auth, tokens are signed with `sdk`'s credentials for its region.
     pub fn postgres(config: &PostgresConfig, sdk: Option<&aws_config::SdkConfig>) -> Result<Self, ConfigError> {
-        let application_name =
-            std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "storefront".to_owned());
+        let application_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "storefront".to_owned());
         let endpoint = |name: &'static str, url: &str| {
             let invalid = |reason: String| ConfigError::Invalid { name, reason };
             let iam = match (config.iam_auth, sdk) {
                 (false, _) => None,
                 (true, Some(sdk)) => {
-                    let credentials = sdk.credentials_provider().ok_or_else(|| invalid("IAM auth needs credentials".into()))?;
+                    let credentials =
+                        sdk.credentials_provider().ok_or_else(|| invalid("IAM auth needs credentials".into()))?;
                     let region = sdk.region().ok_or_else(|| invalid("IAM auth needs a region".into()))?;
                     let target = TokenTarget::of_url(url, region.as_ref())
                         .ok_or_else(|| invalid("IAM auth needs a user and a host in the URL".into()))?;

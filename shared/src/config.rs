@@ -197,13 +197,18 @@ impl Config {
                 };
                 let max_connections = match optional(DATABASE_MAX_CONNECTIONS) {
                     None => 1,
-                    Some(raw) => raw.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or(
-                        ConfigError::Invalid { name: DATABASE_MAX_CONNECTIONS, reason: format!("must be 1 to 100, got {raw:?}") },
-                    )?,
+                    Some(raw) => {
+                        raw.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or(ConfigError::Invalid {
+                            name: DATABASE_MAX_CONNECTIONS,
+                            reason: format!("must be 1 to 100, got {raw:?}"),
+                        })?
+                    }
                 };
                 StoreConfig::Postgres(PostgresConfig {
                     url: postgres_url(DATABASE_URL, required(DATABASE_URL)?)?,
-                    read_url: optional(DATABASE_READ_URL).map(|url| postgres_url(DATABASE_READ_URL, url)).transpose()?,
+                    read_url: optional(DATABASE_READ_URL)
+                        .map(|url| postgres_url(DATABASE_READ_URL, url))
+                        .transpose()?,
                     iam_auth: flag(DATABASE_IAM_AUTH, false)?,
                     max_connections,
                 })
@@ -312,9 +317,21 @@ mod tests {
         let base = |name: &str| match name {
             STORE => Some("postgres".into()),
             CURSOR_SECRET => Some("s".repeat(40)),
-            TABLE_NAME | DATABASE_READ_URL | DATABASE_IAM_AUTH | DATABASE_MAX_CONNECTIONS | CDN_BASE_URL
-            | PAYMENTS_API_URL | PLATFORM_FEE_BPS | SITE_URL | SIGN_IN_URL | SIGN_IN_CLIENT_ID | STORAGE_ORIGIN
-            | STUCK_AFTER_SECONDS | PAYMENT_WINDOW_SECONDS | CONFIRMATION_SENDER | STRIPE_PUBLISHABLE_KEY => None,
+            TABLE_NAME
+            | DATABASE_READ_URL
+            | DATABASE_IAM_AUTH
+            | DATABASE_MAX_CONNECTIONS
+            | CDN_BASE_URL
+            | PAYMENTS_API_URL
+            | PLATFORM_FEE_BPS
+            | SITE_URL
+            | SIGN_IN_URL
+            | SIGN_IN_CLIENT_ID
+            | STORAGE_ORIGIN
+            | STUCK_AFTER_SECONDS
+            | PAYMENT_WINDOW_SECONDS
+            | CONFIRMATION_SENDER
+            | STRIPE_PUBLISHABLE_KEY => None,
             DATABASE_URL => Some("postgres://app@127.0.0.1:5432/storefront".into()),
             _ => Some("x".into()),
         };
@@ -334,10 +351,7 @@ mod tests {
         assert!(matches!(with(STORE, Some("sqlite")), Err(ConfigError::Invalid { name: STORE, .. })));
         let debug = format!("{:?}", with(DATABASE_URL, Some("postgres://app:hunter2@db/x")).expect("valid"));
         assert!(!debug.contains("hunter2"), "{debug}");
-        assert!(matches!(
-            with(STORE, Some("dynamodb")).map(|c| c.store),
-            Err(ConfigError::Missing(TABLE_NAME))
-        ));
+        assert!(matches!(with(STORE, Some("dynamodb")).map(|c| c.store), Err(ConfigError::Missing(TABLE_NAME))));
     }
 
     #[test]

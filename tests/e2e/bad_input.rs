@@ -135,18 +135,7 @@ async fn a_stored_product_no_read_can_map_is_left_out_of_lists_and_carts() {
     for id in [&bad, &good] {
         app.send(Method::PUT, &format!("/cart/items/{id}"), Some(&alice), Some(json!({"quantity": 1}))).await.ok(200);
     }
-    // What the old unchecked `abs()` let through: a stock no read can map to a count.
-    let sdk = storefront::adapters::aws::local_sdk_config(app.server.dynamodb_endpoint()).await;
-    aws_sdk_dynamodb::Client::new(&sdk)
-        .update_item()
-        .table_name(storefront_local::TABLE_NAME)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("PRODUCT#{bad}")))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("PRODUCT".into()))
-        .update_expression("SET stock = :bad")
-        .expression_attribute_values(":bad", aws_sdk_dynamodb::types::AttributeValue::N("-9223372036854775808".into()))
-        .send()
-        .await
-        .expect("corrupted");
+    corrupt(&app, &bad).await;
     for path in ["/products?category=ceramics&limit=100", "/products?artisan_id=ana"] {
         let listed = app.list_all(path).await;
         let ids: Vec<&str> = listed.iter().filter_map(|p| p["product_id"].as_str()).collect();
@@ -157,4 +146,31 @@ async fn a_stored_product_no_read_can_map_is_left_out_of_lists_and_carts() {
     assert_eq!(cart["items"][0]["product_id"], good.as_str());
     // The corrupt product itself is a server-side fault (logged, alarmed), never a panic or a leak.
     app.get(&format!("/products/{bad}")).await.problem(500, "internal");
+}
+
+/// Stores what no read can map for product `id`: on DynamoDB a stock the old unchecked `abs()` let through, on
+/// Postgres (whose column checks refuse such a stock) photos that are not a list.
+async fn corrupt(app: &TestApp, id: &str) {
+    if let Some(database) = app.database() {
+        use storefront::adapters::postgres::{admin, sqlx};
+        let pool = admin::connect_once(&database.setup_url).await.expect("connected");
+        let updated = sqlx::query("UPDATE products SET images = '{\"broken\": true}' WHERE product_id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .expect("corrupted");
+        assert_eq!(updated.rows_affected(), 1);
+        return;
+    }
+    let sdk = storefront::adapters::aws::local_sdk_config(app.server.dynamodb_endpoint()).await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .update_item()
+        .table_name(storefront_local::TABLE_NAME)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("PRODUCT#{id}")))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("PRODUCT".into()))
+        .update_expression("SET stock = :bad")
+        .expression_attribute_values(":bad", aws_sdk_dynamodb::types::AttributeValue::N("-9223372036854775808".into()))
+        .send()
+        .await
+        .expect("corrupted");
 }

@@ -131,7 +131,13 @@ pub(crate) fn assert_grants_match_use(function: &str, used: &BTreeSet<Use>) {
 
 /// Every way `function`'s grants in template.yaml and its uses disagree (empty when they match).
 pub(crate) fn grant_findings(function: &str, used: &BTreeSet<Use>) -> Vec<String> {
-    findings(function, &statements(&template(), function), used)
+    let mut statements = statements(&template(), function);
+    if storefront_tests::backend() != storefront_tests::Backend::DynamoDb {
+        // On Postgres the table is not the store: its grants are not what the function needs, and any use of the
+        // table is a finding (the function read or wrote the wrong backend).
+        statements.retain(|s| !s.actions.iter().any(|a| a.starts_with("dynamodb:")));
+    }
+    findings(function, &statements, used)
 }
 
 fn findings(function: &str, statements: &[Statement], used: &BTreeSet<Use>) -> Vec<String> {

@@ -16,6 +16,7 @@ mod operations;
 mod orders;
 mod payments;
 mod persistence;
+mod postgres;
 mod races;
 mod recovery;
 mod retries;

@@ -1,4 +1,5 @@
-//! The races checkout must win, defined once and run on every backend: the embedded engine here (the service
+//! The races checkout must win, defined once and run on every backend: the local store here (the embedded engine,
+//! or Postgres directly and through pgbouncer in `make test`'s other runs; the service
 //! layer on a multi-threaded runtime, every buyer a task of its own) and moto in tests/e2e/conformance.rs, the same
 //! races at the same sizes. Each asserts conservation (initial stock = what is left + what was sold) and that every
 //! refusal is the one it should be. The HTTP versions, through the local server on threads of its own, are in
@@ -192,7 +193,9 @@ pub(crate) async fn all(race: Race) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn checkout_races_hold_on_the_embedded_engine() {
+async fn checkout_races_hold_on_the_local_store() {
+    // The embedded engine, or Postgres when the test command runs the suites there (`STORE=postgres`).
     let app = storefront_tests::spawn_racing_app().await;
-    all(Race { state: app.server.app.clone(), label: "embedded", in_flight: Semaphore::MAX_PERMITS }).await;
+    let label = storefront_tests::backend().name();
+    all(Race { state: app.server.app.clone(), label, in_flight: Semaphore::MAX_PERMITS }).await;
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use reqwest::Method;
 use serde_json::Value;
-use storefront_local::{LocalServer, Options};
+use storefront_local::{LocalServer, LocalStore, Options};
 
 pub use serde_json::json;
 use storefront::domain::{OrderId, UserId};
@@ -20,6 +20,93 @@ pub struct TestApp {
     _dir: Option<tempfile::TempDir>,
     /// The runtime the server runs on when it has threads of its own ([`spawn_racing_app`]).
     _server_runtime: ServerRuntime,
+    /// The backend it runs on, kept for [`TestApp::restart`].
+    store: LocalStore,
+    /// The test's own Postgres database, dropped after the server (the last field).
+    database: Option<TestDatabase>,
+}
+
+/// The backend the suites run on, as the test command sets it: `STORE=postgres` with `DATABASE_URL` naming the
+/// server the storefront connects to (directly, or through pgbouncer in one of `make test`'s runs) and
+/// `DATABASE_SETUP_URL` naming the same server directly (creating, migrating and dropping each test's database
+/// needs a session of its own). Each app gets a fresh database; without `STORE`, the embedded DynamoDB engine.
+pub fn backend() -> Backend {
+    let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    match variable("STORE").as_deref() {
+        None | Some("dynamodb") => Backend::DynamoDb,
+        Some("postgres") => {
+            let url = variable("DATABASE_URL").expect("STORE=postgres: DATABASE_URL names the server");
+            let setup_url = variable("DATABASE_SETUP_URL").unwrap_or_else(|| url.clone());
+            Backend::Postgres { url, setup_url }
+        }
+        Some(other) => panic!("STORE must be dynamodb or postgres, got {other:?}"),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    DynamoDb,
+    Postgres { url: String, setup_url: String },
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::DynamoDb => "dynamodb",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+}
+
+/// A database made for one test (named after the process and a counter, so parallel tests and runs never share
+/// one), dropped with it.
+pub struct TestDatabase {
+    /// The app's URL to it (maybe through the pooler) and the direct one.
+    pub url: String,
+    pub setup_url: String,
+}
+
+impl TestDatabase {
+    fn create_name() -> String {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("storefront_test_{started}_{}_{n}", std::process::id())
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Dropping needs a runtime, and a test's own may be gone or single-threaded: a thread of its own, waited
+        // for, so the cluster does not fill up over a run. Best effort: `make test` sweeps what a crash left.
+        let setup_url = self.setup_url.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(storefront::adapters::postgres::admin::drop_database(&setup_url)).ok()
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// A fresh store for one app: nothing to make on DynamoDB (the data dir is fresh), a new database on Postgres.
+fn fresh_store() -> (LocalStore, Option<TestDatabase>) {
+    match backend() {
+        Backend::DynamoDb => (LocalStore::DynamoDb, None),
+        Backend::Postgres { url, setup_url } => {
+            use storefront::adapters::postgres::admin::with_database;
+            let name = TestDatabase::create_name();
+            let database = TestDatabase {
+                url: with_database(&url, &name).expect("DATABASE_URL"),
+                setup_url: with_database(&setup_url, &name).expect("DATABASE_SETUP_URL"),
+            };
+            let store = LocalStore::Postgres {
+                url: database.url.clone(),
+                read_url: None,
+                setup_url: Some(database.setup_url.clone()),
+            };
+            (store, Some(database))
+        }
+    }
 }
 
 /// A server's own runtime, let go without blocking (which an async test may not do) when the app is dropped.
@@ -72,10 +159,13 @@ pub async fn spawn_app() -> TestApp {
 /// A server with adjusted options (short queue timeouts, a quick sweeper, fault injection).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Options)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
+    let (store, database) = fresh_store();
     let mut options = Options::new(0, PathBuf::from(dir.path()));
+    options.store = store;
     adjust(&mut options);
+    let store = options.store.clone();
     let server = storefront_local::start(options).await.expect("local server starts");
-    TestApp { server, client: client(), _dir: Some(dir), _server_runtime: ServerRuntime::default() }
+    TestApp { server, client: client(), _dir: Some(dir), _server_runtime: ServerRuntime::default(), store, database }
 }
 
 /// A server on threads of its own (a runtime with two workers, apart from the test's), for races: its handlers
@@ -89,17 +179,28 @@ pub async fn spawn_racing_app() -> TestApp {
         .enable_all()
         .build()
         .expect("the server's runtime");
-    let options = Options::new(0, PathBuf::from(dir.path()));
+    let (store, database) = fresh_store();
+    let mut options = Options::new(0, PathBuf::from(dir.path()));
+    options.store = store.clone();
     let server = runtime
         .spawn(storefront_local::start(options))
         .await
         .expect("the start task ran")
         .expect("local server starts");
-    TestApp { server, client: client(), _dir: Some(dir), _server_runtime: ServerRuntime(Some(runtime)) }
+    TestApp {
+        server,
+        client: client(),
+        _dir: Some(dir),
+        _server_runtime: ServerRuntime(Some(runtime)),
+        store,
+        database,
+    }
 }
 
-async fn start_at(data_dir: &Path) -> LocalServer {
-    storefront_local::start(Options::new(0, PathBuf::from(data_dir))).await.expect("local server starts")
+async fn start_at(data_dir: &Path, store: LocalStore) -> LocalServer {
+    let mut options = Options::new(0, PathBuf::from(data_dir));
+    options.store = store;
+    storefront_local::start(options).await.expect("local server starts")
 }
 
 fn client() -> reqwest::Client {
@@ -111,17 +212,25 @@ impl TestApp {
         format!("{}{path}", self.server.url())
     }
 
-    /// Stops the server and starts a new one on the same data dir.
+    /// Stops the server and starts a new one on the same data dir and store.
     pub async fn restart(mut self) -> TestApp {
         let dir = self._dir.take();
+        let database = self.database.take();
         let data_dir = self.server.data_dir.clone();
         self.server.stop().await;
         TestApp {
-            server: start_at(&data_dir).await,
+            server: start_at(&data_dir, self.store.clone()).await,
             client: self.client,
             _dir: dir,
             _server_runtime: ServerRuntime::default(),
+            store: self.store,
+            database,
         }
+    }
+
+    /// The app's own Postgres database (`None` on DynamoDB).
+    pub fn database(&self) -> Option<&TestDatabase> {
+        self.database.as_ref()
     }
 
     pub async fn token(&self, user: &str, role: &str) -> String {

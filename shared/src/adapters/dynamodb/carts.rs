@@ -4,12 +4,11 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::items::*;
-use crate::adapters::retention::CART_IDLE_EXPIRY;
 use super::keys::*;
 use super::{DynamoStore, store_error};
+use crate::adapters::retention::CART_IDLE_EXPIRY;
 use crate::domain::{CartLine, ProductId, UserId};
 use crate::ports::{CartStore, StoreError};
-
 
 #[async_trait]
 impl CartStore for DynamoStore {

@@ -8,10 +8,10 @@ use futures::future::try_join_all;
 use time::OffsetDateTime;
 
 use super::items::*;
-use crate::adapters::retention::ADJUSTMENT_MEMORY;
 use super::keys::*;
 use super::write::{Outcome, TRANSACTION_CONFLICT, put_new, stock_move, update};
 use super::{DynamoStore, store_error};
+use crate::adapters::retention::ADJUSTMENT_MEMORY;
 use crate::domain::category::CATEGORIES;
 use crate::domain::{Category, Product, ProductId, UserId};
 use crate::ports::{

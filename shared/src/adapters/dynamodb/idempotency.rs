@@ -6,13 +6,12 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::items::*;
-use crate::adapters::retention::{CLAIM_LOCK, IDEMPOTENCY_TTL};
 use super::keys::*;
 use super::write::update;
 use super::{DynamoStore, store_error};
+use crate::adapters::retention::{CLAIM_LOCK, IDEMPOTENCY_TTL};
 use crate::domain::{Order, OrderId, RequestToken};
 use crate::ports::{Claim, IdempotencyScope, IdempotencyStore, StoreError};
-
 
 const IN_PROGRESS: &str = "in_progress";
 const COMPLETED: &str = "completed";

@@ -6,13 +6,12 @@ use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::items::*;
-use crate::adapters::retention::EVENT_MEMORY;
 use super::keys::*;
 use super::write::{CONDITION_FAILED, Outcome, TRANSACTION_CONFLICT, update};
 use super::{DynamoStore, store_error};
+use crate::adapters::retention::EVENT_MEMORY;
 use crate::domain::{OrderId, Payout, PayoutAccount, PayoutStatus, ProviderRef, UserId};
 use crate::ports::{Page, PageRequest, ParkError, PaymentStore, StoreError, TransitionError};
-
 
 #[async_trait]
 impl PaymentStore for DynamoStore {

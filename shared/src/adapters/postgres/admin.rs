@@ -8,15 +8,13 @@ use crate::ports::StoreError;
 
 /// A one-connection pool for set-up work on `url`.
 pub async fn connect_once(url: &str) -> Result<PgPool, StoreError> {
-    let options =
-        PgConnectOptions::from_str(url).map_err(|e| StoreError::unexpected(format!("database URL: {e}")))?;
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::unexpected(format!("database URL: {e}")))?;
     PgPoolOptions::new().max_connections(1).connect_with(options).await.map_err(super::store_error)
 }
 
 /// The name of the database `url` names.
 pub fn database_name(url: &str) -> Result<String, StoreError> {
-    let options =
-        PgConnectOptions::from_str(url).map_err(|e| StoreError::unexpected(format!("database URL: {e}")))?;
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::unexpected(format!("database URL: {e}")))?;
     options.get_database().map(str::to_owned).ok_or_else(|| StoreError::unexpected("the URL names no database"))
 }
 

@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 
-use super::sqlx;
 use time::OffsetDateTime;
 
-use super::{PgStore, store_error};
+use super::PgStore;
+use super::sqlx::{self, Row};
 use crate::adapters::retention::CART_IDLE_EXPIRY;
 use crate::domain::{CartLine, ProductId, Quantity, UserId};
 use crate::ports::{CartStore, StoreError};
@@ -14,17 +14,21 @@ use crate::ports::{CartStore, StoreError};
 #[async_trait]
 impl CartStore for PgStore {
     async fn cart_lines(&self, user: &UserId) -> Result<Vec<CartLine>, StoreError> {
-        let found: Vec<(String, i32)> = sqlx::query_as(
-            "SELECT product_id, quantity FROM cart_lines WHERE user_id = $1 AND expires_at > now() \
-             ORDER BY added_at, product_id",
-        )
-        .bind(user.as_str())
-        .fetch_all(self.pool().await?)
-        .await
-        .map_err(store_error)?;
+        let found = self
+            .writer()
+            .fetch_all(
+                sqlx::query(
+                    "SELECT product_id, quantity FROM cart_lines WHERE user_id = $1 AND expires_at > now() \
+                     ORDER BY added_at, product_id",
+                )
+                .bind(user.as_str()),
+            )
+            .await?;
         Ok(found
-            .into_iter()
-            .filter_map(|(product, quantity)| {
+            .iter()
+            .filter_map(|row| {
+                let product: String = row.try_get("product_id").unwrap_or_default();
+                let quantity: i32 = row.try_get("quantity").unwrap_or_default();
                 let line = ProductId::parse(&product)
                     .zip(Quantity::parse(quantity.into(), "quantity").ok())
                     .map(|(product_id, quantity)| CartLine { product_id, quantity });
@@ -37,7 +41,7 @@ impl CartStore for PgStore {
     }
 
     async fn put_cart_line(&self, user: &UserId, line: &CartLine, now: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query(
+        let statement = sqlx::query(
             "INSERT INTO cart_lines (user_id, product_id, quantity, added_at, updated_at, expires_at) \
              VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (user_id, product_id) DO UPDATE \
              SET quantity = EXCLUDED.quantity, updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at",
@@ -46,20 +50,16 @@ impl CartStore for PgStore {
         .bind(line.product_id.as_str())
         .bind(i32::try_from(line.quantity.get()).unwrap_or(i32::MAX))
         .bind(now)
-        .bind(now + CART_IDLE_EXPIRY)
-        .execute(self.pool().await?)
-        .await
-        .map_err(store_error)?;
+        .bind(now + CART_IDLE_EXPIRY);
+        self.writer().execute(statement).await?;
         Ok(())
     }
 
     async fn remove_cart_line(&self, user: &UserId, product: &ProductId) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM cart_lines WHERE user_id = $1 AND product_id = $2")
+        let statement = sqlx::query("DELETE FROM cart_lines WHERE user_id = $1 AND product_id = $2")
             .bind(user.as_str())
-            .bind(product.as_str())
-            .execute(self.pool().await?)
-            .await
-            .map_err(store_error)?;
+            .bind(product.as_str());
+        self.writer().execute(statement).await?;
         Ok(())
     }
 }

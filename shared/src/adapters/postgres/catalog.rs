@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::sqlx::{self, Postgres, Row, Transaction};
 use async_trait::async_trait;
-use super::sqlx::{self, PgPool, Postgres, Transaction};
 use time::OffsetDateTime;
 
 use super::rows::{self, PRODUCT_COLUMNS, readable, to_json};
-use super::{PgCatalogReader, PgStore, is_unique_violation, store_error};
+use super::{Endpoint, PgCatalogReader, PgStore, is_unique_violation, store_error};
 use crate::domain::{Product, ProductId, StockDelta, UserId};
 use crate::ports::{
     ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockAdjustment, StockChangeError, StoreError,
@@ -31,12 +31,8 @@ pub(super) async fn move_stock(
     if sale_at.is_some() {
         sql.push_str(" AND status = 'active' AND price_amount = $6 AND currency = $7");
     }
-    let mut query = sqlx::query(&sql)
-        .bind(product.as_str())
-        .bind(delta.get())
-        .bind(now)
-        .bind(allowed.start())
-        .bind(allowed.end());
+    let mut query =
+        sqlx::query(&sql).bind(product.as_str()).bind(delta.get()).bind(now).bind(allowed.start()).bind(allowed.end());
     if let Some((price, currency)) = sale_at {
         query = query.bind(price).bind(currency);
     }
@@ -78,26 +74,26 @@ async fn move_counters(
     Ok(())
 }
 
-/// The catalog's reads, on whichever pool is given (the writer for strong reads, the reader for public ones).
+/// The catalog's reads, on whichever endpoint is given (the writer for strong reads, the reader for public ones).
 pub(super) mod reads {
     use super::*;
 
-    pub async fn get_product(pool: &PgPool, id: &ProductId) -> Result<Option<Product>, StoreError> {
+    pub async fn get_product(endpoint: &Endpoint, id: &ProductId) -> Result<Option<Product>, StoreError> {
         let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE product_id = $1");
-        let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(pool).await.map_err(store_error)?;
+        let row = endpoint.fetch_optional(sqlx::query(&sql).bind(id.as_str())).await?;
         row.as_ref().map(rows::product).transpose()
     }
 
-    pub async fn get_products(pool: &PgPool, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
+    pub async fn get_products(endpoint: &Endpoint, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
         let ids: Vec<&str> = ids.iter().map(ProductId::as_str).collect();
         let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE product_id = ANY($1)");
-        let found = sqlx::query(&sql).bind(&ids).fetch_all(pool).await.map_err(store_error)?;
+        let found = endpoint.fetch_all(sqlx::query(&sql).bind(&ids)).await?;
         Ok(readable(&found, rows::product))
     }
 
     /// Keyset pagination on the partial indexes: below the last id of the previous page, newest first.
     pub async fn list_products(
-        pool: &PgPool,
+        endpoint: &Endpoint,
         filter: &ProductFilter,
         page: &PageRequest,
     ) -> Result<Page<Product>, StoreError> {
@@ -106,63 +102,67 @@ pub(super) mod reads {
              AND ($1::text IS NULL OR category = $1) AND ($2::text IS NULL OR artisan_id = $2) \
              AND ($3::text IS NULL OR product_id < $3) ORDER BY product_id DESC LIMIT $4"
         );
-        let found = sqlx::query(&sql)
+        let statement = sqlx::query(&sql)
             .bind(filter.category.as_ref().map(|c| c.as_str()))
             .bind(filter.artisan_id.as_ref().map(UserId::as_str))
             .bind(page.after.as_deref())
-            .bind(i64::try_from(page.limit + 1).unwrap_or(i64::MAX))
-            .fetch_all(pool)
-            .await
-            .map_err(store_error)?;
+            .bind(i64::try_from(page.limit + 1).unwrap_or(i64::MAX));
+        let found = endpoint.fetch_all(statement).await?;
         let more = found.len() > page.limit;
         let shown = &found[..found.len().min(page.limit)];
-        let next = if more { shown.last().and_then(|row| sqlx::Row::try_get(row, "product_id").ok()) } else { None };
+        let next = if more { shown.last().and_then(|row| row.try_get("product_id").ok()) } else { None };
         let products = readable(shown, rows::product);
         Ok(Page { items: products, next })
     }
 
-    pub async fn get_artisan(pool: &PgPool, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
-        let row = sqlx::query("SELECT artisan_id, display_name, product_count FROM artisans WHERE artisan_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(pool)
-            .await
-            .map_err(store_error)?;
+    pub async fn get_artisan(endpoint: &Endpoint, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
+        let statement =
+            sqlx::query("SELECT artisan_id, display_name, product_count FROM artisans WHERE artisan_id = $1")
+                .bind(id.as_str());
+        let row = endpoint.fetch_optional(statement).await?;
         row.as_ref().map(rows::artisan).transpose()
     }
 
-    pub async fn category_counts(pool: &PgPool) -> Result<HashMap<String, u64>, StoreError> {
-        let found: Vec<(String, i64)> = sqlx::query_as("SELECT slug, product_count FROM category_counts")
-            .fetch_all(pool)
-            .await
-            .map_err(store_error)?;
-        Ok(found.into_iter().map(|(slug, count)| (slug, count.max(0).unsigned_abs())).collect())
+    pub async fn category_counts(endpoint: &Endpoint) -> Result<HashMap<String, u64>, StoreError> {
+        let found = endpoint.fetch_all(sqlx::query("SELECT slug, product_count FROM category_counts")).await?;
+        found
+            .iter()
+            .map(|row| {
+                let slug: String = row.try_get("slug").map_err(store_error)?;
+                let count: i64 = row.try_get("product_count").map_err(store_error)?;
+                Ok((slug, count.max(0).unsigned_abs()))
+            })
+            .collect()
     }
 
     /// Opens a connection (the warm-up) and checks the server answers.
-    pub async fn ping(pool: &PgPool) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(pool).await.map_err(store_error)?;
+    pub async fn ping(endpoint: &Endpoint) -> Result<(), StoreError> {
+        endpoint.execute(sqlx::query("SELECT 1")).await?;
         Ok(())
     }
 }
 
 /// The product, its artisan's profile (made on the first listing, its name set once and kept) and the counts,
 /// in one transaction.
-async fn insert_product(pool: &PgPool, product: &Product, display_name: &str) -> Result<(), sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        let sql = format!(
-            "INSERT INTO products ({PRODUCT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        );
-        bind_product(sqlx::query(&sql), product).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO artisans (artisan_id, display_name, product_count) VALUES ($1, $2, 0) \
+async fn insert_product(
+    mut tx: Transaction<'static, Postgres>,
+    product: &Product,
+    display_name: &str,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO products ({PRODUCT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    );
+    bind_product(sqlx::query(&sql), product).execute(&mut *tx).await?;
+    sqlx::query(
+        "INSERT INTO artisans (artisan_id, display_name, product_count) VALUES ($1, $2, 0) \
              ON CONFLICT (artisan_id) DO NOTHING",
-        )
-        .bind(product.artisan_id.as_str())
-        .bind(display_name)
-        .execute(&mut *tx)
-        .await?;
-        move_counters(&mut tx, None, product).await?;
-        tx.commit().await
+    )
+    .bind(product.artisan_id.as_str())
+    .bind(display_name)
+    .execute(&mut *tx)
+    .await?;
+    move_counters(&mut tx, None, product).await?;
+    tx.commit().await
 }
 
 fn bind_product<'q>(
@@ -189,19 +189,19 @@ fn bind_product<'q>(
 #[async_trait]
 impl CatalogStore for PgStore {
     async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
-        reads::get_product(self.pool().await?, id).await
+        reads::get_product(&self.writer, id).await
     }
 
     async fn get_products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
-        reads::get_products(self.pool().await?, ids).await
+        reads::get_products(&self.writer, ids).await
     }
 
     async fn list_products(&self, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, StoreError> {
-        reads::list_products(self.pool().await?, filter, page).await
+        reads::list_products(&self.writer, filter, page).await
     }
 
     async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError> {
-        let inserted = insert_product(self.pool().await?, product, display_name).await;
+        let inserted = insert_product(self.writer.begin().await?, product, display_name).await;
         self.catalog_changed();
         match inserted {
             Ok(()) => Ok(()),
@@ -220,7 +220,7 @@ impl CatalogStore for PgStore {
 
     async fn replace_product(&self, previous: &Product, next: &Product) -> Result<(), StoreError> {
         let replaced = async {
-            let mut tx = self.pool().await?.begin().await.map_err(store_error)?;
+            let mut tx = self.writer.begin().await?;
             let sql = format!(
                 "UPDATE products SET ({PRODUCT_COLUMNS}) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
                  WHERE product_id = $1 AND version = $15"
@@ -248,8 +248,7 @@ impl CatalogStore for PgStore {
         adjustment: &StockAdjustment,
         now: OffsetDateTime,
     ) -> Result<Product, StockChangeError> {
-        let pool = self.pool().await?;
-        let mut tx = pool.begin().await.map_err(store_error)?;
+        let mut tx = self.writer.begin().await?;
         // The record first: the same adjustment never lands twice (a retry finds it and changes nothing).
         let recorded = sqlx::query(
             "INSERT INTO stock_adjustments (product_id, adjustment_id, artisan_id, delta, created_at) \
@@ -268,14 +267,18 @@ impl CatalogStore for PgStore {
             drop(tx);
             // Recorded already (a retry, unless the id came with another change), or not theirs (404, without
             // revealing which).
-            let earlier: Option<(String, i64)> = sqlx::query_as(
+            let statement = sqlx::query(
                 "SELECT artisan_id, delta FROM stock_adjustments WHERE product_id = $1 AND adjustment_id = $2",
             )
             .bind(id.as_str())
-            .bind(&adjustment.id)
-            .fetch_optional(pool)
-            .await
-            .map_err(store_error)?;
+            .bind(&adjustment.id);
+            let earlier = match self.writer.fetch_optional(statement).await? {
+                Some(row) => Some((
+                    row.try_get::<String, _>("artisan_id").map_err(store_error)?,
+                    row.try_get::<i64, _>("delta").map_err(store_error)?,
+                )),
+                None => None,
+            };
             return match earlier {
                 Some((owner, delta)) if owner == artisan.as_str() && delta == adjustment.delta.get() => {
                     self.get_product(id).await?.ok_or_else(|| StoreError::NotFound.into())
@@ -297,15 +300,15 @@ impl CatalogStore for PgStore {
     }
 
     async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
-        reads::get_artisan(self.pool().await?, id).await
+        reads::get_artisan(&self.writer, id).await
     }
 
     async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
-        reads::category_counts(self.pool().await?).await
+        reads::category_counts(&self.writer).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        reads::ping(self.pool().await?).await
+        reads::ping(&self.writer).await
     }
 }
 
@@ -313,15 +316,15 @@ impl CatalogStore for PgStore {
 #[async_trait]
 impl CatalogStore for PgCatalogReader {
     async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
-        reads::get_product(self.reader.pool().await?, id).await
+        reads::get_product(&self.reader, id).await
     }
 
     async fn get_products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError> {
-        reads::get_products(self.reader.pool().await?, ids).await
+        reads::get_products(&self.reader, ids).await
     }
 
     async fn list_products(&self, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, StoreError> {
-        reads::list_products(self.reader.pool().await?, filter, page).await
+        reads::list_products(&self.reader, filter, page).await
     }
 
     async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError> {
@@ -343,14 +346,14 @@ impl CatalogStore for PgCatalogReader {
     }
 
     async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
-        reads::get_artisan(self.reader.pool().await?, id).await
+        reads::get_artisan(&self.reader, id).await
     }
 
     async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
-        reads::category_counts(self.reader.pool().await?).await
+        reads::category_counts(&self.reader).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        reads::ping(self.reader.pool().await?).await
+        reads::ping(&self.reader).await
     }
 }

@@ -83,16 +83,16 @@ impl IamAuth {
     /// A new token when there is none yet or the current one is past [`REFRESH_AFTER`]; `None` while it is fresh.
     pub async fn token_if_stale(&self) -> Result<Option<String>, StoreError> {
         let now = Instant::now();
-        if self.made.lock().map_err(|_| StoreError::unexpected("token lock poisoned"))?.is_some_and(|made| {
-            now.duration_since(made) < REFRESH_AFTER
-        }) {
+        if self
+            .made
+            .lock()
+            .map_err(|_| StoreError::unexpected("token lock poisoned"))?
+            .is_some_and(|made| now.duration_since(made) < REFRESH_AFTER)
+        {
             return Ok(None);
         }
-        let credentials = self
-            .credentials
-            .provide_credentials()
-            .await
-            .map_err(|error| StoreError::Unavailable(Box::new(error)))?;
+        let credentials =
+            self.credentials.provide_credentials().await.map_err(|error| StoreError::Unavailable(Box::new(error)))?;
         let token = auth_token(&credentials, &self.target, SystemTime::now())?;
         *self.made.lock().map_err(|_| StoreError::unexpected("token lock poisoned"))? = Some(now);
         Ok(Some(token))
@@ -125,15 +125,16 @@ mod tests {
     #[test]
     fn a_session_token_is_signed_in() {
         let credentials = Credentials::new("akid", "secret", Some("session".into()), None, "test");
-        let token = auth_token(&credentials, &target("proxy.example", 5432, "storefront"), SystemTime::now())
-            .expect("signed");
+        let token =
+            auth_token(&credentials, &target("proxy.example", 5432, "storefront"), SystemTime::now()).expect("signed");
         assert!(token.starts_with("proxy.example:5432/?Action=connect&DBUser=storefront&"), "{token}");
         assert!(token.contains("X-Amz-Security-Token=session"), "{token}");
     }
 
     #[test]
     fn the_target_comes_from_the_connection_url() {
-        let url = "postgres://storefront_app@proxy.proxy-abc.eu-west-1.rds.amazonaws.com/storefront?sslmode=verify-full";
+        let url =
+            "postgres://storefront_app@proxy.proxy-abc.eu-west-1.rds.amazonaws.com/storefront?sslmode=verify-full";
         assert_eq!(
             TokenTarget::of_url(url, "eu-west-1"),
             Some(TokenTarget {

@@ -1,8 +1,8 @@
 //! `IdempotencyStore` on Postgres: one row per (user, key), forgotten after 24 hours. A claim is completed by the
 //! checkout transaction itself ([`complete`]), with the id of the order it placed.
 
+use super::sqlx::{self, Postgres, Row, Transaction};
 use async_trait::async_trait;
-use super::sqlx::{self, Postgres, Transaction};
 use time::OffsetDateTime;
 
 use super::{PgStore, store_error};
@@ -37,7 +37,6 @@ impl IdempotencyStore for PgStore {
         fingerprint: &str,
         now: OffsetDateTime,
     ) -> Result<Claim, StoreError> {
-        let pool = self.pool().await?;
         let claim_id = RequestToken::generate(now);
         // New, expired, or an abandoned claim of the same request: ours. Anything else stays as it is.
         let taken = sqlx::query(
@@ -56,23 +55,22 @@ impl IdempotencyStore for PgStore {
         .bind(claim_id.as_str())
         .bind(now + CLAIM_LOCK)
         .bind(now)
-        .bind(now + IDEMPOTENCY_TTL)
-        .execute(pool)
-        .await
-        .map_err(store_error)?;
-        if taken.rows_affected() == 1 {
+        .bind(now + IDEMPOTENCY_TTL);
+        if self.writer().execute(taken).await? == 1 {
             return Ok(Claim::Fresh);
         }
-        let existing: Option<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT fingerprint, state, order_id FROM idempotency_records WHERE user_id = $1 AND key = $2",
-        )
-        .bind(scope.user.as_str())
-        .bind(scope.key.as_str())
-        .fetch_optional(pool)
-        .await
-        .map_err(store_error)?;
-        let (stored_fingerprint, state, order) =
-            existing.ok_or_else(|| StoreError::Conflict("idempotency record vanished".into()))?;
+        let existing =
+            sqlx::query("SELECT fingerprint, state, order_id FROM idempotency_records WHERE user_id = $1 AND key = $2")
+                .bind(scope.user.as_str())
+                .bind(scope.key.as_str());
+        let row = self
+            .writer()
+            .fetch_optional(existing)
+            .await?
+            .ok_or_else(|| StoreError::Conflict("idempotency record vanished".into()))?;
+        let read = |column: &str| row.try_get::<Option<String>, _>(column).map_err(store_error);
+        let (stored_fingerprint, state, order) = (read("fingerprint")?, read("state")?, read("order_id")?);
+        let (stored_fingerprint, state) = (stored_fingerprint.unwrap_or_default(), state.unwrap_or_default());
         if stored_fingerprint != fingerprint {
             return Ok(Claim::Mismatch);
         }
@@ -86,12 +84,11 @@ impl IdempotencyStore for PgStore {
 
     async fn release(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {
         // Already completed or gone: nothing to give up.
-        sqlx::query("DELETE FROM idempotency_records WHERE user_id = $1 AND key = $2 AND state = 'in_progress'")
-            .bind(scope.user.as_str())
-            .bind(scope.key.as_str())
-            .execute(self.pool().await?)
-            .await
-            .map_err(store_error)?;
+        let statement =
+            sqlx::query("DELETE FROM idempotency_records WHERE user_id = $1 AND key = $2 AND state = 'in_progress'")
+                .bind(scope.user.as_str())
+                .bind(scope.key.as_str());
+        self.writer().execute(statement).await?;
         Ok(())
     }
 }

@@ -4,10 +4,12 @@
 //! rolls the transaction back and says which, as a cancelled DynamoDB transaction does. The decisions stay the
 //! domain's. docs/data-model.md, "Postgres", lists the tables.
 //!
-//! Built for Lambda behind RDS Proxy: one connection per instance (opened by the warm-up, tested before each use
-//! and reopened when it broke), no session state that would pin a proxied connection (no `SET`, advisory locks,
-//! temporary tables, `LISTEN`, or named prepared statements: every statement is unnamed), IAM authentication with a
-//! token refreshed before its 15 minutes run out, TLS verified. Public catalog reads go to the reader endpoint.
+//! Built for Lambda behind RDS Proxy: one connection per instance (opened by the warm-up, reused, and reopened
+//! when it broke: see [`Endpoint::begin`]), every statement in a transaction (so a transaction-pooling proxy
+//! never moves it between prepare and execute), no session state that would pin a proxied connection (no `SET`,
+//! advisory locks, temporary tables, `LISTEN`, or named prepared statements: every statement is unnamed), IAM
+//! authentication with a token refreshed before its 15 minutes run out, TLS verified. Public catalog reads go to
+//! the reader endpoint.
 
 pub mod admin;
 mod carts;
@@ -24,23 +26,46 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use self::sqlx::{PgConnectOptions, PgPool, PgPoolOptions};
+use self::sqlx::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres, Transaction};
 
 use crate::ports::StoreError;
 
 pub use iam::{IamAuth, TokenTarget, auth_token};
 
-/// sqlx's names, from the two crates the backend builds (Cargo.toml says why not the `sqlx` facade).
-pub(crate) mod sqlx {
+/// sqlx's names, from the two crates the backend builds (Cargo.toml says why not the `sqlx` facade); public for
+/// the tests that look at the database itself.
+pub mod sqlx {
     pub use sqlx_core::decode::Decode;
     pub use sqlx_core::error::Error;
-    pub use sqlx_core::query::{Query, query};
-    pub use sqlx_core::query_as::query_as;
-    pub use sqlx_core::query_scalar::query_scalar;
+    pub use sqlx_core::query::Query;
+    pub use sqlx_core::query_as::QueryAs;
+    pub use sqlx_core::query_scalar::QueryScalar;
     pub use sqlx_core::row::Row;
     pub use sqlx_core::transaction::Transaction;
     pub use sqlx_core::types::{Json, Type};
     pub use sqlx_postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow, Postgres};
+
+    /// A statement, always unnamed (sqlx names and keeps statements on the connection unless told otherwise, and
+    /// a named statement is session state: RDS Proxy pins the connection, pgbouncer hands it to another client).
+    pub fn query(sql: &str) -> Query<'_, Postgres, PgArguments> {
+        sqlx_core::query::query(sql).persistent(false)
+    }
+
+    /// [`query`], its rows as tuples.
+    pub fn query_as<'q, O>(sql: &'q str) -> QueryAs<'q, Postgres, O, PgArguments>
+    where
+        O: for<'r> sqlx_core::from_row::FromRow<'r, PgRow>,
+    {
+        sqlx_core::query_as::query_as(sql).persistent(false)
+    }
+
+    /// [`query`], its rows' first column.
+    pub fn query_scalar<'q, O>(sql: &'q str) -> QueryScalar<'q, Postgres, O, PgArguments>
+    where
+        (O,): for<'r> sqlx_core::from_row::FromRow<'r, PgRow>,
+    {
+        sqlx_core::query_scalar::query_scalar(sql).persistent(false)
+    }
 }
 
 /// Where a pool connects and how: the URL (`postgres://user@host:port/db?sslmode=...`), a name the server shows
@@ -71,9 +96,9 @@ impl Endpoint {
             .max_connections(settings.max_connections.max(1))
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(3))
-            // A connection the server or the proxy closed since the last invocation is found out and replaced
-            // before a request uses it.
-            .test_before_acquire(true)
+            // No ping before each use (a round trip per request): a connection the server or the proxy closed
+            // since the last invocation fails its `BEGIN`, and `begin` opens another (sqlx pings on release).
+            .test_before_acquire(false)
             // A frozen Lambda instance keeps its connection; the proxy closes it when idle too long, and the test
             // above finds that out.
             .idle_timeout(None)
@@ -91,7 +116,56 @@ impl Endpoint {
         }
         Ok(&self.pool)
     }
+
+    /// A transaction, on a connection that works: when the pooled one broke since its last use (the server or
+    /// the proxy closed it, a failover), its `BEGIN` fails having run nothing, and another is opened.
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let pool = self.pool().await?;
+        // What ended one pooled connection (a restart, a failover) usually ended every idle one: each is tried
+        // once, then a new one.
+        let mut tries = pool.num_idle() + 1;
+        loop {
+            match pool.begin().await {
+                Err(error) if is_lost_connection(&error) && tries > 1 => {
+                    tracing::info!(%error, "the connection was lost since its last use; taking another");
+                    tries -= 1;
+                }
+                begun => return begun.map_err(store_error),
+            }
+        }
+    }
+
+    // Every statement runs in a transaction, even alone: sqlx prepares (Parse, Sync) and then executes (Bind,
+    // Execute, Sync), and between the two a transaction-pooling proxy may hand the connection to another client
+    // unless a transaction holds it (sqlx#67).
+
+    /// One statement's rows.
+    pub async fn fetch_all(&self, statement: Statement<'_>) -> Result<Vec<PgRow>, StoreError> {
+        let mut tx = self.begin().await?;
+        let rows = statement.fetch_all(&mut *tx).await.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(rows)
+    }
+
+    /// One statement's row, if any.
+    pub async fn fetch_optional(&self, statement: Statement<'_>) -> Result<Option<PgRow>, StoreError> {
+        let mut tx = self.begin().await?;
+        let row = statement.fetch_optional(&mut *tx).await.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(row)
+    }
+
+    /// One statement; the rows it changed.
+    pub async fn execute(&self, statement: Statement<'_>) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let done = statement.execute(&mut *tx).await.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
 }
+
+/// A statement with its parameters bound.
+pub(crate) type Statement<'q> = sqlx::Query<'q, Postgres, sqlx::PgArguments>;
 
 /// The Postgres store: every port, on a writer endpoint and (for public catalog reads) a reader endpoint.
 #[derive(Clone)]
@@ -112,10 +186,6 @@ impl PgStore {
 
     fn catalog_changed(&self) {
         self.catalog_changes.fetch_add(1, Ordering::Release);
-    }
-
-    async fn pool(&self) -> Result<&PgPool, StoreError> {
-        self.writer.pool().await
     }
 }
 
@@ -153,7 +223,21 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) => db.code().is_some_and(|code| RETRYABLE_STATES.contains(&code.as_ref())),
         _ => false,
     };
-    if retryable { StoreError::Unavailable(error.to_string().into()) } else { StoreError::unexpected(error.to_string()) }
+    if retryable {
+        StoreError::Unavailable(error.to_string().into())
+    } else {
+        StoreError::unexpected(error.to_string())
+    }
+}
+
+/// Whether `error` says the connection is gone (closed under it, or the server ending the session: an
+/// administrator, a restart, a failover), so nothing on it ran.
+fn is_lost_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+        _ => false,
+    }
 }
 
 /// Whether `error` is a unique violation (a row that already exists).
@@ -179,14 +263,11 @@ impl crate::ports::Housekeeping for PgStore {
             ("payment_events", "expires_at", now),
             ("stock_adjustments", "created_at", adjustments_before),
         ];
-        let pool = self.pool().await?;
         let mut forgotten = 0;
         for (table, column, before) in sweeps {
-            let sql = format!(
-                "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2)"
-            );
-            let done = sqlx::query(&sql).bind(before).bind(FORGET_BATCH).execute(pool).await.map_err(store_error)?;
-            forgotten += done.rows_affected();
+            let sql =
+                format!("DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2)");
+            forgotten += self.writer.execute(sqlx::query(&sql).bind(before).bind(FORGET_BATCH)).await?;
         }
         Ok(forgotten)
     }

@@ -5,8 +5,8 @@
 //! Row locks are taken in one order (the order, then its parts, then products by id), so two transactions never
 //! wait on each other in turn; when they still deadlock, Postgres aborts one and it is retried as a conflict.
 
+use super::sqlx::{self, PgArguments, Postgres, Query, Row, Transaction};
 use async_trait::async_trait;
-use super::sqlx::{self, PgArguments, Postgres, Query, Transaction};
 use time::OffsetDateTime;
 
 use super::catalog::move_stock;
@@ -187,22 +187,17 @@ fn order_columns_of_o() -> String {
 impl PgStore {
     /// A newest-first page of orders: the shopper's own, or those holding `artisan`'s part (driven by the parts'
     /// key, artisan then order id), optionally only parts in `status`.
-    async fn order_page(
-        &self,
-        owner: Owner<'_>,
-        page: &PageRequest,
-    ) -> Result<Page<Order>, StoreError> {
+    async fn order_page(&self, owner: Owner<'_>, page: &PageRequest) -> Result<Page<Order>, StoreError> {
         let columns = order_columns_of_o();
         let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
         let after = page.after.as_deref();
-        let pool = self.pool().await?;
         let found = match owner {
             Owner::Shopper(user) => {
                 let sql = format!(
                     "SELECT {columns} FROM orders o WHERE o.user_id = $1 AND ($2::text IS NULL OR o.order_id < $2) \
                      ORDER BY o.order_id DESC LIMIT $3"
                 );
-                sqlx::query(&sql).bind(user.as_str()).bind(after).bind(limit).fetch_all(pool).await
+                self.writer.fetch_all(sqlx::query(&sql).bind(user.as_str()).bind(after).bind(limit)).await?
             }
             Owner::Artisan(artisan, status) => {
                 let sql = format!(
@@ -212,13 +207,13 @@ impl PgStore {
                      ORDER BY p.order_id DESC LIMIT $4"
                 );
                 let status = status.map(OrderStatus::as_str);
-                sqlx::query(&sql).bind(artisan.as_str()).bind(status).bind(after).bind(limit).fetch_all(pool).await
+                let statement = sqlx::query(&sql).bind(artisan.as_str()).bind(status).bind(after).bind(limit);
+                self.writer.fetch_all(statement).await?
             }
-        }
-        .map_err(store_error)?;
+        };
         let more = found.len() > page.limit;
         let shown = &found[..found.len().min(page.limit)];
-        let next = if more { shown.last().and_then(|row| sqlx::Row::try_get(row, "order_id").ok()) } else { None };
+        let next = if more { shown.last().and_then(|row| row.try_get("order_id").ok()) } else { None };
         let mut orders = readable(shown, rows::order);
         if let Owner::Artisan(artisan, _) = owner {
             orders = orders.iter().map(|order| order.for_artisan(artisan)).collect();
@@ -242,7 +237,7 @@ impl OrderStore for PgStore {
         scope: &IdempotencyScope,
         clear_cart: &[ProductId],
     ) -> Result<(), PlaceOrderError> {
-        let mut tx = self.pool().await?.begin().await.map_err(store_error)?;
+        let mut tx = self.writer.begin().await?;
         let placed = place(&mut tx, order, scope, clear_cart).await;
         let placed = match placed {
             Ok(None) => tx.commit().await.map(|()| None),
@@ -260,12 +255,7 @@ impl OrderStore for PgStore {
 
     async fn get_order(&self, user: &UserId, id: &OrderId) -> Result<Option<Order>, StoreError> {
         let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 AND user_id = $2");
-        let row = sqlx::query(&sql)
-            .bind(id.as_str())
-            .bind(user.as_str())
-            .fetch_optional(self.pool().await?)
-            .await
-            .map_err(store_error)?;
+        let row = self.writer.fetch_optional(sqlx::query(&sql).bind(id.as_str()).bind(user.as_str())).await?;
         row.as_ref().map(rows::order).transpose()
     }
 
@@ -288,17 +278,12 @@ impl OrderStore for PgStore {
             "SELECT {columns} FROM orders o JOIN order_parts p ON p.order_id = o.order_id \
              WHERE o.order_id = $1 AND p.artisan_id = $2"
         );
-        let row = sqlx::query(&sql)
-            .bind(id.as_str())
-            .bind(artisan.as_str())
-            .fetch_optional(self.pool().await?)
-            .await
-            .map_err(store_error)?;
+        let row = self.writer.fetch_optional(sqlx::query(&sql).bind(id.as_str()).bind(artisan.as_str())).await?;
         Ok(row.as_ref().map(rows::order).transpose()?.map(|order| order.for_artisan(artisan)))
     }
 
     async fn save_transition(&self, change: &OrderTransition<'_>) -> Result<(), TransitionError> {
-        let mut tx = self.pool().await?.begin().await.map_err(store_error)?;
+        let mut tx = self.writer.begin().await?;
         let written = match transition(&mut tx, change).await {
             Ok(true) => tx.commit().await.map(|()| true),
             other => other,
@@ -315,22 +300,18 @@ impl OrderStore for PgStore {
     }
 
     async fn notice_pending(&self, id: &OrderId) -> Result<bool, StoreError> {
-        let sent: Option<bool> = sqlx::query_scalar("SELECT sent FROM notices WHERE order_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(self.pool().await?)
-            .await
-            .map_err(store_error)?;
+        let row = self
+            .writer
+            .fetch_optional(sqlx::query("SELECT sent FROM notices WHERE order_id = $1").bind(id.as_str()))
+            .await?;
+        let sent: Option<bool> = row.map(|row| row.try_get("sent")).transpose().map_err(store_error)?;
         Ok(sent == Some(false))
     }
 
     async fn notice_sent(&self, id: &OrderId, now: OffsetDateTime) -> Result<(), StoreError> {
-        let marked = sqlx::query("UPDATE notices SET sent = true, sent_at = $2 WHERE order_id = $1")
-            .bind(id.as_str())
-            .bind(now)
-            .execute(self.pool().await?)
-            .await
-            .map_err(store_error)?;
-        if marked.rows_affected() == 0 {
+        let marked =
+            sqlx::query("UPDATE notices SET sent = true, sent_at = $2 WHERE order_id = $1").bind(id.as_str()).bind(now);
+        if self.writer.execute(marked).await? == 0 {
             return Err(StoreError::unexpected(format!("no confirmation notice recorded for order {id}")));
         }
         Ok(())
@@ -342,19 +323,14 @@ impl OrderStore for PgStore {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<OrderRef>, StoreError> {
-        let found: Vec<(String, String)> = sqlx::query_as(
+        let statement = sqlx::query(
             "SELECT user_id, order_id FROM orders WHERE open_kind = $1 AND open_since < $2 \
              ORDER BY open_since, order_id LIMIT $3",
         )
         .bind(follow_up.as_str())
         .bind(before)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(self.pool().await?)
-        .await
-        .map_err(store_error)?;
-        Ok(found
-            .into_iter()
-            .filter_map(|(user, order)| Some(OrderRef { user_id: UserId::parse(&user)?, order_id: OrderId::parse(&order)? }))
-            .collect())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let found = self.writer.fetch_all(statement).await?;
+        Ok(found.iter().filter_map(rows::order_ref).collect())
     }
 }

@@ -2,13 +2,13 @@
 //! the table and the column); lists skip what they cannot read ([`readable`]) rather than fail whole, as the
 //! DynamoDB adapter's do.
 
-use serde::de::DeserializeOwned;
 use super::sqlx::{Decode, Json, PgRow, Postgres, Row, Type};
+use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    Category, Currency, Money, Order, OrderId, OrderStatus, Payout, PayoutAccount, PayoutStatus, Product, ProductId,
-    ProductStatus, ProviderRef, UserId,
+    Category, Currency, Money, Order, OrderId, OrderRef, OrderStatus, Payout, PayoutAccount, PayoutStatus, Product,
+    ProductId, ProductStatus, ProviderRef, UserId,
 };
 use crate::ports::{ArtisanProfile, StoreError};
 
@@ -34,8 +34,11 @@ where
     row.try_get(column).map_err(|_| malformed(table, column))
 }
 
+/// A JSON column; SQL `NULL` reads as JSON `null` (what an absent optional value is stored as).
 fn json<T: DeserializeOwned>(row: &PgRow, table: &str, column: &str) -> Result<T, StoreError> {
-    get::<Json<T>>(row, table, column).map(|Json(value)| value)
+    let stored = get::<Option<Json<serde_json::Value>>>(row, table, column)?;
+    serde_json::from_value(stored.map_or(serde_json::Value::Null, |Json(value)| value))
+        .map_err(|_| malformed(table, column))
 }
 
 /// A text column that must parse into a domain value.
@@ -64,6 +67,23 @@ pub fn readable<T>(rows: &[PgRow], map: impl Fn(&PgRow) -> Result<T, StoreError>
 /// A JSON value to bind (serialising plain domain values cannot fail).
 pub fn to_json(value: &impl serde::Serialize) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or_default()
+}
+
+/// A user's (or artisan's, by `owner_column`) id and an order id from a row of a due list; `None` (logged) when
+/// either cannot be read.
+pub fn order_ref_of(row: &PgRow, owner_column: &str) -> Option<(UserId, OrderId)> {
+    let id = |column: &str| row.try_get::<String, _>(column).unwrap_or_default();
+    let (owner, order) = (id(owner_column), id("order_id"));
+    let read = UserId::parse(&owner).zip(OrderId::parse(&order));
+    if read.is_none() {
+        tracing::error!(owner, order, "stored due item cannot be read; left out");
+    }
+    read
+}
+
+/// A user's order from a row of a due list.
+pub fn order_ref(row: &PgRow) -> Option<OrderRef> {
+    order_ref_of(row, "user_id").map(|(user_id, order_id)| OrderRef { user_id, order_id })
 }
 
 pub fn product(row: &PgRow) -> Result<Product, StoreError> {
