@@ -99,3 +99,70 @@ async fn public_reads_take_the_reader_and_checkout_the_writer() {
     drop(app);
     sqlx::query(&format!("DROP ROLE IF EXISTS {reader}")).execute(&server).await.expect("role dropped");
 }
+
+#[tokio::test]
+async fn the_migration_step_migrates_once_and_lets_the_app_role_use_the_tables_only() {
+    let Backend::Postgres { setup_url, .. } = backend() else {
+        panic!("STORE=postgres: this test needs Postgres (make test runs it there)");
+    };
+    let name = format!("storefront_test_migrate_{}", std::process::id());
+    let url = admin::with_database(&setup_url, &name).expect("URL");
+    admin::drop_database(&url).await.expect("no leftover");
+    admin::ensure_database(&url).await.expect("created");
+    let role = format!("storefront_reader_app_{}", std::process::id());
+    let secret_arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:storefront-app-user";
+    let secret = json!({"username": role, "password": "s3cret'pass"}).to_string();
+    let secrets =
+        storefront_local::secrets_manager::start([(secret_arn.to_owned(), secret)].into()).await.expect("stand-in");
+    let sdk = storefront::adapters::aws::local_sdk_config(&secrets.endpoint).await;
+    let settings = db_migrate::Settings {
+        database_url: url.clone(),
+        iam_auth: false,
+        app_user: role.clone(),
+        app_user_secret_arn: secret_arn.into(),
+    };
+
+    let first = db_migrate::migrate(&settings, &sdk).await.expect("migrated");
+    assert_eq!(first["applied"], json!([storefront::adapters::postgres::migrations::latest_version()]), "{first}");
+    let again = db_migrate::migrate(&settings, &sdk).await.expect("migrated again");
+    assert_eq!(again["applied"], json!([]), "nothing twice: {again}");
+
+    let pool = admin::connect_once(&url).await.expect("connected");
+    let has_password: bool = sqlx::Row::try_get(
+        &sqlx::query("SELECT rolpassword IS NOT NULL AS set FROM pg_authid WHERE rolname = $1")
+            .bind(&role)
+            .fetch_one(&pool)
+            .await
+            .expect("role"),
+        "set",
+    )
+    .expect("flag");
+    assert!(has_password, "the proxy logs the role in with the secret's password");
+    let may = |privilege: &'static str, table: &'static str| {
+        let (pool, role) = (pool.clone(), role.clone());
+        async move {
+            let row = sqlx::query("SELECT has_table_privilege($1, $2, $3) AS may")
+                .bind(&role)
+                .bind(table)
+                .bind(privilege)
+                .fetch_one(&pool)
+                .await
+                .expect("privilege");
+            sqlx::Row::try_get::<bool, _>(&row, "may").expect("flag")
+        }
+    };
+    assert!(may("INSERT", "orders").await && may("DELETE", "cart_lines").await, "the app uses the tables");
+    assert!(!may("SELECT", "_sqlx_migrations").await, "but not the migrations' own table");
+    let create = sqlx::query("SELECT has_schema_privilege($1, 'public', 'CREATE') AS may")
+        .bind(&role)
+        .fetch_one(&pool)
+        .await
+        .expect("privilege");
+    assert!(!sqlx::Row::try_get::<bool, _>(&create, "may").expect("flag"), "and changes no schema");
+    pool.close().await;
+    secrets.stop().await;
+    admin::drop_database(&url).await.expect("dropped");
+    let server =
+        admin::connect_once(&admin::with_database(&setup_url, "postgres").expect("URL")).await.expect("server");
+    sqlx::query(&format!("DROP ROLE IF EXISTS {role}")).execute(&server).await.expect("role dropped");
+}

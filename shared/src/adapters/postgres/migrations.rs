@@ -25,11 +25,20 @@ pub fn migrator() -> Migrator {
     Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
 }
 
-/// Applies what is not applied yet; returns the versions now applied.
+/// Applies what is not applied yet; returns the versions this call applied (none when the schema was current).
 pub async fn migrate(pool: &PgPool) -> Result<Vec<i64>, MigrateError> {
+    let applied = |pool: &PgPool| {
+        let pool = pool.clone();
+        async move {
+            let mut connection = pool.acquire().await?;
+            connection.ensure_migrations_table().await?;
+            let versions = connection.list_applied_migrations().await?.into_iter().map(|applied| applied.version);
+            Ok::<_, MigrateError>(versions.collect::<Vec<_>>())
+        }
+    };
+    let before = applied(pool).await?;
     migrator().run(pool).await?;
-    let mut connection = pool.acquire().await?;
-    Ok(connection.list_applied_migrations().await?.into_iter().map(|applied| applied.version).collect())
+    Ok(applied(pool).await?.into_iter().filter(|version| !before.contains(version)).collect())
 }
 
 /// The latest version this build knows.

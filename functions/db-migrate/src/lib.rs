@@ -1,0 +1,165 @@
+//! The deploy's migration step on Postgres (`Backend: postgres`), never a cold start's: CloudFormation runs it as
+//! a custom resource whenever the migrations change (template.yaml, `DatabaseSchema`), and it can be invoked
+//! directly (`make migrate`). It applies the embedded migrations through the proxy as the cluster's master user
+//! (IAM token), then lets the functions' role log in with the password the proxy holds for it and use the
+//! storefront's tables, nothing else. Running it again changes nothing.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use storefront::adapters::postgres::{Endpoint, IamAuth, PoolSettings, TokenTarget, admin, migrations};
+
+/// What the step reads from its environment (template.yaml sets each).
+#[derive(Clone)]
+pub struct Settings {
+    /// The writer endpoint, as the master user: `postgres://<master>@<proxy>:5432/storefront?sslmode=verify-full`.
+    pub database_url: String,
+    pub iam_auth: bool,
+    /// The functions' database user, and the secret holding its password (`{"username", "password"}`), which the
+    /// proxy uses to log it in.
+    pub app_user: String,
+    pub app_user_secret_arn: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, String> {
+        let variable = |name: &str| std::env::var(name).map_err(|_| format!("missing environment variable {name}"));
+        Ok(Self {
+            database_url: variable("DATABASE_URL")?,
+            iam_auth: variable("DATABASE_IAM_AUTH").is_ok_and(|v| v == "true"),
+            app_user: variable("APP_DATABASE_USER")?,
+            app_user_secret_arn: variable("APP_DATABASE_SECRET_ARN")?,
+        })
+    }
+}
+
+/// Applies what is missing and sets the app role up; what it did, as the invocation's answer.
+pub async fn migrate(settings: &Settings, sdk: &aws_config::SdkConfig) -> Result<Value, String> {
+    let iam = if settings.iam_auth {
+        let credentials = sdk.credentials_provider().ok_or("IAM auth needs credentials")?;
+        let region = sdk.region().ok_or("IAM auth needs a region")?;
+        let target = TokenTarget::of_url(&settings.database_url, region.as_ref())
+            .ok_or("IAM auth needs a user and a host in DATABASE_URL")?;
+        Some(Arc::new(IamAuth::new(credentials, target)))
+    } else {
+        None
+    };
+    let endpoint = Endpoint::connect_lazy(PoolSettings {
+        url: settings.database_url.clone(),
+        application_name: "db-migrate".into(),
+        max_connections: 1,
+        iam,
+    })
+    .map_err(|e| e.to_string())?;
+    let pool = endpoint.pool().await.map_err(|e| e.to_string())?;
+    // The migrator's lock is session state: the proxy pins this one connection for the step, which is fine.
+    let applied = migrations::migrate(pool).await.map_err(|e| format!("migrations: {e}"))?;
+    let password = app_password(sdk, &settings.app_user_secret_arn).await?;
+    admin::ensure_app_role(pool, &settings.app_user, Some(&password), false).await.map_err(|e| e.to_string())?;
+    pool.close().await;
+    tracing::info!(?applied, latest = migrations::latest_version(), "database migrated");
+    Ok(json!({ "applied": applied, "latest": migrations::latest_version(), "app_user": settings.app_user }))
+}
+
+async fn app_password(sdk: &aws_config::SdkConfig, secret_arn: &str) -> Result<String, String> {
+    let secret = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(secret_arn)
+        .send()
+        .await
+        .map_err(|e| format!("app user secret: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?;
+    let text = secret.secret_string().ok_or("the app user secret holds no string")?;
+    let value: Value = serde_json::from_str(text).map_err(|_| "the app user secret is not JSON")?;
+    value["password"].as_str().map(str::to_owned).ok_or_else(|| "the app user secret has no password".into())
+}
+
+/// A CloudFormation custom resource request (the fields the answer needs).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomResourceRequest {
+    pub request_type: String,
+    #[serde(rename = "ResponseURL")]
+    pub response_url: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub physical_resource_id: Option<String>,
+}
+
+/// The answer CloudFormation waits for: SUCCESS with what was done, or FAILED with why (the deploy stops and rolls
+/// back). The physical id stays the same across updates, so an update never "replaces" (and deletes) the schema.
+pub fn custom_resource_answer(request: &CustomResourceRequest, outcome: &Result<Value, String>) -> Value {
+    let (status, reason, data) = match outcome {
+        Ok(data) => ("SUCCESS", "done".to_owned(), data.clone()),
+        Err(error) => ("FAILED", error.clone(), json!({})),
+    };
+    json!({
+        "Status": status,
+        "Reason": reason,
+        "PhysicalResourceId": request.physical_resource_id.clone().unwrap_or_else(|| "storefront-schema".into()),
+        "StackId": request.stack_id,
+        "RequestId": request.request_id,
+        "LogicalResourceId": request.logical_resource_id,
+        "Data": { "Latest": data.get("latest").cloned().unwrap_or(Value::Null) },
+    })
+}
+
+/// Puts the answer to the presigned URL CloudFormation gave (S3, reached through the VPC's gateway endpoint).
+pub async fn send_answer(url: &str, answer: &Value) -> Result<(), String> {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let tls = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| format!("TLS roots: {e}"))?
+        .https_only()
+        .enable_http1()
+        .build();
+    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build(tls);
+    let body = answer.to_string();
+    // An empty content type: the URL was signed without one.
+    let request = http::Request::put(url)
+        .header("content-type", "")
+        .header("content-length", body.len())
+        .body(Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| format!("answering CloudFormation: {e}"))?;
+    let status = response.status();
+    let text = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!("CloudFormation's URL answered {status}: {}", String::from_utf8_lossy(&text)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(kind: &str) -> CustomResourceRequest {
+        serde_json::from_value(json!({
+            "RequestType": kind, "ResponseURL": "https://example.com/answer", "StackId": "stack",
+            "RequestId": "r-1", "LogicalResourceId": "DatabaseSchema", "ResourceType": "Custom::DatabaseSchema",
+            "ResourceProperties": {"MigrationsVersion": "1"},
+        }))
+        .expect("a CloudFormation request")
+    }
+
+    #[test]
+    fn an_answer_names_its_request_and_keeps_one_physical_id() {
+        let created = custom_resource_answer(&request("Create"), &Ok(json!({"latest": 1})));
+        assert_eq!(
+            (created["Status"].as_str(), created["PhysicalResourceId"].as_str(), created["Data"]["Latest"].as_i64()),
+            (Some("SUCCESS"), Some("storefront-schema"), Some(1))
+        );
+        assert_eq!(
+            (created["RequestId"].as_str(), created["LogicalResourceId"].as_str()),
+            (Some("r-1"), Some("DatabaseSchema"))
+        );
+        let mut update = request("Update");
+        update.physical_resource_id = Some("storefront-schema".into());
+        let failed = custom_resource_answer(&update, &Err("migrations: boom".into()));
+        assert_eq!((failed["Status"].as_str(), failed["Reason"].as_str()), (Some("FAILED"), Some("migrations: boom")));
+        assert_eq!(failed["PhysicalResourceId"], "storefront-schema");
+    }
+}
