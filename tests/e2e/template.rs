@@ -371,3 +371,109 @@ fn one_distribution_serves_pages_assets_photos_and_the_api_at_the_same_paths() {
         "{actions:?}"
     );
 }
+
+/// A tagged value's inner value (`!If [...]`, `!Sub "..."`), or the value itself.
+fn untagged(value: &Value) -> &Value {
+    match value {
+        Value::Tagged(tagged) => &tagged.value,
+        other => other,
+    }
+}
+
+#[test]
+fn on_postgres_every_function_is_in_the_vpc_and_connects_through_the_proxy_with_iam_and_tls() {
+    let template = template();
+    let on_postgres = |id: &str| template["Resources"][id]["Condition"] == "OnPostgres";
+    // The whole Postgres side exists only with Backend=postgres.
+    for id in [
+        "Vpc",
+        "NatGateway",
+        "DatabaseCluster",
+        "DatabaseWriter",
+        "DatabaseReader",
+        "DatabaseProxy",
+        "DatabaseReadEndpoint",
+        "DatabaseProxyTargets",
+        "DbMigrateFunction",
+        "DatabaseSchema",
+        "FunctionsDatabasePolicy",
+    ] {
+        assert!(on_postgres(id), "{id} is created only with Backend=postgres");
+    }
+    let globals = &template["Globals"]["Function"];
+    let vpc = untagged(&globals["VpcConfig"]);
+    assert_eq!(vpc[0], "OnPostgres", "every function in the VPC on Postgres");
+    assert_eq!(vpc[1]["SubnetIds"].as_sequence().map(Vec::len), Some(2), "two private subnets");
+    let variables = &globals["Environment"]["Variables"];
+    assert_eq!(target(&variables["STORE"]).as_deref(), Some("Backend"), "STORE follows the Backend parameter");
+    for (name, endpoint) in [("DATABASE_URL", "DatabaseProxy"), ("DATABASE_READ_URL", "DatabaseReadEndpoint")] {
+        let url = untagged(&variables[name])[1].clone();
+        let text = untagged(&url).as_str().expect("a !Sub").to_owned();
+        assert!(text.starts_with(&format!("postgres://storefront_app@${{{endpoint}.Endpoint}}")), "{name}: {text}");
+        assert!(text.ends_with("sslmode=verify-full"), "{name} verifies the proxy's certificate: {text}");
+    }
+    assert_eq!(untagged(&variables["DATABASE_IAM_AUTH"])[1], "true");
+
+    let proxy = &template["Resources"]["DatabaseProxy"]["Properties"];
+    assert_eq!(proxy["RequireTLS"], true);
+    let auth = proxy["Auth"].as_sequence().expect("Auth");
+    assert!(auth.iter().all(|a| a["IAMAuth"] == "REQUIRED"), "no password logs in to the proxy: {auth:?}");
+    assert_eq!(template["Resources"]["DatabaseReadEndpoint"]["Properties"]["TargetRole"], "READ_ONLY");
+    let cluster = &template["Resources"]["DatabaseCluster"]["Properties"];
+    assert_eq!(
+        (cluster["Engine"].as_str(), cluster["StorageEncrypted"].as_bool()),
+        (Some("aurora-postgresql"), Some(true))
+    );
+    assert!(cluster["ServerlessV2ScalingConfiguration"].is_mapping(), "Serverless v2");
+
+    // Every function's role may connect as the functions' user, and only as it; the migration step as the master.
+    let functions: BTreeSet<String> = resources(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| id != "DbMigrateFunction")
+        .collect();
+    let policy = &template["Resources"]["FunctionsDatabasePolicy"]["Properties"];
+    let roles: BTreeSet<String> = policy["Roles"]
+        .as_sequence()
+        .expect("Roles")
+        .iter()
+        .filter_map(target)
+        .map(|role| role.trim_end_matches("Role").to_owned())
+        .collect();
+    assert_eq!(roles, functions, "every function, no other role");
+    let connect = |statements: &Value| -> Vec<String> {
+        statements
+            .as_sequence()
+            .expect("Statement")
+            .iter()
+            .filter(|s| s["Action"] == "rds-db:connect")
+            .map(|s| untagged(&s["Resource"])[0].as_str().expect("a !Sub list").to_owned())
+            .collect()
+    };
+    let app_user = connect(&policy["PolicyDocument"]["Statement"]);
+    assert_eq!(app_user.len(), 1);
+    assert!(app_user[0].ends_with(":dbuser:${ProxyId}/storefront_app"), "{app_user:?}");
+    let migrate = &template["Resources"]["DbMigrateFunction"]["Properties"];
+    let master = connect(&migrate["Policies"][0]["Statement"]);
+    assert!(master.len() == 1 && master[0].ends_with("/storefront_admin"), "{master:?}");
+
+    // AWS services through endpoints; the NAT only for what has none (SES's API, the payment provider).
+    let services: BTreeSet<String> = resources(&template, "AWS::EC2::VPCEndpoint")
+        .into_iter()
+        .map(|(_, endpoint)| untagged(&endpoint["Properties"]["ServiceName"]).as_str().expect("name").to_owned())
+        .map(|name| name.rsplit('.').next().expect("service").to_owned())
+        .collect();
+    assert_eq!(
+        services,
+        ["s3", "secretsmanager", "sqs"].map(String::from).into(),
+        "the AWS services the functions call"
+    );
+    // The schema is migrated by the deploy, at the version this build carries.
+    let schema = &template["Resources"]["DatabaseSchema"]["Properties"];
+    assert_eq!(target(&schema["ServiceToken"]).as_deref(), Some("DbMigrateFunction"));
+    assert_eq!(
+        schema["MigrationsVersion"].as_str().and_then(|v| v.parse().ok()),
+        Some(storefront::adapters::postgres::migrations::latest_version()),
+        "bump MigrationsVersion with every new migration: CloudFormation runs the step when it changes"
+    );
+}
