@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # cargo-lambda and zig (PyPI) live in the venv; `sam build` calls `cargo lambda` through PATH.
 WITH_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help dev test postgres-suites tools browser-tools lint template-check unit e2e contract bench build invoke loadtest deploy clean
+.PHONY: help dev test postgres-suites migrate tools browser-tools lint template-check unit e2e contract bench build invoke loadtest deploy clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ unit: ## the library's unit tests only (fast)
 e2e: tools ## the end-to-end suites only (the function binaries built first, moto for the conformance suite)
 	cargo build --workspace --bins --quiet
 	scripts/with-moto.sh cargo test -p storefront-tests
+
+migrate: tools ## Backend=postgres: run a deployed stack's migration step again (STACK=<stack name>)
+	$(VENV)/bin/sam remote invoke DbMigrateFunction --stack-name $${STACK:?set STACK to the stack name} --event '{}'
 
 bench: ## release build for this machine, then every benchmark beside its baseline (writes docs/benchmarks.md)
 	mkdir -p target
