@@ -31,7 +31,7 @@ test: tools browser-tools lint template-check ## install what the tests need, th
 	$(PY) scripts/contract_run.py
 
 # The Postgres-only suite waits for the Postgres runs below.
-DYNAMODB_SKIPS := --skip postgres::
+DYNAMODB_SKIPS := --skip on_postgres::
 # The end-to-end suites again on Postgres: directly, then through pgbouncer in transaction-pooling mode (RDS Proxy's
 # stand-in). Left out there, by name: what exists for the DynamoDB adapter only (moto's conformance run, the faults
 # its fault-injecting proxy causes, and the recovery and retry paths those faults drive) and what no store touches
@@ -88,7 +88,7 @@ bench: ## release build for this machine, then every benchmark beside its baseli
 	@start=$$(date +%s); cargo build --release --workspace --bins --quiet; \
 	  echo "$$(( $$(date +%s) - start )) s on $$(date -u +%F)" > target/bench-build-time.txt; \
 	  echo "release build: $$(cat target/bench-build-time.txt)"
-	target/release/storefront-bench
+	scripts/with-postgres.sh target/release/storefront-bench
 
 build: tools ## deployable artifacts: one arm64 release build of every function, then sam build packages each
 	rustup target add aarch64-unknown-linux-gnu

@@ -111,9 +111,9 @@ pub async fn contention(local: &Process, buyers: usize, attempts: usize) -> Cont
 }
 
 /// The contention table and chart at 1, 8 and 64 buyers.
-pub async fn section(local: &Process, attempts: usize, report: &mut Report) -> Vec<Contention> {
+pub async fn section(backend: &str, local: &Process, attempts: usize, report: &mut Report) -> Vec<Contention> {
     let mut table = Table::new(
-        "Checkout on one hot product (stock for 90% of the attempts)",
+        &format!("Checkout on one hot product, on {backend} (stock for 90% of the attempts)"),
         &["buyers", "attempts", "checkouts/s", "p50 ms", "p99 ms", "sold / stock", "oversold", "conflicts retried"],
         "Each attempt buys one unit with its own idempotency key; the last 10% must be refused (409 out-of-stock).",
     );
@@ -135,7 +135,7 @@ pub async fn section(local: &Process, attempts: usize, report: &mut Report) -> V
     }
     report.table(table);
     report.chart(Chart {
-        title: "Hot-product checkouts/s".into(),
+        title: format!("Hot-product checkouts/s on {backend}"),
         unit: "checkouts/s".into(),
         bars: results.iter().map(|c| (format!("{} buyers", c.buyers), c.per_second)).collect(),
     });

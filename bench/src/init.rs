@@ -112,6 +112,7 @@ pub async fn section(
     api: &RuntimeApi,
     bin: &Path,
     env: &[(String, String)],
+    postgres_env: Option<&[(String, String)]>,
     starts: usize,
     report: &mut Report,
 ) -> Vec<Paired> {
@@ -171,16 +172,18 @@ pub async fn section(
     // The fixes applied at run time, each against the same function without it, all alternating.
     let no_warm_up: Vec<(String, String)> =
         env.iter().cloned().chain([(storefront::config::WARM_UP.to_owned(), "0".to_owned())]).collect();
-    let fixes = measure(
-        api,
-        &[
-            floor(),
-            variant("get-product (as deployed)", "get-product", env, "get-product"),
-            variant("get-product, no warm-up at init", "get-product", &no_warm_up, "get-product"),
-        ],
-        starts,
-    )
-    .await;
+    let mut variants = vec![
+        floor(),
+        variant("get-product (as deployed)", "get-product", env, "get-product"),
+        variant("get-product, no warm-up at init", "get-product", &no_warm_up, "get-product"),
+    ];
+    // On Postgres the warm-up opens the instance's database connection (plain TCP here; TLS and the IAM token in
+    // AWS), so init carries it and the first response does not.
+    if let Some(postgres_env) = postgres_env {
+        variants.push(variant("get-product on Postgres", "get-product", postgres_env, "get-product"));
+        variants.push(variant("place-order on Postgres", "place-order", postgres_env, "place-order"));
+    }
+    let fixes = measure(api, &variants, starts).await;
     for result in &fixes {
         row(result, &fixes[0], None);
     }

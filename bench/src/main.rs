@@ -3,8 +3,10 @@
 //! 1. Init (`init`): each route function's release binary under the Runtime API harness vs a hello-world
 //!    `lambda_http`, started alternately; and what building the clients per request would cost (`clients`).
 //! 2. Warm overhead (`warm`): time in our code beyond the store calls, per invocation, in-process.
-//! 3. Throughput (`throughput`): the local server's release binary vs a hello-world HTTP server, alternating.
-//! 4. Contention (`contention`): checkouts/s on one hot product at 1, 8 and 64 buyers, with the oversell check.
+//! 3. Throughput (`throughput`): the local server's release binary vs a hello-world HTTP server, alternating; on
+//!    the embedded DynamoDB engine, then on PostgreSQL.
+//! 4. Contention (`contention`): checkouts/s on one hot product at 1, 8 and 64 buyers, with the oversell check, on
+//!    each backend. Init (1.) also starts get-product and place-order on Postgres.
 //! 5. Footprint: zipped arm64 artifact (from `make build`) and peak RSS per function, in the init table.
 //! 6. Web pages (`web`): rendered vs the same bytes served fixed, first-load transfer, LCP in Chromium.
 //! 7. Goals (`goals`): DESIGN §7's targets (and the web budgets) against this run's figures.
@@ -30,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use report::Report;
+use storefront_local::LocalStore;
 use storefront_local::runtime_api::RuntimeApi;
 
 struct Settings {
@@ -75,6 +78,29 @@ fn main() {
     runtime.block_on(run(settings, quick));
 }
 
+const DYNAMODB: &str = "the embedded DynamoDB engine";
+const POSTGRES: &str = "PostgreSQL (local server, one database per run)";
+
+/// The Postgres server the bench uses: `POSTGRES_URL`, which `make bench` sets by running it inside
+/// scripts/with-postgres.sh (the local server, or a throwaway cluster).
+struct PostgresServer(String);
+
+impl PostgresServer {
+    fn from_env() -> Self {
+        let url = std::env::var("POSTGRES_URL")
+            .expect("POSTGRES_URL: run the bench through scripts/with-postgres.sh (make bench does)");
+        Self(url)
+    }
+
+    /// A fresh database named `name` on the server: dropped first if an earlier run left it.
+    async fn database(&self, name: &str) -> String {
+        use storefront::adapters::postgres::admin;
+        let url = admin::with_database(&self.0, name).expect("POSTGRES_URL");
+        admin::drop_database(&url).await.expect("the bench's database dropped");
+        url
+    }
+}
+
 fn binaries() -> PathBuf {
     std::env::current_exe().expect("exe").parent().expect("target/<profile>").to_path_buf()
 }
@@ -90,40 +116,54 @@ async fn run(settings: Settings, quick: bool) {
 
     // The local stack the function processes and the in-process handlers talk to, reached directly (no
     // recording proxy in the timed path).
+    let postgres = PostgresServer::from_env();
     let data = tempfile::tempdir().expect("temp dir");
     let mut options = storefront_local::Options::new(0, data.path().to_path_buf());
     options.in_process_workers = false;
     options.record_lambda_calls = false;
-    let stack = storefront_local::start(options).await.expect("local stack");
+    let stack = storefront_local::start(options.clone()).await.expect("local stack");
     let env = stack.lambda_environment();
+    // The same stack on Postgres, for the function processes started on it.
+    options.store = LocalStore::Postgres {
+        url: postgres.database("storefront_bench_stack").await,
+        read_url: None,
+        setup_url: None,
+    };
+    options.data_dir = data.path().join("postgres");
+    let postgres_stack = storefront_local::start(options).await.expect("local stack on Postgres");
+    let postgres_env = postgres_stack.lambda_environment();
     let api = RuntimeApi::start().await.expect("runtime API");
 
     eprintln!("init: {} starts per function", settings.starts);
-    let inits = init::section(&api, &bin, &env, settings.starts, &mut report).await;
+    let inits = init::section(&api, &bin, &env, Some(&postgres_env), settings.starts, &mut report).await;
     clients::section(&env, settings.starts.max(10), &mut report).await;
     eprintln!("warm overhead: {} invocations per route", settings.warm_iterations);
     let warm = warm::section(&stack.app, settings.warm_iterations, &mut report).await;
     stack.stop().await;
+    postgres_stack.stop().await;
     api.stop().await;
 
     eprintln!("throughput: {} s per target", settings.load_seconds);
-    let local = process::start_local(&bin.join("storefront-local")).await;
+    let local = process::start_local(&bin.join("storefront-local"), &[]).await;
     let hello = process::start_hello(&bin.join("storefront-bench")).await;
-    let throughput = throughput::section(
-        &local,
-        &hello,
-        settings.connections,
-        settings.load_seconds,
-        settings.load_slices,
-        &mut report,
-    )
-    .await;
-    hello.stop().await;
+    let (connections, seconds, slices) = (settings.connections, settings.load_seconds, settings.load_slices);
+    let throughput = throughput::section(DYNAMODB, &local, &hello, connections, seconds, slices, &mut report).await;
     eprintln!("contention");
-    let contention = contention::section(&local, settings.contention_attempts, &mut report).await;
+    let contention = contention::section(DYNAMODB, &local, settings.contention_attempts, &mut report).await;
     eprintln!("web pages");
     let web = web::section(&local, settings.connections, settings.load_seconds, settings.lcp_runs, &mut report).await;
     local.stop().await;
+
+    eprintln!("throughput and contention on Postgres");
+    let store = [
+        ("STORE".to_owned(), "postgres".to_owned()),
+        ("DATABASE_URL".to_owned(), postgres.database("storefront_bench_http").await),
+    ];
+    let local = process::start_local(&bin.join("storefront-local"), &store).await;
+    throughput::section(POSTGRES, &local, &hello, connections, seconds, slices, &mut report).await;
+    contention::section(POSTGRES, &local, settings.contention_attempts, &mut report).await;
+    local.stop().await;
+    hello.stop().await;
 
     let figures =
         goals::Figures { inits: &inits, warm: &warm, throughput: &throughput, contention: &contention, web: &web };

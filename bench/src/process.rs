@@ -31,14 +31,16 @@ async fn wait_until_up(url: &str) {
     panic!("{url} never answered");
 }
 
-/// `storefront-local` on a free port with a fresh data dir (seeded).
-pub async fn start_local(binary: &Path) -> Process {
+/// `storefront-local` on a free port with a fresh data dir (seeded), on the backend `store` names (its `STORE` and
+/// `DATABASE_URL`; none: the embedded DynamoDB engine).
+pub async fn start_local(binary: &Path, store: &[(String, String)]) -> Process {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let child = tokio::process::Command::new(binary)
         .env("PORT", port.to_string())
         .env("DATA_DIR", dir.path())
         .env("RUST_LOG", "warn")
+        .envs(store.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)

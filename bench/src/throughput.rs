@@ -19,6 +19,7 @@ pub const FLOOR: &str = "hello-world HTTP server (floor)";
 
 /// `slices` rounds of `seconds / slices` per target.
 pub async fn section(
+    backend: &str,
     local: &Process,
     hello: &Process,
     connections: usize,
@@ -52,10 +53,10 @@ pub async fn section(
     }
     let floor_rps = results[0].samples.per_second();
     let mut table = Table::new(
-        &format!("Throughput, {connections} connections, closed loop, same generator"),
+        &format!("Throughput on {backend}, {connections} connections, closed loop, same generator"),
         &["target", "requests/s", "× floor", "p50 ms", "p99 ms", "errors"],
         &format!(
-            "storefront-local (release) on the embedded DynamoDB engine; the floor is an axum hello-world server. \
+            "storefront-local (release) on {backend}; the floor is an axum hello-world server. \
              {slices} alternating slices of {:.1} s per target; the generator runs on the same 2 cores.",
             slice.as_secs_f64()
         ),
@@ -73,7 +74,7 @@ pub async fn section(
     }
     report.table(table);
     report.chart(Chart {
-        title: "Throughput, floor first".into(),
+        title: format!("Throughput on {backend}, floor first"),
         unit: "requests/s".into(),
         bars: results.iter().map(|t| (t.name.clone(), t.samples.per_second())).collect(),
     });

@@ -16,7 +16,7 @@ mod operations;
 mod orders;
 mod payments;
 mod persistence;
-mod postgres;
+mod on_postgres;
 mod races;
 mod recovery;
 mod retries;
