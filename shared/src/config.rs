@@ -318,6 +318,9 @@ mod tests {
             STORE => Some("postgres".into()),
             CURSOR_SECRET => Some("s".repeat(40)),
             TABLE_NAME
+            | WARM_UP
+            | S3_FORCE_PATH_STYLE
+            | UPLOADS_LISTABLE
             | DATABASE_READ_URL
             | DATABASE_IAM_AUTH
             | DATABASE_MAX_CONNECTIONS
@@ -360,7 +363,8 @@ mod tests {
             CURSOR_SECRET => Some("s".repeat(40)),
             CDN_BASE_URL => Some("https://cdn.example".into()),
             WARM_UP => Some("0".into()),
-            S3_FORCE_PATH_STYLE
+            STORE
+            | S3_FORCE_PATH_STYLE
             | UPLOADS_LISTABLE
             | CONFIRMATION_SENDER
             | STUCK_AFTER_SECONDS
@@ -408,8 +412,12 @@ mod tests {
 
     #[test]
     fn a_short_secret_is_refused() {
-        let error = Config::from_lookup(|name| Some(if name == TABLE_NAME { "t".into() } else { "short".into() }))
-            .expect_err("short secret");
+        let error = Config::from_lookup(|name| match name {
+            STORE => None,
+            TABLE_NAME => Some("t".into()),
+            _ => Some("short".into()),
+        })
+        .expect_err("short secret");
         assert!(matches!(error, ConfigError::Invalid { name: CURSOR_SECRET, .. }));
     }
 }
