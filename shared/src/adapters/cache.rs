@@ -32,6 +32,17 @@ const MAX_ARTISANS: usize = 10_000;
 struct Entry<V> {
     value: V,
     expires: Instant,
+    /// A reader is fetching a newer value: the others keep answering this one meanwhile.
+    refreshing: bool,
+}
+
+/// What a shelf holds for a key.
+#[derive(Debug, PartialEq)]
+enum Lookup<V> {
+    Fresh(V),
+    /// Expired, and another reader is already fetching it (or it is this reader's turn to: `Miss`).
+    Stale(V),
+    Miss,
 }
 
 struct Shelf<K, V> {
@@ -44,15 +55,38 @@ impl<K: Eq + Hash, V: Clone> Shelf<K, V> {
         Self { entries: HashMap::new(), capacity }
     }
 
+    #[cfg(test)]
     fn get(&self, key: &K, now: Instant) -> Option<V> {
         self.entries.get(key).filter(|e| e.expires > now).map(|e| e.value.clone())
+    }
+
+    /// The entry for `key`. When it has expired, the first reader is told to fetch it (`Miss`, and the entry is
+    /// marked), and every reader until that fetch lands gets the expired value, for at most one more `ttl`: one
+    /// store read per expiry instead of one per concurrent reader (no stampede on a hot listing).
+    fn lookup(&mut self, key: &K, now: Instant, ttl: Duration) -> Lookup<V> {
+        match self.entries.get_mut(key) {
+            Some(entry) if entry.expires > now => Lookup::Fresh(entry.value.clone()),
+            Some(entry) if entry.refreshing && now < entry.expires + ttl => Lookup::Stale(entry.value.clone()),
+            Some(entry) => {
+                entry.refreshing = true;
+                Lookup::Miss
+            }
+            None => Lookup::Miss,
+        }
+    }
+
+    /// The fetch of `key` failed: the next reader tries again.
+    fn refresh_failed(&mut self, key: &K) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            entry.refreshing = false;
+        }
     }
 
     fn put(&mut self, key: K, value: V, expires: Instant) {
         if self.entries.len() >= self.capacity {
             self.entries.clear();
         }
-        self.entries.insert(key, Entry { value, expires });
+        self.entries.insert(key, Entry { value, expires, refreshing: false });
     }
 }
 
@@ -110,26 +144,36 @@ impl CachedCatalog {
         load: F,
     ) -> Result<V, StoreError>
     where
-        K: Eq + Hash,
+        K: Eq + Hash + Clone,
         V: Clone,
         F: std::future::Future<Output = Result<V, StoreError>>,
     {
         let now = Instant::now();
         let generation = {
             let mut shelves = self.shelves();
-            if let Some(value) = shelf(&mut shelves).get(&key, now) {
-                metrics::count(Metric::CacheHits);
-                return Ok(value);
+            match shelf(&mut shelves).lookup(&key, now, self.ttl) {
+                Lookup::Fresh(value) | Lookup::Stale(value) => {
+                    metrics::count(Metric::CacheHits);
+                    return Ok(value);
+                }
+                Lookup::Miss => shelves.generation,
             }
-            shelves.generation
         };
         metrics::count(Metric::CacheMisses);
-        let value = load.await?;
+        let loaded = load.await;
         let mut shelves = self.shelves();
-        if shelves.generation == generation {
-            shelf(&mut shelves).put(key, value.clone(), now + self.ttl);
+        match loaded {
+            Ok(value) => {
+                if shelves.generation == generation {
+                    shelf(&mut shelves).put(key, value.clone(), now + self.ttl);
+                }
+                Ok(value)
+            }
+            Err(error) => {
+                shelf(&mut shelves).refresh_failed(&key);
+                Err(error)
+            }
         }
-        Ok(value)
     }
 }
 
@@ -203,5 +247,23 @@ mod tests {
         shelf.put(3, 3, later);
         assert_eq!((shelf.get(&1, now), shelf.get(&3, now)), (None, Some(3)));
         assert_eq!(shelf.entries.len(), 1);
+    }
+
+    #[test]
+    fn an_expired_entry_is_fetched_by_one_reader_while_the_others_get_it_as_it_was() {
+        let ttl = Duration::from_secs(3);
+        let now = Instant::now();
+        let mut shelf: Shelf<u32, &str> = Shelf::new(10);
+        shelf.put(1, "old", now + ttl);
+        let expired = now + ttl;
+        assert_eq!(shelf.lookup(&1, now, ttl), Lookup::Fresh("old"));
+        assert_eq!(shelf.lookup(&1, expired, ttl), Lookup::Miss, "the first reader after expiry fetches");
+        assert_eq!(shelf.lookup(&1, expired, ttl), Lookup::Stale("old"), "the others do not");
+        assert_eq!(shelf.lookup(&1, expired + ttl, ttl), Lookup::Miss, "never older than one more ttl");
+        shelf.refresh_failed(&1);
+        assert_eq!(shelf.lookup(&1, expired, ttl), Lookup::Miss, "a failed fetch leaves the next reader to try");
+        shelf.put(1, "new", expired + ttl);
+        assert_eq!(shelf.lookup(&1, expired, ttl), Lookup::Fresh("new"));
+        assert_eq!(shelf.lookup(&2, expired, ttl), Lookup::Miss, "nothing to serve meanwhile: every reader fetches");
     }
 }
