@@ -16,9 +16,9 @@ WITH_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 .PHONY: help dev test postgres-suites migrate tools browser-tools lint template-check unit e2e contract bench build invoke loadtest deploy clean
 
 help: ## list the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-dev: ## run the whole storefront locally on http://127.0.0.1:$${PORT:-3000} (data in $${DATA_DIR:-.storefront})
+dev: ## run the whole storefront locally on http://127.0.0.1:$${PORT:-3000} (data in $${DATA_DIR:-.storefront}; STORE=postgres for Postgres)
 	cargo run -p storefront-local
 
 test: tools browser-tools lint template-check ## install what the tests need, then run every check and test
@@ -76,9 +76,9 @@ template-check: tools ## sam validate --lint and cfn-lint on template.yaml
 unit: ## the library's unit tests only (fast)
 	cargo test -p storefront
 
-e2e: tools ## the end-to-end suites only (the function binaries built first, moto for the conformance suite)
+e2e: tools ## the end-to-end suites on DynamoDB only (binaries built first, moto for conformance); make test adds Postgres
 	cargo build --workspace --bins --quiet
-	scripts/with-moto.sh cargo test -p storefront-tests
+	scripts/with-moto.sh cargo test -p storefront-tests -- $(DYNAMODB_SKIPS)
 
 migrate: tools ## Backend=postgres: run a deployed stack's migration step again (STACK=<stack name>)
 	$(VENV)/bin/sam remote invoke DbMigrateFunction --stack-name $${STACK:?set STACK to the stack name} --event '{}'

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use report::Report;
+use storefront::adapters::postgres::admin;
 use storefront_local::LocalStore;
 use storefront_local::runtime_api::RuntimeApi;
 
@@ -85,6 +86,9 @@ const POSTGRES: &str = "PostgreSQL (local server, one database per run)";
 /// scripts/with-postgres.sh (the local server, or a throwaway cluster).
 struct PostgresServer(String);
 
+/// The databases the bench makes: the in-process stack's (init), the local server process's (throughput).
+const BENCH_DATABASES: [&str; 2] = ["storefront_bench_stack", "storefront_bench_http"];
+
 impl PostgresServer {
     fn from_env() -> Self {
         let url = std::env::var("POSTGRES_URL")
@@ -94,10 +98,17 @@ impl PostgresServer {
 
     /// A fresh database named `name` on the server: dropped first if an earlier run left it.
     async fn database(&self, name: &str) -> String {
-        use storefront::adapters::postgres::admin;
         let url = admin::with_database(&self.0, name).expect("POSTGRES_URL");
         admin::drop_database(&url).await.expect("the bench's database dropped");
         url
+    }
+
+    /// The bench's databases, once it is done with them.
+    async fn drop_databases(&self) {
+        for name in BENCH_DATABASES {
+            let url = admin::with_database(&self.0, name).expect("POSTGRES_URL");
+            admin::drop_database(&url).await.expect("the bench's database dropped");
+        }
     }
 }
 
@@ -124,11 +135,8 @@ async fn run(settings: Settings, quick: bool) {
     let stack = storefront_local::start(options.clone()).await.expect("local stack");
     let env = stack.lambda_environment();
     // The same stack on Postgres, for the function processes started on it.
-    options.store = LocalStore::Postgres {
-        url: postgres.database("storefront_bench_stack").await,
-        read_url: None,
-        setup_url: None,
-    };
+    options.store =
+        LocalStore::Postgres { url: postgres.database(BENCH_DATABASES[0]).await, read_url: None, setup_url: None };
     options.data_dir = data.path().join("postgres");
     let postgres_stack = storefront_local::start(options).await.expect("local stack on Postgres");
     let postgres_env = postgres_stack.lambda_environment();
@@ -157,13 +165,14 @@ async fn run(settings: Settings, quick: bool) {
     eprintln!("throughput and contention on Postgres");
     let store = [
         ("STORE".to_owned(), "postgres".to_owned()),
-        ("DATABASE_URL".to_owned(), postgres.database("storefront_bench_http").await),
+        ("DATABASE_URL".to_owned(), postgres.database(BENCH_DATABASES[1]).await),
     ];
     let local = process::start_local(&bin.join("storefront-local"), &store).await;
     throughput::section(POSTGRES, &local, &hello, connections, seconds, slices, &mut report).await;
     contention::section(POSTGRES, &local, settings.contention_attempts, &mut report).await;
     local.stop().await;
     hello.stop().await;
+    postgres.drop_databases().await;
 
     let figures =
         goals::Figures { inits: &inits, warm: &warm, throughput: &throughput, contention: &contention, web: &web };

@@ -286,6 +286,9 @@ async fn each_artisan_is_paid_their_share_once_when_they_ship_or_when_they_conne
     // 6000 less the 10 % fee, to ana's account, grouped with the order's charge.
     assert_eq!((transfer["amount"].as_i64(), transfer["destination"].as_str()), (Some(5400), Some("acct_ana")));
     assert_eq!(transfer["transfer_group"], order.as_str());
+    // The worker records the transfer just after the provider made it.
+    let recorded = || async { app.get_as("/artisan/payouts", &ana).await.body["items"][0]["status"] == "transferred" };
+    assert!(eventually(5, recorded).await, "the payout is recorded as transferred");
     let ledger = app.get_as("/artisan/payouts", &ana).await.ok(200).clone();
     let entry = &ledger["items"][0];
     assert_eq!((entry["status"].as_str(), entry["transfer_id"].clone()), (Some("transferred"), transfer["id"].clone()));

@@ -146,6 +146,17 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_request_is_what_cloudformation_sends() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/cloudformation/db-migrate.create.json");
+        let text = std::fs::read_to_string(path).expect("the sample event");
+        let request: CustomResourceRequest = serde_json::from_str(&text).expect("a custom resource request");
+        assert_eq!((request.request_type.as_str(), request.physical_resource_id.as_deref()), ("Create", None));
+        assert!(request.response_url.starts_with("https://"), "answered over HTTPS");
+        let answer = custom_resource_answer(&request, &Ok(json!({"latest": 1})));
+        assert_eq!(answer["LogicalResourceId"], "DatabaseSchema");
+    }
+
+    #[test]
     fn an_answer_names_its_request_and_keeps_one_physical_id() {
         let created = custom_resource_answer(&request("Create"), &Ok(json!({"latest": 1})));
         assert_eq!(

@@ -123,7 +123,9 @@ impl Endpoint {
         let pool = self.pool().await?;
         // What ended one pooled connection (a restart, a failover) usually ended every idle one: each is tried
         // once, then a new one.
-        let mut tries = pool.num_idle() + 1;
+        // (sqlx's idle count is a relaxed counter that can read as wrapped below zero for an instant: bounded.)
+        let idle = pool.num_idle().min(pool.options().get_max_connections() as usize);
+        let mut tries = idle + 1;
         loop {
             match pool.begin().await {
                 Err(error) if is_lost_connection(&error) && tries > 1 => {
