@@ -163,7 +163,8 @@ impl Stores {
 }
 
 impl AppState {
-    /// Production wiring: configuration and AWS credentials from the environment, DynamoDB behind the ports.
+    /// Production wiring: configuration and AWS credentials from the environment, the store `STORE` names (DynamoDB
+    /// or Postgres) behind the ports.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let sdk = crate::adapters::aws::sdk_config().await;
