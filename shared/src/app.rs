@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::adapters::cache::CachedCatalog;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::notify::{LogNotifier, SesNotifier};
-use crate::adapters::postgres::{Endpoint, IamAuth, PgCatalogReader, PgStore, PoolSettings, TokenTarget};
+use crate::adapters::postgres::{Endpoint, IamAuth, PgCatalogReader, PgStore, PoolSettings};
 use crate::adapters::s3::S3BlobStore;
 use crate::adapters::sqs::SqsQueue;
 use crate::adapters::stripe::StripeProvider;
@@ -111,14 +111,7 @@ impl Stores {
             let invalid = |reason: String| ConfigError::Invalid { name, reason };
             let iam = match (config.iam_auth, sdk) {
                 (false, _) => None,
-                (true, Some(sdk)) => {
-                    let credentials =
-                        sdk.credentials_provider().ok_or_else(|| invalid("IAM auth needs credentials".into()))?;
-                    let region = sdk.region().ok_or_else(|| invalid("IAM auth needs a region".into()))?;
-                    let target = TokenTarget::of_url(url, region.as_ref())
-                        .ok_or_else(|| invalid("IAM auth needs a user and a host in the URL".into()))?;
-                    Some(Arc::new(IamAuth::new(credentials, target)))
-                }
+                (true, Some(sdk)) => Some(Arc::new(IamAuth::for_url(sdk, url).map_err(invalid)?)),
                 (true, None) => return Err(invalid("IAM auth needs the AWS configuration".into())),
             };
             let settings = PoolSettings {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use storefront::adapters::postgres::{Endpoint, IamAuth, PoolSettings, TokenTarget, admin, migrations};
+use storefront::adapters::postgres::{Endpoint, IamAuth, PoolSettings, admin, migrations};
 
 /// What the step reads from its environment (template.yaml sets each).
 #[derive(Clone)]
@@ -35,15 +35,7 @@ impl Settings {
 
 /// Applies what is missing and sets the app role up; what it did, as the invocation's answer.
 pub async fn migrate(settings: &Settings, sdk: &aws_config::SdkConfig) -> Result<Value, String> {
-    let iam = if settings.iam_auth {
-        let credentials = sdk.credentials_provider().ok_or("IAM auth needs credentials")?;
-        let region = sdk.region().ok_or("IAM auth needs a region")?;
-        let target = TokenTarget::of_url(&settings.database_url, region.as_ref())
-            .ok_or("IAM auth needs a user and a host in DATABASE_URL")?;
-        Some(Arc::new(IamAuth::new(credentials, target)))
-    } else {
-        None
-    };
+    let iam = if settings.iam_auth { Some(Arc::new(IamAuth::for_url(sdk, &settings.database_url)?)) } else { None };
     let endpoint = Endpoint::connect_lazy(PoolSettings {
         url: settings.database_url.clone(),
         application_name: "db-migrate".into(),

@@ -80,6 +80,15 @@ impl IamAuth {
         Self { credentials, target, made: Mutex::new(None) }
     }
 
+    /// Tokens for `url`'s user and host, from the credentials and region of `sdk` (the function's role); why not,
+    /// when one of them is missing.
+    pub fn for_url(sdk: &aws_config::SdkConfig, url: &str) -> Result<Self, String> {
+        let credentials = sdk.credentials_provider().ok_or("IAM auth needs credentials")?;
+        let region = sdk.region().ok_or("IAM auth needs a region")?;
+        let target = TokenTarget::of_url(url, region.as_ref()).ok_or("IAM auth needs a user and a host in the URL")?;
+        Ok(Self::new(credentials, target))
+    }
+
     /// A new token when there is none yet or the current one is past [`REFRESH_AFTER`]; `None` while it is fresh.
     pub async fn token_if_stale(&self) -> Result<Option<String>, StoreError> {
         let now = Instant::now();
