@@ -7,9 +7,24 @@ use storefront::adapters::postgres::{admin, sqlx};
 use storefront_local::LocalStore;
 use storefront_tests::*;
 
+const NEEDS_POSTGRES: &str = "STORE=postgres: these tests need Postgres (make test runs them there)";
+
+/// The server's URL for set-up work, directly.
+fn setup_url() -> String {
+    match backend() {
+        Backend::Postgres { setup_url, .. } => setup_url,
+        Backend::DynamoDb => panic!("{NEEDS_POSTGRES}"),
+    }
+}
+
+/// The server's own `postgres` database: roles belong to the server, not to a test's database.
+async fn server(setup_url: &str) -> sqlx::PgPool {
+    admin::connect_once(&admin::with_database(setup_url, "postgres").expect("URL")).await.expect("server")
+}
+
 /// The app's database, directly (set-up connections, never the app's own).
 async fn direct(app: &TestApp) -> sqlx::PgPool {
-    let database = app.database().expect("STORE=postgres: these tests need Postgres (make test runs them there)");
+    let database = app.database().expect(NEEDS_POSTGRES);
     admin::connect_once(&database.setup_url).await.expect("connected")
 }
 
@@ -53,12 +68,9 @@ async fn a_connection_the_server_ended_is_replaced_and_the_next_request_succeeds
 #[tokio::test]
 async fn public_reads_take_the_reader_and_checkout_the_writer() {
     // The reader is a role of its own on a connection of its own; what it may read decides what it can serve.
-    let Backend::Postgres { setup_url, .. } = backend() else {
-        panic!("STORE=postgres: this test needs Postgres (make test runs it there)");
-    };
+    let setup_url = setup_url();
     let reader = format!("storefront_reader_{}", std::process::id());
-    let server =
-        admin::connect_once(&admin::with_database(&setup_url, "postgres").expect("URL")).await.expect("server");
+    let server = server(&setup_url).await;
     for statement in [format!("DROP ROLE IF EXISTS {reader}"), format!("CREATE ROLE {reader} LOGIN")] {
         sqlx::query(&statement).execute(&server).await.expect("reader role");
     }
@@ -102,9 +114,7 @@ async fn public_reads_take_the_reader_and_checkout_the_writer() {
 
 #[tokio::test]
 async fn the_migration_step_migrates_once_and_lets_the_app_role_use_the_tables_only() {
-    let Backend::Postgres { setup_url, .. } = backend() else {
-        panic!("STORE=postgres: this test needs Postgres (make test runs it there)");
-    };
+    let setup_url = setup_url();
     let name = format!("storefront_test_migrate_{}", std::process::id());
     let url = admin::with_database(&setup_url, &name).expect("URL");
     admin::drop_database(&url).await.expect("no leftover");
@@ -162,7 +172,6 @@ async fn the_migration_step_migrates_once_and_lets_the_app_role_use_the_tables_o
     pool.close().await;
     secrets.stop().await;
     admin::drop_database(&url).await.expect("dropped");
-    let server =
-        admin::connect_once(&admin::with_database(&setup_url, "postgres").expect("URL")).await.expect("server");
+    let server = server(&setup_url).await;
     sqlx::query(&format!("DROP ROLE IF EXISTS {role}")).execute(&server).await.expect("role dropped");
 }
