@@ -2,7 +2,7 @@
 //! again: exec → first poll for work (init over) and exec → first response, beside the hello-world floor.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use storefront_local::runtime_api::{Outcome, RuntimeApi};
@@ -18,7 +18,37 @@ pub struct InitResult {
     /// Highest peak RSS seen over the starts (init plus one request), in KiB.
     pub peak_rss_kib: u64,
     pub errors: usize,
+    /// Where init went, from the function's `cold start` line (none for the floor, which has no such line):
+    /// exec → main, each phase it names, then main's end of init → first poll, each as a summary over the starts.
+    pub phases: Vec<(String, Summary)>,
 }
+
+/// One start's breakdown: `(phase, duration)` in order, from exec to the first poll.
+type Breakdown = Vec<(String, Duration)>;
+
+/// Reads the `cold start` line (storefront::lambda::ColdStart) a function wrote to its log, in either log format:
+/// `main_at_unix_us` and `phases_us` ("name=µs ..."), and completes it with what only the harness sees: exec → main
+/// from the time it spawned the process, and the rest of `ready` after the last phase (the runtime's start).
+pub fn breakdown(log: &str, spawned_at: SystemTime, ready: Duration) -> Option<Breakdown> {
+    let line = log.lines().find(|l| l.contains(storefront::lambda::COLD_START) && l.contains("phases_us"))?;
+    let after = |key: &str| line.split_once(key).map(|(_, rest)| rest.trim_start_matches(['"', ':', '=', ' ']));
+    let main_at: u64 = after("main_at_unix_us")?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    let phases = after("phases_us")?.split('"').next()?;
+    let spawned_at = spawned_at.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+    let exec_to_main = Duration::from_micros(main_at).checked_sub(spawned_at)?;
+    let mut breakdown = vec![("exec → main".to_owned(), exec_to_main)];
+    for pair in phases.split_whitespace() {
+        let (name, micros) = pair.split_once('=')?;
+        breakdown.push((name.to_owned(), Duration::from_micros(micros.parse().ok()?)));
+    }
+    let accounted: Duration = breakdown.iter().map(|(_, d)| *d).sum();
+    breakdown.push(("init done → first poll".to_owned(), ready.saturating_sub(accounted)));
+    Some(breakdown)
+}
+
+/// Debian's CA bundle (Lambda's Amazon Linux 2023 image has the same certificates in
+/// /etc/pki/tls/certs/ca-bundle.crt).
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// One way of starting a function: its binary, environment and first event.
 pub struct Variant {
@@ -31,11 +61,11 @@ pub struct Variant {
 /// Starts every variant `starts` times, round-robin (A, B, C, A, B, C, …), so that whatever else the shared
 /// machine is doing hits them alike; each start answers its event once and is stopped.
 pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> Vec<InitResult> {
-    let mut samples: Vec<(Vec<Duration>, Vec<Duration>, u64, usize)> =
-        variants.iter().map(|_| (Vec::new(), Vec::new(), 0, 0)).collect();
+    let mut samples: Vec<Samples> = variants.iter().map(|_| Samples::default()).collect();
     for _ in 0..starts {
-        for (variant, (ready, answered, peak_rss_kib, errors)) in variants.iter().zip(samples.iter_mut()) {
+        for (variant, samples) in variants.iter().zip(samples.iter_mut()) {
             let name = "bench-function";
+            let spawned_at = SystemTime::now();
             let exec = Instant::now();
             let process = match api.spawn(&variant.binary, name, &variant.env) {
                 Ok(process) => process,
@@ -48,23 +78,49 @@ pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> V
             let outcome = api.invoke(name, variant.event.clone()).await;
             let done = Instant::now();
             if matches!(outcome, Outcome::Error(_)) {
-                *errors += 1;
+                samples.errors += 1;
             }
-            *peak_rss_kib = (*peak_rss_kib).max(process.peak_rss_kib().unwrap_or_default());
-            process.stop().await;
-            ready.push(ready_at.saturating_duration_since(exec));
-            answered.push(done.saturating_duration_since(exec));
+            samples.peak_rss_kib = samples.peak_rss_kib.max(process.peak_rss_kib().unwrap_or_default());
+            let output = process.stop().await;
+            let became_ready = ready_at.saturating_duration_since(exec);
+            samples.ready.push(became_ready);
+            samples.answered.push(done.saturating_duration_since(exec));
+            samples.breakdowns.extend(breakdown(&output.stdout, spawned_at, became_ready));
         }
     }
     variants
         .iter()
         .zip(samples)
-        .map(|(variant, (ready, answered, peak_rss_kib, errors))| InitResult {
+        .map(|(variant, samples)| InitResult {
             name: variant.label.clone(),
-            ready: millis(&ready),
-            first_response: millis(&answered),
-            peak_rss_kib,
-            errors,
+            ready: millis(&samples.ready),
+            first_response: millis(&samples.answered),
+            peak_rss_kib: samples.peak_rss_kib,
+            errors: samples.errors,
+            phases: summarize_phases(&samples.breakdowns),
+        })
+        .collect()
+}
+
+/// What the starts of one variant measured.
+#[derive(Default)]
+struct Samples {
+    ready: Vec<Duration>,
+    answered: Vec<Duration>,
+    peak_rss_kib: u64,
+    errors: usize,
+    breakdowns: Vec<Breakdown>,
+}
+
+/// Each phase's summary over the starts (the phases of the first start, in its order).
+fn summarize_phases(breakdowns: &[Breakdown]) -> Vec<(String, Summary)> {
+    let Some(first) = breakdowns.first() else { return Vec::new() };
+    first
+        .iter()
+        .map(|(phase, _)| {
+            let durations: Vec<Duration> =
+                breakdowns.iter().filter_map(|b| b.iter().find(|(p, _)| p == phase).map(|(_, d)| *d)).collect();
+            (phase.clone(), millis(&durations))
         })
         .collect()
 }
@@ -117,6 +173,18 @@ pub async fn section(
     report: &mut Report,
 ) -> Vec<Paired> {
     let target = bin.parent().expect("the target dir");
+    // Lambda's image keeps the system's CA certificates in one bundle, which the SDK's HTTPS client parses at init;
+    // Debian adds a directory of ~300 per-certificate files it would parse as well. Every row gets the one bundle
+    // (SSL_CERT_FILE) as Lambda would; one row below shows what Debian's directory would add.
+    let system_trust = env.to_vec();
+    let one_bundle = |env: &[(String, String)]| -> Vec<(String, String)> {
+        let bundle = Path::new(SYSTEM_CA_BUNDLE);
+        let extra = bundle.exists().then(|| ("SSL_CERT_FILE".to_owned(), SYSTEM_CA_BUNDLE.to_owned()));
+        env.iter().cloned().chain(extra).collect()
+    };
+    let env = &one_bundle(env)[..];
+    let postgres_env = postgres_env.map(one_bundle);
+    let postgres_env = postgres_env.as_deref();
     let variant = |label: &str, binary: &str, env: &[(String, String)], event: &str| Variant {
         label: label.to_owned(),
         binary: bin.join(binary),
@@ -141,7 +209,8 @@ pub async fn section(
             "ready = exec → first poll for work (init done); first response = exec → answer to its first event, \
              which includes its DynamoDB round trips. Each row is started alternately with the floor (a hello-world \
              `lambda_http` binary built with the same profile), {starts} times each; ratios are against that paired \
-             floor. The function processes reach the stand-ins directly, as the floor would reach any endpoint. \
+             floor. The function processes reach the stand-ins directly, as the floor would reach any endpoint, and \
+             trust one CA bundle (`SSL_CERT_FILE`), as in Lambda's image (the last rows say what differs). \
              Zipped size: the arm64 `bootstrap` from `make build`, deflated (gzip -9) as the Lambda zip is."
         ),
     );
@@ -176,6 +245,7 @@ pub async fn section(
         floor(),
         variant("get-product (as deployed)", "get-product", env, "get-product"),
         variant("get-product, no warm-up at init", "get-product", &no_warm_up, "get-product"),
+        variant("get-product, Debian's certificate directory too", "get-product", &system_trust, "get-product"),
     ];
     // On Postgres the warm-up opens the instance's database connection (plain TCP here; TLS and the IAM token in
     // AWS), so init carries it and the first response does not.
@@ -184,10 +254,14 @@ pub async fn section(
         variants.push(variant("place-order on Postgres", "place-order", postgres_env, "place-order"));
     }
     let fixes = measure(api, &variants, starts).await;
+    for result in fixes.iter().skip(1) {
+        assert!(!result.phases.is_empty(), "{}: no `cold start` line read from its log", result.name);
+    }
     for result in &fixes {
         row(result, &fixes[0], None);
     }
     report.table(table);
+    report.table(breakdown_table(&fixes, starts));
     report.chart(Chart {
         title: "Init: exec → ready, p50, floor first".into(),
         unit: "ms".into(),
@@ -197,4 +271,73 @@ pub async fn section(
             .collect(),
     });
     pairs
+}
+
+/// Where each variant's cold start went, phase by phase (p50s; they need not add up to the p50 of the whole).
+fn breakdown_table(results: &[InitResult], starts: usize) -> Table {
+    let measured: Vec<&InitResult> = results.iter().filter(|r| !r.phases.is_empty()).collect();
+    let floor = results.iter().find(|r| r.phases.is_empty());
+    let mut header = vec!["phase"];
+    header.extend(measured.iter().map(|r| r.name.as_str()));
+    let mut table = Table::new(
+        "Where a cold start goes (p50, ms)",
+        &header,
+        &format!(
+            "From each start's `cold start` log line (storefront::lambda::ColdStart), {starts} starts per column: \
+             exec → main is the loader and the process start (from the harness's clock to main's); runtime = the \
+             tokio runtime; telemetry = the log subscriber; config = the environment read and checked; sdk_config = \
+             the AWS SDK configuration (region, credentials provider, timeouts); clients = every client and adapter \
+             built; warm_up = the store's connection opened and its first call; init done → first poll = the Lambda \
+             runtime's client up to its first request for work. Each cell is that phase's own p50, so a column need \
+             not add up to its ready p50, given last."
+        ),
+    );
+    let phases: Vec<&str> =
+        measured.first().map(|r| r.phases.iter().map(|(p, _)| p.as_str()).collect()).unwrap_or_default();
+    for phase in phases {
+        let mut row = vec![phase.to_owned()];
+        for result in &measured {
+            let cell = result.phases.iter().find(|(p, _)| p == phase).map(|(_, s)| ms(s.p50));
+            row.push(cell.unwrap_or_else(|| "-".into()));
+        }
+        table.row(row);
+    }
+    let mut ready = vec!["ready (exec → first poll)".to_owned()];
+    ready.extend(measured.iter().map(|r| ms(r.ready.p50)));
+    table.row(ready);
+    if let Some(floor) = floor {
+        let mut row = vec![format!("{}: ready", floor.name)];
+        row.extend(measured.iter().map(|_| ms(floor.ready.p50)));
+        table.row(row);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cold_start_line_is_read_in_either_log_format() {
+        let spawned = SystemTime::UNIX_EPOCH + Duration::from_micros(1_000_000);
+        let text = "2026-11-28T14:00:00Z  INFO storefront::lambda: cold start function=\"get-product\" \
+                    main_at_unix_us=1000900 phases_us=\"runtime=100 telemetry=20 warm_up=500\"";
+        let json = r#"{"level":"INFO","fields":{"message":"cold start","function":"get-product","main_at_unix_us":1000900,"phases_us":"runtime=100 telemetry=20 warm_up=500"}}"#;
+        for log in [text, json] {
+            let phases = breakdown(&format!("something else\n{log}\n"), spawned, Duration::from_micros(2_000))
+                .unwrap_or_else(|| panic!("not read: {log}"));
+            let micros: Vec<(&str, u128)> = phases.iter().map(|(p, d)| (p.as_str(), d.as_micros())).collect();
+            assert_eq!(
+                micros,
+                [
+                    ("exec → main", 900),
+                    ("runtime", 100),
+                    ("telemetry", 20),
+                    ("warm_up", 500),
+                    ("init done → first poll", 480)
+                ]
+            );
+        }
+        assert!(breakdown("no such line", spawned, Duration::from_millis(2)).is_none());
+    }
 }

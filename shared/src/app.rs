@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::adapters::aws::LazyClient;
 use crate::adapters::cache::CachedCatalog;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::notify::{LogNotifier, SesNotifier};
@@ -156,34 +157,30 @@ impl Stores {
 }
 
 impl AppState {
-    /// Production wiring: configuration and AWS credentials from the environment, the store `STORE` names (DynamoDB
-    /// or Postgres) behind the ports.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let sdk = crate::adapters::aws::sdk_config().await;
-        Self::from_sdk(&sdk, &config)
-    }
-
     /// Every adapter on the AWS services `sdk` reaches: what an init builds (the bench times it too).
     pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Self, ConfigError> {
-        let sqs = aws_sdk_sqs::Client::new(sdk);
+        // Built on first use: only DynamoDB's client (the warm-up's) is needed by every function.
+        let sqs = LazyClient::new(sdk, aws_sdk_sqs::Client::new);
         // Path-style addressing only for an S3 stand-in on this machine (no bucket subdomains on loopback).
-        let s3 = if config.s3_force_path_style { S3BlobStore::local_client(sdk) } else { aws_sdk_s3::Client::new(sdk) };
+        let s3 = LazyClient::new(
+            sdk,
+            if config.s3_force_path_style { S3BlobStore::local_client } else { aws_sdk_s3::Client::new },
+        );
         let blobs = S3BlobStore::new(s3, config.media_bucket.clone()).forbidden_means_missing(config.uploads_listable);
-        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let connections = Connections {
             order_queue: Arc::new(SqsQueue::new(sqs.clone(), config.order_queue_url.clone())),
             payment_queue: Arc::new(SqsQueue::new(sqs, config.payment_queue_url.clone())),
             blobs: Arc::new(blobs),
             payments: Arc::new(StripeProvider::from_secrets_manager(
                 &config.payments_api_url,
-                secrets,
+                LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new),
                 &config.payments_secret_id,
             )),
         };
         let mut state = Self::with_stores(Stores::from_config(config, sdk)?, connections, config);
         if let Some(sender) = &config.confirmation_sender {
-            state.notifier = Arc::new(SesNotifier::new(aws_sdk_sesv2::Client::new(sdk), sender.clone()));
+            state.notifier =
+                Arc::new(SesNotifier::new(LazyClient::new(sdk, aws_sdk_sesv2::Client::new), sender.clone()));
         }
         Ok(state)
     }

@@ -3,6 +3,7 @@
 //! `fn main() -> storefront::lambda::Result { storefront::lambda::run(get_product::FUNCTION) }`.
 
 use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::SqsEvent;
 
@@ -14,23 +15,73 @@ use crate::worker::{QueueWorker, ScheduledJob};
 pub type Error = lambda_runtime::Error;
 pub type Result = std::result::Result<(), Error>;
 
-/// Starts the async runtime and runs `serve` on it until the runtime API stops.
-fn block_on(serve: impl Future<Output = Result>) -> Result {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve)
+/// The steps of one cold start, each timed, logged once per instance as the `cold start` line: CloudWatch shows
+/// where an instance's init went, and `make bench` reads the same line for its breakdown (docs/benchmarks.md).
+pub struct ColdStart {
+    function: &'static str,
+    /// When `main` began, as wall-clock time: whoever started the process subtracts its own clock to get
+    /// exec → main (the loader, relocations), which nothing inside the process can see.
+    main_at: SystemTime,
+    last: Instant,
+    phases: Vec<(&'static str, Duration)>,
+}
+
+/// The log message of the breakdown line, which the bench looks for.
+pub const COLD_START: &str = "cold start";
+
+impl ColdStart {
+    fn begin(function: &'static str) -> Self {
+        Self { function, main_at: SystemTime::now(), last: Instant::now(), phases: Vec::with_capacity(8) }
+    }
+
+    /// Closes `phase`: the time since the previous mark.
+    fn mark(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.phases.push((phase, now - self.last));
+        self.last = now;
+    }
+
+    /// One line: `main_at_unix_us` and `phases_us` (`name=µs` pairs, in order). What follows it until the first
+    /// poll is the runtime's own start.
+    fn log(&self) {
+        let since_epoch = self.main_at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let main_at_unix_us = u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX);
+        let phases_us: Vec<String> = self.phases.iter().map(|(name, d)| format!("{name}={}", d.as_micros())).collect();
+        tracing::info!(function = self.function, main_at_unix_us, phases_us = phases_us.join(" "), "{COLD_START}");
+    }
+}
+
+/// Starts the async runtime and runs `serve` on it until the runtime API stops. One thread: an instance serves one
+/// event at a time, and worker threads would only be started (at init) to wait.
+fn block_on<F: Future<Output = Result>>(function: &'static str, serve: impl FnOnce(ColdStart) -> F) -> Result {
+    let mut cold_start = ColdStart::begin(function);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    cold_start.mark("runtime");
+    runtime.block_on(serve(cold_start))
 }
 
 /// Telemetry and the state, once per cold start; an init failure is logged with the function's name.
-async fn init(function: &'static str) -> std::result::Result<AppState, Error> {
+async fn init(cold_start: &mut ColdStart) -> std::result::Result<AppState, Error> {
     crate::telemetry::init();
-    let state = AppState::from_env().await.inspect_err(|error| tracing::error!(function, %error, "init failed"))?;
+    cold_start.mark("telemetry");
+    let function = cold_start.function;
+    let failed = |error: &crate::config::ConfigError| tracing::error!(function, %error, "init failed");
+    let config = crate::config::Config::from_env().inspect_err(failed)?;
+    cold_start.mark("config");
+    let sdk = crate::adapters::aws::sdk_config().await;
+    cold_start.mark("sdk_config");
+    let state = AppState::from_sdk(&sdk, &config).inspect_err(failed)?;
+    cold_start.mark("clients");
     Ok(state)
 }
 
 /// An HTTP route behind API Gateway.
 pub fn run(function: Function) -> Result {
-    block_on(async move {
-        let state = init(function.route.function).await?;
+    block_on(function.route.function, |mut cold_start| async move {
+        let state = init(&mut cold_start).await?;
         state.warm_up().await;
+        cold_start.mark("warm_up");
+        cold_start.log();
         lambda_http::run(lambda_http::service_fn(move |req| {
             let state = state.clone();
             async move {
@@ -45,8 +96,9 @@ pub fn run(function: Function) -> Result {
 
 /// An SQS-triggered worker (partial batch failures).
 pub fn run_worker(worker: QueueWorker) -> Result {
-    block_on(async move {
-        let state = init(worker.function).await?;
+    block_on(worker.function, |mut cold_start| async move {
+        let state = init(&mut cold_start).await?;
+        cold_start.log();
         lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
             let state = state.clone();
             async move {
@@ -61,8 +113,9 @@ pub fn run_worker(worker: QueueWorker) -> Result {
 
 /// A scheduled job (EventBridge); its JSON summary is the invocation's answer, its failure the invocation's error.
 pub fn run_job(job: ScheduledJob) -> Result {
-    block_on(async move {
-        let state = init(job.function).await?;
+    block_on(job.function, |mut cold_start| async move {
+        let state = init(&mut cold_start).await?;
+        cold_start.log();
         lambda_runtime::run(lambda_runtime::service_fn(move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let state = state.clone();
             async move {

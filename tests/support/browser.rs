@@ -91,6 +91,12 @@ impl Browser {
     }
 
     async fn command(&self, method: &str, path: &str, body: Value) -> Value {
+        self.try_command(method, path, body).await.unwrap_or_else(|error| panic!("WebDriver {method} {path}: {error}"))
+    }
+
+    /// A command whose WebDriver error is the caller's to judge (a page that re-renders while a test polls it
+    /// leaves it holding a stale element: the next poll finds the new one).
+    async fn try_command(&self, method: &str, path: &str, body: Value) -> Result<Value, Value> {
         let url = format!("{}/session/{}/{path}", self.base, self.session);
         let request = match method {
             "GET" => self.client.get(url),
@@ -99,9 +105,23 @@ impl Browser {
         };
         let answer: Value = request.send().await.expect("WebDriver answers").json().await.expect("JSON");
         if answer["value"]["error"].is_string() {
-            panic!("WebDriver {method} {path}: {}", answer["value"]);
+            return Err(answer["value"].clone());
         }
-        answer["value"].clone()
+        Ok(answer["value"].clone())
+    }
+
+    /// Whether a command failed only because the element it named was replaced since it was found.
+    fn is_stale(error: &Value) -> bool {
+        error["error"] == "stale element reference"
+    }
+
+    /// `GET element/{element}/{property}`, or None when the page replaced the element meanwhile.
+    async fn element_property(&self, element: &str, property: &str) -> Option<Value> {
+        match self.try_command("GET", &format!("element/{element}/{property}"), Value::Null).await {
+            Ok(value) => Some(value),
+            Err(error) if Self::is_stale(&error) => None,
+            Err(error) => panic!("WebDriver GET element/{element}/{property}: {error}"),
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -138,7 +158,7 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         loop {
             if let Some(element) = self.find(css).await
-                && self.command("GET", &format!("element/{element}/displayed"), Value::Null).await == true
+                && self.element_property(&element, "displayed").await == Some(Value::Bool(true))
             {
                 return element;
             }
@@ -154,11 +174,11 @@ impl Browser {
     pub async fn wait_for_text(&self, css: &str, text: &str, seconds: u64) {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         loop {
-            if let Some(element) = self.find(css).await {
-                let now = self.command("GET", &format!("element/{element}/text"), Value::Null).await;
-                if now.as_str().is_some_and(|t| t.contains(text)) {
-                    return;
-                }
+            if let Some(element) = self.find(css).await
+                && let Some(now) = self.element_property(&element, "text").await
+                && now.as_str().is_some_and(|t| t.contains(text))
+            {
+                return;
             }
             if Instant::now() > deadline {
                 let html = self.run("return document.body ? document.body.innerText : ''", json!([])).await;
@@ -183,8 +203,15 @@ impl Browser {
     }
 
     pub async fn click(&self, css: &str) {
-        let element = self.wait_for(css, 10).await;
-        self.command("POST", &format!("element/{element}/click"), json!({})).await;
+        for _ in 0..10 {
+            let element = self.wait_for(css, 10).await;
+            match self.try_command("POST", &format!("element/{element}/click"), json!({})).await {
+                Ok(_) => return,
+                Err(error) if Self::is_stale(&error) => continue,
+                Err(error) => panic!("WebDriver click on {css}: {error}"),
+            }
+        }
+        panic!("{css} was replaced each time it was about to be clicked");
     }
 
     /// Replaces what the field matching `css` holds with `text` (a file input takes a file's path).

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
+use crate::adapters::aws::LazyClient;
 use crate::domain::Order;
 use crate::ports::{Notifier, NotifyError};
 
@@ -42,13 +43,13 @@ impl Notifier for LogNotifier {
 }
 
 pub struct SesNotifier {
-    client: aws_sdk_sesv2::Client,
+    client: LazyClient<aws_sdk_sesv2::Client>,
     sender: String,
 }
 
 impl SesNotifier {
-    pub fn new(client: aws_sdk_sesv2::Client, sender: impl Into<String>) -> Self {
-        Self { client, sender: sender.into() }
+    pub fn new(client: impl Into<LazyClient<aws_sdk_sesv2::Client>>, sender: impl Into<String>) -> Self {
+        Self { client: client.into(), sender: sender.into() }
     }
 }
 
@@ -65,6 +66,7 @@ impl Notifier for SesNotifier {
         let message =
             Message::builder().subject(text(subject)?).body(Body::builder().text(text(body)?).build()).build();
         self.client
+            .get()
             .send_email()
             .from_email_address(&self.sender)
             .destination(Destination::builder().to_addresses(to).build())

@@ -7,11 +7,12 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use time::OffsetDateTime;
 
+use crate::adapters::aws::LazyClient;
 use crate::ports::{BlobInfo, BlobStore, PresignedUpload, StoreError};
 
 #[derive(Clone, Debug)]
 pub struct S3BlobStore {
-    client: aws_sdk_s3::Client,
+    client: LazyClient<aws_sdk_s3::Client>,
     bucket: String,
     /// S3 answers a read of a missing key with 403 instead of 404 unless the caller may list the bucket. Set only
     /// where the grants make 403 unambiguous (`Config::uploads_listable`): then it means the key is gone.
@@ -19,8 +20,8 @@ pub struct S3BlobStore {
 }
 
 impl S3BlobStore {
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into(), forbidden_means_missing: false }
+    pub fn new(client: impl Into<LazyClient<aws_sdk_s3::Client>>, bucket: impl Into<String>) -> Self {
+        Self { client: client.into(), bucket: bucket.into(), forbidden_means_missing: false }
     }
 
     pub fn forbidden_means_missing(mut self, yes: bool) -> Self {
@@ -45,10 +46,10 @@ impl S3BlobStore {
 
     /// Creates the bucket unless it exists (local engines and moto start empty).
     pub async fn ensure_bucket(&self) -> Result<(), StoreError> {
-        if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
+        if self.client.get().head_bucket().bucket(&self.bucket).send().await.is_ok() {
             return Ok(());
         }
-        self.client.create_bucket().bucket(&self.bucket).send().await.map_err(error)?;
+        self.client.get().create_bucket().bucket(&self.bucket).send().await.map_err(error)?;
         Ok(())
     }
 }
@@ -75,6 +76,7 @@ impl BlobStore for S3BlobStore {
         // The content type is signed: a PUT with another one is refused by S3.
         let presigned = self
             .client
+            .get()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -90,7 +92,7 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn head(&self, key: &str) -> Result<Option<BlobInfo>, StoreError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        match self.client.get().head_object().bucket(&self.bucket).key(key).send().await {
             Ok(head) => Ok(Some(BlobInfo {
                 size: head.content_length().unwrap_or(0).max(0).unsigned_abs(),
                 content_type: head.content_type().map(str::to_owned),
@@ -102,7 +104,7 @@ impl BlobStore for S3BlobStore {
 
     async fn get(&self, key: &str, limit: u64) -> Result<Option<(Vec<u8>, BlobInfo)>, StoreError> {
         // Asks for one byte past the limit, and stops reading there even if the range was not honoured.
-        let request = self.client.get_object().bucket(&self.bucket).key(key).range(format!("bytes=0-{limit}"));
+        let request = self.client.get().get_object().bucket(&self.bucket).key(key).range(format!("bytes=0-{limit}"));
         let mut object = match request.send().await {
             Ok(object) => object,
             Err(e) if self.missing(&e) => return Ok(None),
@@ -128,6 +130,7 @@ impl BlobStore for S3BlobStore {
 
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str, cache_control: &str) -> Result<(), StoreError> {
         self.client
+            .get()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -141,12 +144,13 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(error)?;
+        self.client.get().delete_object().bucket(&self.bucket).key(key).send().await.map_err(error)?;
         Ok(())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let output = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).send().await.map_err(error)?;
+        let output =
+            self.client.get().list_objects_v2().bucket(&self.bucket).prefix(prefix).send().await.map_err(error)?;
         Ok(output.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect())
     }
 }

@@ -3,23 +3,25 @@
 
 use async_trait::async_trait;
 
+use crate::adapters::aws::LazyClient;
 use crate::domain::OrderRef;
 use crate::ports::{OrderQueue, PaymentMessage, PaymentQueue, QueueError};
 
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
-    client: aws_sdk_sqs::Client,
+    client: LazyClient<aws_sdk_sqs::Client>,
     queue_url: String,
 }
 
 impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+    pub fn new(client: impl Into<LazyClient<aws_sdk_sqs::Client>>, queue_url: impl Into<String>) -> Self {
+        Self { client: client.into(), queue_url: queue_url.into() }
     }
 
     async fn send_json(&self, message: &impl serde::Serialize) -> Result<(), QueueError> {
         let body = serde_json::to_string(message).map_err(|e| QueueError(e.into()))?;
         self.client
+            .get()
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)

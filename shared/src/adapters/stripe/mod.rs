@@ -18,6 +18,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
+use crate::adapters::aws::LazyClient;
 use crate::domain::{
     IntentState, Money, Order, OrderId, OrderRef, PaymentEnd, PaymentEvent, PaymentOutcome, Payout, ProviderRef, UserId,
 };
@@ -48,7 +49,11 @@ impl std::fmt::Debug for ProviderSecrets {
 /// that needs them, so functions that never pay never spend a round trip on them), or given (the local server).
 enum SecretSource {
     Given(ProviderSecrets),
-    SecretsManager { client: aws_sdk_secretsmanager::Client, secret_id: String, loaded: OnceCell<ProviderSecrets> },
+    SecretsManager {
+        client: LazyClient<aws_sdk_secretsmanager::Client>,
+        secret_id: String,
+        loaded: OnceCell<ProviderSecrets>,
+    },
 }
 
 pub struct StripeProvider {
@@ -62,19 +67,15 @@ impl StripeProvider {
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         http.enforce_http(false);
-        let provider = rustls::crypto::aws_lc_rs::default_provider;
-        let tls = hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_native_roots(provider()).unwrap_or_else(
-            |error| {
-                // No system roots (a stripped image): only plain http works, which is the local stand-in's.
-                tracing::warn!(%error, "no native TLS roots; the payment provider is reachable over http only");
-                let config = rustls::ClientConfig::builder_with_provider(provider().into())
-                    .with_safe_default_protocol_versions()
-                    .expect("aws-lc-rs supports rustls's default protocol versions")
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth();
-                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
-            },
-        );
+        // Mozilla's roots, compiled in: the provider's certificate chains to a public CA, and reading the system
+        // trust store instead cost every cold start milliseconds (every function builds this client; few pay).
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::aws_lc_rs::default_provider().into())
+            .with_safe_default_protocol_versions()
+            .expect("aws-lc-rs supports rustls's default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tls = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config);
         let connector = tls.https_or_http().enable_http1().wrap_connector(http);
         Self {
             http: Client::builder(TokioExecutor::new()).build(connector),
@@ -84,7 +85,11 @@ impl StripeProvider {
     }
 
     /// Credentials read from the Secrets Manager secret `secret_id` (a JSON `{"api_key", "webhook_secret"}`).
-    pub fn from_secrets_manager(base_url: &str, client: aws_sdk_secretsmanager::Client, secret_id: &str) -> Self {
+    pub fn from_secrets_manager(
+        base_url: &str,
+        client: LazyClient<aws_sdk_secretsmanager::Client>,
+        secret_id: &str,
+    ) -> Self {
         Self::new(
             base_url,
             SecretSource::SecretsManager { client, secret_id: secret_id.to_owned(), loaded: OnceCell::new() },
@@ -101,11 +106,12 @@ impl StripeProvider {
             SecretSource::SecretsManager { client, secret_id, loaded } => {
                 loaded
                     .get_or_try_init(|| async {
-                        let output = client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
-                            PaymentError::Unavailable(
-                                aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string().into(),
-                            )
-                        })?;
+                        let output =
+                            client.get().get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
+                                PaymentError::Unavailable(
+                                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string().into(),
+                                )
+                            })?;
                         let text = output.secret_string().unwrap_or_default();
                         serde_json::from_str::<ProviderSecrets>(text).map_err(|_| {
                             // Never the content: it is the key.
