@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # cargo-lambda and zig (PyPI) live in the venv; `sam build` calls `cargo lambda` through PATH.
 WITH_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help dev test postgres-suites migrate tools browser-tools lint template-check unit e2e contract bench build invoke loadtest deploy clean
+.PHONY: help dev test postgres-suites migrate tools browser-tools lint template-check unit e2e contract bench build invoke watch loadtest deploy clean
 
 help: ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -34,9 +34,10 @@ test: tools browser-tools lint template-check ## install what the tests need, th
 DYNAMODB_SKIPS := --skip on_postgres::
 # The end-to-end suites again on Postgres: directly, then through pgbouncer in transaction-pooling mode (RDS Proxy's
 # stand-in). Left out there, by name: what exists for the DynamoDB adapter only (moto's conformance run, the faults
-# its fault-injecting proxy causes, and the recovery and retry paths those faults drive) and what no store touches
-# (the template and route tables), which the first run covers.
-POSTGRES_SKIPS := --skip conformance:: --skip faults:: --skip retries:: --skip recovery:: --skip template:: --skip routes::
+# its fault-injecting proxy causes, the recovery and retry paths those faults drive, and events/env.json's run, whose
+# sam local environment is the DynamoDB backend's) and what no store touches (the template and route tables), which
+# the first run covers.
+POSTGRES_SKIPS := --skip conformance:: --skip faults:: --skip retries:: --skip recovery:: --skip template:: --skip routes:: --skip sam_local
 
 postgres-suites: ## (inside scripts/with-postgres.sh) the end-to-end suites on Postgres, directly and through pgbouncer
 	STORE=postgres DATABASE_URL=$$POSTGRES_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test -p storefront-tests --test e2e -- $(POSTGRES_SKIPS)
@@ -102,6 +103,12 @@ build: tools ## deployable artifacts: one arm64 release build of every function,
 invoke: ## one sample event through a function's own binary under the Runtime API harness: make invoke EVENT=get-product.ok
 	cargo build --quiet -p $$(echo $(EVENT) | cut -d. -f1) -p storefront-local --bins
 	target/debug/lambda-invoke events/apigw/$(EVENT).json
+
+watch: tools ## one function under cargo lambda watch against a running `make dev`'s stand-ins: make watch FUNCTION=get-product
+	mkdir -p target
+	$(PY) scripts/watch_env.py $${FUNCTION:?set FUNCTION, e.g. get-product} > target/watch.env
+	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 \
+	  $(WITH_VENV) cargo lambda watch --bin $(FUNCTION) --env-file target/watch.env
 
 loadtest: tools ## Locust, headless: browse → cart → checkout against HOST (default: a running `make dev`)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r loadtest/requirements.txt

@@ -69,7 +69,8 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     failed = []
     with tempfile.TemporaryDirectory() as data_dir:
-        env = dict(os.environ, PORT=str(port), DATA_DIR=data_dir, RUST_LOG="warn")
+        # STAND_IN_PORTS=free: the port is free, the six after it (make dev's stand-ins) may not be.
+        env = dict(os.environ, PORT=str(port), DATA_DIR=data_dir, RUST_LOG="warn", STAND_IN_PORTS="free")
         log = open(Path(data_dir) / "server.log", "w")
         server = subprocess.Popen([str(SERVER)], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -8,6 +8,8 @@ use crate::warm::WarmResult;
 
 pub struct Figures<'a> {
     pub inits: &'a [Paired],
+    /// get-product's first response over TLS ÷ the floor's (`init::InitFigures`).
+    pub tls_first_response: f64,
     pub warm: &'a [WarmResult],
     pub throughput: &'a [Throughput],
     pub contention: &'a [Contention],
@@ -28,6 +30,12 @@ pub fn section(figures: &Figures<'_>, report: &mut Report) {
     let mut table = Table::new("Goals (DESIGN §7) against this run", &["goal", "this run", "verdict"], "");
     let (_, worst_init, ratios) = range(figures.inits.iter().map(Paired::ready_ratio), |r| format!("{r:.2}×"));
     table.row(vec!["init ≤ 1.5× the floor, every route function".into(), ratios, verdict(worst_init <= 1.5).into()]);
+    let tls = figures.tls_first_response;
+    table.row(vec![
+        "first response with TLS ≤ 2× the floor's (get-product)".into(),
+        format!("{tls:.2}×"),
+        verdict(tls <= 2.0).into(),
+    ]);
     let (_, worst_warm, overheads) = range(figures.warm.iter().map(|w| w.overhead.p99), |v| format!("{v:.3} ms"));
     table.row(vec!["warm overhead p99 < 1 ms".into(), overheads, verdict(worst_warm < 1.0).into()]);
     let reads = figures.throughput.iter().filter(|t| t.name != FLOOR);

@@ -48,7 +48,7 @@ pub fn breakdown(log: &str, spawned_at: SystemTime, ready: Duration) -> Option<B
 
 /// Debian's CA bundle (Lambda's Amazon Linux 2023 image has the same certificates in
 /// /etc/pki/tls/certs/ca-bundle.crt).
-const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// One way of starting a function: its binary, environment and first event.
 pub struct Variant {
@@ -136,7 +136,7 @@ pub fn zipped_size(target: &Path, function: &str) -> Option<u64> {
 }
 
 /// The sample event a function's cold start answers: its `.ok` case, else its first case needing no set-up.
-fn sample_event(function: &str) -> Bytes {
+pub fn sample_event(function: &str) -> Bytes {
     let dir = crate::repo_root().join("events/apigw");
     let mut candidates: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("events/apigw")
@@ -169,17 +169,19 @@ pub async fn section(
     bin: &Path,
     env: &[(String, String)],
     postgres_env: Option<&[(String, String)]>,
+    tls_env: &[(String, String)],
     starts: usize,
     report: &mut Report,
-) -> Vec<Paired> {
+) -> InitFigures {
     let target = bin.parent().expect("the target dir");
     // Lambda's image keeps the system's CA certificates in one bundle, which the SDK's HTTPS client parses at init;
     // Debian adds a directory of ~300 per-certificate files it would parse as well. Every row gets the one bundle
     // (SSL_CERT_FILE) as Lambda would; one row below shows what Debian's directory would add.
     let system_trust = env.to_vec();
     let one_bundle = |env: &[(String, String)]| -> Vec<(String, String)> {
+        let named = env.iter().any(|(name, _)| name == "SSL_CERT_FILE");
         let bundle = Path::new(SYSTEM_CA_BUNDLE);
-        let extra = bundle.exists().then(|| ("SSL_CERT_FILE".to_owned(), SYSTEM_CA_BUNDLE.to_owned()));
+        let extra = (!named && bundle.exists()).then(|| ("SSL_CERT_FILE".to_owned(), SYSTEM_CA_BUNDLE.to_owned()));
         env.iter().cloned().chain(extra).collect()
     };
     let env = &one_bundle(env)[..];
@@ -247,6 +249,13 @@ pub async fn section(
         variant("get-product, no warm-up at init", "get-product", &no_warm_up, "get-product"),
         variant("get-product, Debian's certificate directory too", "get-product", &system_trust, "get-product"),
     ];
+    // As Lambda pays it: DynamoDB over TLS, its handshake in the warm-up (init), or without it in the first
+    // response.
+    let tls_no_warm_up: Vec<(String, String)> =
+        tls_env.iter().cloned().chain([(storefront::config::WARM_UP.to_owned(), "0".to_owned())]).collect();
+    let tls_row = variants.len();
+    variants.push(variant("get-product, DynamoDB over TLS", "get-product", tls_env, "get-product"));
+    variants.push(variant("get-product, DynamoDB over TLS, no warm-up", "get-product", &tls_no_warm_up, "get-product"));
     // On Postgres the warm-up opens the instance's database connection (plain TCP here; TLS and the IAM token in
     // AWS), so init carries it and the first response does not.
     if let Some(postgres_env) = postgres_env {
@@ -260,6 +269,8 @@ pub async fn section(
     for result in &fixes {
         row(result, &fixes[0], None);
     }
+    let tls = fixes[tls_row..tls_row + 2].iter().map(|r| r.first_response.p50 / fixes[0].first_response.p50);
+    let tls_first_response = tls.fold(f64::MAX, f64::min);
     report.table(table);
     report.table(breakdown_table(&fixes, starts));
     report.chart(Chart {
@@ -270,7 +281,14 @@ pub async fn section(
             .map(|r| (r.name.clone(), r.ready.p50))
             .collect(),
     });
-    pairs
+    InitFigures { pairs, tls_first_response }
+}
+
+/// What the goals read from the init section.
+pub struct InitFigures {
+    pub pairs: Vec<Paired>,
+    /// get-product's first response over TLS against the floor's, the better of with and without the warm-up.
+    pub tls_first_response: f64,
 }
 
 /// Where each variant's cold start went, phase by phase (p50s; they need not add up to the p50 of the whole).

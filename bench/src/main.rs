@@ -24,6 +24,7 @@ mod process;
 mod report;
 mod stats;
 mod throughput;
+mod tls;
 mod warm;
 mod web;
 
@@ -52,6 +53,10 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("hello-http") {
         let port = args.get(2).and_then(|p| p.parse().ok()).expect("hello-http <port>");
         runtime.block_on(process::serve_hello(port));
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("init-ab") {
+        runtime.block_on(init_ab(&args[2..]));
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -112,6 +117,53 @@ impl PostgresServer {
     }
 }
 
+/// `storefront-bench init-ab <label>=<binary> ...`: the cold starts of builds of one function under other profiles
+/// (a release-profile A/B: docs/benchmarks.md quotes it), each alternating with the floor and the others, answering
+/// get-product's sample event; prints the table.
+async fn init_ab(builds: &[String]) {
+    let bin = binaries();
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut options = storefront_local::Options::new(0, data.path().to_path_buf());
+    options.in_process_workers = false;
+    options.record_lambda_calls = false;
+    let stack = storefront_local::start(options).await.expect("local stack");
+    let env: Vec<(String, String)> = stack
+        .lambda_environment()
+        .into_iter()
+        .chain([("SSL_CERT_FILE".to_owned(), init::SYSTEM_CA_BUNDLE.to_owned())])
+        .collect();
+    let event = init::sample_event("get-product");
+    let variant = |label: &str, binary: PathBuf| init::Variant {
+        label: label.to_owned(),
+        binary,
+        env: env.clone(),
+        event: event.clone(),
+    };
+    let mut variants = vec![variant("hello-lambda (floor)", bin.join("hello-lambda"))];
+    for build in builds {
+        let (label, binary) = build.split_once('=').expect("<label>=<binary>");
+        variants.push(variant(label, PathBuf::from(binary)));
+    }
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let results = init::measure(&api, &variants, 20).await;
+    println!(
+        "| build | ready p50 | × floor | first response p50 | × floor | size MB |\n|---|---:|---:|---:|---:|---:|"
+    );
+    for (result, variant) in results.iter().zip(&variants) {
+        let size = std::fs::metadata(&variant.binary).map(|m| m.len() as f64 / 1e6).unwrap_or_default();
+        println!(
+            "| {} | {:.2} | {:.2}× | {:.2} | {:.2}× | {size:.1} |",
+            result.name,
+            result.ready.p50,
+            result.ready.p50 / results[0].ready.p50,
+            result.first_response.p50,
+            result.first_response.p50 / results[0].first_response.p50,
+        );
+    }
+    api.stop().await;
+    stack.stop().await;
+}
+
 fn binaries() -> PathBuf {
     std::env::current_exe().expect("exe").parent().expect("target/<profile>").to_path_buf()
 }
@@ -143,7 +195,20 @@ async fn run(settings: Settings, quick: bool) {
     let api = RuntimeApi::start().await.expect("runtime API");
 
     eprintln!("init: {} starts per function", settings.starts);
-    let inits = init::section(&api, &bin, &env, Some(&postgres_env), settings.starts, &mut report).await;
+    let dynamodb = env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").map(|(_, v)| v.clone());
+    let tls_front = tls::start(&dynamodb.expect("the stand-in's endpoint"), Path::new(init::SYSTEM_CA_BUNDLE)).await;
+    let tls_env: Vec<(String, String)> = env
+        .iter()
+        .filter(|(name, _)| name != "AWS_ENDPOINT_URL_DYNAMODB")
+        .cloned()
+        .chain([
+            ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), tls_front.endpoint.clone()),
+            ("SSL_CERT_FILE".to_owned(), tls_front.trust_bundle.display().to_string()),
+        ])
+        .collect();
+    let init::InitFigures { pairs: inits, tls_first_response } =
+        init::section(&api, &bin, &env, Some(&postgres_env), &tls_env, settings.starts, &mut report).await;
+    tls_front.stop();
     clients::section(&env, settings.starts.max(10), &mut report).await;
     eprintln!("warm overhead: {} invocations per route", settings.warm_iterations);
     let warm = warm::section(&stack.app, settings.warm_iterations, &mut report).await;
@@ -174,8 +239,14 @@ async fn run(settings: Settings, quick: bool) {
     hello.stop().await;
     postgres.drop_databases().await;
 
-    let figures =
-        goals::Figures { inits: &inits, warm: &warm, throughput: &throughput, contention: &contention, web: &web };
+    let figures = goals::Figures {
+        inits: &inits,
+        tls_first_response,
+        warm: &warm,
+        throughput: &throughput,
+        contention: &contention,
+        web: &web,
+    };
     goals::section(&figures, &mut report);
     let elapsed = started.elapsed();
     eprintln!("bench done in {:.0} s", elapsed.as_secs_f64());

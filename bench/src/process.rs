@@ -40,6 +40,8 @@ pub async fn start_local(binary: &Path, store: &[(String, String)]) -> Process {
         .env("PORT", port.to_string())
         .env("DATA_DIR", dir.path())
         .env("RUST_LOG", "warn")
+        // Its port is free; the six after it, where `make dev` puts the stand-ins, may not be.
+        .env("STAND_IN_PORTS", "free")
         .envs(store.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -57,7 +59,11 @@ pub async fn start_hello(bench: &Path) -> Process {
     let port = free_port();
     let child = tokio::process::Command::new(bench)
         .args(["hello-http", &port.to_string()])
+        // Its stdin is a pipe it watches: when this process ends, even by a panic (release aborts, dropping
+        // nothing), the pipe closes and the server exits instead of holding the caller's terminal.
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("hello server starts");
@@ -66,9 +72,14 @@ pub async fn start_hello(bench: &Path) -> Process {
     Process { url, child, _dir: dir }
 }
 
-/// Serves `hello` on 127.0.0.1:`port` until killed.
+/// Serves `hello` on 127.0.0.1:`port` until killed or until its stdin closes (the bench that started it ended).
 pub async fn serve_hello(port: u16) {
+    use tokio::io::AsyncReadExt;
     let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
-    axum::serve(listener, app).await.expect("serve");
+    let parent_gone = async {
+        let mut sink = Vec::new();
+        let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+    };
+    axum::serve(listener, app).with_graceful_shutdown(parent_gone).await.expect("serve");
 }

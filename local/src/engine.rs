@@ -18,11 +18,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub async fn start(sqlite_path: &Path) -> Result<Self, String> {
+    pub async fn start(sqlite_path: &Path, at: std::net::SocketAddr) -> Result<Self, String> {
         let path = sqlite_path.to_str().ok_or("the data dir path is not UTF-8")?;
         let db = dynoxide::Database::new(path).map_err(|e| format!("cannot open {path}: {e}"))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-        let endpoint = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        let (listener, reached) = crate::options::listen(at).await.map_err(|e| format!("{at}: {e}"))?;
+        let endpoint = format!("http://{reached}");
         let (shutdown, stopped) = oneshot::channel::<()>();
         let sweeper_db = db.clone();
         let server = tokio::spawn(async move {

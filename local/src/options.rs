@@ -1,6 +1,7 @@
 //! How a local server starts: its port and data dir (`PORT`, `DATA_DIR`), and what tests tune (queue timing, the
 //! sweeper's pace, fault injection, which workers run in-process, whether function calls are recorded).
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use crate::queue::QueueSettings;
@@ -29,6 +30,54 @@ pub struct Options {
     pub record_lambda_calls: bool,
     /// The backend behind the ports (`STORE`).
     pub store: LocalStore,
+    /// Where the server and its stand-ins listen (`BIND_ADDRESS`, default loopback only).
+    pub bind: IpAddr,
+    /// Whether the stand-ins take the fixed ports after the server's own ([`StandIn::port_after`]) rather than
+    /// free ones: `make dev` does, so that `sam local` containers and `cargo lambda watch` find them where
+    /// events/env.json says; tests and the bench do not (they run side by side).
+    pub fixed_stand_in_ports: bool,
+}
+
+/// Any free port on loopback (tests, the bench).
+pub const FREE_LOOPBACK_PORT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// A listener on `at`, and the address this machine reaches it at (loopback when bound to every address).
+pub async fn listen(at: SocketAddr) -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(at).await?;
+    let mut reached = listener.local_addr()?;
+    if reached.ip().is_unspecified() {
+        reached.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    Ok((listener, reached))
+}
+
+/// The stand-ins a function process reaches, each on its own port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandIn {
+    DynamoDb,
+    S3,
+    Sqs,
+    Ses,
+    SecretsManager,
+    Payments,
+}
+
+impl StandIn {
+    pub const ALL: [StandIn; 6] =
+        [StandIn::DynamoDb, StandIn::S3, StandIn::Sqs, StandIn::Ses, StandIn::SecretsManager, StandIn::Payments];
+
+    /// Its fixed port beside a server on `port`: the next six (3001-3006 beside `make dev`'s 3000).
+    pub fn port_after(self, port: u16) -> u16 {
+        let offset = match self {
+            StandIn::DynamoDb => 1,
+            StandIn::S3 => 2,
+            StandIn::Sqs => 3,
+            StandIn::Ses => 4,
+            StandIn::SecretsManager => 5,
+            StandIn::Payments => 6,
+        };
+        port.saturating_add(offset)
+    }
 }
 
 /// Which backend the local storefront runs on.
@@ -41,6 +90,9 @@ pub enum LocalStore {
     /// through a pooler that cannot hold the migration's session lock (pgbouncer in transaction mode).
     Postgres { url: String, read_url: Option<String>, setup_url: Option<String> },
 }
+
+/// `make dev`'s port when `PORT` is unset (its stand-ins take the next six: events/env.json names them).
+pub const DEFAULT_PORT: u16 = 3000;
 
 /// `DATABASE_URL` when `STORE=postgres` leaves it unset (../shared/API.md, "Local server").
 pub const DEFAULT_DATABASE_URL: &str = "postgres://127.0.0.1:5432/storefront";
@@ -59,10 +111,20 @@ impl Options {
             record_lambda_calls: true,
             seed_photos: false,
             store: LocalStore::DynamoDb,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            fixed_stand_in_ports: false,
         }
     }
 
-    /// `PORT` (default 3000), `DATA_DIR` (default `.storefront`), `PAYMENT_WINDOW_SECONDS` (default 900; set it
+    /// Where `stand_in` listens: its fixed port when asked (and the server's port is fixed), else a free one.
+    pub fn stand_in_address(&self, stand_in: StandIn) -> SocketAddr {
+        let port = if self.fixed_stand_in_ports && self.port != 0 { stand_in.port_after(self.port) } else { 0 };
+        SocketAddr::new(self.bind, port)
+    }
+
+    /// `PORT` (default 3000; the stand-ins take the six ports after it, or free ones with `STAND_IN_PORTS=free`),
+    /// `BIND_ADDRESS` (default 127.0.0.1;
+    /// 0.0.0.0 lets `sam local`'s containers reach the stand-ins on Linux), `DATA_DIR` (default `.storefront`), `PAYMENT_WINDOW_SECONDS` (default 900; set it
     /// low to watch an unpaid order expire), and the backend: `STORE` (`dynamodb`, the default, or `postgres` with
     /// `DATABASE_URL`, default [`DEFAULT_DATABASE_URL`], and optionally `DATABASE_READ_URL`).
     pub fn from_env() -> Result<Self, StartError> {
@@ -70,11 +132,24 @@ impl Options {
             Ok(raw) => {
                 raw.parse().map_err(|_| StartError::Config(format!("PORT must be a port number, got {raw:?}")))?
             }
-            Err(_) => 3000,
+            Err(_) => DEFAULT_PORT,
         };
         let data_dir = std::env::var_os("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".storefront"));
         let mut options = Self::new(port, data_dir);
         options.seed_photos = true;
+        // STAND_IN_PORTS=free: any free ports (a harness starting servers on free ports, whose next six may be taken).
+        options.fixed_stand_in_ports = match std::env::var("STAND_IN_PORTS").as_deref() {
+            Err(_) | Ok("after") => true,
+            Ok("free") => false,
+            Ok(other) => {
+                return Err(StartError::Config(format!("STAND_IN_PORTS must be after or free, got {other:?}")));
+            }
+        };
+        if let Ok(raw) = std::env::var("BIND_ADDRESS") {
+            options.bind = raw
+                .parse()
+                .map_err(|_| StartError::Config(format!("BIND_ADDRESS must be an IP address, got {raw:?}")))?;
+        }
         let variable = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         options.store = match variable(storefront::config::STORE).as_deref() {
             None | Some("dynamodb") => LocalStore::DynamoDb,
@@ -111,4 +186,21 @@ pub enum StartError {
     Store(#[from] storefront::ports::StoreError),
     #[error("Postgres at {url}: {reason}")]
     Postgres { url: String, reason: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stand_ins_take_the_six_ports_after_a_fixed_server_port_and_free_ones_otherwise() {
+        let mut options = Options::new(3000, PathBuf::from("unused"));
+        let port = |options: &Options, stand_in| options.stand_in_address(stand_in).port();
+        assert!(StandIn::ALL.iter().all(|s| port(&options, *s) == 0), "tests and the bench take free ports");
+        options.fixed_stand_in_ports = true;
+        let ports: Vec<u16> = StandIn::ALL.iter().map(|s| port(&options, *s)).collect();
+        assert_eq!(ports, [3001, 3002, 3003, 3004, 3005, 3006]);
+        options.port = 0;
+        assert_eq!(port(&options, StandIn::DynamoDb), 0, "a free server port leaves nothing to count from");
+    }
 }

@@ -94,7 +94,7 @@ pub struct PaymentControls {
     inner: Arc<Inner>,
 }
 
-pub async fn start(secrets: ProviderSecrets) -> std::io::Result<PaymentStandIn> {
+pub async fn start(secrets: ProviderSecrets, at: std::net::SocketAddr) -> std::io::Result<PaymentStandIn> {
     let inner = Arc::new(Inner {
         secrets,
         ledger: Mutex::default(),
@@ -103,8 +103,8 @@ pub async fn start(secrets: ProviderSecrets) -> std::io::Result<PaymentStandIn> 
         fail_next: AtomicU32::new(0),
         client: reqwest::Client::builder().no_proxy().build().map_err(std::io::Error::other)?,
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
+    let (listener, reached) = crate::options::listen(at).await?;
+    let endpoint = format!("http://{reached}");
     let router = Router::new()
         .route("/v1/payment_intents", post(create_intent))
         .route("/v1/payment_intents/{id}", get(read_intent))

@@ -117,7 +117,13 @@ pub struct S3Engine {
 }
 
 impl S3Engine {
-    pub async fn start(root: &Path, access_key: &str, secret_key: &str, notify: Notify) -> Result<Self, String> {
+    pub async fn start(
+        root: &Path,
+        at: std::net::SocketAddr,
+        access_key: &str,
+        secret_key: &str,
+        notify: Notify,
+    ) -> Result<Self, String> {
         std::fs::create_dir_all(root).map_err(|e| e.to_string())?;
         let fs = s3s_fs::FileSystem::new(root).map_err(|e| format!("{e:?}"))?;
         let mut builder = s3s::service::S3ServiceBuilder::new(NotifyingFs { inner: fs, notify });
@@ -127,8 +133,8 @@ impl S3Engine {
             let service = service.clone();
             async move { cors(req, &service).await }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-        let endpoint = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        let (listener, reached) = crate::options::listen(at).await.map_err(|e| format!("{at}: {e}"))?;
+        let endpoint = format!("http://{reached}");
         let task = tokio::spawn(async move {
             let http = ConnBuilder::new(TokioExecutor::new());
             loop {

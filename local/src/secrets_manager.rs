@@ -26,9 +26,12 @@ impl SecretsManagerStandIn {
 }
 
 /// Serves `secrets` (ARN → secret string) on a loopback port.
-pub async fn start(secrets: HashMap<String, String>) -> std::io::Result<SecretsManagerStandIn> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
+pub async fn start(
+    secrets: HashMap<String, String>,
+    at: std::net::SocketAddr,
+) -> std::io::Result<SecretsManagerStandIn> {
+    let (listener, reached) = crate::options::listen(at).await?;
+    let endpoint = format!("http://{reached}");
     let router = Router::new().route("/", post(call)).with_state(Arc::new(secrets));
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {

@@ -172,8 +172,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     blobs.ensure_bucket().await?;
 
     // Bound first: the server's own URL is where photos are served from, like the CDN.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
-    let addr = listener.local_addr()?;
+    let (listener, addr) = crate::options::listen(SocketAddr::new(options.bind, options.port)).await?;
     stand_ins.payments.controls.deliver_to(format!("http://{addr}/webhooks/payments"));
     let config = Config {
         store,

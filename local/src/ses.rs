@@ -36,10 +36,10 @@ impl SesStandIn {
     }
 }
 
-pub async fn start() -> std::io::Result<SesStandIn> {
+pub async fn start(at: std::net::SocketAddr) -> std::io::Result<SesStandIn> {
     let sent: Arc<Mutex<Vec<SentEmail>>> = Arc::default();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
+    let (listener, reached) = crate::options::listen(at).await?;
+    let endpoint = format!("http://{reached}");
     let router = Router::new().route("/v2/email/outbound-emails", post(send_email)).with_state(sent.clone());
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {

@@ -36,10 +36,10 @@ impl SqsWire {
 
 type Queues = Arc<HashMap<String, Arc<LocalQueue>>>;
 
-pub async fn start(queues: Vec<(String, Arc<LocalQueue>)>) -> std::io::Result<SqsWire> {
+pub async fn start(queues: Vec<(String, Arc<LocalQueue>)>, at: std::net::SocketAddr) -> std::io::Result<SqsWire> {
     let queues: Queues = Arc::new(queues.into_iter().collect());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
+    let (listener, reached) = crate::options::listen(at).await?;
+    let endpoint = format!("http://{reached}");
     let router = Router::new().route("/", post(action)).with_state(queues);
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::engine::Engine;
 use crate::faults::Faults;
 use crate::iam::Service;
-use crate::options::{Options, StartError};
+use crate::options::{Options, StandIn, StartError};
 use crate::payments::PaymentStandIn;
 use crate::queue::LocalQueue;
 use crate::s3::S3Engine;
@@ -58,7 +58,10 @@ impl StandIns {
         data_dir: &Path,
         payment_secrets: &PaymentSecrets,
     ) -> Result<Self, StartError> {
-        let engine = Engine::start(&data_dir.join("dynamodb.sqlite")).await.map_err(StartError::Engine)?;
+        let at = |stand_in| options.stand_in_address(stand_in);
+        let engine = Engine::start(&data_dir.join("dynamodb.sqlite"), at(StandIn::DynamoDb))
+            .await
+            .map_err(StartError::Engine)?;
         let (dynamodb_endpoint, faults, fault_proxy) = if options.fault_injection {
             let faults = Arc::new(Faults::default());
             let (endpoint, proxy) = crate::faults::start_proxy(&engine.endpoint, Service::DynamoDb, faults.clone())
@@ -80,15 +83,19 @@ impl StandIns {
                 }
             })
         };
-        let s3 =
-            S3Engine::start(&data_dir.join("s3"), LOCAL_KEY, LOCAL_KEY, notify).await.map_err(StartError::Engine)?;
-        let sqs = crate::sqs_wire::start(vec![
-            (ORDER_QUEUE.to_owned(), orders.clone()),
-            (PAYMENT_QUEUE.to_owned(), payment_queue.clone()),
-            (IMAGE_QUEUE.to_owned(), images.clone()),
-        ])
+        let s3 = S3Engine::start(&data_dir.join("s3"), at(StandIn::S3), LOCAL_KEY, LOCAL_KEY, notify)
+            .await
+            .map_err(StartError::Engine)?;
+        let sqs = crate::sqs_wire::start(
+            vec![
+                (ORDER_QUEUE.to_owned(), orders.clone()),
+                (PAYMENT_QUEUE.to_owned(), payment_queue.clone()),
+                (IMAGE_QUEUE.to_owned(), images.clone()),
+            ],
+            at(StandIn::Sqs),
+        )
         .await?;
-        let ses = crate::ses::start().await?;
+        let ses = crate::ses::start(at(StandIn::Ses)).await?;
         let provider_secrets = storefront::adapters::stripe::ProviderSecrets {
             api_key: payment_secrets.api_key.clone(),
             webhook_secret: payment_secrets.webhook_secret.clone(),
@@ -96,9 +103,12 @@ impl StandIns {
         let secret_string = serde_json::json!({
             "api_key": provider_secrets.api_key, "webhook_secret": provider_secrets.webhook_secret,
         });
-        let secrets_manager =
-            crate::secrets_manager::start([(PAYMENTS_SECRET_ARN.to_owned(), secret_string.to_string())].into()).await?;
-        let payments = crate::payments::start(provider_secrets).await?;
+        let secrets_manager = crate::secrets_manager::start(
+            [(PAYMENTS_SECRET_ARN.to_owned(), secret_string.to_string())].into(),
+            at(StandIn::SecretsManager),
+        )
+        .await?;
+        let payments = crate::payments::start(provider_secrets, at(StandIn::Payments)).await?;
         Ok(Self {
             engine,
             dynamodb_endpoint,

@@ -33,7 +33,9 @@ fn moto_endpoint() -> String {
 /// A payment provider stand-in of the test's own, reached over HTTP by the production adapter.
 async fn provider() -> (StripeProvider, storefront_local::payments::PaymentControls) {
     let secrets = ProviderSecrets { api_key: "sk_test_conformance".into(), webhook_secret: "whsec_conformance".into() };
-    let stand_in = storefront_local::payments::start(secrets.clone()).await.expect("provider stand-in");
+    let stand_in = storefront_local::payments::start(secrets.clone(), storefront_local::options::FREE_LOOPBACK_PORT)
+        .await
+        .expect("provider stand-in");
     (StripeProvider::with_secrets(&stand_in.endpoint, secrets), stand_in.controls.clone())
 }
 

@@ -650,3 +650,55 @@ async fn a_function_without_its_configuration_fails_init_naming_the_variable_and
     assert!(String::from_utf8_lossy(&body).contains("Runtime.ExitError"), "{}", String::from_utf8_lossy(&body));
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_functions_answer_on_the_sam_local_env_file_pointed_at_the_stand_ins() {
+    use crate::template::{sam_local_address, sam_local_env_file, stand_in_variable};
+    use storefront_local::options::StandIn;
+
+    let tools = tools();
+    let api = RuntimeApi::start().await.expect("runtime API starts");
+    let app = spawn_app_with(|options| options.in_process_workers = false).await;
+    // The file as `sam local` gives it to a container, with make dev's fixed ports moved to where this test's
+    // stand-ins listen (free ports: tests run side by side), and the credentials sam local passes from the shell
+    // (docs/deploy.md: AWS_ACCESS_KEY_ID=local, as make dev's stand-ins expect).
+    let lambda: BTreeMap<String, String> = app.server.lambda_environment().into_iter().collect();
+    let moved: Vec<(String, String)> =
+        StandIn::ALL.iter().map(|s| (sam_local_address(*s), lambda[stand_in_variable(*s)].clone())).collect();
+    let file = sam_local_env_file();
+    let environment_of = |logical_id: &str| -> Vec<(String, String)> {
+        let given = file["Parameters"].as_object().into_iter().chain(file[logical_id].as_object()).flatten();
+        let from_shell =
+            [("AWS_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local")];
+        given
+            .map(|(name, value)| {
+                let mut value = value.as_str().expect("a string").to_owned();
+                for (fixed, here) in &moved {
+                    value = value.replace(fixed.as_str(), here);
+                }
+                (name.clone(), value)
+            })
+            .chain(from_shell.map(|(name, value)| (name.to_owned(), value.to_owned())))
+            .collect()
+    };
+    // A catalog read (DynamoDB), a checkout (DynamoDB, Secrets Manager, the payment provider), an upload URL (S3).
+    let cases = [
+        ("GetProductFunction", "get-product.ok", 200),
+        ("PlaceOrderFunction", "place-order.buy-now", 201),
+        ("RequestImageUploadFunction", "request-image-upload.ok", 201),
+    ];
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (logical_id, event, status) in cases {
+        let text =
+            std::fs::read_to_string(repo_root().join("events/apigw").join(format!("{event}.json"))).expect("event");
+        let file = dir.path().join(format!("{event}.json"));
+        std::fs::write(&file, render(event, &text, &app).await).expect("rendered event");
+        let function = event.split('.').next().expect("function part");
+        let running = start(&api, &tools, function, event, &environment_of(logical_id)).await;
+        let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
+        let stdout = running.stop().await.stdout;
+        assert_eq!(response["statusCode"].as_u64(), Some(status), "{event} on events/env.json: {response}\n{stdout}");
+    }
+    app.server.stop().await;
+    api.stop().await;
+}

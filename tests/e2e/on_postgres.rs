@@ -122,8 +122,12 @@ async fn the_migration_step_migrates_once_and_lets_the_app_role_use_the_tables_o
     let role = format!("storefront_reader_app_{}", std::process::id());
     let secret_arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:storefront-app-user";
     let secret = json!({"username": role, "password": "s3cret'pass"}).to_string();
-    let secrets =
-        storefront_local::secrets_manager::start([(secret_arn.to_owned(), secret)].into()).await.expect("stand-in");
+    let secrets = storefront_local::secrets_manager::start(
+        [(secret_arn.to_owned(), secret)].into(),
+        storefront_local::options::FREE_LOOPBACK_PORT,
+    )
+    .await
+    .expect("stand-in");
     let sdk = storefront::adapters::aws::local_sdk_config(&secrets.endpoint).await;
     let settings = db_migrate::Settings {
         database_url: url.clone(),

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_yaml::Value;
 use storefront::worker::MAX_RECEIVE_COUNT;
+use storefront_local::options::{DEFAULT_PORT, StandIn};
 
 use crate::routes::template;
 
@@ -476,4 +477,87 @@ fn on_postgres_every_function_is_in_the_vpc_and_connects_through_the_proxy_with_
         Some(storefront::adapters::postgres::migrations::latest_version()),
         "bump MigrationsVersion with every new migration: CloudFormation runs the step when it changes"
     );
+}
+
+/// The variable through which a function process reaches `stand_in` (what events/env.json points at it).
+pub(crate) fn stand_in_variable(stand_in: StandIn) -> &'static str {
+    match stand_in {
+        StandIn::DynamoDb => "AWS_ENDPOINT_URL_DYNAMODB",
+        StandIn::S3 => "AWS_ENDPOINT_URL_S3",
+        StandIn::Sqs => "AWS_ENDPOINT_URL_SQS",
+        StandIn::Ses => "AWS_ENDPOINT_URL_SESV2",
+        StandIn::SecretsManager => "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        StandIn::Payments => storefront::config::PAYMENTS_API_URL,
+    }
+}
+
+/// Where a `sam local` container reaches `stand_in` of a `make dev` on its default port.
+pub(crate) fn sam_local_address(stand_in: StandIn) -> String {
+    format!("http://host.docker.internal:{}", stand_in.port_after(DEFAULT_PORT))
+}
+
+/// events/env.json, the `--env-vars` file of `sam local invoke` and `sam local start-api`.
+pub(crate) fn sam_local_env_file() -> serde_json::Value {
+    let text = std::fs::read_to_string(storefront_tests::repo_root().join("events/env.json")).expect("events/env.json");
+    serde_json::from_str(&text).expect("events/env.json is JSON")
+}
+
+/// The variables a function is declared with: the Globals' and its own, by name.
+fn declared_variables(template: &Value, function: &Value) -> Vec<(String, Value)> {
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let own = &function["Properties"]["Environment"]["Variables"];
+    [globals, own]
+        .into_iter()
+        .filter_map(Value::as_mapping)
+        .flatten()
+        .map(|(name, value)| (name.as_str().expect("a variable name").to_owned(), value.clone()))
+        .collect()
+}
+
+#[test]
+fn the_sam_local_env_file_gives_every_function_what_it_reads_at_make_devs_fixed_ports() {
+    let template = template();
+    let file = sam_local_env_file();
+    let everyone = file["Parameters"].as_object().expect("a Parameters object for every function");
+    // Only for Backend=postgres (sam local runs the DynamoDB backend; docs/deploy.md says how to switch).
+    let postgres_only = [
+        storefront::config::DATABASE_URL,
+        storefront::config::DATABASE_READ_URL,
+        storefront::config::DATABASE_IAM_AUTH,
+    ];
+    let mut functions = 0;
+    for (id, function) in resources(&template, "AWS::Serverless::Function") {
+        if function["Condition"].as_str() == Some("OnPostgres") {
+            continue;
+        }
+        functions += 1;
+        let declared = declared_variables(&template, &function);
+        let own = file[&id].as_object();
+        for (name, value) in &declared {
+            // A literal the template gives is right under sam local too; anything it resolves from a resource
+            // or parameter (a table name, a queue URL, the provider's API) must come from the file.
+            if postgres_only.contains(&name.as_str()) || matches!(value, Value::String(_) | Value::Bool(_)) {
+                continue;
+            }
+            let given = own.and_then(|own| own.get(name)).or_else(|| everyone.get(name));
+            assert!(given.is_some(), "events/env.json gives {id} no {name}");
+        }
+        // sam local passes only what the template declares: anything else in the file would be dropped silently.
+        for name in own.into_iter().flat_map(|own| own.keys()).chain(everyone.keys()) {
+            assert!(declared.iter().any(|(n, _)| n == name), "{id} does not declare {name}: sam local would drop it");
+        }
+    }
+    assert!(functions >= 20, "only {functions} functions found");
+    for (name, _) in file.as_object().expect("an object") {
+        assert!(name == "Parameters" || template["Resources"][name.as_str()].is_mapping(), "no function {name}");
+    }
+    for stand_in in StandIn::ALL {
+        let variable = stand_in_variable(stand_in);
+        assert_eq!(everyone.get(variable).and_then(|v| v.as_str()), Some(sam_local_address(stand_in).as_str()));
+    }
+    // Every address in the file is one of make dev's stand-ins (the queues are on the SQS one).
+    let addresses: Vec<String> = StandIn::ALL.iter().map(|s| sam_local_address(*s)).collect();
+    for value in everyone.values().filter_map(|v| v.as_str()).filter(|v| v.contains("host.docker.internal")) {
+        assert!(addresses.iter().any(|a| value.starts_with(a.as_str())), "{value} is no stand-in of make dev");
+    }
 }
