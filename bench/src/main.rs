@@ -123,10 +123,7 @@ impl PostgresServer {
 async fn init_ab(builds: &[String]) {
     let bin = binaries();
     let data = tempfile::tempdir().expect("temp dir");
-    let mut options = storefront_local::Options::new(0, data.path().to_path_buf());
-    options.in_process_workers = false;
-    options.record_lambda_calls = false;
-    let stack = storefront_local::start(options).await.expect("local stack");
+    let stack = storefront_local::start(function_stack(data.path())).await.expect("local stack");
     let env: Vec<(String, String)> = stack
         .lambda_environment()
         .into_iter()
@@ -164,6 +161,15 @@ async fn init_ab(builds: &[String]) {
     stack.stop().await;
 }
 
+/// A local stack for function processes (no workers in-process), which reach it directly: no recording proxy in
+/// the timed path.
+fn function_stack(data_dir: &Path) -> storefront_local::Options {
+    let mut options = storefront_local::Options::new(0, data_dir.to_path_buf());
+    options.in_process_workers = false;
+    options.record_lambda_calls = false;
+    options
+}
+
 fn binaries() -> PathBuf {
     std::env::current_exe().expect("exe").parent().expect("target/<profile>").to_path_buf()
 }
@@ -181,9 +187,7 @@ async fn run(settings: Settings, quick: bool) {
     // recording proxy in the timed path).
     let postgres = PostgresServer::from_env();
     let data = tempfile::tempdir().expect("temp dir");
-    let mut options = storefront_local::Options::new(0, data.path().to_path_buf());
-    options.in_process_workers = false;
-    options.record_lambda_calls = false;
+    let mut options = function_stack(data.path());
     let stack = storefront_local::start(options.clone()).await.expect("local stack");
     let env = stack.lambda_environment();
     // The same stack on Postgres, for the function processes started on it.

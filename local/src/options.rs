@@ -1,5 +1,6 @@
-//! How a local server starts: its port and data dir (`PORT`, `DATA_DIR`), and what tests tune (queue timing, the
-//! sweeper's pace, fault injection, which workers run in-process, whether function calls are recorded).
+//! How a local server starts: its port, its stand-ins' ports and address, its data dir (`PORT`, `STAND_IN_PORTS`,
+//! `BIND_ADDRESS`, `DATA_DIR`), and what tests tune (queue timing, the sweeper's pace, fault injection, which
+//! workers run in-process, whether function calls are recorded).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -123,9 +124,9 @@ impl Options {
     }
 
     /// `PORT` (default 3000; the stand-ins take the six ports after it, or free ones with `STAND_IN_PORTS=free`),
-    /// `BIND_ADDRESS` (default 127.0.0.1;
-    /// 0.0.0.0 lets `sam local`'s containers reach the stand-ins on Linux), `DATA_DIR` (default `.storefront`), `PAYMENT_WINDOW_SECONDS` (default 900; set it
-    /// low to watch an unpaid order expire), and the backend: `STORE` (`dynamodb`, the default, or `postgres` with
+    /// `BIND_ADDRESS` (default 127.0.0.1; 0.0.0.0 lets `sam local`'s containers reach the stand-ins on Linux),
+    /// `DATA_DIR` (default `.storefront`), `PAYMENT_WINDOW_SECONDS` (default 900; set it low to watch an unpaid
+    /// order expire), and the backend: `STORE` (`dynamodb`, the default, or `postgres` with
     /// `DATABASE_URL`, default [`DEFAULT_DATABASE_URL`], and optionally `DATABASE_READ_URL`).
     pub fn from_env() -> Result<Self, StartError> {
         let port = match std::env::var("PORT") {
