@@ -50,6 +50,20 @@ pub fn breakdown(log: &str, spawned_at: SystemTime, ready: Duration) -> Option<B
 /// /etc/pki/tls/certs/ca-bundle.crt).
 pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
+/// `env` with `name` set to `value` (replaced if it was there).
+pub fn with_variable(env: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    env.iter().filter(|(n, _)| n != name).cloned().chain([(name.to_owned(), value.to_owned())]).collect()
+}
+
+/// `env` trusting the system's one CA bundle, as Lambda's image does, unless it names a bundle of its own.
+pub fn one_bundle(env: &[(String, String)]) -> Vec<(String, String)> {
+    let named = env.iter().any(|(name, _)| name == "SSL_CERT_FILE");
+    if named || !Path::new(SYSTEM_CA_BUNDLE).exists() {
+        return env.to_vec();
+    }
+    with_variable(env, "SSL_CERT_FILE", SYSTEM_CA_BUNDLE)
+}
+
 /// One way of starting a function: its binary, environment and first event.
 pub struct Variant {
     pub label: String,
@@ -178,12 +192,6 @@ pub async fn section(
     // Debian adds a directory of ~300 per-certificate files it would parse as well. Every row gets the one bundle
     // (SSL_CERT_FILE) as Lambda would; one row below shows what Debian's directory would add.
     let system_trust = env.to_vec();
-    let one_bundle = |env: &[(String, String)]| -> Vec<(String, String)> {
-        let named = env.iter().any(|(name, _)| name == "SSL_CERT_FILE");
-        let bundle = Path::new(SYSTEM_CA_BUNDLE);
-        let extra = (!named && bundle.exists()).then(|| ("SSL_CERT_FILE".to_owned(), SYSTEM_CA_BUNDLE.to_owned()));
-        env.iter().cloned().chain(extra).collect()
-    };
     let env = &one_bundle(env)[..];
     let postgres_env = postgres_env.map(one_bundle);
     let postgres_env = postgres_env.as_deref();
@@ -241,8 +249,7 @@ pub async fn section(
         pairs.push(Paired { function, floor, zipped });
     }
     // The fixes applied at run time, each against the same function without it, all alternating.
-    let no_warm_up: Vec<(String, String)> =
-        env.iter().cloned().chain([(storefront::config::WARM_UP.to_owned(), "0".to_owned())]).collect();
+    let no_warm_up = with_variable(env, storefront::config::WARM_UP, "0");
     let mut variants = vec![
         floor(),
         variant("get-product (as deployed)", "get-product", env, "get-product"),
@@ -251,8 +258,7 @@ pub async fn section(
     ];
     // As Lambda pays it: DynamoDB over TLS, its handshake in the warm-up (init), or without it in the first
     // response.
-    let tls_no_warm_up: Vec<(String, String)> =
-        tls_env.iter().cloned().chain([(storefront::config::WARM_UP.to_owned(), "0".to_owned())]).collect();
+    let tls_no_warm_up = with_variable(tls_env, storefront::config::WARM_UP, "0");
     let tls_row = variants.len();
     variants.push(variant("get-product, DynamoDB over TLS", "get-product", tls_env, "get-product"));
     variants.push(variant("get-product, DynamoDB over TLS, no warm-up", "get-product", &tls_no_warm_up, "get-product"));

@@ -124,11 +124,7 @@ async fn init_ab(builds: &[String]) {
     let bin = binaries();
     let data = tempfile::tempdir().expect("temp dir");
     let stack = storefront_local::start(function_stack(data.path())).await.expect("local stack");
-    let env: Vec<(String, String)> = stack
-        .lambda_environment()
-        .into_iter()
-        .chain([("SSL_CERT_FILE".to_owned(), init::SYSTEM_CA_BUNDLE.to_owned())])
-        .collect();
+    let env = init::one_bundle(&stack.lambda_environment());
     let event = init::sample_event("get-product");
     let variant = |label: &str, binary: PathBuf| init::Variant {
         label: label.to_owned(),
@@ -201,15 +197,8 @@ async fn run(settings: Settings, quick: bool) {
     eprintln!("init: {} starts per function", settings.starts);
     let dynamodb = env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").map(|(_, v)| v.clone());
     let tls_front = tls::start(&dynamodb.expect("the stand-in's endpoint"), Path::new(init::SYSTEM_CA_BUNDLE)).await;
-    let tls_env: Vec<(String, String)> = env
-        .iter()
-        .filter(|(name, _)| name != "AWS_ENDPOINT_URL_DYNAMODB")
-        .cloned()
-        .chain([
-            ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), tls_front.endpoint.clone()),
-            ("SSL_CERT_FILE".to_owned(), tls_front.trust_bundle.display().to_string()),
-        ])
-        .collect();
+    let tls_env = init::with_variable(&env, "AWS_ENDPOINT_URL_DYNAMODB", &tls_front.endpoint);
+    let tls_env = init::with_variable(&tls_env, "SSL_CERT_FILE", &tls_front.trust_bundle.display().to_string());
     let init::InitFigures { pairs: inits, tls_first_response } =
         init::section(&api, &bin, &env, Some(&postgres_env), &tls_env, settings.starts, &mut report).await;
     tls_front.stop();
