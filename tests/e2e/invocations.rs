@@ -182,13 +182,19 @@ async fn upload_through(answer: &Value, client: &reqwest::Client) {
     assert!(status.is_success(), "the upload URL took no photo: {status}");
 }
 
+/// The sample event `event` rendered for `app`, written to a file in `dir` (what `cargo lambda invoke` sends).
+async fn rendered_event(dir: &Path, event: &str, app: &TestApp) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("events/apigw").join(format!("{event}.json"))).expect("event");
+    let file = dir.join(format!("{event}.json"));
+    std::fs::write(&file, render(event, &text, app).await).expect("rendered event");
+    file
+}
+
 /// One API Gateway event through its function's binary against a fresh stack.
 async fn run_apigw_event(api: &RuntimeApi, tools: &Tools, event: &str) -> EventRun {
     let app = spawn_app_with(|options| options.in_process_workers = false).await;
-    let text = std::fs::read_to_string(repo_root().join("events/apigw").join(format!("{event}.json"))).expect("event");
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join(format!("{event}.json"));
-    std::fs::write(&file, render(event, &text, &app).await).expect("rendered event");
+    let file = rendered_event(dir.path(), event, &app).await;
     let function = event.split('.').next().expect("function part");
     let running = start(api, tools, function, event, &app.server.lambda_environment()).await;
     let response = cargo_lambda_invoke(api, tools, event, &file).await;
@@ -689,10 +695,7 @@ async fn the_functions_answer_on_the_sam_local_env_file_pointed_at_the_stand_ins
     ];
     let dir = tempfile::tempdir().expect("temp dir");
     for (logical_id, event, status) in cases {
-        let text =
-            std::fs::read_to_string(repo_root().join("events/apigw").join(format!("{event}.json"))).expect("event");
-        let file = dir.path().join(format!("{event}.json"));
-        std::fs::write(&file, render(event, &text, &app).await).expect("rendered event");
+        let file = rendered_event(dir.path(), event, &app).await;
         let function = event.split('.').next().expect("function part");
         let running = start(&api, &tools, function, event, &environment_of(logical_id)).await;
         let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
