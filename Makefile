@@ -30,18 +30,20 @@ test: tools browser-tools lint template-check ## install what the tests need, th
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' target/test-output.log target/test-output-postgres.log
 	$(PY) scripts/contract_run.py
 
-# The Postgres-only suite waits for the Postgres runs below.
-DYNAMODB_SKIPS := --skip on_postgres::
+# The Postgres-only suites wait for the Postgres runs below.
+DYNAMODB_SKIPS := --skip on_postgres:: --skip sharding::
 # The end-to-end suites again on Postgres: directly, then through pgbouncer in transaction-pooling mode (RDS Proxy's
 # stand-in). Left out there, by name: what exists for the DynamoDB adapter only (moto's conformance run, the faults
 # its fault-injecting proxy causes, the recovery and retry paths those faults drive, and events/env.json's run, whose
 # sam local environment is the DynamoDB backend's) and what no store touches (the template and route tables), which
-# the first run covers.
+# the first run covers. A third run shards customer data over four databases (docs/sharding.md): the same suites,
+# the same answers; the sharding suite itself (its own two-shard stores, faults injected) runs once, directly.
 POSTGRES_SKIPS := --skip conformance:: --skip faults:: --skip retries:: --skip recovery:: --skip template:: --skip routes:: --skip sam_local
 
-postgres-suites: ## (inside scripts/with-postgres.sh) the end-to-end suites on Postgres, directly and through pgbouncer
+postgres-suites: ## (inside scripts/with-postgres.sh) the end-to-end suites on Postgres: directly, through pgbouncer, and sharded
 	STORE=postgres DATABASE_URL=$$POSTGRES_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test -p storefront-tests --test e2e -- $(POSTGRES_SKIPS)
-	STORE=postgres DATABASE_URL=$$PGBOUNCER_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test -p storefront-tests --test e2e -- $(POSTGRES_SKIPS)
+	STORE=postgres DATABASE_URL=$$PGBOUNCER_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test -p storefront-tests --test e2e -- $(POSTGRES_SKIPS) --skip sharding::
+	STORE=postgres SHARDS=4 DATABASE_URL=$$POSTGRES_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test -p storefront-tests --test e2e -- $(POSTGRES_SKIPS) --skip sharding::
 
 contract: tools ## schemathesis against a fresh local server from /openapi.json (SEED=n, EXAMPLES=n for a deeper run)
 	cargo build --quiet -p storefront-local --bins

@@ -22,6 +22,7 @@ mod init;
 mod load;
 mod process;
 mod report;
+mod sharding;
 mod stats;
 mod throughput;
 mod tls;
@@ -91,8 +92,12 @@ const POSTGRES: &str = "PostgreSQL (local server, one database per run)";
 /// scripts/with-postgres.sh (the local server, or a throwaway cluster).
 struct PostgresServer(String);
 
-/// The databases the bench makes: the in-process stack's (init), the local server process's (throughput).
-const BENCH_DATABASES: [&str; 2] = ["storefront_bench_stack", "storefront_bench_http"];
+/// The databases the bench makes: the in-process stack's (init), the local server process's (throughput), and
+/// the sharded runs' catalog databases (their shards are named after them).
+const BENCH_DATABASES: [&str; 4] =
+    ["storefront_bench_stack", "storefront_bench_http", "storefront_bench_shards_1", "storefront_bench_shards_4"];
+/// Shards the sharded runs use, at most.
+const BENCH_SHARDS: usize = 4;
 
 impl PostgresServer {
     fn from_env() -> Self {
@@ -101,18 +106,26 @@ impl PostgresServer {
         Self(url)
     }
 
-    /// A fresh database named `name` on the server: dropped first if an earlier run left it.
+    /// A fresh database named `name` on the server (and no shards beside it): dropped first if an earlier run
+    /// left them.
     async fn database(&self, name: &str) -> String {
         let url = admin::with_database(&self.0, name).expect("POSTGRES_URL");
-        admin::drop_database(&url).await.expect("the bench's database dropped");
+        self.drop_with_shards(&url).await;
         url
+    }
+
+    async fn drop_with_shards(&self, url: &str) {
+        let shards = storefront::config::shard_urls(url, Some(BENCH_SHARDS.to_string()), None).expect("shard URLs");
+        for url in shards.iter().map(String::as_str).chain([url]) {
+            admin::drop_database(url).await.expect("the bench's database dropped");
+        }
     }
 
     /// The bench's databases, once it is done with them.
     async fn drop_databases(&self) {
         for name in BENCH_DATABASES {
             let url = admin::with_database(&self.0, name).expect("POSTGRES_URL");
-            admin::drop_database(&url).await.expect("the bench's database dropped");
+            self.drop_with_shards(&url).await;
         }
     }
 }
@@ -187,8 +200,12 @@ async fn run(settings: Settings, quick: bool) {
     let stack = storefront_local::start(options.clone()).await.expect("local stack");
     let env = stack.lambda_environment();
     // The same stack on Postgres, for the function processes started on it.
-    options.store =
-        LocalStore::Postgres { url: postgres.database(BENCH_DATABASES[0]).await, read_url: None, setup_url: None };
+    options.store = LocalStore::Postgres {
+        url: postgres.database(BENCH_DATABASES[0]).await,
+        read_url: None,
+        setup_url: None,
+        shards: Vec::new(),
+    };
     options.data_dir = data.path().join("postgres");
     let postgres_stack = storefront_local::start(options).await.expect("local stack on Postgres");
     let postgres_env = postgres_stack.lambda_environment();
@@ -228,8 +245,23 @@ async fn run(settings: Settings, quick: bool) {
     let local = process::start_local(&bin.join("storefront-local"), &store).await;
     throughput::section(POSTGRES, &local, &hello, connections, seconds, slices, &mut report).await;
     contention::section(POSTGRES, &local, settings.contention_attempts, &mut report).await;
-    local.stop().await;
     hello.stop().await;
+
+    eprintln!("checkout with customer data sharded");
+    let mut runs = vec![sharding::Run { label: "one database".into(), local }];
+    for (shards, name) in [(1, BENCH_DATABASES[2]), (BENCH_SHARDS, BENCH_DATABASES[3])] {
+        let store = [
+            ("STORE".to_owned(), "postgres".to_owned()),
+            ("DATABASE_URL".to_owned(), postgres.database(name).await),
+            ("SHARDS".to_owned(), shards.to_string()),
+        ];
+        let local = process::start_local(&bin.join("storefront-local"), &store).await;
+        runs.push(sharding::Run {
+            label: format!("catalog + {shards} shard{}", if shards > 1 { "s" } else { "" }),
+            local,
+        });
+    }
+    sharding::section(runs, settings.contention_attempts, &mut report).await;
     postgres.drop_databases().await;
 
     let figures = goals::Figures {

@@ -95,7 +95,13 @@ pub async fn invoke(
             query.parse::<lambda_http::aws_lambda_events::query_map::QueryMap>().unwrap_or_default(),
         )
         .with_request_context(context);
-    to_axum(function.call(gateway.app.clone(), lambda_request).await).into_response()
+    // As in Lambda, the invocation runs to its end even when the client stops waiting (a dropped connection
+    // would otherwise cancel the handler mid-write, which no deployed function ever sees).
+    let app = gateway.app.clone();
+    match tokio::spawn(async move { function.call(app, lambda_request).await }).await {
+        Ok(response) => to_axum(response).into_response(),
+        Err(panicked) => problem(ApiError::internal(panicked)),
+    }
 }
 
 fn request_context(

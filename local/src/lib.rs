@@ -29,6 +29,6 @@ pub mod signin;
 pub mod sqs_wire;
 pub mod stack;
 
-pub use options::{LocalStore, Options, StartError};
+pub use options::{LocalShard, LocalStore, Options, ShardTuning, StartError};
 pub use server::{LocalServer, start};
 pub use stack::{LAMBDA_CONFIRMATION_SENDER, MEDIA_BUCKET, TABLE_NAME};

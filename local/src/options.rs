@@ -31,6 +31,9 @@ pub struct Options {
     pub record_lambda_calls: bool,
     /// The backend behind the ports (`STORE`).
     pub store: LocalStore,
+    /// A sharded Postgres store's tuning: a shorter slot-map lease, injected faults (tests of the sweeper and of
+    /// resharding).
+    pub sharding: ShardTuning,
     /// Where the server and its stand-ins listen (`BIND_ADDRESS`, default loopback only).
     pub bind: IpAddr,
     /// Whether the stand-ins take the fixed ports after the server's own ([`StandIn::port_after`]) rather than
@@ -81,6 +84,24 @@ impl StandIn {
     }
 }
 
+/// A sharded store's [`Tuning`](storefront::adapters::postgres::sharded::Tuning) (tests), and the slot map
+/// stored at start when none is (default: even over the shards).
+#[derive(Clone, Default)]
+pub struct ShardTuning {
+    pub store: storefront::adapters::postgres::sharded::Tuning,
+    pub initial_map: Option<storefront::adapters::postgres::sharded::SlotMap>,
+}
+
+impl std::fmt::Debug for ShardTuning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardTuning")
+            .field("map_lease", &self.store.map_lease)
+            .field("faults", &self.store.faults.is_some())
+            .field("initial_map", &self.initial_map.is_some())
+            .finish()
+    }
+}
+
 /// Which backend the local storefront runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalStore {
@@ -89,7 +110,15 @@ pub enum LocalStore {
     /// A Postgres server (`STORE=postgres`): the database `url` names is created if missing and migrated at start
     /// (the local stand-in of the deploy's migration step), through `setup_url` when the app's connections go
     /// through a pooler that cannot hold the migration's session lock (pgbouncer in transaction mode).
-    Postgres { url: String, read_url: Option<String>, setup_url: Option<String> },
+    /// With `shards`, `url` is the catalog database and customer data lives on the shards (docs/sharding.md).
+    Postgres { url: String, read_url: Option<String>, setup_url: Option<String>, shards: Vec<LocalShard> },
+}
+
+/// One customer shard's database: the app's URL, and the direct one to create and migrate it (as `setup_url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalShard {
+    pub url: String,
+    pub setup_url: Option<String>,
 }
 
 /// `make dev`'s port when `PORT` is unset (its stand-ins take the next six: events/env.json names them).
@@ -112,6 +141,7 @@ impl Options {
             record_lambda_calls: true,
             seed_photos: false,
             store: LocalStore::DynamoDb,
+            sharding: ShardTuning::default(),
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             fixed_stand_in_ports: false,
         }
@@ -127,7 +157,8 @@ impl Options {
     /// `BIND_ADDRESS` (default 127.0.0.1; 0.0.0.0 lets `sam local`'s containers reach the stand-ins on Linux),
     /// `DATA_DIR` (default `.storefront`), `PAYMENT_WINDOW_SECONDS` (default 900; set it low to watch an unpaid
     /// order expire), and the backend: `STORE` (`dynamodb`, the default, or `postgres` with
-    /// `DATABASE_URL`, default [`DEFAULT_DATABASE_URL`], and optionally `DATABASE_READ_URL`).
+    /// `DATABASE_URL`, default [`DEFAULT_DATABASE_URL`], optionally `DATABASE_READ_URL`, and customer shards:
+    /// `SHARDS=n` databases `<name>_shard_0..n-1` beside it, or `SHARD_URLS` naming them one by one).
     pub fn from_env() -> Result<Self, StartError> {
         let port = match std::env::var("PORT") {
             Ok(raw) => {
@@ -154,11 +185,24 @@ impl Options {
         let variable = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         options.store = match variable(storefront::config::STORE).as_deref() {
             None | Some("dynamodb") => LocalStore::DynamoDb,
-            Some("postgres") => LocalStore::Postgres {
-                url: variable(storefront::config::DATABASE_URL).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-                read_url: variable(storefront::config::DATABASE_READ_URL),
-                setup_url: None,
-            },
+            Some("postgres") => {
+                let url = variable(storefront::config::DATABASE_URL).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+                let shards = storefront::config::shard_urls(
+                    &url,
+                    variable(storefront::config::SHARDS),
+                    variable(storefront::config::SHARD_URLS),
+                )
+                .map_err(|e| StartError::Config(e.to_string()))?
+                .into_iter()
+                .map(|url| LocalShard { url, setup_url: None })
+                .collect();
+                LocalStore::Postgres {
+                    url,
+                    read_url: variable(storefront::config::DATABASE_READ_URL),
+                    setup_url: None,
+                    shards,
+                }
+            }
             Some(other) => {
                 return Err(StartError::Config(format!("STORE must be dynamodb or postgres, got {other:?}")));
             }

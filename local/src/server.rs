@@ -139,6 +139,24 @@ async fn prepare_postgres(url: &str) -> Result<String, StartError> {
     Ok(database)
 }
 
+/// Stores the slot map if none is stored (even over `shards`, unless the tuning names one): what the deploy's
+/// migration step does in AWS.
+async fn prepare_slot_map(
+    url: &str,
+    setup_url: Option<&str>,
+    shards: &[crate::options::LocalShard],
+    tuning: &crate::options::ShardTuning,
+) -> Result<(), StartError> {
+    use storefront::adapters::postgres::sharded::{ShardedStore, SlotMap};
+    let failed = |reason: String| StartError::Postgres { url: "the slot map".into(), reason };
+    let shard_urls: Vec<String> =
+        shards.iter().map(|shard| shard.setup_url.clone().unwrap_or_else(|| shard.url.clone())).collect();
+    let store = ShardedStore::connect(setup_url.unwrap_or(url), &shard_urls, "storefront-local")
+        .map_err(|e| failed(e.to_string()))?;
+    let map = tuning.initial_map.clone().unwrap_or_else(|| SlotMap::even(shards.len()));
+    store.ensure_slot_map(&map).await.map_err(|e| failed(e.to_string()))
+}
+
 pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     if options.fault_injection && options.store != LocalStore::DynamoDb {
         // A test that asks for faults must get them, not pass without any.
@@ -155,15 +173,23 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
             let store = StoreConfig::DynamoDb { table_name: TABLE_NAME.to_owned() };
             (Stores::dynamodb(dynamodb, TABLE_NAME), store, SEEDED_MARKER.to_owned())
         }
-        LocalStore::Postgres { url, read_url, setup_url } => {
+        LocalStore::Postgres { url, read_url, setup_url, shards } => {
             let database = prepare_postgres(setup_url.as_deref().unwrap_or(url)).await?;
+            for shard in shards {
+                prepare_postgres(shard.setup_url.as_deref().unwrap_or(&shard.url)).await?;
+            }
+            if !shards.is_empty() {
+                prepare_slot_map(url, setup_url.as_deref(), shards, &options.sharding).await?;
+            }
             let config = PostgresConfig {
                 url: url.clone(),
                 read_url: read_url.clone(),
                 iam_auth: false,
                 max_connections: LOCAL_CONNECTIONS,
+                shard_urls: shards.iter().map(|shard| shard.url.clone()).collect(),
             };
-            let stores = Stores::postgres(&config, None).map_err(|e| StartError::Config(e.to_string()))?;
+            let stores = Stores::postgres(&config, None, options.sharding.store.clone())
+                .map_err(|e| StartError::Config(e.to_string()))?;
             (stores, StoreConfig::Postgres(config), format!("{SEEDED_MARKER}-postgres-{database}"))
         }
     };

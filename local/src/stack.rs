@@ -189,6 +189,9 @@ impl LambdaSide {
                 if let Some(read_url) = &postgres.read_url {
                     variables.push((storefront::config::DATABASE_READ_URL, read_url.clone()));
                 }
+                if !postgres.shard_urls.is_empty() {
+                    variables.push((storefront::config::SHARD_URLS, postgres.shard_urls.join(",")));
+                }
                 variables
             }
         };

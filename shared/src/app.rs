@@ -7,12 +7,13 @@ use crate::adapters::aws::LazyClient;
 use crate::adapters::cache::CachedCatalog;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::notify::{LogNotifier, SesNotifier};
+use crate::adapters::postgres::sharded::{ShardedStore, Tuning};
 use crate::adapters::postgres::{Endpoint, IamAuth, PgCatalogReader, PgStore, PoolSettings};
 use crate::adapters::s3::S3BlobStore;
 use crate::adapters::sqs::SqsQueue;
 use crate::adapters::stripe::StripeProvider;
 use crate::api::CursorSigner;
-use crate::config::{Config, ConfigError, DATABASE_READ_URL, DATABASE_URL, PostgresConfig, StoreConfig};
+use crate::config::{Config, ConfigError, DATABASE_READ_URL, DATABASE_URL, PostgresConfig, SHARD_URLS, StoreConfig};
 use crate::domain::FeeRate;
 use crate::ports::{
     BlobStore, CartStore, CatalogStore, Clock, Housekeeping, IdempotencyStore, Notifier, OrderQueue, OrderStore,
@@ -105,8 +106,14 @@ impl Stores {
 
     /// Every port on Postgres: the writer for everything but public catalog reads, which go to the reader (the
     /// writer without `DATABASE_READ_URL`) through the same cache. Connections open lazily (the warm-up opens
-    /// them at init); with IAM auth, tokens are signed with `sdk`'s credentials for its region.
-    pub fn postgres(config: &PostgresConfig, sdk: Option<&aws_config::SdkConfig>) -> Result<Self, ConfigError> {
+    /// them at init); with IAM auth, tokens are signed with `sdk`'s credentials for its region. With shards
+    /// (`SHARD_URLS`), `DATABASE_URL` is the catalog database and customer data lives on the shards, `tuning`
+    /// as tests want it (the default everywhere else).
+    pub fn postgres(
+        config: &PostgresConfig,
+        sdk: Option<&aws_config::SdkConfig>,
+        tuning: Tuning,
+    ) -> Result<Self, ConfigError> {
         let application_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "storefront".to_owned());
         let endpoint = |name: &'static str, url: &str| {
             let invalid = |reason: String| ConfigError::Invalid { name, reason };
@@ -130,11 +137,30 @@ impl Stores {
         };
         let reads = Arc::new(PgCatalogReader::new(reader, store.clone()));
         let cache = CachedCatalog::new(reads.clone(), store.catalog_changes(), CATALOG_CACHE_TTL);
-        let store = Arc::new(store);
-        let mut warm_up: Vec<Arc<dyn CatalogStore>> = vec![store.clone()];
+        let mut warm_up: Vec<Arc<dyn CatalogStore>> = vec![Arc::new(store.clone())];
         if config.read_url.is_some() {
             warm_up.push(reads);
         }
+        if !config.shard_urls.is_empty() {
+            // The catalog database above; customer data on the shards (docs/sharding.md).
+            let shards = config
+                .shard_urls
+                .iter()
+                .map(|url| endpoint(SHARD_URLS, url).map(PgStore::new))
+                .collect::<Result<Vec<_>, _>>()?;
+            let sharded = Arc::new(ShardedStore::new(store, shards).tuned(tuning));
+            return Ok(Self {
+                catalog: sharded.clone(),
+                catalog_reads: Arc::new(cache),
+                carts: sharded.clone(),
+                orders: sharded.clone(),
+                idempotency: sharded.clone(),
+                payment_records: sharded.clone(),
+                housekeeping: sharded,
+                warm_up,
+            });
+        }
+        let store = Arc::new(store);
         Ok(Self {
             catalog: store.clone(),
             catalog_reads: Arc::new(cache),
@@ -151,7 +177,7 @@ impl Stores {
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         match &config.store {
             StoreConfig::DynamoDb { table_name } => Ok(Self::dynamodb(aws_sdk_dynamodb::Client::new(sdk), table_name)),
-            StoreConfig::Postgres(postgres) => Self::postgres(postgres, Some(sdk)),
+            StoreConfig::Postgres(postgres) => Self::postgres(postgres, Some(sdk), Tuning::default()),
         }
     }
 }

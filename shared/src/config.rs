@@ -71,6 +71,10 @@ pub struct PostgresConfig {
     pub iam_auth: bool,
     /// `DATABASE_MAX_CONNECTIONS` per endpoint (default 1: a Lambda instance serves one request at a time).
     pub max_connections: u32,
+    /// The customer shards, in slot-map order (docs/sharding.md): `SHARD_URLS`, comma-separated, or `SHARDS=n`
+    /// databases `<name>_shard_0..n-1` beside `DATABASE_URL`'s (same server, user and options). Empty: one
+    /// database holds everything. With shards, `DATABASE_URL` names the catalog database.
+    pub shard_urls: Vec<String>,
 }
 
 impl std::fmt::Debug for PostgresConfig {
@@ -78,6 +82,7 @@ impl std::fmt::Debug for PostgresConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresConfig")
             .field("read_url", &self.read_url.is_some())
+            .field("shards", &self.shard_urls.len())
             .field("iam_auth", &self.iam_auth)
             .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
@@ -143,6 +148,44 @@ pub const DATABASE_URL: &str = "DATABASE_URL";
 pub const DATABASE_READ_URL: &str = "DATABASE_READ_URL";
 pub const DATABASE_IAM_AUTH: &str = "DATABASE_IAM_AUTH";
 pub const DATABASE_MAX_CONNECTIONS: &str = "DATABASE_MAX_CONNECTIONS";
+pub const SHARD_URLS: &str = "SHARD_URLS";
+pub const SHARDS: &str = "SHARDS";
+
+/// The most customer shards `SHARDS` may name (the ring has 256 slots; past a few dozen, name them in `SHARD_URLS`).
+pub const MAX_SHARDS: usize = 64;
+
+/// The customer shards' URLs from `SHARDS` (a count, databases beside `catalog_url`'s) or `SHARD_URLS` (a list).
+pub fn shard_urls(catalog_url: &str, count: Option<String>, urls: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let invalid = |name, reason: String| ConfigError::Invalid { name, reason };
+    match (count, urls) {
+        (Some(_), Some(_)) => Err(invalid(SHARDS, "set SHARDS or SHARD_URLS, not both".into())),
+        (Some(raw), None) => {
+            let count = raw.parse::<usize>().ok().filter(|n| *n <= MAX_SHARDS).ok_or_else(|| {
+                invalid(SHARDS, format!("must be a number of shards, 0 to {MAX_SHARDS}, got {raw:?}"))
+            })?;
+            let catalog = crate::adapters::postgres::admin::database_name(catalog_url)
+                .map_err(|e| invalid(DATABASE_URL, e.to_string()))?;
+            (0..count)
+                .map(|i| {
+                    crate::adapters::postgres::admin::with_database(catalog_url, &format!("{catalog}_shard_{i}"))
+                        .map_err(|e| invalid(DATABASE_URL, e.to_string()))
+                })
+                .collect()
+        }
+        (None, Some(urls)) => urls
+            .split(',')
+            .map(|url| {
+                let url = url.trim();
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    Ok(url.to_owned())
+                } else {
+                    Err(invalid(SHARD_URLS, format!("{url:?} is not a postgres:// URL")))
+                }
+            })
+            .collect(),
+        (None, None) => Ok(Vec::new()),
+    }
+}
 pub const CURSOR_SECRET: &str = "CURSOR_SECRET";
 pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
 pub const CONFIRMATION_SENDER: &str = "CONFIRMATION_SENDER";
@@ -211,6 +254,7 @@ impl Config {
                         .transpose()?,
                     iam_auth: flag(DATABASE_IAM_AUTH, false)?,
                     max_connections,
+                    shard_urls: shard_urls(&required(DATABASE_URL)?, optional(SHARDS), optional(SHARD_URLS))?,
                 })
             }
             Some(other) => {
@@ -324,6 +368,8 @@ mod tests {
             | DATABASE_READ_URL
             | DATABASE_IAM_AUTH
             | DATABASE_MAX_CONNECTIONS
+            | SHARD_URLS
+            | SHARDS
             | CDN_BASE_URL
             | PAYMENTS_API_URL
             | PLATFORM_FEE_BPS
@@ -345,6 +391,31 @@ mod tests {
             panic!("postgres chosen")
         };
         assert_eq!((postgres.read_url, postgres.iam_auth, postgres.max_connections), (None, false, 1));
+        assert!(postgres.shard_urls.is_empty(), "one database unless shards are named");
+        let shards = |raw: &str| match with(SHARD_URLS, Some(raw)).map(|c| c.store) {
+            Ok(StoreConfig::Postgres(postgres)) => Ok(postgres.shard_urls),
+            other => Err(format!("{other:?}")),
+        };
+        assert_eq!(
+            shards("postgres://db/s0, postgres://db/s1"),
+            Ok(vec!["postgres://db/s0".into(), "postgres://db/s1".into()])
+        );
+        assert!(shards("postgres://db/s0,mysql://db/s1").is_err());
+        let counted = |raw: &str| match with(SHARDS, Some(raw)).map(|c| c.store) {
+            Ok(StoreConfig::Postgres(postgres)) => Ok(postgres.shard_urls),
+            other => Err(format!("{other:?}")),
+        };
+        assert_eq!(
+            counted("2"),
+            Ok(vec![
+                "postgres://app@127.0.0.1:5432/storefront_shard_0".into(),
+                "postgres://app@127.0.0.1:5432/storefront_shard_1".into()
+            ])
+        );
+        assert_eq!(counted("0"), Ok(vec![]));
+        assert!(counted("65").is_err() && counted("two").is_err());
+        let both = shard_urls("postgres://db/x", Some("2".into()), Some("postgres://db/s".into()));
+        assert!(matches!(both, Err(ConfigError::Invalid { name: SHARDS, .. })));
         assert!(matches!(with(DATABASE_URL, None), Err(ConfigError::Missing(DATABASE_URL))), "no TABLE_NAME needed");
         assert!(matches!(with(DATABASE_URL, Some("mysql://x")), Err(ConfigError::Invalid { name: DATABASE_URL, .. })));
         assert!(matches!(

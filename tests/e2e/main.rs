@@ -21,5 +21,6 @@ mod races;
 mod recovery;
 mod retries;
 mod routes;
+mod sharding;
 mod template;
 mod web;

@@ -75,7 +75,7 @@ async fn public_reads_take_the_reader_and_checkout_the_writer() {
         sqlx::query(&statement).execute(&server).await.expect("reader role");
     }
     let app = spawn_app_with(|options| {
-        if let LocalStore::Postgres { url, read_url, setup_url } = &mut options.store {
+        if let LocalStore::Postgres { url, read_url, setup_url, .. } = &mut options.store {
             let direct = setup_url.clone().expect("a set-up URL");
             let mut reader_url = url::Url::parse(&direct).expect("URL");
             reader_url.set_username(&reader).expect("user");
@@ -117,7 +117,11 @@ async fn the_migration_step_migrates_once_and_lets_the_app_role_use_the_tables_o
     let setup_url = setup_url();
     let name = format!("storefront_test_migrate_{}", std::process::id());
     let url = admin::with_database(&setup_url, &name).expect("URL");
-    admin::drop_database(&url).await.expect("no leftover");
+    // Two customer shards beside it (SHARDS=2), which the step creates.
+    let shard_urls = storefront::config::shard_urls(&url, Some("2".into()), None).expect("shard URLs");
+    for url in shard_urls.iter().chain([&url]) {
+        admin::drop_database(url).await.expect("no leftover");
+    }
     admin::ensure_database(&url).await.expect("created");
     let role = format!("storefront_reader_app_{}", std::process::id());
     let secret_arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:storefront-app-user";
@@ -134,12 +138,26 @@ async fn the_migration_step_migrates_once_and_lets_the_app_role_use_the_tables_o
         iam_auth: false,
         app_user: role.clone(),
         app_user_secret_arn: secret_arn.into(),
+        shard_urls: shard_urls.clone(),
     };
 
     let first = db_migrate::migrate(&settings, &sdk).await.expect("migrated");
-    assert_eq!(first["applied"], json!([storefront::adapters::postgres::migrations::latest_version()]), "{first}");
+    let every: Vec<i64> = (1..=storefront::adapters::postgres::migrations::latest_version()).collect();
+    assert_eq!(first["applied"], json!(every), "{first}");
+    assert_eq!(first["shards"], 2, "{first}");
     let again = db_migrate::migrate(&settings, &sdk).await.expect("migrated again");
     assert_eq!(again["applied"], json!([]), "nothing twice: {again}");
+    // The shards exist with the schema, and the slot map is stored once, evenly.
+    let sharded =
+        storefront::adapters::postgres::sharded::ShardedStore::connect(&url, &shard_urls, "test").expect("URLs");
+    assert_eq!(sharded.slot_map().await.expect("map"), storefront::adapters::postgres::sharded::SlotMap::even(2));
+    for shard_url in &shard_urls {
+        let shard = admin::connect_once(shard_url).await.expect("the shard was created");
+        let tables: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM placements").fetch_one(&shard).await.expect("migrated");
+        assert_eq!(tables, 0);
+        shard.close().await;
+    }
 
     let pool = admin::connect_once(&url).await.expect("connected");
     let has_password: bool = sqlx::Row::try_get(
@@ -175,7 +193,10 @@ async fn the_migration_step_migrates_once_and_lets_the_app_role_use_the_tables_o
     assert!(!sqlx::Row::try_get::<bool, _>(&create, "may").expect("flag"), "and changes no schema");
     pool.close().await;
     secrets.stop().await;
-    admin::drop_database(&url).await.expect("dropped");
+    drop(sharded);
+    for url in shard_urls.iter().chain([&url]) {
+        admin::drop_database(url).await.expect("dropped");
+    }
     let server = server(&setup_url).await;
     sqlx::query(&format!("DROP ROLE IF EXISTS {role}")).execute(&server).await.expect("role dropped");
 }

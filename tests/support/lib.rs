@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use reqwest::Method;
 use serde_json::Value;
-use storefront_local::{LocalServer, LocalStore, Options};
+use storefront_local::{LocalServer, LocalShard, LocalStore, Options};
 
 pub use serde_json::json;
 use storefront::domain::{OrderId, UserId};
@@ -29,7 +29,8 @@ pub struct TestApp {
 /// The backend the suites run on, as the test command sets it: `STORE=postgres` with `DATABASE_URL` naming the
 /// server the storefront connects to (directly, or through pgbouncer in one of `make test`'s runs) and
 /// `DATABASE_SETUP_URL` naming the same server directly (creating, migrating and dropping each test's database
-/// needs a session of its own). Each app gets a fresh database; without `STORE`, the embedded DynamoDB engine.
+/// needs a session of its own), and `SHARDS=n` for customer data sharded over n more databases. Each app gets
+/// fresh databases; without `STORE`, the embedded DynamoDB engine.
 pub fn backend() -> Backend {
     let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     match variable("STORE").as_deref() {
@@ -37,7 +38,8 @@ pub fn backend() -> Backend {
         Some("postgres") => {
             let url = variable("DATABASE_URL").expect("STORE=postgres: DATABASE_URL names the server");
             let setup_url = variable("DATABASE_SETUP_URL").unwrap_or_else(|| url.clone());
-            Backend::Postgres { url, setup_url }
+            let shards = variable("SHARDS").map_or(0, |raw| raw.parse().expect("SHARDS is a number"));
+            Backend::Postgres { url, setup_url, shards }
         }
         Some(other) => panic!("STORE must be dynamodb or postgres, got {other:?}"),
     }
@@ -46,7 +48,7 @@ pub fn backend() -> Backend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
     DynamoDb,
-    Postgres { url: String, setup_url: String },
+    Postgres { url: String, setup_url: String, shards: usize },
 }
 
 impl Backend {
@@ -64,6 +66,8 @@ pub struct TestDatabase {
     /// The app's URL to it (maybe through the pooler) and the direct one.
     pub url: String,
     pub setup_url: String,
+    /// The customer shards' databases, when the run shards (`SHARDS`).
+    pub shards: Vec<TestDatabase>,
 }
 
 impl TestDatabase {
@@ -88,25 +92,57 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A fresh store for one app: nothing to make on DynamoDB (the data dir is fresh), a new database on Postgres.
+/// A fresh store for one app: nothing to make on DynamoDB (the data dir is fresh), new databases on Postgres.
 fn fresh_store() -> (LocalStore, Option<TestDatabase>) {
     match backend() {
         Backend::DynamoDb => (LocalStore::DynamoDb, None),
-        Backend::Postgres { url, setup_url } => {
+        Backend::Postgres { shards, .. } => fresh_postgres(shards),
+    }
+}
+
+/// A new catalog database and `shards` customer shards beside it (none: one database holds everything).
+fn fresh_postgres(shards: usize) -> (LocalStore, Option<TestDatabase>) {
+    match backend() {
+        Backend::DynamoDb => panic!("STORE=postgres: this test needs Postgres (make test runs it there)"),
+        Backend::Postgres { url, setup_url, .. } => {
             use storefront::adapters::postgres::admin::with_database;
             let name = TestDatabase::create_name();
             let database = TestDatabase {
                 url: with_database(&url, &name).expect("DATABASE_URL"),
                 setup_url: with_database(&setup_url, &name).expect("DATABASE_SETUP_URL"),
+                shards: (0..shards)
+                    .map(|i| TestDatabase {
+                        url: with_database(&url, &format!("{name}_shard_{i}")).expect("DATABASE_URL"),
+                        setup_url: with_database(&setup_url, &format!("{name}_shard_{i}")).expect("DATABASE_SETUP_URL"),
+                        shards: Vec::new(),
+                    })
+                    .collect(),
             };
             let store = LocalStore::Postgres {
                 url: database.url.clone(),
                 read_url: None,
                 setup_url: Some(database.setup_url.clone()),
+                shards: database
+                    .shards
+                    .iter()
+                    .map(|shard| LocalShard { url: shard.url.clone(), setup_url: Some(shard.setup_url.clone()) })
+                    .collect(),
             };
             (store, Some(database))
         }
     }
+}
+
+/// A server on Postgres with customer data sharded over `shards` databases of its own, adjusted (fault hooks).
+pub async fn spawn_sharded_app_with(shards: usize, adjust: impl FnOnce(&mut Options)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, database) = fresh_postgres(shards);
+    let mut options = Options::new(0, PathBuf::from(dir.path()));
+    options.store = store;
+    adjust(&mut options);
+    let store = options.store.clone();
+    let server = storefront_local::start(options).await.expect("local server starts");
+    TestApp { server, client: client(), _dir: Some(dir), _server_runtime: ServerRuntime::default(), store, database }
 }
 
 /// A server's own runtime, let go without blocking (which an async test may not do) when the app is dropped.
@@ -231,6 +267,15 @@ impl TestApp {
     /// The app's own Postgres database (`None` on DynamoDB).
     pub fn database(&self) -> Option<&TestDatabase> {
         self.database.as_ref()
+    }
+
+    /// The app's sharded store, reached directly (as an operator's tools do): its audit and its sweeper.
+    pub fn sharded_store(&self) -> storefront::adapters::postgres::sharded::ShardedStore {
+        let database = self.database().expect("a sharded app");
+        assert!(!database.shards.is_empty(), "the app is not sharded");
+        let shards: Vec<String> = database.shards.iter().map(|shard| shard.setup_url.clone()).collect();
+        storefront::adapters::postgres::sharded::ShardedStore::connect(&database.setup_url, &shards, "test")
+            .expect("URLs")
     }
 
     pub async fn token(&self, user: &str, role: &str) -> String {

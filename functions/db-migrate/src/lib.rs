@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use storefront::adapters::postgres::{Endpoint, IamAuth, PoolSettings, admin, migrations};
+use storefront::adapters::postgres::sharded::{ShardedStore, SlotMap};
+use storefront::adapters::postgres::{Endpoint, IamAuth, PgStore, PoolSettings, admin, migrations};
 
 /// What the step reads from its environment (template.yaml sets each).
 #[derive(Clone)]
@@ -19,38 +20,87 @@ pub struct Settings {
     /// proxy uses to log it in.
     pub app_user: String,
     pub app_user_secret_arn: String,
+    /// The customer shards (`SHARDS=n` beside the catalog database, or `SHARD_URLS`), each created if missing,
+    /// migrated and granted like it; the slot map is stored on the first run (docs/sharding.md).
+    pub shard_urls: Vec<String>,
 }
 
 impl Settings {
     pub fn from_env() -> Result<Self, String> {
         let variable = |name: &str| std::env::var(name).map_err(|_| format!("missing environment variable {name}"));
+        let optional = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let database_url = variable("DATABASE_URL")?;
+        let shard_urls = storefront::config::shard_urls(
+            &database_url,
+            optional(storefront::config::SHARDS),
+            optional(storefront::config::SHARD_URLS),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Self {
-            database_url: variable("DATABASE_URL")?,
+            database_url,
             iam_auth: variable("DATABASE_IAM_AUTH").is_ok_and(|v| v == "true"),
             app_user: variable("APP_DATABASE_USER")?,
             app_user_secret_arn: variable("APP_DATABASE_SECRET_ARN")?,
+            shard_urls,
         })
     }
 }
 
 /// Applies what is missing and sets the app role up; what it did, as the invocation's answer.
 pub async fn migrate(settings: &Settings, sdk: &aws_config::SdkConfig) -> Result<Value, String> {
-    let iam = if settings.iam_auth { Some(Arc::new(IamAuth::for_url(sdk, &settings.database_url)?)) } else { None };
-    let endpoint = Endpoint::connect_lazy(PoolSettings {
-        url: settings.database_url.clone(),
+    let password = app_password(sdk, &settings.app_user_secret_arn).await?;
+    let catalog = endpoint(settings, sdk, &settings.database_url)?;
+    let applied = migrate_one(&catalog, settings, &password).await?;
+    let mut shards = Vec::new();
+    for url in &settings.shard_urls {
+        // Created from the catalog database's session (shards start as databases on the same cluster).
+        let name = admin::database_name(url).map_err(|e| e.to_string())?;
+        admin::create_database_from(catalog.pool().await.map_err(|e| e.to_string())?, &name)
+            .await
+            .map_err(|e| format!("shard {name}: {e}"))?;
+        let shard = endpoint(settings, sdk, url)?;
+        migrate_one(&shard, settings, &password).await.map_err(|e| format!("shard {name}: {e}"))?;
+        shards.push(PgStore::new(shard));
+    }
+    if !shards.is_empty() {
+        let count = shards.len();
+        let store = ShardedStore::new(PgStore::new(catalog.clone()), shards);
+        store.ensure_slot_map(&SlotMap::even(count)).await.map_err(|e| format!("slot map: {e}"))?;
+    }
+    catalog.pool().await.map_err(|e| e.to_string())?.close().await;
+    tracing::info!(
+        ?applied,
+        latest = migrations::latest_version(),
+        shards = settings.shard_urls.len(),
+        "database migrated"
+    );
+    Ok(json!({
+        "applied": applied,
+        "latest": migrations::latest_version(),
+        "app_user": settings.app_user,
+        "shards": settings.shard_urls.len(),
+    }))
+}
+
+/// One connection to `url` as the master user (an IAM token when the proxy wants one).
+fn endpoint(settings: &Settings, sdk: &aws_config::SdkConfig, url: &str) -> Result<Endpoint, String> {
+    let iam = if settings.iam_auth { Some(Arc::new(IamAuth::for_url(sdk, url)?)) } else { None };
+    Endpoint::connect_lazy(PoolSettings {
+        url: url.to_owned(),
         application_name: "db-migrate".into(),
         max_connections: 1,
         iam,
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())
+}
+
+/// Applies what is missing to one database and lets the functions' user use its tables; the versions applied.
+async fn migrate_one(endpoint: &Endpoint, settings: &Settings, password: &str) -> Result<Vec<i64>, String> {
     let pool = endpoint.pool().await.map_err(|e| e.to_string())?;
     // The migrator's lock is session state: the proxy pins this one connection for the step, which is fine.
     let applied = migrations::migrate(pool).await.map_err(|e| format!("migrations: {e}"))?;
-    let password = app_password(sdk, &settings.app_user_secret_arn).await?;
-    admin::ensure_app_role(pool, &settings.app_user, Some(&password), false).await.map_err(|e| e.to_string())?;
-    pool.close().await;
-    tracing::info!(?applied, latest = migrations::latest_version(), "database migrated");
-    Ok(json!({ "applied": applied, "latest": migrations::latest_version(), "app_user": settings.app_user }))
+    admin::ensure_app_role(pool, &settings.app_user, Some(password), false).await.map_err(|e| e.to_string())?;
+    Ok(applied)
 }
 
 async fn app_password(sdk: &aws_config::SdkConfig, secret_arn: &str) -> Result<String, String> {

@@ -123,10 +123,10 @@ pub trait OrderStore: Send + Sync {
     async fn save_transition(&self, transition: &OrderTransition<'_>) -> Result<(), TransitionError>;
 
     /// Whether the order's confirmation notice is recorded but not yet delivered.
-    async fn notice_pending(&self, id: &OrderId) -> Result<bool, StoreError>;
+    async fn notice_pending(&self, order: &OrderRef) -> Result<bool, StoreError>;
 
     /// Marks the confirmation notice delivered (after the notifier accepted it).
-    async fn notice_sent(&self, id: &OrderId, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn notice_sent(&self, order: &OrderRef, now: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Orders owing `follow_up` ([`Order::follow_up`]) since before `before`, oldest first, at most `limit`.
     async fn orders_due(

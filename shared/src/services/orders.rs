@@ -194,10 +194,11 @@ pub async fn deliver_confirmation(
     clock: &dyn Clock,
     order: &Order,
 ) -> Result<bool, ServiceError> {
-    if !orders.notice_pending(&order.order_id).await? {
+    let notice = OrderRef { user_id: order.user_id.clone(), order_id: order.order_id.clone() };
+    if !orders.notice_pending(&notice).await? {
         return Ok(false);
     }
     notifier.order_confirmed(order).await?;
-    orders.notice_sent(&order.order_id, clock.now()).await?;
+    orders.notice_sent(&notice, clock.now()).await?;
     Ok(true)
 }

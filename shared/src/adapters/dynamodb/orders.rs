@@ -242,18 +242,18 @@ impl OrderStore for DynamoStore {
         }
     }
 
-    async fn notice_pending(&self, id: &OrderId) -> Result<bool, StoreError> {
+    async fn notice_pending(&self, order: &OrderRef) -> Result<bool, StoreError> {
         Ok(self
-            .read(notice_key(id))
+            .read(notice_key(&order.order_id))
             .await?
             .is_some_and(|notice| notice.get("sent").and_then(|v| v.as_bool().ok()) == Some(&false)))
     }
 
-    async fn notice_sent(&self, id: &OrderId, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn notice_sent(&self, order: &OrderRef, now: OffsetDateTime) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(notice_key(id)))
+            .set_key(Some(notice_key(&order.order_id)))
             .update_expression("SET sent = :yes, sent_at = :now")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))

@@ -35,22 +35,27 @@ fn quoted(name: &str) -> String {
 pub async fn ensure_database(url: &str) -> Result<bool, StoreError> {
     let name = database_name(url)?;
     let admin = connect_once(&with_database(url, "postgres")?).await?;
+    let created = create_database_from(&admin, &name).await;
+    admin.close().await;
+    created
+}
+
+/// Creates the database `name` on the server `pool` is connected to, unless it exists; whether it was created.
+pub async fn create_database_from(pool: &PgPool, name: &str) -> Result<bool, StoreError> {
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-        .bind(&name)
-        .fetch_optional(&admin)
+        .bind(name)
+        .fetch_optional(pool)
         .await
         .map_err(super::store_error)?;
-    let created = match exists {
-        Some(_) => false,
-        None => match sqlx::query(&format!("CREATE DATABASE {}", quoted(&name))).execute(&admin).await {
-            Ok(_) => true,
-            // Created by another process meanwhile.
-            Err(error) if super::is_unique_violation(&error) || is_duplicate_database(&error) => false,
-            Err(error) => return Err(super::store_error(error)),
-        },
-    };
-    admin.close().await;
-    Ok(created)
+    if exists.is_some() {
+        return Ok(false);
+    }
+    match sqlx::query(&format!("CREATE DATABASE {}", quoted(name))).execute(pool).await {
+        Ok(_) => Ok(true),
+        // Created by another process meanwhile.
+        Err(error) if super::is_unique_violation(&error) || is_duplicate_database(&error) => Ok(false),
+        Err(error) => Err(super::store_error(error)),
+    }
 }
 
 fn is_duplicate_database(error: &sqlx::Error) -> bool {

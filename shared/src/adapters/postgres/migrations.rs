@@ -10,7 +10,10 @@ use sqlx_core::migrate::{Migrate, MigrateError, Migration, MigrationType, Migrat
 use super::sqlx::PgPool;
 
 /// Every migration, in order. A new one is appended here with the next version, never an old one edited.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "storefront", include_str!("../../../migrations/0001_storefront.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "storefront", include_str!("../../../migrations/0001_storefront.sql")),
+    (2, "sharding", include_str!("../../../migrations/0002_sharding.sql")),
+];
 
 /// The migrator over [`MIGRATIONS`].
 pub fn migrator() -> Migrator {

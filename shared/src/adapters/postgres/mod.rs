@@ -20,6 +20,7 @@ pub mod migrations;
 mod orders;
 mod payments;
 mod rows;
+pub mod sharded;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -212,8 +213,10 @@ impl PgStore {
 }
 
 /// SQLSTATEs that mean "retry": a serialization failure, a deadlock (two checkouts locking the same products in
-/// turn), the server shutting down or a connection lost.
-const RETRYABLE_STATES: &[&str] = &["40001", "40P01", "57P01", "57P02", "57P03", "08000", "08003", "08006"];
+/// turn), the server shutting down or a connection lost, too many connections, or the database not accepting
+/// connections now (55000 at connect: `ALLOW_CONNECTIONS false` while a database is being moved or restored).
+const RETRYABLE_STATES: &[&str] =
+    &["40001", "40P01", "57P01", "57P02", "57P03", "08000", "08003", "08006", "53300", "55000"];
 /// The SQLSTATE of a unique or primary key violation.
 pub(super) const UNIQUE_VIOLATION: &str = "23505";
 

@@ -15,7 +15,8 @@ use super::rows::{self, ORDER_COLUMNS, readable, to_json};
 use super::{PgStore, is_conflict, store_error};
 use crate::domain::{FollowUp, Order, OrderId, OrderRef, OrderStatus, ProductId, StockDelta, UserId};
 use crate::ports::{
-    IdempotencyScope, OrderStore, OrderTransition, Page, PageRequest, PlaceOrderError, StoreError, TransitionError,
+    IdempotencyScope, OrderStore, OrderTransition, Page, PageRequest, PlaceOrderError, Restock, StoreError,
+    TransitionError,
 };
 
 /// Where the order stands for the background functions: what it still owes ([`Order::follow_up`]) and since when.
@@ -54,28 +55,38 @@ enum Refused {
     ClaimLost,
 }
 
-async fn place(
-    tx: &mut Transaction<'_, Postgres>,
-    order: &Order,
-    scope: &IdempotencyScope,
-    clear_cart: &[ProductId],
-) -> Result<Option<Refused>, sqlx::Error> {
+/// Inserts the order row; `false` when it exists already (this very order, written by an earlier attempt).
+pub(super) async fn insert_order(tx: &mut Transaction<'_, Postgres>, order: &Order) -> Result<bool, sqlx::Error> {
     let sql = format!(
         "INSERT INTO orders ({ORDER_COLUMNS}, payment_status, open_kind, open_since) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (order_id) DO NOTHING"
     );
-    if bind_order(sqlx::query(&sql), order).execute(&mut **tx).await?.rows_affected() == 0 {
-        return Ok(Some(Refused::Exists));
-    }
+    Ok(bind_order(sqlx::query(&sql), order).execute(&mut **tx).await?.rows_affected() == 1)
+}
+
+/// One row per artisan holding a part of the order: their order list and their part's status.
+pub(super) async fn insert_parts(tx: &mut Transaction<'_, Postgres>, order: &Order) -> Result<(), sqlx::Error> {
     for artisan in order.artisans() {
-        sqlx::query("INSERT INTO order_parts (artisan_id, order_id, status) VALUES ($1, $2, $3)")
-            .bind(artisan.as_str())
-            .bind(order.order_id.as_str())
-            .bind(order.part_status(&artisan).as_str())
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO order_parts (artisan_id, order_id, status) VALUES ($1, $2, $3) \
+             ON CONFLICT (artisan_id, order_id) DO NOTHING",
+        )
+        .bind(artisan.as_str())
+        .bind(order.order_id.as_str())
+        .bind(order.part_status(&artisan).as_str())
+        .execute(&mut **tx)
+        .await?;
     }
-    // Every line is tried, so a refusal names every product that changed, as DynamoDB's cancellation reasons do.
+    Ok(())
+}
+
+/// Takes every line's units off the shelf, each only while the product is active at the order's price with
+/// enough stock; the products that refused (every line is tried, so a refusal names all of them, as DynamoDB's
+/// cancellation reasons do).
+pub(super) async fn take_stock(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &Order,
+) -> Result<Vec<ProductId>, sqlx::Error> {
     let mut lines: Vec<_> = order.items.iter().collect();
     lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
     let mut changed = Vec::new();
@@ -87,40 +98,66 @@ async fn place(
             changed.push(line.product_id.clone());
         }
     }
+    Ok(changed)
+}
+
+/// Removes the checked-out lines from the user's cart.
+pub(super) async fn clear_cart(
+    tx: &mut Transaction<'_, Postgres>,
+    user: &UserId,
+    products: &[ProductId],
+) -> Result<(), sqlx::Error> {
+    let cleared: Vec<&str> = products.iter().map(ProductId::as_str).collect();
+    sqlx::query("DELETE FROM cart_lines WHERE user_id = $1 AND product_id = ANY($2)")
+        .bind(user.as_str())
+        .bind(&cleared)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn place(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &Order,
+    scope: &IdempotencyScope,
+    clear: &[ProductId],
+) -> Result<Option<Refused>, sqlx::Error> {
+    if !insert_order(tx, order).await? {
+        return Ok(Some(Refused::Exists));
+    }
+    insert_parts(tx, order).await?;
+    let changed = take_stock(tx, order).await?;
     if !changed.is_empty() {
         return Ok(Some(Refused::Changed(changed)));
     }
     if !complete(tx, scope, &order.order_id).await? {
         return Ok(Some(Refused::ClaimLost));
     }
-    let cleared: Vec<&str> = clear_cart.iter().map(ProductId::as_str).collect();
-    sqlx::query("DELETE FROM cart_lines WHERE user_id = $1 AND product_id = ANY($2)")
-        .bind(order.user_id.as_str())
-        .bind(&cleared)
-        .execute(&mut **tx)
-        .await?;
+    clear_cart(tx, &order.user_id, clear).await?;
     Ok(None)
 }
 
-/// Writes a decided move inside `tx`; `false` when something changed since it was read.
-async fn transition(tx: &mut Transaction<'_, Postgres>, transition: &OrderTransition<'_>) -> Result<bool, sqlx::Error> {
-    let (current, next) = (transition.current, transition.next);
-    let (id, now) = (current.order_id.as_str(), next.updated_at);
+/// Moves the order row from `current` (as read) to `next`; `false` when it changed since it was read (status,
+/// shipped parts, payment).
+pub(super) async fn update_order(
+    tx: &mut Transaction<'_, Postgres>,
+    current: &Order,
+    next: &Order,
+) -> Result<bool, sqlx::Error> {
     let (open_kind, open_since) = open(next);
-    // Still as read: the same status, no part shipped since, the payment where it was.
     let moved = sqlx::query(
         "UPDATE orders SET status = $3, shipped_artisans = $4, payment = COALESCE($5, payment), \
            payment_status = $6, updated_at = $7, open_kind = $8, open_since = $9 \
          WHERE order_id = $1 AND user_id = $2 AND status = $10 AND jsonb_array_length(shipped_artisans) = $11 \
            AND payment_status = $12",
     )
-    .bind(id)
+    .bind(current.order_id.as_str())
     .bind(current.user_id.as_str())
     .bind(next.status.as_str())
     .bind(to_json(&next.shipped_artisans))
     .bind(next.payment.as_ref().map(to_json))
     .bind(next.payment_status_name())
-    .bind(now)
+    .bind(next.updated_at)
     .bind(open_kind)
     .bind(open_since)
     .bind(current.status.as_str())
@@ -128,9 +165,11 @@ async fn transition(tx: &mut Transaction<'_, Postgres>, transition: &OrderTransi
     .bind(current.payment_status_name())
     .execute(&mut **tx)
     .await?;
-    if moved.rows_affected() == 0 {
-        return Ok(false);
-    }
+    Ok(moved.rows_affected() == 1)
+}
+
+/// Moves each artisan's part whose status changes between `current` and `next`; `false` when one was not as read.
+async fn move_parts(tx: &mut Transaction<'_, Postgres>, current: &Order, next: &Order) -> Result<bool, sqlx::Error> {
     for artisan in current.artisans() {
         let (from, to) = (current.part_status(&artisan), next.part_status(&artisan));
         if from != to {
@@ -138,7 +177,7 @@ async fn transition(tx: &mut Transaction<'_, Postgres>, transition: &OrderTransi
                 "UPDATE order_parts SET status = $3 WHERE artisan_id = $1 AND order_id = $2 AND status = $4",
             )
             .bind(artisan.as_str())
-            .bind(id)
+            .bind(current.order_id.as_str())
             .bind(to.as_str())
             .bind(from.as_str())
             .execute(&mut **tx)
@@ -148,27 +187,56 @@ async fn transition(tx: &mut Transaction<'_, Postgres>, transition: &OrderTransi
             }
         }
     }
-    let mut restock: Vec<_> = transition.restock.iter().collect();
-    restock.sort_by(|a, b| a.product_id.cmp(&b.product_id));
-    for line in restock {
+    Ok(true)
+}
+
+/// Puts units back on the shelf, in product order; `false` when one would leave the stock's range.
+pub(super) async fn restock(
+    tx: &mut Transaction<'_, Postgres>,
+    restock: &[Restock],
+    now: OffsetDateTime,
+) -> Result<bool, sqlx::Error> {
+    let mut lines: Vec<_> = restock.iter().collect();
+    lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    for line in lines {
         if !move_stock(tx, &line.product_id, line.delta, now, None).await? {
             return Ok(false);
         }
     }
-    if transition.record_notice {
-        // The confirmation notice exists once per order, whatever the number of deliveries.
-        let notice = sqlx::query(
-            "INSERT INTO notices (order_id, user_id, sent, created_at) VALUES ($1, $2, false, $3) \
-             ON CONFLICT (order_id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(current.user_id.as_str())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        if notice.rows_affected() == 0 {
-            return Ok(false);
-        }
+    Ok(true)
+}
+
+/// Records the order's confirmation notice, pending delivery; `false` when it was recorded already (the notice
+/// exists once per order, whatever the number of deliveries).
+pub(super) async fn record_notice(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &Order,
+    now: OffsetDateTime,
+) -> Result<bool, sqlx::Error> {
+    let notice = sqlx::query(
+        "INSERT INTO notices (order_id, user_id, sent, created_at) VALUES ($1, $2, false, $3) \
+         ON CONFLICT (order_id) DO NOTHING",
+    )
+    .bind(order.order_id.as_str())
+    .bind(order.user_id.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(notice.rows_affected() == 1)
+}
+
+/// Writes a decided move inside `tx`; `false` when something changed since it was read.
+async fn transition(tx: &mut Transaction<'_, Postgres>, transition: &OrderTransition<'_>) -> Result<bool, sqlx::Error> {
+    let (current, next) = (transition.current, transition.next);
+    let now = next.updated_at;
+    if !update_order(tx, current, next).await? || !move_parts(tx, current, next).await? {
+        return Ok(false);
+    }
+    if !restock(tx, transition.restock, now).await? {
+        return Ok(false);
+    }
+    if transition.record_notice && !record_notice(tx, current, now).await? {
+        return Ok(false);
     }
     for payout in transition.payouts {
         // One per (artisan, order): a payout exists once, however the shipment is retried.
@@ -299,16 +367,17 @@ impl OrderStore for PgStore {
         }
     }
 
-    async fn notice_pending(&self, id: &OrderId) -> Result<bool, StoreError> {
+    async fn notice_pending(&self, order: &OrderRef) -> Result<bool, StoreError> {
         let row = self
             .writer
-            .fetch_optional(sqlx::query("SELECT sent FROM notices WHERE order_id = $1").bind(id.as_str()))
+            .fetch_optional(sqlx::query("SELECT sent FROM notices WHERE order_id = $1").bind(order.order_id.as_str()))
             .await?;
         let sent: Option<bool> = row.map(|row| row.try_get("sent")).transpose().map_err(store_error)?;
         Ok(sent == Some(false))
     }
 
-    async fn notice_sent(&self, id: &OrderId, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn notice_sent(&self, order: &OrderRef, now: OffsetDateTime) -> Result<(), StoreError> {
+        let id = &order.order_id;
         let marked =
             sqlx::query("UPDATE notices SET sent = true, sent_at = $2 WHERE order_id = $1").bind(id.as_str()).bind(now);
         if self.writer.execute(marked).await? == 0 {

@@ -1,0 +1,147 @@
+//! An order's moves after checkout. The shopper's shard decides: the move is one transaction there (the order,
+//! conditional on what was read, its confirmation notice, and an `order_sync` row saying the catalog database
+//! owes it an update, with the payouts the move made owed). Then [`ShardedStore::apply_sync`] brings the catalog up to date in one
+//! transaction (the artisans' copy from the order as it now is, the reservation released with its units, the
+//! payouts) and deletes the sync rows it applied. Applying twice changes nothing: the copy moves only forward,
+//! a reservation is released once, a payout exists once. What a crash leaves, the sweeper applies.
+
+use super::super::orders::{insert_order, record_notice, update_order};
+use super::super::payments::insert_payout;
+use super::super::rows::to_json;
+use super::super::sqlx::{self, Postgres, Row, Transaction};
+use super::super::{is_conflict, store_error};
+use super::checkout::give_back;
+use super::{Access, FaultPoint, ShardedStore};
+use crate::domain::{Order, OrderId, OrderStatus, Payout, UserId};
+use crate::ports::{OrderStore, OrderTransition, StoreError, TransitionError};
+
+impl ShardedStore {
+    pub(super) async fn move_order(&self, transition: &OrderTransition<'_>) -> Result<(), TransitionError> {
+        let (current, next) = (transition.current, transition.next);
+        let shard = self.shard_for(&current.user_id, Access::Write).await?;
+        let mut tx = shard.writer().begin().await?;
+        let written = async {
+            if !update_order(&mut tx, current, next).await? {
+                return Ok(false);
+            }
+            if transition.record_notice && !record_notice(&mut tx, current, next.updated_at).await? {
+                return Ok(false);
+            }
+            // Every move owes the artisans' copy its new status, some a cancelled order's units or payouts.
+            sqlx::query("INSERT INTO order_sync (order_id, user_id, payouts, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(current.order_id.as_str())
+                .bind(current.user_id.as_str())
+                .bind(to_json(&transition.payouts))
+                .bind(next.updated_at)
+                .execute(&mut *tx)
+                .await?;
+            Ok::<_, sqlx::Error>(true)
+        }
+        .await;
+        match written {
+            Ok(true) => tx.commit().await.map_err(store_error)?,
+            Ok(false) => return Err(TransitionError::Stale),
+            Err(error) if is_conflict(&error) => return Err(TransitionError::Stale),
+            Err(error) => return Err(store_error(error).into()),
+        }
+        if self.fault(FaultPoint::Moved).await.is_some() {
+            return Err(StoreError::Unavailable("fault injected: the process stopped at Moved".into()).into());
+        }
+        // The move is durable in the shard: bringing the catalog up to date is retried by the sweeper if it fails.
+        if let Err(error) = self.apply_sync(&current.user_id, &current.order_id).await {
+            tracing::warn!(order_id = %current.order_id, %error, "catalog not yet told of the move; the sweeper will");
+        }
+        Ok(())
+    }
+
+    /// Brings the catalog database up to date with the order as its shard holds it, applying (then deleting) its
+    /// unapplied sync rows.
+    pub(super) async fn apply_sync(&self, user: &UserId, id: &OrderId) -> Result<(), StoreError> {
+        let shard = self.shard_for(user, Access::Write).await?;
+        let Some(order) = shard.get_order(user, id).await? else {
+            return Err(StoreError::unexpected(format!("order {id} has moves to apply but is missing")));
+        };
+        let pending = shard
+            .writer()
+            .fetch_all(
+                sqlx::query("SELECT seq, payouts FROM order_sync WHERE order_id = $1 ORDER BY seq").bind(id.as_str()),
+            )
+            .await?;
+        let mut last_seq = None;
+        let mut payouts: Vec<Payout> = Vec::new();
+        for row in &pending {
+            last_seq = Some(row.try_get::<i64, _>("seq").map_err(store_error)?);
+            let owed: sqlx::Json<Vec<Payout>> = row.try_get("payouts").map_err(store_error)?;
+            payouts.extend(owed.0);
+        }
+        let mut restocked = false;
+        let mut tx = self.catalog.writer().begin().await?;
+        let applied = async {
+            // The order exists, so its reservation is taken (step 3 of its checkout may never have run).
+            sqlx::query(
+                "UPDATE reservations SET state = 'taken', settled_at = $2 WHERE order_id = $1 AND state = 'reserved'",
+            )
+            .bind(id.as_str())
+            .bind(order.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            upsert_copy(&mut tx, &order).await?;
+            if order.status == OrderStatus::Cancelled {
+                // A cancelled order's units go back once (bounded by the stock ceiling, as the domain's restock
+                // is): the reservation remembers they did.
+                restocked = give_back(&mut tx, id, &["reserved", "taken"], "released", order.updated_at).await?;
+            }
+            for payout in &payouts {
+                insert_payout(&mut tx, payout).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        applied.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        if restocked {
+            self.catalog.catalog_changed();
+        }
+        if let Some(seq) = last_seq {
+            let applied =
+                sqlx::query("DELETE FROM order_sync WHERE order_id = $1 AND seq <= $2").bind(id.as_str()).bind(seq);
+            shard.writer().execute(applied).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The artisans' copy of `order`, written or brought forward (never back: a slower apply of an older state loses),
+/// with each artisan's part status.
+async fn upsert_copy(tx: &mut Transaction<'_, Postgres>, order: &Order) -> Result<(), sqlx::Error> {
+    if insert_order(tx, order).await? {
+        return super::super::orders::insert_parts(tx, order).await;
+    }
+    let moved = sqlx::query(
+        "UPDATE orders SET status = $2, shipped_artisans = $3, payment = $4, payment_status = $5, updated_at = $6 \
+         WHERE order_id = $1 AND updated_at <= $6",
+    )
+    .bind(order.order_id.as_str())
+    .bind(order.status.as_str())
+    .bind(to_json(&order.shipped_artisans))
+    .bind(order.payment.as_ref().map(to_json))
+    .bind(order.payment_status_name())
+    .bind(order.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    if moved.rows_affected() == 0 {
+        return Ok(());
+    }
+    for artisan in order.artisans() {
+        sqlx::query(
+            "INSERT INTO order_parts (artisan_id, order_id, status) VALUES ($1, $2, $3) \
+             ON CONFLICT (artisan_id, order_id) DO UPDATE SET status = EXCLUDED.status",
+        )
+        .bind(artisan.as_str())
+        .bind(order.order_id.as_str())
+        .bind(order.part_status(&artisan).as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
