@@ -414,6 +414,13 @@ fn on_postgres_every_function_is_in_the_vpc_and_connects_through_the_proxy_with_
         assert!(text.ends_with("sslmode=verify-full"), "{name} verifies the proxy's certificate: {text}");
     }
     assert_eq!(untagged(&variables["DATABASE_IAM_AUTH"])[1], "true");
+    // Customer shards beside the catalog database: the same count for the functions and the migration step, which
+    // runs again (creating the new ones) when it changes.
+    assert_eq!(target(&untagged(&variables["SHARDS"])[1]).as_deref(), Some("CustomerShards"));
+    let migrate = &template["Resources"]["DbMigrateFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(target(&migrate["SHARDS"]).as_deref(), Some("CustomerShards"));
+    let schema = &template["Resources"]["DatabaseSchema"]["Properties"];
+    assert_eq!(target(&schema["CustomerShards"]).as_deref(), Some("CustomerShards"));
 
     let proxy = &template["Resources"]["DatabaseProxy"]["Properties"];
     assert_eq!(proxy["RequireTLS"], true);
@@ -524,6 +531,7 @@ fn the_sam_local_env_file_gives_every_function_what_it_reads_at_make_devs_fixed_
         storefront::config::DATABASE_URL,
         storefront::config::DATABASE_READ_URL,
         storefront::config::DATABASE_IAM_AUTH,
+        storefront::config::SHARDS,
     ];
     let mut functions = 0;
     for (id, function) in resources(&template, "AWS::Serverless::Function") {
