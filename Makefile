@@ -18,7 +18,7 @@ WITH_VENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 help: ## list the verbs
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-dev: ## run the whole storefront locally on http://127.0.0.1:$${PORT:-3000} (data in $${DATA_DIR:-.storefront}; STORE=postgres for Postgres)
+dev: ## run the whole storefront locally on http://127.0.0.1:$${PORT:-3000} (data in $${DATA_DIR:-.storefront}; STORE=postgres for Postgres, SHARDS=n to shard it)
 	cargo run -p storefront-local
 
 test: tools browser-tools lint template-check ## install what the tests need, then run every check and test

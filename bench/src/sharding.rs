@@ -25,26 +25,37 @@ pub async fn section(runs: Vec<Run>, attempts: usize, report: &mut Report) {
          own key. Sharded, a checkout is three transactions on two databases (reserve in the catalog, the order in \
          the shopper's shard, the reservation taken) instead of one.",
     );
-    let mut baseline = std::collections::HashMap::new();
-    for run in runs {
-        for buyers in [1usize, 8, 64] {
-            let attempts = if buyers == 1 { attempts / 8 } else { attempts };
+    // The stores take turns at each number of buyers (this machine's load drifts over a run: one store's whole
+    // series after another's would compare different minutes, not different stores).
+    let mut rows = Vec::new();
+    for buyers in [1usize, 8, 64] {
+        let attempts = if buyers == 1 { attempts / 8 } else { attempts };
+        let mut baseline = None;
+        for (n, run) in runs.iter().enumerate() {
             let c = contention(&run.local, buyers, attempts).await;
-            let base = *baseline.entry(buyers).or_insert(c.per_second);
-            table.row(vec![
+            let base = *baseline.get_or_insert(c.per_second);
+            let oversold = if c.oversold == 0 && c.drift == 0 {
+                "0".into()
+            } else {
+                format!("{} (drift {})", c.oversold, c.drift)
+            };
+            let row = vec![
                 run.label.clone(),
                 buyers.to_string(),
                 format!("{:.0}", c.per_second),
                 ratio(c.per_second, base),
                 ms(c.latency.p50),
                 ms(c.latency.p99),
-                if c.oversold == 0 && c.drift == 0 {
-                    "0".into()
-                } else {
-                    format!("{} (drift {})", c.oversold, c.drift)
-                },
-            ]);
+                oversold,
+            ];
+            rows.push((n, buyers, row));
         }
+    }
+    rows.sort_by_key(|(n, buyers, _)| (*n, *buyers));
+    for (_, _, row) in rows {
+        table.row(row);
+    }
+    for run in runs {
         run.local.stop().await;
     }
     report.table(table);

@@ -2,8 +2,9 @@
 //! variables as `make dev` (`DATABASE_URL`, and `SHARDS=n` or `SHARD_URLS`) and talks to the databases directly.
 //!
 //! - `slots`: which slots each shard holds, and any slot being moved.
-//! - `reshard <n> [--settle-seconds s]`: moves slots, one at a time, until the first `n` shards hold them evenly
-//!   (add a shard: append it to `SHARD_URLS` everywhere first, then run this with the new count). Each slot is
+//! - `reshard <n> [--settle-seconds s]`: moves slots, one at a time, until the first `n` shards hold them evenly,
+//!   moving as few as it can (`SlotMap::rebalanced`; add a shard: append it to `SHARD_URLS` everywhere first, then
+//!   run this with the new count: only the new shard's share moves). Each slot is
 //!   fenced for `s` seconds before its copy and after its switch (default: the map lease plus API Gateway's
 //!   29 s limit on a request).
 //! - `audit`: checks the invariants over every database; exits 1 if one is broken.
@@ -32,7 +33,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ["--settle-seconds", seconds] => Duration::from_secs_f64(seconds.parse().map_err(|_| USAGE)?),
                 _ => return Err(USAGE.into()),
             };
-            let plan = store.plan(&SlotMap::even(count)).await?;
+            if settle < MAP_LEASE {
+                eprintln!("warning: a settle under the map lease ({MAP_LEASE:?}) is safe only while nothing serves");
+            }
+            let plan = store.plan(&store.slot_map().await?.rebalanced(count)).await?;
             println!("{} slots to move, each fenced about {:.0?} twice", plan.len(), settle);
             for (n, (slot, _, to)) in plan.into_iter().enumerate() {
                 if let Some(moved) = store.move_slot(slot, to, settle).await? {

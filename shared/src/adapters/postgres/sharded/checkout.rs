@@ -6,8 +6,8 @@
 //!    idempotency claim completed, the cart lines cleared. From its commit the order is acknowledged.
 //! 3. **Take** (catalog): the reservation marked taken, the artisans' copy of the order written.
 //!
-//! A failure after step 1 settles the reservation at once ([`ShardedStore::settle`]); a crash leaves it to the
-//! sweeper, which settles it the same way after [`super::RESERVATION_BOUND`]. Settling inserts the fence as
+//! A failure after step 1 settles the reservation at once ([`ShardedStore::settle`]; a transaction conflict in
+//! step 2 is retried by the service on the same reservation instead); a crash leaves it to the sweeper, which settles it the same way after [`super::RESERVATION_BOUND`]. Settling inserts the fence as
 //! `voided` unless step 2 got there first: the unique key makes one of them win (a step 2 still in flight holds
 //! its row, and the sweeper waits for its commit), so a reservation is released only when its order can never
 //! exist, and completed only when it does.
@@ -140,6 +140,9 @@ impl ShardedStore {
                 self.settle_after_failure(order).await;
                 return Err(PlaceOrderError::ClaimLost);
             }
+            // The service tries step 2 again on the same reservation (kept: voiding it would fail the retry); if it
+            // gives up, the sweeper releases the reservation after the bound.
+            Err(PlaceOrderError::Conflict) => return Err(PlaceOrderError::Conflict),
             Err(error) => {
                 self.settle_after_failure(order).await;
                 return Err(error);
@@ -255,7 +258,7 @@ impl ShardedStore {
 
     /// After a failed step 2, settles the reservation now; if that fails too (the shard is down), the sweeper does.
     async fn settle_after_failure(&self, order: &Order) {
-        if let Err(error) = self.settle(&order.user_id, &order.order_id, order.created_at).await {
+        if let Err(error) = self.settle(&order.user_id, &order.order_id, OffsetDateTime::now_utc()).await {
             tracing::warn!(order_id = %order.order_id, %error, "reservation left to the sweeper");
         }
     }

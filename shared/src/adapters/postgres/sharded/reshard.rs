@@ -136,8 +136,9 @@ async fn copy_and_verify(
     }
     // Checked inside the copy's transaction: what commits is what matched.
     for (table, columns) in SLOT_TABLES {
+        let rows = format!("row({columns})::text");
         let sum = format!(
-            "SELECT count(*) AS n, coalesce(md5(string_agg(row({columns})::text, '|' ORDER BY row({columns})::text)), '') AS sum \
+            "SELECT count(*) AS n, coalesce(md5(string_agg({rows}, '|' ORDER BY {rows})), '') AS sum \
              FROM {table} WHERE {IN_SLOT}"
         );
         let there = sqlx::query(&sum).bind(slot_param(slot)).fetch_one(&mut *tx).await.map_err(store_error)?;

@@ -91,6 +91,35 @@ impl SlotMap {
         Slot::all().map(|slot| (slot, self.shard_of(slot)))
     }
 
+    /// The same map spread over `shards` shards, moving as few slots as possible: each ends with 256/n slots (the
+    /// first 256 mod n one more); a shard over its share gives up its highest slots, to the shards under theirs in
+    /// order; no slot moves between two shards that both keep their share. Growing from 4 shards to 5 moves 51
+    /// slots, all to the new shard (an even map over 5 would move many more between the old ones).
+    pub fn rebalanced(&self, shards: usize) -> Self {
+        let shards = shards.max(1);
+        let share = |shard: usize| SLOTS / shards + usize::from(shard < SLOTS % shards);
+        let mut held: Vec<Vec<Slot>> = vec![Vec::new(); shards.max(self.shard_count())];
+        for (slot, shard) in self.assignments() {
+            held[shard].push(slot);
+        }
+        let mut leaving = Vec::new();
+        for (shard, slots) in held.iter_mut().enumerate() {
+            let keep = if shard < shards { share(shard) } else { 0 };
+            while slots.len() > keep {
+                leaving.extend(slots.pop());
+            }
+        }
+        let mut next = self.clone();
+        for (shard, slots) in held.iter().enumerate().take(shards) {
+            for _ in slots.len()..share(shard) {
+                if let Some(slot) = leaving.pop() {
+                    next.shard_of[slot.index()] = shard;
+                }
+            }
+        }
+        next
+    }
+
     /// The same map with `slot` on `shard`.
     pub fn with(&self, slot: Slot, shard: usize) -> Self {
         let mut next = self.clone();
@@ -138,6 +167,21 @@ mod tests {
         for count in per_shard {
             assert!((4_500..=5_500).contains(&count), "{per_shard:?}");
         }
+    }
+
+    #[test]
+    fn growing_moves_only_the_new_shards_share_and_shrinking_empties_the_last() {
+        let four = SlotMap::even(4);
+        let five = four.rebalanced(5);
+        let moved: Vec<Slot> = Slot::all().filter(|s| four.shard_of(*s) != five.shard_of(*s)).collect();
+        assert_eq!(moved.len(), 51, "only the new shard's share moves");
+        assert!(moved.iter().all(|s| five.shard_of(*s) == 4), "and all of it to the new shard");
+        let counts: Vec<usize> = (0..5).map(|shard| five.slots_of(shard).len()).collect();
+        assert_eq!(counts, [52, 51, 51, 51, 51]);
+        assert_eq!(five.rebalanced(5), five, "a balanced map stays as it is");
+        let back = five.rebalanced(4);
+        assert!(back.slots_of(4).is_empty(), "shrinking empties the shards past the count");
+        assert_eq!((0..4).map(|shard| back.slots_of(shard).len()).sum::<usize>(), SLOTS);
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! An order's moves after checkout. The shopper's shard decides: the move is one transaction there (the order,
-//! conditional on what was read, its confirmation notice, and an `order_sync` row saying the catalog database
-//! owes it an update, with the payouts the move made owed). Then [`ShardedStore::apply_sync`] brings the catalog up to date in one
-//! transaction (the artisans' copy from the order as it now is, the reservation released with its units, the
-//! payouts) and deletes the sync rows it applied. Applying twice changes nothing: the copy moves only forward,
-//! a reservation is released once, a payout exists once. What a crash leaves, the sweeper applies.
+//! conditional on what was read, its confirmation notice, and an `order_sync` row saying the catalog database owes
+//! it an update, with the payouts the move made owed). Then [`ShardedStore::apply_sync`] brings the catalog up to
+//! date in one transaction (the artisans' copy from the order as it now is, a cancelled order's reservation
+//! released with its units, the payouts) and deletes the sync rows it applied. Applying twice changes nothing: the
+//! copy moves only forward, a reservation is released once, a payout exists once. What a crash leaves, the sweeper
+//! applies.
+//!
+//! A cancellation's units come back from its reservation (what the checkout took, bounded by the stock ceiling,
+//! as the domain's restock is), not from the transition's restock lines: the reservation is what remembers they
+//! came back once.
 
 use super::super::orders::{insert_order, record_notice, update_order};
 use super::super::payments::insert_payout;
@@ -18,6 +23,11 @@ use crate::ports::{OrderStore, OrderTransition, StoreError, TransitionError};
 impl ShardedStore {
     pub(super) async fn move_order(&self, transition: &OrderTransition<'_>) -> Result<(), TransitionError> {
         let (current, next) = (transition.current, transition.next);
+        // What the artisans' copy shows (`Order::for_artisan`: statuses, not the payment) or the catalog holds
+        // (stock, payouts): a payment attached or moving without the order's status owes the catalog nothing.
+        let owes_catalog = current.status != next.status
+            || current.shipped_artisans != next.shipped_artisans
+            || !transition.payouts.is_empty();
         let shard = self.shard_for(&current.user_id, Access::Write).await?;
         let mut tx = shard.writer().begin().await?;
         let written = async {
@@ -27,14 +37,15 @@ impl ShardedStore {
             if transition.record_notice && !record_notice(&mut tx, current, next.updated_at).await? {
                 return Ok(false);
             }
-            // Every move owes the artisans' copy its new status, some a cancelled order's units or payouts.
-            sqlx::query("INSERT INTO order_sync (order_id, user_id, payouts, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(current.order_id.as_str())
-                .bind(current.user_id.as_str())
-                .bind(to_json(&transition.payouts))
-                .bind(next.updated_at)
-                .execute(&mut *tx)
-                .await?;
+            if owes_catalog {
+                sqlx::query("INSERT INTO order_sync (order_id, user_id, payouts, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(current.order_id.as_str())
+                    .bind(current.user_id.as_str())
+                    .bind(to_json(&transition.payouts))
+                    .bind(next.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             Ok::<_, sqlx::Error>(true)
         }
         .await;
@@ -46,6 +57,9 @@ impl ShardedStore {
         }
         if self.fault(FaultPoint::Moved).await.is_some() {
             return Err(StoreError::Unavailable("fault injected: the process stopped at Moved".into()).into());
+        }
+        if !owes_catalog {
+            return Ok(());
         }
         // The move is durable in the shard: bringing the catalog up to date is retried by the sweeper if it fails.
         if let Err(error) = self.apply_sync(&current.user_id, &current.order_id).await {
