@@ -162,7 +162,7 @@ async fn a_declined_payment_cancels_the_order_returns_the_stock_and_closes_the_i
         || async { app.stored_order("alice", &order).await.payment.map(|p| p.status.as_str()) == Some("canceled") };
     assert!(eventually(5, closed).await, "{:?}", app.stored_order("alice", &order).await);
     assert_eq!(app.status_of("alice", &order).await, "cancelled");
-    assert_eq!(app.stock_of(&jug).await, 5, "the stock is back");
+    assert_eq!(app.stock_settles_at(&jug, 5).await, 5, "the stock is back");
     assert_eq!(app.server.payments().intent(&intent).expect("intent")["status"], "canceled", "no retry can pay it");
 }
 
@@ -173,7 +173,7 @@ async fn an_unpaid_order_expires_after_the_window_and_its_stock_comes_back() {
     let order = place(&app, "alice", "never-paid", buy(&jug, 3)).await;
     assert_eq!(app.stock_of(&jug).await, 2);
     assert!(eventually(10, || async { app.status_of("alice", &order).await == "cancelled" }).await, "expired");
-    assert_eq!(app.stock_of(&jug).await, 5);
+    assert_eq!(app.stock_settles_at(&jug, 5).await, 5);
     let intent = app.intent_of("alice", &order).await;
     assert_eq!(app.server.payments().intent(&intent).expect("intent")["status"], "canceled");
     assert!(app.server.payments().refunds().is_empty());
@@ -221,7 +221,7 @@ async fn a_payment_that_lands_after_expiry_is_refunded_on_its_own() {
     app.server.payments().fail_next_calls(1000);
     assert!(eventually(10, || async { app.status_of("bob", &lost).await == "cancelled" }).await, "expired");
     app.server.payments().fail_next_calls(0);
-    assert_eq!(app.stock_of(&jug).await, 5, "the stock came back");
+    assert_eq!(app.stock_settles_at(&jug, 5).await, 5, "the stock came back");
     let intent = app.intent_of("bob", &lost).await;
     app.server.payments().succeed(&intent, Webhook::Now).expect("the intent was still open");
     let refunded =

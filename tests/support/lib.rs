@@ -412,6 +412,14 @@ impl TestApp {
         self.get(&format!("/products/{product_id}")).await.ok(200)["stock"].as_i64().expect("stock")
     }
 
+    /// The product's stock once it reads `expected`, or its last reading after 5 s: for a move made in the
+    /// background (the sweeper, a worker), which a sharded store commits in the shopper's shard a moment before
+    /// the catalog database gets the units back (docs/sharding.md); one database does both at once.
+    pub async fn stock_settles_at(&self, product_id: &str, expected: i64) -> i64 {
+        eventually(5, || async { self.stock_of(product_id).await == expected }).await;
+        self.stock_of(product_id).await
+    }
+
     /// Every page of a listing, following `next_cursor`.
     pub async fn list_all(&self, first_path: &str) -> Vec<Value> {
         let mut items = Vec::new();
