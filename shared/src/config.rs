@@ -150,6 +150,25 @@ pub const DATABASE_IAM_AUTH: &str = "DATABASE_IAM_AUTH";
 pub const DATABASE_MAX_CONNECTIONS: &str = "DATABASE_MAX_CONNECTIONS";
 pub const SHARD_URLS: &str = "SHARD_URLS";
 pub const SHARDS: &str = "SHARDS";
+pub const CURSOR_SECRET: &str = "CURSOR_SECRET";
+pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
+pub const CONFIRMATION_SENDER: &str = "CONFIRMATION_SENDER";
+pub const MEDIA_BUCKET: &str = "MEDIA_BUCKET";
+pub const CDN_BASE_URL: &str = "CDN_BASE_URL";
+pub const S3_FORCE_PATH_STYLE: &str = "S3_FORCE_PATH_STYLE";
+pub const WARM_UP: &str = "WARM_UP";
+pub const UPLOADS_LISTABLE: &str = "UPLOADS_LISTABLE";
+pub const STUCK_AFTER_SECONDS: &str = "STUCK_AFTER_SECONDS";
+pub const PAYMENT_QUEUE_URL: &str = "PAYMENT_QUEUE_URL";
+pub const PAYMENTS_SECRET_ARN: &str = "PAYMENTS_SECRET_ARN";
+pub const PAYMENTS_API_URL: &str = "PAYMENTS_API_URL";
+pub const PLATFORM_FEE_BPS: &str = "PLATFORM_FEE_BPS";
+pub const PAYMENT_WINDOW_SECONDS: &str = "PAYMENT_WINDOW_SECONDS";
+pub const SITE_URL: &str = "SITE_URL";
+pub const SIGN_IN_URL: &str = "SIGN_IN_URL";
+pub const SIGN_IN_CLIENT_ID: &str = "SIGN_IN_CLIENT_ID";
+pub const STRIPE_PUBLISHABLE_KEY: &str = "STRIPE_PUBLISHABLE_KEY";
+pub const STORAGE_ORIGIN: &str = "STORAGE_ORIGIN";
 
 /// The most customer shards `SHARDS` may name (the ring has 256 slots; past a few dozen, name them in `SHARD_URLS`).
 pub const MAX_SHARDS: usize = 64;
@@ -186,25 +205,7 @@ pub fn shard_urls(catalog_url: &str, count: Option<String>, urls: Option<String>
         (None, None) => Ok(Vec::new()),
     }
 }
-pub const CURSOR_SECRET: &str = "CURSOR_SECRET";
-pub const ORDER_QUEUE_URL: &str = "ORDER_QUEUE_URL";
-pub const CONFIRMATION_SENDER: &str = "CONFIRMATION_SENDER";
-pub const MEDIA_BUCKET: &str = "MEDIA_BUCKET";
-pub const CDN_BASE_URL: &str = "CDN_BASE_URL";
-pub const S3_FORCE_PATH_STYLE: &str = "S3_FORCE_PATH_STYLE";
-pub const WARM_UP: &str = "WARM_UP";
-pub const UPLOADS_LISTABLE: &str = "UPLOADS_LISTABLE";
-pub const STUCK_AFTER_SECONDS: &str = "STUCK_AFTER_SECONDS";
-pub const PAYMENT_QUEUE_URL: &str = "PAYMENT_QUEUE_URL";
-pub const PAYMENTS_SECRET_ARN: &str = "PAYMENTS_SECRET_ARN";
-pub const PAYMENTS_API_URL: &str = "PAYMENTS_API_URL";
-pub const PLATFORM_FEE_BPS: &str = "PLATFORM_FEE_BPS";
-pub const PAYMENT_WINDOW_SECONDS: &str = "PAYMENT_WINDOW_SECONDS";
-pub const SITE_URL: &str = "SITE_URL";
-pub const SIGN_IN_URL: &str = "SIGN_IN_URL";
-pub const SIGN_IN_CLIENT_ID: &str = "SIGN_IN_CLIENT_ID";
-pub const STRIPE_PUBLISHABLE_KEY: &str = "STRIPE_PUBLISHABLE_KEY";
-pub const STORAGE_ORIGIN: &str = "STORAGE_ORIGIN";
+
 /// An order confirmed within this is never re-sent: the worker normally takes well under a second.
 pub const DEFAULT_STUCK_AFTER: time::Duration = time::Duration::minutes(2);
 /// How long a shopper has to pay (the 15 minutes).
