@@ -107,17 +107,18 @@ fn fresh_postgres(shards: usize) -> (LocalStore, Option<TestDatabase>) {
         Backend::Postgres { url, setup_url, .. } => {
             use storefront::adapters::postgres::admin::with_database;
             let name = TestDatabase::create_name();
-            let database = TestDatabase {
-                url: with_database(&url, &name).expect("DATABASE_URL"),
-                setup_url: with_database(&setup_url, &name).expect("DATABASE_SETUP_URL"),
-                shards: (0..shards)
-                    .map(|i| TestDatabase {
-                        url: with_database(&url, &format!("{name}_shard_{i}")).expect("DATABASE_URL"),
-                        setup_url: with_database(&setup_url, &format!("{name}_shard_{i}")).expect("DATABASE_SETUP_URL"),
-                        shards: Vec::new(),
-                    })
-                    .collect(),
-            };
+            let (url, setup_url) = (
+                with_database(&url, &name).expect("DATABASE_URL"),
+                with_database(&setup_url, &name).expect("DATABASE_SETUP_URL"),
+            );
+            // Named as `SHARDS=n` names them beside the catalog database.
+            let beside = |url: &str| storefront::config::shard_urls(url, Some(shards.to_string()), None).expect("URLs");
+            let shards = beside(&url)
+                .into_iter()
+                .zip(beside(&setup_url))
+                .map(|(url, setup_url)| TestDatabase { url, setup_url, shards: Vec::new() })
+                .collect();
+            let database = TestDatabase { url, setup_url, shards };
             let store = LocalStore::Postgres {
                 url: database.url.clone(),
                 read_url: None,
@@ -135,8 +136,13 @@ fn fresh_postgres(shards: usize) -> (LocalStore, Option<TestDatabase>) {
 
 /// A server on Postgres with customer data sharded over `shards` databases of its own, adjusted (fault hooks).
 pub async fn spawn_sharded_app_with(shards: usize, adjust: impl FnOnce(&mut Options)) -> TestApp {
+    spawn_on(fresh_postgres(shards), adjust).await
+}
+
+/// A server on `fresh` (a store and the test's databases behind it), adjusted.
+async fn spawn_on(fresh: (LocalStore, Option<TestDatabase>), adjust: impl FnOnce(&mut Options)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, database) = fresh_postgres(shards);
+    let (store, database) = fresh;
     let mut options = Options::new(0, PathBuf::from(dir.path()));
     options.store = store;
     adjust(&mut options);
@@ -194,14 +200,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server with adjusted options (short queue timeouts, a quick sweeper, fault injection).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Options)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (store, database) = fresh_store();
-    let mut options = Options::new(0, PathBuf::from(dir.path()));
-    options.store = store;
-    adjust(&mut options);
-    let store = options.store.clone();
-    let server = storefront_local::start(options).await.expect("local server starts");
-    TestApp { server, client: client(), _dir: Some(dir), _server_runtime: ServerRuntime::default(), store, database }
+    spawn_on(fresh_store(), adjust).await
 }
 
 /// A server on threads of its own (a runtime with two workers, apart from the test's), for races: its handlers
