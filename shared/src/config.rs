@@ -170,6 +170,15 @@ pub const SIGN_IN_CLIENT_ID: &str = "SIGN_IN_CLIENT_ID";
 pub const STRIPE_PUBLISHABLE_KEY: &str = "STRIPE_PUBLISHABLE_KEY";
 pub const STORAGE_ORIGIN: &str = "STORAGE_ORIGIN";
 
+/// `value` if it is a Postgres URL; the error never repeats it (it may hold a password).
+fn postgres_url(name: &'static str, value: String) -> Result<String, ConfigError> {
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid { name, reason: "must be a postgres:// URL".into() })
+    }
+}
+
 /// The most customer shards `SHARDS` may name (the ring has 256 slots; past a few dozen, name them in `SHARD_URLS`).
 pub const MAX_SHARDS: usize = 64;
 
@@ -191,17 +200,7 @@ pub fn shard_urls(catalog_url: &str, count: Option<String>, urls: Option<String>
                 })
                 .collect()
         }
-        (None, Some(urls)) => urls
-            .split(',')
-            .map(|url| {
-                let url = url.trim();
-                if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                    Ok(url.to_owned())
-                } else {
-                    Err(invalid(SHARD_URLS, format!("{url:?} is not a postgres:// URL")))
-                }
-            })
-            .collect(),
+        (None, Some(urls)) => urls.split(',').map(|url| postgres_url(SHARD_URLS, url.trim().to_owned())).collect(),
         (None, None) => Ok(Vec::new()),
     }
 }
@@ -232,13 +231,6 @@ impl Config {
         let store = match lookup(STORE).as_deref().map(str::trim) {
             None | Some("" | "dynamodb") => StoreConfig::DynamoDb { table_name: required(TABLE_NAME)? },
             Some("postgres") => {
-                let postgres_url = |name: &'static str, value: String| {
-                    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-                        Ok(value)
-                    } else {
-                        Err(ConfigError::Invalid { name, reason: "must be a postgres:// URL".into() })
-                    }
-                };
                 let max_connections = match optional(DATABASE_MAX_CONNECTIONS) {
                     None => 1,
                     Some(raw) => {

@@ -64,18 +64,38 @@ pub(super) async fn insert_order(tx: &mut Transaction<'_, Postgres>, order: &Ord
     Ok(bind_order(sqlx::query(&sql), order).execute(&mut **tx).await?.rows_affected() == 1)
 }
 
+/// What writing an order's parts does to a part row already there.
+#[derive(Clone, Copy)]
+pub(super) enum ExistingPart {
+    /// Left as it is (a retried placement).
+    Keep,
+    /// Given the order's status for it (the artisans' copy brought forward).
+    Overwrite,
+}
+
 /// One row per artisan holding a part of the order: their order list and their part's status.
-pub(super) async fn insert_parts(tx: &mut Transaction<'_, Postgres>, order: &Order) -> Result<(), sqlx::Error> {
-    for artisan in order.artisans() {
-        sqlx::query(
+pub(super) async fn write_parts(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &Order,
+    existing: ExistingPart,
+) -> Result<(), sqlx::Error> {
+    let sql = match existing {
+        ExistingPart::Keep => {
             "INSERT INTO order_parts (artisan_id, order_id, status) VALUES ($1, $2, $3) \
-             ON CONFLICT (artisan_id, order_id) DO NOTHING",
-        )
-        .bind(artisan.as_str())
-        .bind(order.order_id.as_str())
-        .bind(order.part_status(&artisan).as_str())
-        .execute(&mut **tx)
-        .await?;
+             ON CONFLICT (artisan_id, order_id) DO NOTHING"
+        }
+        ExistingPart::Overwrite => {
+            "INSERT INTO order_parts (artisan_id, order_id, status) VALUES ($1, $2, $3) \
+             ON CONFLICT (artisan_id, order_id) DO UPDATE SET status = EXCLUDED.status"
+        }
+    };
+    for artisan in order.artisans() {
+        sqlx::query(sql)
+            .bind(artisan.as_str())
+            .bind(order.order_id.as_str())
+            .bind(order.part_status(&artisan).as_str())
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -125,7 +145,7 @@ async fn place(
     if !insert_order(tx, order).await? {
         return Ok(Some(Refused::Exists));
     }
-    insert_parts(tx, order).await?;
+    write_parts(tx, order, ExistingPart::Keep).await?;
     let changed = take_stock(tx, order).await?;
     if !changed.is_empty() {
         return Ok(Some(Refused::Changed(changed)));
@@ -290,6 +310,27 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// [`OrderStore::orders_due`], each with the time it has owed `follow_up` since (a sharded store merges the
+    /// shards' lists by it).
+    pub(super) async fn orders_due_since(
+        &self,
+        follow_up: FollowUp,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<(OffsetDateTime, OrderRef)>, StoreError> {
+        let statement = sqlx::query(
+            "SELECT user_id, order_id, open_since FROM orders WHERE open_kind = $1 AND open_since < $2 \
+             ORDER BY open_since, order_id LIMIT $3",
+        )
+        .bind(follow_up.as_str())
+        .bind(before)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let found = self.writer.fetch_all(statement).await?;
+        Ok(found.iter().filter_map(|row| Some((row.try_get("open_since").ok()?, rows::order_ref(row)?))).collect())
+    }
+}
+
 /// Whose orders a page lists.
 #[derive(Clone, Copy)]
 enum Owner<'a> {
@@ -392,14 +433,6 @@ impl OrderStore for PgStore {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<OrderRef>, StoreError> {
-        let statement = sqlx::query(
-            "SELECT user_id, order_id FROM orders WHERE open_kind = $1 AND open_since < $2 \
-             ORDER BY open_since, order_id LIMIT $3",
-        )
-        .bind(follow_up.as_str())
-        .bind(before)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        let found = self.writer.fetch_all(statement).await?;
-        Ok(found.iter().filter_map(rows::order_ref).collect())
+        Ok(self.orders_due_since(follow_up, before, limit).await?.into_iter().map(|(_, order)| order).collect())
     }
 }

@@ -15,7 +15,7 @@
 use time::OffsetDateTime;
 
 use super::super::idempotency::complete;
-use super::super::orders::{clear_cart, insert_order, insert_parts, take_stock};
+use super::super::orders::{ExistingPart, clear_cart, insert_order, take_stock, write_parts};
 use super::super::sqlx::{self, Postgres, Row, Transaction};
 use super::super::{PgStore, is_conflict, store_error};
 use super::{Access, Fault, FaultPoint, ShardedStore};
@@ -247,7 +247,7 @@ impl ShardedStore {
             .execute(&mut *tx)
             .await?;
             if insert_order(&mut tx, order).await? {
-                insert_parts(&mut tx, order).await?;
+                write_parts(&mut tx, order, ExistingPart::Keep).await?;
             }
             Ok::<_, sqlx::Error>(())
         }

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
 
-use super::sqlx::{self, Row};
+use super::sqlx;
 use super::{PgStore, rows};
 use crate::domain::{
     CartLine, FollowUp, Order, OrderId, OrderRef, OrderStatus, Payout, PayoutAccount, PayoutStatus, Product, ProductId,
@@ -349,19 +349,7 @@ impl OrderStore for ShardedStore {
     ) -> Result<Vec<OrderRef>, StoreError> {
         let mut due: Vec<(OffsetDateTime, OrderRef)> = Vec::new();
         for shard in &self.shards {
-            let statement = sqlx::query(
-                "SELECT user_id, order_id, open_since FROM orders WHERE open_kind = $1 AND open_since < $2 \
-                 ORDER BY open_since, order_id LIMIT $3",
-            )
-            .bind(follow_up.as_str())
-            .bind(before)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-            for row in shard.writer().fetch_all(statement).await? {
-                let since: Option<OffsetDateTime> = row.try_get("open_since").ok();
-                if let (Some(since), Some(order)) = (since, rows::order_ref(&row)) {
-                    due.push((since, order));
-                }
-            }
+            due.extend(shard.orders_due_since(follow_up, before, limit).await?);
         }
         due.sort_by(|a, b| (a.0, a.1.order_id.as_str()).cmp(&(b.0, b.1.order_id.as_str())));
         Ok(due.into_iter().take(limit).map(|(_, order)| order).collect())

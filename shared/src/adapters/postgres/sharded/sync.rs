@@ -10,7 +10,7 @@
 //! as the domain's restock is), not from the transition's restock lines: the reservation is what remembers they
 //! came back once.
 
-use super::super::orders::{insert_order, record_notice, update_order};
+use super::super::orders::{ExistingPart, insert_order, record_notice, update_order, write_parts};
 use super::super::payments::insert_payout;
 use super::super::rows::to_json;
 use super::super::sqlx::{self, Postgres, Row, Transaction};
@@ -128,9 +128,6 @@ impl ShardedStore {
 /// The artisans' copy of `order`, written or brought forward (never back: a slower apply of an older state loses),
 /// with each artisan's part status.
 async fn upsert_copy(tx: &mut Transaction<'_, Postgres>, order: &Order) -> Result<(), sqlx::Error> {
-    if insert_order(tx, order).await? {
-        return super::super::orders::insert_parts(tx, order).await;
-    }
     let moved = sqlx::query(
         "UPDATE orders SET status = $2, shipped_artisans = $3, payment = $4, payment_status = $5, updated_at = $6 \
          WHERE order_id = $1 AND updated_at <= $6",
@@ -143,19 +140,9 @@ async fn upsert_copy(tx: &mut Transaction<'_, Postgres>, order: &Order) -> Resul
     .bind(order.updated_at)
     .execute(&mut **tx)
     .await?;
-    if moved.rows_affected() == 0 {
+    if moved.rows_affected() == 0 && !insert_order(tx, order).await? {
+        // The copy holds a later state already.
         return Ok(());
     }
-    for artisan in order.artisans() {
-        sqlx::query(
-            "INSERT INTO order_parts (artisan_id, order_id, status) VALUES ($1, $2, $3) \
-             ON CONFLICT (artisan_id, order_id) DO UPDATE SET status = EXCLUDED.status",
-        )
-        .bind(artisan.as_str())
-        .bind(order.order_id.as_str())
-        .bind(order.part_status(&artisan).as_str())
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
+    write_parts(tx, order, ExistingPart::Overwrite).await
 }
