@@ -86,7 +86,7 @@ e2e: tools ## the end-to-end suites on DynamoDB only (binaries built first, moto
 migrate: tools ## Backend=postgres: run a deployed stack's migration step again (STACK=<stack name>)
 	$(VENV)/bin/sam remote invoke DbMigrateFunction --stack-name $${STACK:?set STACK to the stack name} --event '{}'
 
-bench: ## release build for this machine, then every benchmark beside its baseline (writes docs/benchmarks.md)
+bench: browser-tools ## release build for this machine, then every benchmark beside its baseline (writes docs/benchmarks.md)
 	mkdir -p target
 	@start=$$(date +%s); cargo build --release --workspace --bins --quiet; \
 	  echo "$$(( $$(date +%s) - start )) s on $$(date -u +%F)" > target/bench-build-time.txt; \

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use storefront::adapters::aws::TRUST_STORE;
 use storefront_local::runtime_api::{Outcome, RuntimeApi};
 
 use crate::report::{Chart, Report, Table, ms, ratio};
@@ -116,6 +117,40 @@ pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> V
         .collect()
 }
 
+/// One instance of each variant started, then each one's event answered `invocations` times, taking turns as
+/// `measure` does: each warm invocation's time from the harness handing it over to the answer (the floor's row is
+/// the harness's own share).
+pub async fn warm(api: &RuntimeApi, variants: &[Variant], invocations: usize) -> Vec<Summary> {
+    let names: Vec<String> = (0..variants.len()).map(|i| format!("bench-warm-{i}")).collect();
+    let mut processes = Vec::new();
+    for (variant, name) in variants.iter().zip(&names) {
+        let process = api.spawn(&variant.binary, name, &variant.env).expect("the function starts");
+        if api.ready(name, Duration::from_secs(30)).await.is_none() {
+            panic!("{} never became ready: {}", variant.label, process.stop().await.stderr);
+        }
+        // The first answer is the cold one, which `measure` times.
+        let _ = api.invoke(name, variant.event.clone()).await;
+        processes.push(process);
+    }
+    let mut samples: Vec<Vec<Duration>> = variants.iter().map(|_| Vec::with_capacity(invocations)).collect();
+    for _ in 0..invocations {
+        for ((variant, name), samples) in variants.iter().zip(&names).zip(samples.iter_mut()) {
+            let started = Instant::now();
+            let outcome = api.invoke(name, variant.event.clone()).await;
+            samples.push(started.elapsed());
+            assert!(
+                !matches!(outcome, Outcome::Error(_)),
+                "{} answered a warm invocation with an error",
+                variant.label
+            );
+        }
+    }
+    for process in processes {
+        process.stop().await;
+    }
+    samples.iter().map(|s| millis(s)).collect()
+}
+
 /// What the starts of one variant measured.
 #[derive(Default)]
 struct Samples {
@@ -188,10 +223,9 @@ pub async fn section(
     report: &mut Report,
 ) -> InitFigures {
     let target = bin.parent().expect("the target dir");
-    // Lambda's image keeps the system's CA certificates in one bundle, which the SDK's HTTPS client parses at init;
-    // Debian adds a directory of ~300 per-certificate files it would parse as well. Every row gets the one bundle
-    // (SSL_CERT_FILE) as Lambda would; one row below shows what Debian's directory would add.
-    let system_trust = env.to_vec();
+    // The functions trust Amazon's roots, compiled in; one row below trusts the system's store instead, as the SDK
+    // would by default. Lambda's image keeps it in one bundle (Debian adds a directory of ~300 per-certificate files
+    // on top), so every row gets the one bundle (SSL_CERT_FILE) as Lambda would.
     let env = &one_bundle(env)[..];
     let postgres_env = postgres_env.map(one_bundle);
     let postgres_env = postgres_env.as_deref();
@@ -220,7 +254,7 @@ pub async fn section(
              which includes its DynamoDB round trips. Each row is started alternately with the floor (a hello-world \
              `lambda_http` binary built with the same profile), {starts} times each; ratios are against that paired \
              floor. The function processes reach the stand-ins directly, as the floor would reach any endpoint, and \
-             trust one CA bundle (`SSL_CERT_FILE`), as in Lambda's image (the last rows say what differs). \
+             trust Amazon's roots compiled in (`TRUST_STORE`'s default; the last rows say what differs). \
              Zipped size: the arm64 `bootstrap` from `make build`, deflated (gzip -9) as the Lambda zip is."
         ),
     );
@@ -250,11 +284,12 @@ pub async fn section(
     }
     // The fixes applied at run time, each against the same function without it, all alternating.
     let no_warm_up = with_variable(env, storefront::config::WARM_UP, "0");
+    let system_trust = with_variable(env, TRUST_STORE, "system");
     let mut variants = vec![
         floor(),
         variant("get-product (as deployed)", "get-product", env, "get-product"),
         variant("get-product, no warm-up at init", "get-product", &no_warm_up, "get-product"),
-        variant("get-product, Debian's certificate directory too", "get-product", &system_trust, "get-product"),
+        variant("get-product, the system's trust store", "get-product", &system_trust, "get-product"),
     ];
     // As Lambda pays it: DynamoDB over TLS, its handshake in the warm-up (init), or without it in the first
     // response.

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use report::Report;
+use storefront::adapters::aws::AWS_CA_BUNDLE;
 use storefront::adapters::postgres::admin;
 use storefront_local::LocalStore;
 use storefront_local::runtime_api::RuntimeApi;
@@ -131,8 +132,9 @@ impl PostgresServer {
 }
 
 /// `storefront-bench init-ab <label>=<binary> ...`: the cold starts of builds of one function under other profiles
-/// (a release-profile A/B: docs/benchmarks.md quotes it), each alternating with the floor and the others, answering
-/// get-product's sample event; prints the table.
+/// (a release-profile A/B: bench/notes.md quotes it), each alternating with the floor and the others, answering
+/// get-product's sample event, then 500 warm invocations of one instance of each (ms, harness to answer); prints the
+/// table.
 async fn init_ab(builds: &[String]) {
     let bin = binaries();
     let data = tempfile::tempdir().expect("temp dir");
@@ -152,18 +154,22 @@ async fn init_ab(builds: &[String]) {
     }
     let api = RuntimeApi::start().await.expect("runtime API");
     let results = init::measure(&api, &variants, 20).await;
+    let warm = init::warm(&api, &variants, 500).await;
     println!(
-        "| build | ready p50 | × floor | first response p50 | × floor | size MB |\n|---|---:|---:|---:|---:|---:|"
+        "| build | ready p50 | × floor | first response p50 | × floor | warm p50 | warm p99 | size MB |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|"
     );
-    for (result, variant) in results.iter().zip(&variants) {
+    for ((result, variant), warm) in results.iter().zip(&variants).zip(&warm) {
         let size = std::fs::metadata(&variant.binary).map(|m| m.len() as f64 / 1e6).unwrap_or_default();
         println!(
-            "| {} | {:.2} | {:.2}× | {:.2} | {:.2}× | {size:.1} |",
+            "| {} | {:.2} | {:.2}× | {:.2} | {:.2}× | {:.3} | {:.3} | {size:.1} |",
             result.name,
             result.ready.p50,
             result.ready.p50 / results[0].ready.p50,
             result.first_response.p50,
             result.first_response.p50 / results[0].first_response.p50,
+            warm.p50,
+            warm.p99,
         );
     }
     api.stop().await;
@@ -213,9 +219,9 @@ async fn run(settings: Settings, quick: bool) {
 
     eprintln!("init: {} starts per function", settings.starts);
     let dynamodb = env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").map(|(_, v)| v.clone());
-    let tls_front = tls::start(&dynamodb.expect("the stand-in's endpoint"), Path::new(init::SYSTEM_CA_BUNDLE)).await;
+    let tls_front = tls::start(&dynamodb.expect("the stand-in's endpoint")).await;
     let tls_env = init::with_variable(&env, "AWS_ENDPOINT_URL_DYNAMODB", &tls_front.endpoint);
-    let tls_env = init::with_variable(&tls_env, "SSL_CERT_FILE", &tls_front.trust_bundle.display().to_string());
+    let tls_env = init::with_variable(&tls_env, AWS_CA_BUNDLE, &tls_front.ca.display().to_string());
     let init::InitFigures { pairs: inits, tls_first_response } =
         init::section(&api, &bin, &env, Some(&postgres_env), &tls_env, settings.starts, &mut report).await;
     tls_front.stop();

@@ -1,8 +1,8 @@
 //! TLS in front of a stand-in, as a function reaches DynamoDB in Lambda, so that the first request's handshake (or
 //! the warm-up's) is in the init figures: a throwaway CA and a leaf for 127.0.0.1 signed by it (made with the
 //! `openssl` command; rustls refuses a self-signed certificate presented as the server's own), and a proxy that
-//! terminates TLS and forwards the bytes to the plain-HTTP stand-in. Function processes trust the CA through
-//! `SSL_CERT_FILE`: the system bundle with the CA appended, one bundle as Lambda's image has.
+//! terminates TLS and forwards the bytes to the plain-HTTP stand-in. Function processes trust the CA beside
+//! Amazon's roots through `AWS_CA_BUNDLE` (storefront::adapters::aws::EndpointTrust).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,8 +16,8 @@ use tokio::task::JoinHandle;
 pub struct TlsFront {
     /// `https://127.0.0.1:<port>`.
     pub endpoint: String,
-    /// The system's CA bundle with the throwaway CA appended.
-    pub trust_bundle: PathBuf,
+    /// The throwaway CA's certificate (PEM), for `AWS_CA_BUNDLE`.
+    pub ca: PathBuf,
     task: JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -74,14 +74,10 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (dir.join("ca.pem"), dir.join("leaf.pem"), dir.join("leaf.key"))
 }
 
-/// Starts the front for `upstream` (`http://127.0.0.1:<port>`), trusted beside the certificates of `system_bundle`.
-pub async fn start(upstream: &str, system_bundle: &Path) -> TlsFront {
+/// Starts the front for `upstream` (`http://127.0.0.1:<port>`).
+pub async fn start(upstream: &str) -> TlsFront {
     let dir = tempfile::tempdir().expect("temp dir");
     let (ca, leaf, key) = certificates(dir.path());
-    let mut bundle = std::fs::read(system_bundle).unwrap_or_default();
-    bundle.extend(std::fs::read(&ca).expect("ca.pem"));
-    let trust_bundle = dir.path().join("bundle.pem");
-    std::fs::write(&trust_bundle, bundle).expect("the trust bundle");
 
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(&leaf).expect("leaf.pem").collect::<Result<_, _>>().expect("a certificate");
@@ -111,5 +107,5 @@ pub async fn start(upstream: &str, system_bundle: &Path) -> TlsFront {
             });
         }
     });
-    TlsFront { endpoint, trust_bundle, task, _dir: dir }
+    TlsFront { endpoint, ca, task, _dir: dir }
 }

@@ -68,7 +68,7 @@ async fn init(cold_start: &mut ColdStart) -> std::result::Result<AppState, Error
     let failed = |error: &crate::config::ConfigError| tracing::error!(function, %error, "init failed");
     let config = crate::config::Config::from_env().inspect_err(failed)?;
     cold_start.mark("config");
-    let sdk = crate::adapters::aws::sdk_config().await;
+    let sdk = crate::adapters::aws::sdk_config().await.inspect_err(failed)?;
     cold_start.mark("sdk_config");
     let state = AppState::from_sdk(&sdk, &config).inspect_err(failed)?;
     cold_start.mark("clients");

@@ -6,6 +6,8 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::config::ConfigError;
+
 /// Pinned on purpose: a new behaviour version (retry, timeout, checksum defaults) is a change we review.
 pub fn behavior_version() -> BehaviorVersion {
     BehaviorVersion::v2026_01_12()
@@ -27,17 +29,96 @@ pub fn timeouts() -> TimeoutConfig {
 /// In Lambda the region and the execution role's credentials are environment variables, so they are taken from
 /// there directly: the default chains would look for the same answer through profile files, web identity, the
 /// container and instance metadata providers, whose set-up cost every cold start milliseconds
-/// (docs/benchmarks.md, "Where a cold start goes"). Anywhere else (a laptop, CI) the default chains run.
-pub async fn sdk_config() -> SdkConfig {
+/// (docs/benchmarks.md, "Where a cold start goes"). The HTTPS client trusts what AWS's endpoints chain to
+/// ([`EndpointTrust`]) instead of parsing the system's ~150 roots, twice per client. Anywhere else (a laptop, CI)
+/// the default chains and the system's roots are used.
+pub async fn sdk_config() -> Result<SdkConfig, ConfigError> {
     let loader = aws_config::defaults(behavior_version()).timeout_config(timeouts());
-    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+        return Ok(loader.load().await);
+    }
+    let loader = EndpointTrust::from_lookup(|name| std::env::var(name).ok())?.apply(loader)?;
     let loader = match std::env::var("AWS_REGION") {
-        Ok(region) if in_lambda && std::env::var_os("AWS_ACCESS_KEY_ID").is_some() => loader
+        Ok(region) if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() => loader
             .region(aws_config::Region::new(region))
             .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new()),
         _ => loader,
     };
-    loader.load().await
+    Ok(loader.load().await)
+}
+
+/// `TRUST_STORE`: what the SDK's HTTPS client trusts in Lambda: `amazon` (the default) or `system`, the image's
+/// CA bundle as the SDK would read it (an escape hatch, should an AWS endpoint ever chain elsewhere).
+pub const TRUST_STORE: &str = "TRUST_STORE";
+/// `AWS_CA_BUNDLE`: a PEM file of certificates trusted beside Amazon's roots (the name the AWS CLI and the other
+/// SDKs give it): a TLS-intercepting proxy's CA, or the bench's TLS stand-in's.
+pub const AWS_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
+
+/// The roots AWS service endpoints chain to: Amazon Root CA 1-4 and Starfield Services Root Certificate
+/// Authority - G2, the five Amazon Trust Services recommends to a custom trust store (amazontrust.com/repository),
+/// copied from Mozilla's store (Debian's ca-certificates); the tests check each against both.
+const AMAZON_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
+
+/// What the SDK's HTTPS client trusts in Lambda.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointTrust {
+    /// Amazon's roots, compiled in, and the certificates of `AWS_CA_BUNDLE` when it names a file.
+    Amazon { extra: Option<Vec<u8>> },
+    /// The system's trust store, which the SDK reads and parses for every client it builds.
+    System,
+}
+
+impl EndpointTrust {
+    /// From `TRUST_STORE` and `AWS_CA_BUNDLE`; a bundle that cannot be read or holds no certificate fails init
+    /// here, with its variable's name, rather than the first request.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let invalid = |name, reason| ConfigError::Invalid { name, reason };
+        match lookup(TRUST_STORE).as_deref().map(str::trim) {
+            None | Some("" | "amazon") => {}
+            Some("system") => return Ok(Self::System),
+            Some(other) => return Err(invalid(TRUST_STORE, format!("must be amazon or system, got {other:?}"))),
+        }
+        let Some(path) = lookup(AWS_CA_BUNDLE).filter(|path| !path.trim().is_empty()) else {
+            return Ok(Self::Amazon { extra: None });
+        };
+        let pem = std::fs::read(&path).map_err(|e| invalid(AWS_CA_BUNDLE, format!("{path}: {e}")))?;
+        match roots(&pem) {
+            Ok(0) => Err(invalid(AWS_CA_BUNDLE, format!("{path} holds no PEM certificate"))),
+            Ok(_) => Ok(Self::Amazon { extra: Some(pem) }),
+            Err(reason) => Err(invalid(AWS_CA_BUNDLE, format!("{path}: {reason}"))),
+        }
+    }
+
+    /// `loader` with an HTTPS client that trusts this; the system's is the SDK's own default client.
+    fn apply(&self, loader: aws_config::ConfigLoader) -> Result<aws_config::ConfigLoader, ConfigError> {
+        use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+        let Self::Amazon { extra } = self else { return Ok(loader) };
+        let mut store = TrustStore::empty().with_pem_certificate(AMAZON_ROOTS);
+        if let Some(pem) = extra {
+            store.add_pem_certificate(pem.clone());
+        }
+        let context = TlsContext::builder()
+            .with_trust_store(store)
+            .build()
+            .map_err(|e| ConfigError::Invalid { name: TRUST_STORE, reason: e.to_string() })?;
+        // The provider the SDK's default client uses (rustls on aws-lc); no proxy, as Lambda has none.
+        let client = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context)
+            .build_https();
+        Ok(loader.http_client(client))
+    }
+}
+
+/// How many root certificates `pem` holds, each accepted as a trust anchor by rustls (the SDK's client panics on
+/// one it cannot parse, so it is checked first).
+fn roots(pem: &[u8]) -> Result<usize, String> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let mut store = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        store.add(cert.map_err(|e| format!("not PEM: {e:?}"))?).map_err(|e| format!("not a root certificate: {e}"))?;
+    }
+    Ok(store.len())
 }
 
 /// SDK configuration for an AWS-compatible endpoint on this machine (the local server, tests): fixed region
@@ -53,8 +134,8 @@ pub async fn local_sdk_config(endpoint_url: &str) -> SdkConfig {
 }
 
 /// An SDK client built on its first use, then shared by every clone. Building a client builds its HTTPS
-/// connector, which parses the whole trust store (docs/benchmarks.md, "Where a cold start goes"): a function that
-/// never sends to a queue, touches a bucket, mails or pays never pays for those clients at init.
+/// connector, which parses its trust store, and its endpoint rules (docs/benchmarks.md, "Where a cold start goes"):
+/// a function that never sends to a queue, touches a bucket, mails or pays never pays for those clients at init.
 pub struct LazyClient<C>(Arc<LazyInner<C>>);
 
 struct LazyInner<C> {
@@ -113,6 +194,82 @@ mod tests {
 
     fn counted(_: &SdkConfig) -> usize {
         BUILT.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// SHA-256 of each root's SubjectPublicKeyInfo, as amazontrust.com/repository publishes them.
+    const PUBLISHED_SPKI_SHA256: [(&str, &str); 5] = [
+        ("Amazon Root CA 1", "fbe3018031f9586bcbf41727e417b7d1c45c2f47f93be372a17b96b50757d5a2"),
+        ("Amazon Root CA 2", "7f4296fc5b6a4e3b35d3c369623e364ab1af381d8fa7121533c9d6c633ea2461"),
+        ("Amazon Root CA 3", "36abc32656acfc645c61b71613c4bf21c787f5cabbee48348d58597803d7abc9"),
+        ("Amazon Root CA 4", "f7ecded5c66047d28ed6466b543c40e0743abe81d109254dcf845d4c2c7853c5"),
+        ("Starfield Services G2", "2b071c59a0a0ae76b0eadb2bad23bad4580b69c3601b630c2eaf0613afa83f92"),
+    ];
+
+    /// A DER SEQUENCE around `contents` (webpki-roots keeps a key's SubjectPublicKeyInfo without it).
+    fn der_sequence(contents: &[u8]) -> Vec<u8> {
+        let len = contents.len();
+        let mut der = match len {
+            0..=127 => vec![0x30, len as u8],
+            128..=255 => vec![0x30, 0x81, len as u8],
+            _ => vec![0x30, 0x82, (len >> 8) as u8, len as u8],
+        };
+        der.extend_from_slice(contents);
+        der
+    }
+
+    #[test]
+    fn the_compiled_in_roots_are_the_five_amazon_publishes_as_mozillas_store_has_them() {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        use sha2::{Digest, Sha256};
+        let certs: Vec<CertificateDer> =
+            CertificateDer::pem_slice_iter(AMAZON_ROOTS).collect::<Result<_, _>>().expect("PEM");
+        assert_eq!(certs.len(), 5);
+        assert_eq!(roots(AMAZON_ROOTS), Ok(5), "each one a root rustls accepts");
+        for (name, published) in PUBLISHED_SPKI_SHA256 {
+            // The key Mozilla's store (webpki-roots) holds under the hash Amazon publishes…
+            let anchor = webpki_roots::TLS_SERVER_ROOTS
+                .iter()
+                .find(|a| format!("{:x}", Sha256::digest(der_sequence(&a.subject_public_key_info))) == published)
+                .unwrap_or_else(|| panic!("{name}: no root of Mozilla's store has the published key"));
+            // …is the key of exactly one certificate compiled in.
+            let key = &anchor.subject_public_key_info[..];
+            let holders = certs.iter().filter(|c| c.windows(key.len()).any(|w| w == key)).count();
+            assert_eq!(holders, 1, "{name}: the compiled-in roots hold its key {holders} times");
+        }
+    }
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_trust_is_amazons_unless_told_and_a_bad_bundle_fails_init_by_its_name() {
+        let dir = std::env::temp_dir().join(format!("trust-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (good, empty) = (dir.join("good.pem"), dir.join("empty.pem"));
+        std::fs::write(&good, AMAZON_ROOTS).expect("written");
+        std::fs::write(&empty, "not a certificate").expect("written");
+        let trust = |pairs: &[(&str, &str)]| EndpointTrust::from_lookup(lookup(pairs));
+        assert_eq!(trust(&[]), Ok(EndpointTrust::Amazon { extra: None }));
+        assert_eq!(trust(&[(TRUST_STORE, "amazon"), (AWS_CA_BUNDLE, "")]), Ok(EndpointTrust::Amazon { extra: None }));
+        assert_eq!(trust(&[(TRUST_STORE, "system"), (AWS_CA_BUNDLE, "/nowhere")]), Ok(EndpointTrust::System));
+        let bundle = good.display().to_string();
+        assert_eq!(
+            trust(&[(AWS_CA_BUNDLE, &bundle)]),
+            Ok(EndpointTrust::Amazon { extra: Some(AMAZON_ROOTS.to_vec()) })
+        );
+        for (pairs, name) in [
+            (vec![(TRUST_STORE, "mozilla")], TRUST_STORE),
+            (vec![(AWS_CA_BUNDLE, "/nowhere/ca.pem")], AWS_CA_BUNDLE),
+            (vec![(AWS_CA_BUNDLE, empty.to_str().expect("utf-8"))], AWS_CA_BUNDLE),
+        ] {
+            match trust(&pairs) {
+                Err(ConfigError::Invalid { name: named, .. }) => assert_eq!(named, name, "{pairs:?}"),
+                other => panic!("{pairs:?}: {other:?}"),
+            }
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
