@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use storefront::adapters::aws::TRUST_STORE;
-use storefront_local::runtime_api::{Outcome, RuntimeApi};
+use storefront_local::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
 
 use crate::report::{Chart, Report, Table, ms, ratio};
 use crate::stats::{Summary, millis};
@@ -73,6 +73,19 @@ pub struct Variant {
     pub event: Bytes,
 }
 
+/// Starts `variant` under `name` and waits until it polls for work: the process and when it did.
+async fn start(api: &RuntimeApi, variant: &Variant, name: &str) -> (FunctionProcess, Instant) {
+    let process = match api.spawn(&variant.binary, name, &variant.env) {
+        Ok(process) => process,
+        Err(error) => panic!("cannot start {}: {error}", variant.binary.display()),
+    };
+    let Some(ready_at) = api.ready(name, Duration::from_secs(30)).await else {
+        let output = process.stop().await;
+        panic!("{} never became ready: {}", variant.label, output.stderr);
+    };
+    (process, ready_at)
+}
+
 /// Starts every variant `starts` times, round-robin (A, B, C, A, B, C, …), so that whatever else the shared
 /// machine is doing hits them alike; each start answers its event once and is stopped.
 pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> Vec<InitResult> {
@@ -82,14 +95,7 @@ pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> V
             let name = "bench-function";
             let spawned_at = SystemTime::now();
             let exec = Instant::now();
-            let process = match api.spawn(&variant.binary, name, &variant.env) {
-                Ok(process) => process,
-                Err(error) => panic!("cannot start {}: {error}", variant.binary.display()),
-            };
-            let Some(ready_at) = api.ready(name, Duration::from_secs(30)).await else {
-                let output = process.stop().await;
-                panic!("{} never became ready: {}", variant.label, output.stderr);
-            };
+            let (process, ready_at) = start(api, variant, name).await;
             let outcome = api.invoke(name, variant.event.clone()).await;
             let done = Instant::now();
             if matches!(outcome, Outcome::Error(_)) {
@@ -124,10 +130,7 @@ pub async fn warm(api: &RuntimeApi, variants: &[Variant], invocations: usize) ->
     let names: Vec<String> = (0..variants.len()).map(|i| format!("bench-warm-{i}")).collect();
     let mut processes = Vec::new();
     for (variant, name) in variants.iter().zip(&names) {
-        let process = api.spawn(&variant.binary, name, &variant.env).expect("the function starts");
-        if api.ready(name, Duration::from_secs(30)).await.is_none() {
-            panic!("{} never became ready: {}", variant.label, process.stop().await.stderr);
-        }
+        let (process, _) = start(api, variant, name).await;
         // The first answer is the cold one, which `measure` times.
         let _ = api.invoke(name, variant.event.clone()).await;
         processes.push(process);

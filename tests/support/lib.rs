@@ -143,7 +143,7 @@ fn fresh_postgres(shards: usize) -> (LocalStore, Option<TestDatabase>) {
 /// process, named after the migrations' checksums (an edited migration gets a new one); `make test` drops it with
 /// what earlier runs left (scripts/with-postgres.sh).
 fn copies_of_the_template(setup_urls: &[&str]) {
-    use storefront::adapters::postgres::{admin, sqlx};
+    use storefront::adapters::postgres::admin;
     // Held while the template is made, so the tests of one process make it once (each waits on a thread of its own).
     static TEMPLATE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let Some(first) = setup_urls.first() else { return };
@@ -161,10 +161,8 @@ fn copies_of_the_template(setup_urls: &[&str]) {
             let postgres = postgres.expect("the server answers");
             for url in &urls {
                 let name = admin::database_name(url).expect("a database name");
-                sqlx::query(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
-                    .execute(&postgres)
-                    .await
-                    .unwrap_or_else(|e| panic!("{name} copied from {template}: {e}"));
+                let copied = admin::copy_database(&postgres, &name, &template).await;
+                copied.unwrap_or_else(|e| panic!("{name} copied from {template}: {e}"));
             }
             postgres.close().await;
         })
@@ -176,7 +174,7 @@ fn copies_of_the_template(setup_urls: &[&str]) {
 /// so a test process running beside this one never copies a half-migrated one).
 async fn migrated_template(server: &str) -> String {
     use std::hash::{Hash, Hasher};
-    use storefront::adapters::postgres::{admin, migrations, sqlx};
+    use storefront::adapters::postgres::{admin, migrations};
     let mut checksums = std::collections::hash_map::DefaultHasher::new();
     for migration in migrations::migrator().migrations.iter() {
         migration.checksum.hash(&mut checksums);
@@ -184,20 +182,14 @@ async fn migrated_template(server: &str) -> String {
     let name = format!("storefront_test_template_{:016x}", checksums.finish());
     let postgres = admin::connect_once(&admin::with_database(server, "postgres").expect("URL")).await;
     let postgres = postgres.expect("the server answers");
-    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-        .bind(&name)
-        .fetch_optional(&postgres)
-        .await
-        .expect("pg_database read");
-    if exists.is_none() {
+    if !admin::database_exists(&postgres, &name).await.expect("pg_database read") {
         let building = format!("{name}_{}", std::process::id());
         let building_url = admin::with_database(server, &building).expect("URL");
         admin::ensure_database(&building_url).await.expect("the template created");
         let pool = admin::connect_once(&building_url).await.expect("the template connects");
         migrations::migrate(&pool).await.expect("the template migrated");
         pool.close().await;
-        let rename = format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"");
-        if sqlx::query(&rename).execute(&postgres).await.is_err() {
+        if admin::rename_database(&postgres, &building, &name).await.is_err() {
             // Another test process made it first: theirs is as good.
             admin::drop_database(&building_url).await.ok();
         }

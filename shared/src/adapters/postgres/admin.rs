@@ -40,14 +40,32 @@ pub async fn ensure_database(url: &str) -> Result<bool, StoreError> {
     created
 }
 
-/// Creates the database `name` on the server `pool` is connected to, unless it exists; whether it was created.
-pub async fn create_database_from(pool: &PgPool, name: &str) -> Result<bool, StoreError> {
+/// Whether the server `pool` is connected to has a database `name`.
+pub async fn database_exists(pool: &PgPool, name: &str) -> Result<bool, StoreError> {
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(name)
         .fetch_optional(pool)
         .await
         .map_err(super::store_error)?;
-    if exists.is_some() {
+    Ok(exists.is_some())
+}
+
+/// Creates the database `name` as a copy of `template` (no session may be connected to it), on the server `pool`
+/// is connected to: the tests' databases, copied from a migrated one.
+pub async fn copy_database(pool: &PgPool, name: &str, template: &str) -> Result<(), StoreError> {
+    let sql = format!("CREATE DATABASE {} TEMPLATE {}", quoted(name), quoted(template));
+    sqlx::query(&sql).execute(pool).await.map_err(super::store_error).map(drop)
+}
+
+/// Renames the database `from` to `to` (no session may be connected to it).
+pub async fn rename_database(pool: &PgPool, from: &str, to: &str) -> Result<(), StoreError> {
+    let sql = format!("ALTER DATABASE {} RENAME TO {}", quoted(from), quoted(to));
+    sqlx::query(&sql).execute(pool).await.map_err(super::store_error).map(drop)
+}
+
+/// Creates the database `name` on the server `pool` is connected to, unless it exists; whether it was created.
+pub async fn create_database_from(pool: &PgPool, name: &str) -> Result<bool, StoreError> {
+    if database_exists(pool, name).await? {
         return Ok(false);
     }
     match sqlx::query(&format!("CREATE DATABASE {}", quoted(name))).execute(pool).await {
