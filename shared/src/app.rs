@@ -13,7 +13,9 @@ use crate::adapters::s3::S3BlobStore;
 use crate::adapters::sqs::SqsQueue;
 use crate::adapters::stripe::StripeProvider;
 use crate::api::CursorSigner;
-use crate::config::{Config, ConfigError, DATABASE_READ_URL, DATABASE_URL, PostgresConfig, SHARD_URLS, StoreConfig};
+use crate::config::{
+    Config, ConfigError, DATABASE_READ_URL, DATABASE_URL, PostgresConfig, SHARD_URLS, StoreConfig, WarmUp,
+};
 use crate::domain::FeeRate;
 use crate::ports::{
     BlobStore, CartStore, CatalogStore, Clock, Housekeeping, IdempotencyStore, Notifier, OrderQueue, OrderStore,
@@ -68,8 +70,8 @@ pub struct AppState {
     pub platform_fee: FeeRate,
     /// Where the web pages are served, how shoppers sign in and pay (`Config::site`).
     pub site: Arc<crate::config::SiteConfig>,
-    /// Whether [`AppState::warm_up`] opens the connection (`Config::warm_up`).
-    warm_up: bool,
+    /// When [`AppState::warm_up`] opens the connection (`Config::warm_up`).
+    warm_up: WarmUp,
     /// What the warm-up opens: the store's connection, and the reader's when it has its own.
     warm_up_stores: Vec<Arc<dyn CatalogStore>>,
 }
@@ -241,17 +243,30 @@ impl AppState {
         }
     }
 
-    /// Opens the store's connection (DNS, TCP, TLS, credentials) during init, which runs at full CPU before any
-    /// shopper waits, instead of on the first request: a `DescribeTable` on DynamoDB (every route may call it and
-    /// it reads no data), a `SELECT 1` on Postgres' writer and reader. A failure here is only logged: the first
-    /// request opens the connection then.
+    /// Opens the store's connection (DNS, TCP, TLS, credentials) as `WARM_UP` says, so that the first request
+    /// finds it open: by default started here and left to run beside the runtime's start and its first poll for
+    /// work (`WarmUp::Background`; neither init nor the first request waits for the whole of it), or awaited here.
+    /// On DynamoDB it is the endpoint's health check (`GET /`, no API call, through the client's own connection
+    /// pool), on Postgres a `SELECT 1` on the writer and the reader. A failure is only logged: the first request
+    /// opens the connection then.
+    ///
+    /// In the background, a first request that arrives before the connection is up does not wait for it: the
+    /// SDK's pool hands the request whichever connection is ready first, the warm-up's or one of its own.
     pub async fn warm_up(&self) {
-        if !self.warm_up {
-            return;
+        match self.warm_up {
+            WarmUp::Off => {}
+            WarmUp::AtInit => self.open_connections().await,
+            WarmUp::Background => {
+                let state = self.clone();
+                tokio::spawn(async move { state.open_connections().await });
+            }
         }
+    }
+
+    async fn open_connections(&self) {
         let pings = futures::future::join_all(self.warm_up_stores.iter().map(|store| store.ping())).await;
         for error in pings.into_iter().filter_map(Result::err) {
-            tracing::warn!(%error, "warm-up read failed; the first request opens the connection");
+            tracing::warn!(%error, "warm-up failed; the first request opens the connection");
         }
     }
 

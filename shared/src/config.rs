@@ -28,8 +28,8 @@ pub struct Config {
     pub cdn_base_url: String,
     /// Address the bucket by path (an S3 stand-in on this machine has no bucket subdomains); off in AWS.
     pub s3_force_path_style: bool,
-    /// Open the store's connection during init (on unless `WARM_UP=0`; the init benchmark measures both).
-    pub warm_up: bool,
+    /// When the store's connection is opened (`WARM_UP`; the init benchmark measures each).
+    pub warm_up: WarmUp,
     /// The function may list `uploads/` (template.yaml grants `s3:ListBucket` there): S3 then answers a missing
     /// upload with 404, and a 403 on reading one can only mean it is gone (deleted once handled).
     pub uploads_listable: bool,
@@ -48,6 +48,32 @@ pub struct Config {
     pub payment_window: time::Duration,
     /// What the web pages need to know of where they are served (the pages function only).
     pub site: SiteConfig,
+}
+
+/// When a function opens its store's connection (DNS, TCP, TLS, authentication), chosen by `WARM_UP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarmUp {
+    /// `background` (the default): started at the end of init, beside the runtime's start and its first poll for
+    /// work, so neither init nor the first request waits for it whole (docs/architecture.md, "Cold start").
+    Background,
+    /// `init`: done before the first poll; init carries the whole of it.
+    AtInit,
+    /// `off`: the first request opens the connection.
+    Off,
+}
+
+impl WarmUp {
+    fn from_setting(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value.map(str::trim) {
+            None | Some("" | "background" | "true" | "1") => Ok(Self::Background),
+            Some("init") => Ok(Self::AtInit),
+            Some("off" | "false" | "0") => Ok(Self::Off),
+            Some(other) => Err(ConfigError::Invalid {
+                name: WARM_UP,
+                reason: format!("must be background, init or off, got {other:?}"),
+            }),
+        }
+    }
 }
 
 /// The backend behind the store ports, chosen by `STORE`.
@@ -325,7 +351,7 @@ impl Config {
             media_bucket,
             cdn_base_url,
             s3_force_path_style: flag(S3_FORCE_PATH_STYLE, false)?,
-            warm_up: flag(WARM_UP, true)?,
+            warm_up: WarmUp::from_setting(lookup(WARM_UP).as_deref())?,
             uploads_listable: flag(UPLOADS_LISTABLE, false)?,
             stuck_after: seconds(STUCK_AFTER_SECONDS, DEFAULT_STUCK_AFTER)?,
             payment_queue_url: required(PAYMENT_QUEUE_URL)?,
@@ -443,7 +469,7 @@ mod tests {
             _ => Some("x".into()),
         };
         let config = Config::from_lookup(base).expect("valid");
-        assert!(!config.warm_up && !config.s3_force_path_style && !config.uploads_listable);
+        assert!(config.warm_up == WarmUp::Off && !config.s3_force_path_style && !config.uploads_listable);
         let error = Config::from_lookup(|name| if name == UPLOADS_LISTABLE { Some("yes".into()) } else { base(name) })
             .expect_err("not a boolean");
         assert!(matches!(error, ConfigError::Invalid { name: UPLOADS_LISTABLE, .. }));
@@ -472,6 +498,23 @@ mod tests {
         assert_eq!(config.site, SiteConfig::default(), "the local sign-in, no Stripe key, the request's host");
         assert!(matches!(set(SIGN_IN_URL, "https://x.auth.amazoncognito.com"), Err(ConfigError::Invalid { .. })));
         assert!(matches!(set(SITE_URL, "d123.cloudfront.net"), Err(ConfigError::Invalid { name: SITE_URL, .. })));
+    }
+
+    #[test]
+    fn the_warm_up_runs_beside_the_first_poll_unless_told_otherwise() {
+        let cases = [
+            (None, WarmUp::Background),
+            (Some(" "), WarmUp::Background),
+            (Some("background"), WarmUp::Background),
+            (Some("1"), WarmUp::Background),
+            (Some("init"), WarmUp::AtInit),
+            (Some("off"), WarmUp::Off),
+            (Some("0"), WarmUp::Off),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(WarmUp::from_setting(value), Ok(expected), "{value:?}");
+        }
+        assert!(matches!(WarmUp::from_setting(Some("later")), Err(ConfigError::Invalid { name: WARM_UP, .. })));
     }
 
     #[test]

@@ -60,7 +60,7 @@ async fn moto_state_and_provider() -> (AppState, storefront_local::payments::Pay
         media_bucket: table,
         cdn_base_url: "https://cdn.example".into(),
         s3_force_path_style: true,
-        warm_up: false,
+        warm_up: storefront::config::WarmUp::Off,
         uploads_listable: false,
         stuck_after: storefront::config::DEFAULT_STUCK_AFTER,
         payment_queue_url: "local://conformance-payments".into(),

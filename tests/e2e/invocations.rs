@@ -705,3 +705,110 @@ async fn the_functions_answer_on_the_sam_local_env_file_pointed_at_the_stand_ins
     app.server.stop().await;
     api.stop().await;
 }
+
+/// A TCP relay in front of an endpoint that keeps, per connection, the bytes the client sent and whether an
+/// answer came back: what a function opened, in what order, and what it sent on each.
+struct Relay {
+    endpoint: String,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<RelayedConnection>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct RelayedConnection {
+    sent: Vec<u8>,
+    answered: bool,
+}
+
+impl Relay {
+    async fn start(upstream: &str) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::<RelayedConnection>::new()));
+        let seen = connections.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let index = {
+                    let mut all = seen.lock().expect("lock");
+                    all.push(RelayedConnection::default());
+                    all.len() - 1
+                };
+                let server = tokio::net::TcpStream::connect(&upstream).await.expect("the upstream answers");
+                let ((mut client_read, mut client_write), (mut server_read, mut server_write)) =
+                    (client.into_split(), server.into_split());
+                let (up, down) = (seen.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 8192];
+                    while let Ok(n @ 1..) = client_read.read(&mut buffer).await {
+                        up.lock().expect("lock")[index].sent.extend_from_slice(&buffer[..n]);
+                        if server_write.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 8192];
+                    while let Ok(n @ 1..) = server_read.read(&mut buffer).await {
+                        if client_write.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                        down.lock().expect("lock")[index].answered = true;
+                    }
+                });
+            }
+        });
+        Self { endpoint, connections, task }
+    }
+
+    fn connections(&self) -> Vec<RelayedConnection> {
+        self.connections.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamodb_warm_up_opens_the_connection_the_first_request_uses_and_calls_no_api() {
+    let tools = tools();
+    let api = RuntimeApi::start().await.expect("runtime API starts");
+    let app = spawn_app_with(|options| options.in_process_workers = false).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let event = "get-product.ok";
+    let file = rendered_event(dir.path(), event, &app).await;
+    let mut env = app.server.lambda_environment();
+    let dynamodb = env.iter_mut().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB endpoint");
+    let relay = Relay::start(&dynamodb.1).await;
+    dynamodb.1 = relay.endpoint.clone();
+    // The default `WARM_UP` (background): the warm-up runs beside the first poll. Its answer having come back
+    // is what is awaited here (the relay sees it), not a length of time.
+    let running = start(&api, &tools, "get-product", event, &env).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !relay.connections().first().is_some_and(|c| c.answered) {
+        assert!(std::time::Instant::now() < deadline, "the warm-up never reached DynamoDB: {:?}", relay.connections());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
+    let stdout = running.stop().await.stdout;
+    assert_eq!(response["statusCode"].as_u64(), Some(200), "{response}\n{stdout}");
+    assert!(!stdout.contains("warm-up failed"), "{stdout}");
+
+    let connections = relay.connections();
+    assert_eq!(connections.len(), 1, "the first request opened a connection of its own: {connections:?}");
+    let sent = String::from_utf8_lossy(&connections[0].sent).into_owned();
+    let requests: Vec<&str> = sent.split("\r\n\r\n").filter(|head| head.contains(" HTTP/1.1")).collect();
+    assert!(requests[0].starts_with("GET / HTTP/1.1\r\n"), "the warm-up is the health check: {sent}");
+    let unsigned = !requests[0].to_ascii_lowercase().contains("authorization:");
+    assert!(unsigned && !requests[0].contains("X-Amz-Target"), "the warm-up calls no API: {sent}");
+    assert!(requests[1].starts_with("POST / HTTP/1.1\r\n") && requests[1].contains("GetItem"), "{sent}");
+    let uses = app.server.lambda_calls.take_uses();
+    let actions: BTreeSet<&str> = uses.iter().map(|u| u.action.as_str()).collect();
+    assert_eq!(actions, BTreeSet::from(["dynamodb:GetItem"]), "{uses:?}");
+    app.server.stop().await;
+    api.stop().await;
+}

@@ -124,7 +124,7 @@ pub trait CatalogStore: Send + Sync {
     /// Active products per category slug; categories with none may be absent.
     async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError>;
 
-    /// Checks the store answers (a metadata call that reads no data), opening its connection.
+    /// Opens the store's connection and checks it answers, reading no data and calling no API that needs a grant.
     async fn ping(&self) -> Result<(), StoreError>;
 }
 

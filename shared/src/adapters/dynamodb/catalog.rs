@@ -159,8 +159,7 @@ impl DynamoStore {
 #[async_trait]
 impl CatalogStore for DynamoStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.client.describe_table().table_name(&self.table).send().await.map_err(store_error)?;
-        Ok(())
+        super::health::open_connection(&self.client, &self.table).await
     }
 
     async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {

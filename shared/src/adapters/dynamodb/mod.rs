@@ -2,6 +2,7 @@
 
 mod carts;
 mod catalog;
+mod health;
 mod idempotency;
 pub mod items;
 pub mod keys;

@@ -1,0 +1,75 @@
+//! Opening the connection to DynamoDB without an API call: the endpoint's health check, `GET /`, which DynamoDB
+//! answers `200 healthy: dynamodb.<region>.amazonaws.com` without authorizing, reading or throttling anything.
+//!
+//! It is sent through the client's own pipeline (a `DescribeTable` rewritten just before it leaves), so it goes
+//! where the client's requests go (the endpoint as the client resolves it, `AWS_ENDPOINT_URL_DYNAMODB` included)
+//! on the HTTP connector the client's requests use: that connector's pool keeps the connection, and the next
+//! request finds it open (DNS, TCP and TLS done). Building the request by hand would need the endpoint and the
+//! connector settings worked out again, and a mismatch would open a pool of its own that nothing reuses.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::{BoxError, SdkError};
+
+use crate::ports::StoreError;
+
+/// What the health check keeps of the request: where it goes and who sends it, not the operation (its target,
+/// body, signature) that a `GET` does not carry.
+const KEPT_HEADERS: &[&str] = &["user-agent", "x-amz-user-agent", "amz-sdk-invocation-id"];
+
+/// Turns the operation's request into `GET /` on the same endpoint.
+#[derive(Debug)]
+struct HealthCheck;
+
+impl Intercept for HealthCheck {
+    fn name(&self) -> &'static str {
+        "HealthCheck"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        request.set_method("GET")?;
+        let _ = request.take_body();
+        let dropped: Vec<String> = request
+            .headers()
+            .iter()
+            .map(|(name, _)| name.to_ascii_lowercase())
+            .filter(|name| !KEPT_HEADERS.contains(&name.as_str()))
+            .collect();
+        for name in dropped {
+            request.headers_mut().remove(name);
+        }
+        Ok(())
+    }
+}
+
+/// Sends the health check; `Ok` when the endpoint answered 2xx (the connection is then pooled, open).
+pub(crate) async fn open_connection(client: &Client, table: &str) -> Result<(), StoreError> {
+    let sent = client
+        .describe_table()
+        .table_name(table)
+        .customize()
+        .interceptor(HealthCheck)
+        // One attempt: a failure here is only logged, and the first request opens the connection itself.
+        .config_override(
+            aws_sdk_dynamodb::Config::builder().retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()),
+        )
+        .send()
+        .await;
+    match sent {
+        Ok(_) => Ok(()),
+        // The answer is not a `DescribeTable` output, so the operation "fails" to read it: the status says
+        // whether the endpoint answered.
+        Err(error) if error.raw_response().is_some_and(|raw| raw.status().is_success()) => Ok(()),
+        Err(SdkError::ServiceError(error)) => {
+            Err(StoreError::unexpected(format!("health check answered {}", error.raw().status())))
+        }
+        Err(error) => Err(super::store_error(error)),
+    }
+}
