@@ -178,6 +178,8 @@ impl RuntimeApi {
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("LANG", "en_US.UTF-8")
             .env("TZ", ":UTC")
+            // How Lambda started the instance; a caller's environment may say otherwise (provisioned concurrency).
+            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
             .envs(environment.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", self.runtime_api_for(name))
             .env("AWS_LAMBDA_FUNCTION_NAME", name)

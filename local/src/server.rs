@@ -208,7 +208,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         media_bucket: MEDIA_BUCKET.to_owned(),
         cdn_base_url: format!("http://{addr}"),
         s3_force_path_style: true,
-        warm_up: storefront::config::WarmUp::Background,
+        warm_up: storefront::config::WarmUp::AtInit,
         uploads_listable: false,
         stuck_after: options.stuck_after,
         payment_queue_url: format!("local://{PAYMENT_QUEUE}"),

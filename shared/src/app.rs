@@ -70,7 +70,7 @@ pub struct AppState {
     pub platform_fee: FeeRate,
     /// Where the web pages are served, how shoppers sign in and pay (`Config::site`).
     pub site: Arc<crate::config::SiteConfig>,
-    /// When [`AppState::warm_up`] opens the connection (`Config::warm_up`).
+    /// Whether [`AppState::warm_up`] opens the connection (`Config::warm_up`).
     warm_up: WarmUp,
     /// What the warm-up opens: the store's connection, and the reader's when it has its own.
     warm_up_stores: Vec<Arc<dyn CatalogStore>>,
@@ -243,27 +243,14 @@ impl AppState {
         }
     }
 
-    /// Opens the store's connection (DNS, TCP, TLS, credentials) as `WARM_UP` says, so that the first request
-    /// finds it open: by default started here and left to run beside the runtime's start and its first poll for
-    /// work (`WarmUp::Background`; neither init nor the first request waits for the whole of it), or awaited here.
-    /// On DynamoDB it is the endpoint's health check (`GET /`, no API call, through the client's own connection
-    /// pool), on Postgres a `SELECT 1` on the writer and the reader. A failure is only logged: the first request
-    /// opens the connection then.
-    ///
-    /// In the background, a first request that arrives before the connection is up does not wait for it: the
-    /// SDK's pool hands the request whichever connection is ready first, the warm-up's or one of its own.
+    /// Opens the store's connection (DNS, TCP, TLS, credentials) during init when `WARM_UP` says so (by default
+    /// under provisioned concurrency only), so that the first request finds it open: on DynamoDB the endpoint's
+    /// health check (`GET /`, no API call, through the client's own connection pool), on Postgres a `SELECT 1` on
+    /// the writer and the reader. A failure is only logged: the first request opens the connection then.
     pub async fn warm_up(&self) {
-        match self.warm_up {
-            WarmUp::Off => {}
-            WarmUp::AtInit => self.open_connections().await,
-            WarmUp::Background => {
-                let state = self.clone();
-                tokio::spawn(async move { state.open_connections().await });
-            }
+        if self.warm_up == WarmUp::Off {
+            return;
         }
-    }
-
-    async fn open_connections(&self) {
         let pings = futures::future::join_all(self.warm_up_stores.iter().map(|store| store.ping())).await;
         for error in pings.into_iter().filter_map(Result::err) {
             tracing::warn!(%error, "warm-up failed; the first request opens the connection");

@@ -28,7 +28,7 @@ pub struct Config {
     pub cdn_base_url: String,
     /// Address the bucket by path (an S3 stand-in on this machine has no bucket subdomains); off in AWS.
     pub s3_force_path_style: bool,
-    /// When the store's connection is opened (`WARM_UP`; the init benchmark measures each).
+    /// Whether the store's connection is opened during init (`WARM_UP`; the init benchmark measures both).
     pub warm_up: WarmUp,
     /// The function may list `uploads/` (template.yaml grants `s3:ListBucket` there): S3 then answers a missing
     /// upload with 404, and a 403 on reading one can only mean it is gone (deleted once handled).
@@ -50,28 +50,28 @@ pub struct Config {
     pub site: SiteConfig,
 }
 
-/// When a function opens its store's connection (DNS, TCP, TLS, authentication), chosen by `WARM_UP`.
+/// Whether a function opens its store's connection (DNS, TCP, TLS, authentication) during init, chosen by `WARM_UP`
+/// or, unset, by how Lambda started the instance (`AWS_LAMBDA_INITIALIZATION_TYPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WarmUp {
-    /// `background` (the default): started at the end of init, beside the runtime's start and its first poll for
-    /// work, so neither init nor the first request waits for it whole (docs/architecture.md, "Cold start").
-    Background,
-    /// `init`: done before the first poll; init carries the whole of it.
+    /// `init`; the default under provisioned concurrency, whose init runs before any request is waiting: the
+    /// first request then finds the connection open.
     AtInit,
-    /// `off`: the first request opens the connection.
+    /// `off`; the default on demand, where the request is already waiting when init ends: opening the connection
+    /// in init would only move the handshake and add the warm-up's own round trip (docs/benchmarks.md, "warm_up").
     Off,
 }
 
 impl WarmUp {
-    fn from_setting(value: Option<&str>) -> Result<Self, ConfigError> {
+    fn from_setting(value: Option<&str>, initialization_type: Option<&str>) -> Result<Self, ConfigError> {
         match value.map(str::trim) {
-            None | Some("" | "background" | "true" | "1") => Ok(Self::Background),
-            Some("init") => Ok(Self::AtInit),
+            None | Some("") if initialization_type == Some(PROVISIONED_CONCURRENCY) => Ok(Self::AtInit),
+            None | Some("") => Ok(Self::Off),
+            Some("init" | "true" | "1") => Ok(Self::AtInit),
             Some("off" | "false" | "0") => Ok(Self::Off),
-            Some(other) => Err(ConfigError::Invalid {
-                name: WARM_UP,
-                reason: format!("must be background, init or off, got {other:?}"),
-            }),
+            Some(other) => {
+                Err(ConfigError::Invalid { name: WARM_UP, reason: format!("must be init or off, got {other:?}") })
+            }
         }
     }
 }
@@ -183,6 +183,9 @@ pub const MEDIA_BUCKET: &str = "MEDIA_BUCKET";
 pub const CDN_BASE_URL: &str = "CDN_BASE_URL";
 pub const S3_FORCE_PATH_STYLE: &str = "S3_FORCE_PATH_STYLE";
 pub const WARM_UP: &str = "WARM_UP";
+/// Set by Lambda: `on-demand`, `provisioned-concurrency`, `snap-start` or `lambda-managed-instances`.
+pub const LAMBDA_INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+const PROVISIONED_CONCURRENCY: &str = "provisioned-concurrency";
 pub const UPLOADS_LISTABLE: &str = "UPLOADS_LISTABLE";
 pub const STUCK_AFTER_SECONDS: &str = "STUCK_AFTER_SECONDS";
 pub const PAYMENT_QUEUE_URL: &str = "PAYMENT_QUEUE_URL";
@@ -351,7 +354,7 @@ impl Config {
             media_bucket,
             cdn_base_url,
             s3_force_path_style: flag(S3_FORCE_PATH_STYLE, false)?,
-            warm_up: WarmUp::from_setting(lookup(WARM_UP).as_deref())?,
+            warm_up: WarmUp::from_setting(lookup(WARM_UP).as_deref(), lookup(LAMBDA_INITIALIZATION_TYPE).as_deref())?,
             uploads_listable: flag(UPLOADS_LISTABLE, false)?,
             stuck_after: seconds(STUCK_AFTER_SECONDS, DEFAULT_STUCK_AFTER)?,
             payment_queue_url: required(PAYMENT_QUEUE_URL)?,
@@ -501,20 +504,24 @@ mod tests {
     }
 
     #[test]
-    fn the_warm_up_runs_beside_the_first_poll_unless_told_otherwise() {
+    fn the_warm_up_is_on_where_init_runs_ahead_of_requests_unless_told_otherwise() {
+        let on_demand = Some("on-demand");
+        let provisioned = Some(PROVISIONED_CONCURRENCY);
         let cases = [
-            (None, WarmUp::Background),
-            (Some(" "), WarmUp::Background),
-            (Some("background"), WarmUp::Background),
-            (Some("1"), WarmUp::Background),
-            (Some("init"), WarmUp::AtInit),
-            (Some("off"), WarmUp::Off),
-            (Some("0"), WarmUp::Off),
+            (None, on_demand, WarmUp::Off),
+            (None, None, WarmUp::Off),
+            (Some(" "), provisioned, WarmUp::AtInit),
+            (None, provisioned, WarmUp::AtInit),
+            (Some("init"), on_demand, WarmUp::AtInit),
+            (Some("1"), None, WarmUp::AtInit),
+            (Some("off"), provisioned, WarmUp::Off),
+            (Some("0"), on_demand, WarmUp::Off),
         ];
-        for (value, expected) in cases {
-            assert_eq!(WarmUp::from_setting(value), Ok(expected), "{value:?}");
+        for (value, initialization, expected) in cases {
+            assert_eq!(WarmUp::from_setting(value, initialization), Ok(expected), "{value:?} {initialization:?}");
         }
-        assert!(matches!(WarmUp::from_setting(Some("later")), Err(ConfigError::Invalid { name: WARM_UP, .. })));
+        let error = WarmUp::from_setting(Some("later"), provisioned);
+        assert!(matches!(error, Err(ConfigError::Invalid { name: WARM_UP, .. })));
     }
 
     #[test]

@@ -79,7 +79,6 @@ async fn init(cold_start: &mut ColdStart) -> std::result::Result<AppState, Error
 pub fn run(function: Function) -> Result {
     block_on(function.route.function, |mut cold_start| async move {
         let state = init(&mut cold_start).await?;
-        // Started (or, with `WARM_UP=init`, done): the phase is what init paid for it.
         state.warm_up().await;
         cold_start.mark("warm_up");
         cold_start.log();
