@@ -131,15 +131,31 @@ impl PostgresServer {
     }
 }
 
-/// `storefront-bench init-ab <label>=<binary> ...`: the cold starts of builds of one function under other profiles
-/// (a release-profile A/B: bench/notes.md quotes it), each alternating with the floor and the others, answering
-/// get-product's sample event, then 500 warm invocations of one instance of each (ms, harness to answer); prints the
-/// table.
-async fn init_ab(builds: &[String]) {
+/// `env` with DynamoDB reached over TLS, through a front whose CA the functions trust beside Amazon's roots (the
+/// front stops when dropped with the bench).
+async fn through_tls(env: &[(String, String)]) -> (Vec<(String, String)>, tls::TlsFront) {
+    let dynamodb = env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").map(|(_, v)| v.clone());
+    let front = tls::start(&dynamodb.expect("the stand-in's endpoint")).await;
+    let tls_env = init::with_variable(env, "AWS_ENDPOINT_URL_DYNAMODB", &front.endpoint);
+    (init::with_variable(&tls_env, AWS_CA_BUNDLE, &front.ca.display().to_string()), front)
+}
+
+/// `storefront-bench init-ab [--tls] <label>=<binary> ...`: the cold starts of builds of one function under other
+/// profiles (a release-profile A/B: bench/notes.md quotes it), each alternating with the floor and the others,
+/// answering get-product's sample event, then 500 warm invocations of one instance of each (ms, harness to answer);
+/// prints the table. `--tls` puts TLS in front of the DynamoDB stand-in, as the bench's TLS rows do.
+async fn init_ab(args: &[String]) {
     let bin = binaries();
     let data = tempfile::tempdir().expect("temp dir");
     let stack = storefront_local::start(function_stack(data.path())).await.expect("local stack");
     let env = init::one_bundle(&stack.lambda_environment());
+    let (tls, builds): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| *a == "--tls");
+    let (env, _front) = if tls.is_empty() {
+        (env, None)
+    } else {
+        let (env, front) = through_tls(&env).await;
+        (env, Some(front))
+    };
     let event = init::sample_event("get-product");
     let variant = |label: &str, binary: PathBuf| init::Variant {
         label: label.to_owned(),
@@ -218,10 +234,7 @@ async fn run(settings: Settings, quick: bool) {
     let api = RuntimeApi::start().await.expect("runtime API");
 
     eprintln!("init: {} starts per function", settings.starts);
-    let dynamodb = env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").map(|(_, v)| v.clone());
-    let tls_front = tls::start(&dynamodb.expect("the stand-in's endpoint")).await;
-    let tls_env = init::with_variable(&env, "AWS_ENDPOINT_URL_DYNAMODB", &tls_front.endpoint);
-    let tls_env = init::with_variable(&tls_env, AWS_CA_BUNDLE, &tls_front.ca.display().to_string());
+    let (tls_env, tls_front) = through_tls(&env).await;
     let init::InitFigures { pairs: inits, tls_first_response } =
         init::section(&api, &bin, &env, Some(&postgres_env), &tls_env, settings.starts, &mut report).await;
     tls_front.stop();
