@@ -1,5 +1,5 @@
 //! Opening the connection to DynamoDB without an API call: the endpoint's health check, `GET /`, which DynamoDB
-//! answers `200 healthy: dynamodb.<region>.amazonaws.com` without authorizing, reading or throttling anything.
+//! answers `200 healthy: dynamodb.<region>.amazonaws.com` without authorizing or reading anything.
 //!
 //! It is sent through the client's own pipeline (a `DescribeTable` rewritten just before it leaves), so it goes
 //! where the client's requests go (the endpoint as the client resolves it, `AWS_ENDPOINT_URL_DYNAMODB` included)
