@@ -722,7 +722,6 @@ struct RelayedConnection {
 
 impl Relay {
     async fn start(upstream: &str) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let endpoint = format!("http://{}", listener.local_addr().expect("address"));
@@ -736,28 +735,16 @@ impl Relay {
                     all.len() - 1
                 };
                 let server = tokio::net::TcpStream::connect(&upstream).await.expect("the upstream answers");
-                let ((mut client_read, mut client_write), (mut server_read, mut server_write)) =
+                let ((client_read, client_write), (server_read, server_write)) =
                     (client.into_split(), server.into_split());
                 let (up, down) = (seen.clone(), seen.clone());
-                tokio::spawn(async move {
-                    let mut buffer = [0u8; 8192];
-                    while let Ok(n @ 1..) = client_read.read(&mut buffer).await {
-                        up.lock().expect("lock")[index].sent.extend_from_slice(&buffer[..n]);
-                        if server_write.write_all(&buffer[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                tokio::spawn(async move {
-                    let mut buffer = [0u8; 8192];
-                    while let Ok(n @ 1..) = server_read.read(&mut buffer).await {
-                        // Marked before the client can read it: whatever the client did next, the mark is there.
-                        down.lock().expect("lock")[index].answered = true;
-                        if client_write.write_all(&buffer[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                });
+                tokio::spawn(pump(client_read, server_write, move |bytes| {
+                    up.lock().expect("lock")[index].sent.extend_from_slice(bytes);
+                }));
+                // Marked before the client can read the answer: whatever the client did next, the mark is there.
+                tokio::spawn(pump(server_read, client_write, move |_| {
+                    down.lock().expect("lock")[index].answered = true
+                }));
             }
         });
         Self { endpoint, connections, task }
@@ -765,6 +752,22 @@ impl Relay {
 
     fn connections(&self) -> Vec<RelayedConnection> {
         self.connections.lock().expect("lock").clone()
+    }
+}
+
+/// Copies `from` to `to` until either side closes, showing `seen` each chunk before it is passed on.
+async fn pump(
+    mut from: impl tokio::io::AsyncRead + Unpin,
+    mut to: impl tokio::io::AsyncWrite + Unpin,
+    mut seen: impl FnMut(&[u8]),
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = [0u8; 8192];
+    while let Ok(n @ 1..) = from.read(&mut buffer).await {
+        seen(&buffer[..n]);
+        if to.write_all(&buffer[..n]).await.is_err() {
+            break;
+        }
     }
 }
 
@@ -787,7 +790,7 @@ async fn the_dynamodb_warm_up_opens_the_connection_the_first_request_uses_and_ca
     let relay = Relay::start(&dynamodb.1).await;
     dynamodb.1 = relay.endpoint.clone();
     // As under provisioned concurrency, where `WARM_UP`'s default opens the connection in init.
-    env.push(("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "provisioned-concurrency".into()));
+    env.push((storefront::config::LAMBDA_INITIALIZATION_TYPE.into(), "provisioned-concurrency".into()));
     let running = start(&api, &tools, "get-product", event, &env).await;
     let opened = relay.connections();
     assert!(opened.len() == 1 && opened[0].answered, "init did not open the connection: {opened:?}");
