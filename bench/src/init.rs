@@ -307,6 +307,10 @@ pub async fn section(
         &provisioned(tls_env),
         "get-product",
     ));
+    // What any function calling DynamoDB pays: the floor plus one request on a connection of its own, without the
+    // SDK (bench/src/bin/hello-lambda-call.rs), plain and over the same TLS.
+    variants.push(variant(ONE_CALL, "hello-lambda-call", env, "get-product"));
+    variants.push(variant(ONE_CALL_TLS, "hello-lambda-call", tls_env, "get-product"));
     // On Postgres the first request opens the instance's database connection (plain TCP here; TLS and the IAM
     // token in AWS); under provisioned concurrency init would.
     if let Some(postgres_env) = postgres_env {
@@ -314,13 +318,15 @@ pub async fn section(
         variants.push(variant("place-order on Postgres", "place-order", postgres_env, "place-order"));
     }
     let fixes = measure(api, &variants, starts).await;
-    for result in fixes.iter().skip(1) {
+    for result in fixes.iter().filter(|r| !r.name.starts_with("hello-lambda")) {
         assert!(!result.phases.is_empty(), "{}: no `cold start` line read from its log", result.name);
     }
     for result in &fixes {
         row(result, &fixes[0], None);
     }
     let tls_first_response = fixes[tls_row].first_response.p50 / fixes[0].first_response.p50;
+    let one_call_tls = fixes.iter().find(|r| r.name == ONE_CALL_TLS).expect("the one-call row over TLS");
+    let tls_call_first_response = one_call_tls.first_response.p50 / fixes[0].first_response.p50;
     report.table(table);
     report.table(breakdown_table(&fixes, starts));
     report.chart(Chart {
@@ -331,14 +337,20 @@ pub async fn section(
             .map(|r| (r.name.clone(), r.ready.p50))
             .collect(),
     });
-    InitFigures { pairs, tls_first_response }
+    InitFigures { pairs, tls_first_response, tls_call_first_response }
 }
+
+/// The floor plus one `GET /` to DynamoDB's endpoint, plain and over TLS.
+pub const ONE_CALL: &str = "hello-lambda + one call (floor of a store call)";
+pub const ONE_CALL_TLS: &str = "hello-lambda + one call over TLS (floor of a store call)";
 
 /// What the goals read from the init section.
 pub struct InitFigures {
     pub pairs: Vec<Paired>,
     /// get-product's first response over TLS against the floor's, as deployed (an on-demand start).
     pub tls_first_response: f64,
+    /// The floor's one call over the same TLS against the floor: what the connection alone costs.
+    pub tls_call_first_response: f64,
 }
 
 /// Where each variant's cold start went, phase by phase (p50s; they need not add up to the p50 of the whole).

@@ -140,17 +140,28 @@ async fn through_tls(env: &[(String, String)]) -> (Vec<(String, String)>, tls::T
     (init::with_variable(&tls_env, AWS_CA_BUNDLE, &front.ca.display().to_string()), front)
 }
 
-/// `storefront-bench init-ab [--tls] <label>=<binary> ...`: the cold starts of builds of one function under other
-/// profiles (a release-profile A/B: bench/notes.md quotes it), each alternating with the floor and the others,
-/// answering get-product's sample event, then 500 warm invocations of one instance of each (ms, harness to answer);
-/// prints the table. `--tls` puts TLS in front of the DynamoDB stand-in, as the bench's TLS rows do.
+/// `storefront-bench init-ab [--tls] [--starts N] [--cold-only] <label>=<binary> ...`: the cold starts of builds of
+/// one function under other profiles (a release-profile A/B: bench/notes.md quotes it), each alternating with the
+/// floor, the floor's one call (bench/src/bin/hello-lambda-call.rs) and the others, answering get-product's sample
+/// event, N times each (20), then 500 warm invocations of one instance of each (ms, harness to answer; one with
+/// `--cold-only`, for a profile of the starts alone); prints the table. `--tls` puts TLS in front of the DynamoDB
+/// stand-in, as the bench's TLS rows do.
 async fn init_ab(args: &[String]) {
+    let mut args = args.iter();
+    let (mut tls, mut starts, mut warm_invocations, mut builds) = (false, 20, 500, Vec::new());
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tls" => tls = true,
+            "--cold-only" => warm_invocations = 1,
+            "--starts" => starts = args.next().and_then(|n| n.parse().ok()).expect("--starts <number>"),
+            build => builds.push(build),
+        }
+    }
     let bin = binaries();
     let data = tempfile::tempdir().expect("temp dir");
     let stack = storefront_local::start(function_stack(data.path())).await.expect("local stack");
     let env = init::one_bundle(&stack.lambda_environment());
-    let (tls, builds): (Vec<&String>, Vec<&String>) = args.iter().partition(|a| *a == "--tls");
-    let (env, _front) = if tls.is_empty() {
+    let (env, _front) = if !tls {
         (env, None)
     } else {
         let (env, front) = through_tls(&env).await;
@@ -163,14 +174,17 @@ async fn init_ab(args: &[String]) {
         env: env.clone(),
         event: event.clone(),
     };
-    let mut variants = vec![variant("hello-lambda (floor)", bin.join("hello-lambda"))];
+    let mut variants = vec![
+        variant("hello-lambda (floor)", bin.join("hello-lambda")),
+        variant("hello-lambda + one call", bin.join("hello-lambda-call")),
+    ];
     for build in builds {
         let (label, binary) = build.split_once('=').expect("<label>=<binary>");
         variants.push(variant(label, PathBuf::from(binary)));
     }
     let api = RuntimeApi::start().await.expect("runtime API");
-    let results = init::measure(&api, &variants, 20).await;
-    let warm = init::warm(&api, &variants, 500).await;
+    let results = init::measure(&api, &variants, starts).await;
+    let warm = init::warm(&api, &variants, warm_invocations).await;
     println!(
         "| build | ready p50 | × floor | first response p50 | × floor | warm p50 | warm p99 | size MB |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|"
@@ -235,7 +249,7 @@ async fn run(settings: Settings, quick: bool) {
 
     eprintln!("init: {} starts per function", settings.starts);
     let (tls_env, tls_front) = through_tls(&env).await;
-    let init::InitFigures { pairs: inits, tls_first_response } =
+    let init::InitFigures { pairs: inits, tls_first_response, tls_call_first_response } =
         init::section(&api, &bin, &env, Some(&postgres_env), &tls_env, settings.starts, &mut report).await;
     tls_front.stop();
     clients::section(&env, settings.starts.max(10), &mut report).await;
@@ -286,6 +300,7 @@ async fn run(settings: Settings, quick: bool) {
     let figures = goals::Figures {
         inits: &inits,
         tls_first_response,
+        tls_call_first_response,
         warm: &warm,
         throughput: &throughput,
         contention: &contention,

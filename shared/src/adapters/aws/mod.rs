@@ -106,7 +106,28 @@ impl EndpointTrust {
             .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
             .tls_context(context)
             .build_https();
-        Ok(loader.http_client(client))
+        Ok(loader.http_client(ConnectorOnce(client)))
+    }
+}
+
+/// The SDK's HTTPS client, minus the rehearsal it runs when each SDK client is created: it builds a TLS connector
+/// (parsing the trust store and assembling rustls' configuration) so that the system's roots load at init, then
+/// throws it away, and builds the one it uses on the first request. With the roots compiled in there is nothing to
+/// load early, so each connector is built once, when a request first needs it (docs/benchmarks.md).
+#[derive(Debug)]
+struct ConnectorOnce(aws_smithy_runtime_api::client::http::SharedHttpClient);
+
+impl aws_smithy_runtime_api::client::http::HttpClient for ConnectorOnce {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.0.connector_metadata()
     }
 }
 
@@ -282,5 +303,51 @@ mod tests {
         assert_eq!((*lazy.get(), *clone.get()), (1, 1), "the clones share the one client");
         assert_eq!(BUILT.load(Ordering::SeqCst), 1);
         assert_eq!(*LazyClient::from(7).get(), 7, "a client given built is used as it is");
+    }
+
+    /// An HTTP client that counts the SDK's calls to its init-time check (where the SDK's own client rehearses
+    /// building its connector).
+    #[derive(Debug, Default)]
+    struct Rehearsals(Arc<AtomicUsize>);
+
+    impl aws_smithy_runtime_api::client::http::HttpClient for Rehearsals {
+        fn http_connector(
+            &self,
+            _: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+            unreachable!("no request is sent")
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_sdk_dynamodb::config::RuntimeComponentsBuilder,
+            _: &aws_sdk_dynamodb::config::ConfigBag,
+        ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn building_an_sdk_client_does_not_rehearse_the_connector() {
+        use aws_smithy_runtime_api::client::http::SharedHttpClient;
+        let client_built_on = |http: SharedHttpClient| {
+            let config = aws_sdk_dynamodb::Config::builder()
+                .behavior_version(behavior_version())
+                .region(aws_config::Region::new("eu-west-1"))
+                .credentials_provider(aws_credential_types::Credentials::from_keys("a", "b", None))
+                .http_client(http)
+                .build();
+            aws_sdk_dynamodb::Client::from_conf(config);
+        };
+        let bare = Rehearsals::default();
+        let counted = bare.0.clone();
+        client_built_on(SharedHttpClient::new(bare));
+        assert_eq!(counted.load(Ordering::SeqCst), 1, "the SDK asks its HTTP client to check itself at build");
+        let wrapped = Rehearsals::default();
+        let counted = wrapped.0.clone();
+        client_built_on(SharedHttpClient::new(ConnectorOnce(SharedHttpClient::new(wrapped))));
+        assert_eq!(counted.load(Ordering::SeqCst), 0, "ConnectorOnce keeps the check from the client it wraps");
     }
 }
