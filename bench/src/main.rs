@@ -254,7 +254,7 @@ async fn run(settings: Settings, quick: bool) {
     tls_front.stop();
     clients::section(&env, settings.starts.max(10), &mut report).await;
     eprintln!("warm overhead: {} invocations per route", settings.warm_iterations);
-    let warm = warm::section(&stack.app, settings.warm_iterations, &mut report).await;
+    let warm = warm::section(&stack.app, stack.dynamodb_endpoint(), settings.warm_iterations, &mut report).await;
     stack.stop().await;
     postgres_stack.stop().await;
     api.stop().await;

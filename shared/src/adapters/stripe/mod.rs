@@ -6,6 +6,7 @@
 
 pub mod webhook;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -56,32 +57,38 @@ enum SecretSource {
     },
 }
 
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 pub struct StripeProvider {
-    http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// Built at the first call: every function holds a provider, few of them pay (docs/benchmarks.md, init).
+    http: OnceLock<HttpsClient>,
     base_url: String,
     secrets: SecretSource,
 }
 
 impl StripeProvider {
     fn new(base_url: &str, secrets: SecretSource) -> Self {
-        let mut http = HttpConnector::new();
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        http.enforce_http(false);
-        // Mozilla's roots, compiled in: the provider's certificate chains to a public CA, and reading the system
-        // trust store instead cost every cold start milliseconds (every function builds this client; few pay).
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::aws_lc_rs::default_provider().into())
-            .with_safe_default_protocol_versions()
-            .expect("aws-lc-rs supports rustls's default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let tls = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config);
-        let connector = tls.https_or_http().enable_http1().wrap_connector(http);
-        Self {
-            http: Client::builder(TokioExecutor::new()).build(connector),
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            secrets,
-        }
+        Self { http: OnceLock::new(), base_url: base_url.trim_end_matches('/').to_owned(), secrets }
+    }
+
+    fn http(&self) -> &HttpsClient {
+        self.http.get_or_init(|| {
+            let mut http = HttpConnector::new();
+            http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+            http.enforce_http(false);
+            // Mozilla's roots, compiled in: the provider's certificate chains to a public CA, and reading the
+            // system trust store instead cost milliseconds.
+            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+            let config =
+                rustls::ClientConfig::builder_with_provider(rustls::crypto::aws_lc_rs::default_provider().into())
+                    .with_safe_default_protocol_versions()
+                    .expect("aws-lc-rs supports rustls's default protocol versions")
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+            let tls = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config);
+            let connector = tls.https_or_http().enable_http1().wrap_connector(http);
+            Client::builder(TokioExecutor::new()).build(connector)
+        })
     }
 
     /// Credentials read from the Secrets Manager secret `secret_id` (a JSON `{"api_key", "webhook_secret"}`).
@@ -153,7 +160,7 @@ impl StripeProvider {
                 .body(Full::new(Bytes::from(body.clone())))
                 .map_err(|e| PaymentError::Refused(format!("request could not be built: {e}")))?;
             let outcome = tokio::time::timeout(CALL_TIMEOUT, async {
-                let response = self.http.request(request).await.map_err(|e| PaymentError::Unavailable(e.into()))?;
+                let response = self.http().request(request).await.map_err(|e| PaymentError::Unavailable(e.into()))?;
                 let status = response.status();
                 let bytes = response.into_body().collect().await.map_err(|e| PaymentError::Unavailable(e.into()))?;
                 let json = serde_json::from_slice(&bytes.to_bytes()).unwrap_or(serde_json::Value::Null);
@@ -369,5 +376,16 @@ mod tests {
         assert!(matches!(read_event(b"{]"), Err(EventError::Malformed(_))));
         let bad_id = r#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi/1"}}}"#;
         assert!(matches!(read_event(bad_id.as_bytes()), Err(EventError::Malformed(_))));
+    }
+
+    #[tokio::test]
+    async fn the_https_client_is_built_at_the_first_call_not_with_the_provider() {
+        let secrets = ProviderSecrets { api_key: "sk_test".into(), webhook_secret: "whsec".into() };
+        // Nothing listens on port 1: the call fails, after building the client it was sent on.
+        let provider = StripeProvider::with_secrets("http://127.0.0.1:1", secrets);
+        assert!(provider.http.get().is_none(), "a function that never pays never builds the client");
+        let called = provider.call(http::Method::GET, "/v1/balance", &[], None).await;
+        assert!(matches!(called, Err(PaymentError::Unavailable(_))), "{called:?}");
+        assert!(provider.http.get().is_some(), "the first call builds it");
     }
 }
