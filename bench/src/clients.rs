@@ -33,8 +33,9 @@ pub async fn section(env: &[(String, String)], samples: usize, report: &mut Repo
     let mut table = Table::new(
         "Clients built once at init vs per request (ms)",
         &["case", "p50", "p95"],
-        "A request that built its own SDK config and clients (AppState::from_sdk, as an init does) would pay the \
-         difference between the rows on top of its store calls.",
+        "A request that built its own SDK config and clients (AppState::from_sdk: every client a function can reach, \
+         as the init of one that reaches everything does) would pay the difference between the rows on top of its \
+         store calls.",
     );
     table.row(vec!["store call on the clients built at init".into(), ms(reused.p50), ms(reused.p95)]);
     table.row(vec!["build config + clients, then the same call".into(), ms(fresh.p50), ms(fresh.p95)]);

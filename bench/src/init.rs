@@ -18,6 +18,8 @@ pub struct InitResult {
     pub first_response: Summary,
     /// Highest peak RSS seen over the starts (init plus one request), in KiB.
     pub peak_rss_kib: u64,
+    /// The host release binary's size: what the loader maps and relocates at every start.
+    pub binary_bytes: u64,
     pub errors: usize,
     /// Where init went, from the function's `cold start` line (none for the floor, which has no such line):
     /// exec → main, each phase it names, then main's end of init → first poll, each as a summary over the starts.
@@ -117,6 +119,7 @@ pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> V
             ready: millis(&samples.ready),
             first_response: millis(&samples.answered),
             peak_rss_kib: samples.peak_rss_kib,
+            binary_bytes: std::fs::metadata(&variant.binary).map(|m| m.len()).unwrap_or_default(),
             errors: samples.errors,
             phases: summarize_phases(&samples.breakdowns),
         })
@@ -250,6 +253,7 @@ pub async fn section(
             "first response p50",
             "× floor",
             "peak RSS MiB",
+            "binary MB",
             "zipped arm64 MB",
         ],
         &format!(
@@ -257,7 +261,8 @@ pub async fn section(
              which includes its DynamoDB round trips. Each row is started alternately with the floor (a hello-world \
              `lambda_http` binary built with the same profile), {starts} times each; ratios are against that paired \
              floor. The function processes reach the stand-ins directly, as the floor would reach any endpoint, and \
-             trust Amazon's roots compiled in (`TRUST_STORE`'s default; the last rows say what differs). \
+             trust Amazon's roots compiled in (`TRUST_STORE`'s default; the last rows say what differs). Binary: \
+             the host release binary, stripped; each function links only the SDK clients it reaches (`Reach`). \
              Zipped size: the arm64 `bootstrap` from `make build`, deflated (gzip -9) as the Lambda zip is."
         ),
     );
@@ -273,6 +278,7 @@ pub async fn section(
             ms(result.first_response.p50),
             ratio(result.first_response.p50, floor.first_response.p50),
             format!("{:.1}", result.peak_rss_kib as f64 / 1024.0),
+            format!("{:.1}", result.binary_bytes as f64 / 1_000_000.0),
             zipped,
         ]);
     };

@@ -115,7 +115,7 @@ fn spawn_job(job: ScheduledJob, every: std::time::Duration, app: AppState) -> Jo
         let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
-            if let Err(error) = (job.run)(app.clone()).await {
+            if let Err(error) = job.invoke(app.clone()).await {
                 tracing::warn!(job = job.function, %error, "scheduled job failed");
             }
         }

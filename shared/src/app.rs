@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::adapters::aws::LazyClient;
 use crate::adapters::cache::CachedCatalog;
 use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::not_reached::NotReached;
 use crate::adapters::notify::{LogNotifier, SesNotifier};
 use crate::adapters::postgres::sharded::{ShardedStore, Tuning};
 use crate::adapters::postgres::{Endpoint, IamAuth, PgCatalogReader, PgStore, PoolSettings};
@@ -28,6 +29,63 @@ use crate::services::payments::PaymentPorts;
 
 /// How long a public catalog read is served from memory (see `adapters::cache`).
 pub const CATALOG_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What a function reaches besides its store, declared with it (`route!`, `queue_worker!`, `scheduled_job!`): its
+/// init builds those clients and no other, so its binary links only their SDK code (a product page links neither
+/// S3's nor SQS's, ~0.7 MB of code the loader would map and relocate at every cold start: docs/benchmarks.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach(u8);
+
+/// `QUEUES | PAYMENTS`, `NOTHING`: as declared.
+impl std::fmt::Display for Reach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let named =
+            [(Self::QUEUES, "QUEUES"), (Self::BLOBS, "BLOBS"), (Self::PAYMENTS, "PAYMENTS"), (Self::EMAIL, "EMAIL")];
+        let names: Vec<&str> = named.iter().filter(|(reach, _)| self.includes(*reach)).map(|(_, name)| *name).collect();
+        if names.is_empty() { f.write_str("NOTHING") } else { f.write_str(&names.join(" | ")) }
+    }
+}
+
+impl Reach {
+    pub const NOTHING: Self = Self(0);
+    /// The order and payment queues (SQS).
+    pub const QUEUES: Self = Self(1);
+    /// The media bucket (S3).
+    pub const BLOBS: Self = Self(1 << 1);
+    /// The payment provider, its keys in Secrets Manager.
+    pub const PAYMENTS: Self = Self(1 << 2);
+    /// The order confirmation's email (SES, when a sender is configured; the log otherwise).
+    pub const EMAIL: Self = Self(1 << 3);
+    pub const EVERYTHING: Self = Self(Self::QUEUES.0 | Self::BLOBS.0 | Self::PAYMENTS.0 | Self::EMAIL.0);
+
+    pub const fn and(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    pub const fn includes(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// As a const generic argument ([`AppState::for_function`]).
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    pub const fn from_bits(bits: u8) -> Self {
+        Self(bits & Self::EVERYTHING.0)
+    }
+}
+
+/// The [`Reach`] of the constants named (none: [`Reach::NOTHING`]): `reach!(QUEUES, PAYMENTS)`.
+#[macro_export]
+macro_rules! reach {
+    ($($reach:ident),*) => {
+        $crate::app::Reach::NOTHING$(.and($crate::app::Reach::$reach))*
+    };
+}
+
+/// How a function's init builds its state: [`AppState::for_function`] for the function's [`Reach`].
+pub type Build = fn(&aws_config::SdkConfig, &Config) -> Result<AppState, ConfigError>;
 
 /// What the state reaches besides the table: the queues, the media bucket, the payment provider.
 pub struct Connections {
@@ -74,6 +132,8 @@ pub struct AppState {
     warm_up: WarmUp,
     /// What the warm-up opens: the store's connection, and the reader's when it has its own.
     warm_up_stores: Vec<Arc<dyn CatalogStore>>,
+    /// What the connections above are real for; the rest are [`NotReached`].
+    reach: Reach,
 }
 
 /// The store ports, all on one backend.
@@ -185,32 +245,89 @@ impl Stores {
 }
 
 impl AppState {
-    /// Every adapter on the AWS services `sdk` reaches: what an init builds (the bench times it too).
+    /// Every adapter on the AWS services `sdk` reaches (the bench's and the tools' state; a function builds
+    /// [`AppState::for_function`]).
     pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Self, ConfigError> {
-        // Built on first use: only DynamoDB's client (the warm-up's) is needed by every function.
-        let sqs = LazyClient::new(sdk, aws_sdk_sqs::Client::new);
-        // Path-style addressing only for an S3 stand-in on this machine (no bucket subdomains on loopback).
-        let s3 = LazyClient::new(
-            sdk,
-            if config.s3_force_path_style { S3BlobStore::local_client } else { aws_sdk_s3::Client::new },
-        );
-        let blobs = S3BlobStore::new(s3, config.media_bucket.clone()).forbidden_means_missing(config.uploads_listable);
-        let connections = Connections {
-            order_queue: Arc::new(SqsQueue::new(sqs.clone(), config.order_queue_url.clone())),
-            payment_queue: Arc::new(SqsQueue::new(sqs, config.payment_queue_url.clone())),
-            blobs: Arc::new(blobs),
-            payments: Arc::new(StripeProvider::from_secrets_manager(
+        Self::for_function::<{ Reach::EVERYTHING.bits() }>(sdk, config)
+    }
+
+    /// What a function's init builds: its store, and of the rest only what it reaches (`REACH`, the bits of its
+    /// [`Reach`]); the others answer that they are not reached. A constant, not an argument, so that the branches
+    /// it rules out are dropped at compile time, and with them, through LTO, the SDK clients no branch builds.
+    pub fn for_function<const REACH: u8>(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Self, ConfigError> {
+        let reach = Reach::from_bits(REACH);
+        let not_reached = Arc::new(NotReached(reach));
+        let (order_queue, payment_queue): (Arc<dyn OrderQueue>, Arc<dyn PaymentQueue>) =
+            if const { Reach::from_bits(REACH).includes(Reach::QUEUES) } {
+                // Built on first use, as every client below: only DynamoDB's (the warm-up's) is needed at once.
+                let sqs = LazyClient::new(sdk, aws_sdk_sqs::Client::new);
+                (
+                    Arc::new(SqsQueue::new(sqs.clone(), config.order_queue_url.clone())),
+                    Arc::new(SqsQueue::new(sqs, config.payment_queue_url.clone())),
+                )
+            } else {
+                (not_reached.clone(), not_reached.clone())
+            };
+        let blobs: Arc<dyn BlobStore> = if const { Reach::from_bits(REACH).includes(Reach::BLOBS) } {
+            // Path-style addressing only for an S3 stand-in on this machine (no bucket subdomains on loopback).
+            let s3 = LazyClient::new(
+                sdk,
+                if config.s3_force_path_style { S3BlobStore::local_client } else { aws_sdk_s3::Client::new },
+            );
+            Arc::new(S3BlobStore::new(s3, config.media_bucket.clone()).forbidden_means_missing(config.uploads_listable))
+        } else {
+            not_reached.clone()
+        };
+        let payments: Arc<dyn PaymentProvider> = if const { Reach::from_bits(REACH).includes(Reach::PAYMENTS) } {
+            Arc::new(StripeProvider::from_secrets_manager(
                 &config.payments_api_url,
                 LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new),
                 &config.payments_secret_id,
-            )),
+            ))
+        } else {
+            not_reached.clone()
         };
+        let connections = Connections { order_queue, payment_queue, blobs, payments };
         let mut state = Self::with_stores(Stores::from_config(config, sdk)?, connections, config);
-        if let Some(sender) = &config.confirmation_sender {
-            state.notifier =
-                Arc::new(SesNotifier::new(LazyClient::new(sdk, aws_sdk_sesv2::Client::new), sender.clone()));
-        }
+        state.notifier = if const { Reach::from_bits(REACH).includes(Reach::EMAIL) } {
+            match &config.confirmation_sender {
+                Some(sender) => {
+                    Arc::new(SesNotifier::new(LazyClient::new(sdk, aws_sdk_sesv2::Client::new), sender.clone()))
+                }
+                None => Arc::new(LogNotifier),
+            }
+        } else {
+            not_reached
+        };
+        state.reach = reach;
         Ok(state)
+    }
+
+    /// The same state, what `reach` leaves out answering that it is not reached, as [`AppState::for_function`]
+    /// builds it. Every function is called through it (`Function::call`, `QueueWorker::batch`,
+    /// `ScheduledJob::invoke`), so that wherever a state with everything is shared (the local server, the suites)
+    /// a function that uses what it does not declare fails there; a state built for the function is returned as is.
+    pub fn reaching(mut self, reach: Reach) -> Self {
+        let cut = Reach(self.reach.0 & !reach.0);
+        if cut == Reach::NOTHING {
+            return self;
+        }
+        let not_reached = Arc::new(NotReached(reach));
+        if cut.includes(Reach::QUEUES) {
+            self.order_queue = not_reached.clone();
+            self.payment_queue = not_reached.clone();
+        }
+        if cut.includes(Reach::BLOBS) {
+            self.blobs = not_reached.clone();
+        }
+        if cut.includes(Reach::PAYMENTS) {
+            self.payments = not_reached.clone();
+        }
+        if cut.includes(Reach::EMAIL) {
+            self.notifier = not_reached;
+        }
+        self.reach = Reach(self.reach.0 & reach.0);
+        self
     }
 
     /// The stores and the rest as given.
@@ -240,6 +357,7 @@ impl AppState {
             site: Arc::new(config.site.clone()),
             warm_up: config.warm_up,
             warm_up_stores: warm_up,
+            reach: Reach::EVERYTHING,
         }
     }
 

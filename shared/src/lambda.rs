@@ -61,7 +61,7 @@ fn block_on<F: Future<Output = Result>>(function: &'static str, serve: impl FnOn
 }
 
 /// Telemetry and the state, once per cold start; an init failure is logged with the function's name.
-async fn init(cold_start: &mut ColdStart) -> std::result::Result<AppState, Error> {
+async fn init(cold_start: &mut ColdStart, build: crate::app::Build) -> std::result::Result<AppState, Error> {
     crate::telemetry::init();
     cold_start.mark("telemetry");
     let function = cold_start.function;
@@ -70,7 +70,7 @@ async fn init(cold_start: &mut ColdStart) -> std::result::Result<AppState, Error
     cold_start.mark("config");
     let sdk = crate::adapters::aws::sdk_config().await.inspect_err(failed)?;
     cold_start.mark("sdk_config");
-    let state = AppState::from_sdk(&sdk, &config).inspect_err(failed)?;
+    let state = build(&sdk, &config).inspect_err(failed)?;
     cold_start.mark("clients");
     Ok(state)
 }
@@ -78,7 +78,7 @@ async fn init(cold_start: &mut ColdStart) -> std::result::Result<AppState, Error
 /// An HTTP route behind API Gateway.
 pub fn run(function: Function) -> Result {
     block_on(function.route.function, |mut cold_start| async move {
-        let state = init(&mut cold_start).await?;
+        let state = init(&mut cold_start, function.build).await?;
         state.warm_up().await;
         cold_start.mark("warm_up");
         cold_start.log();
@@ -87,17 +87,30 @@ pub fn run(function: Function) -> Result {
             async move {
                 let response = function.call(state, req).await;
                 flush_emf(function.route.function);
-                Ok::<_, Error>(response)
+                Ok::<_, Error>(AsIs(response))
             }
         }))
         .await
     })
 }
 
+/// A route's answer, handed to the runtime as it is. `lambda_http` would otherwise convert the body of every
+/// `Response<Body>` by its content type (`ConvertBody`): a text body decoded again through encoding_rs into a copy,
+/// and at the first response encoding_rs's own CPU feature detection, a few `cpuid`s that a virtual machine makes
+/// expensive. Every answer here is already `Body::Text` (JSON, problem+json, HTML) or `Body::Empty`, which Lambda
+/// then sends without a body (304, 204) where the conversion made it an empty text.
+struct AsIs(lambda_http::Response<lambda_http::Body>);
+
+impl lambda_http::IntoResponse for AsIs {
+    fn into_response(self) -> std::pin::Pin<Box<dyn Future<Output = lambda_http::Response<lambda_http::Body>> + Send>> {
+        Box::pin(std::future::ready(self.0))
+    }
+}
+
 /// An SQS-triggered worker (partial batch failures).
 pub fn run_worker(worker: QueueWorker) -> Result {
     block_on(worker.function, |mut cold_start| async move {
-        let state = init(&mut cold_start).await?;
+        let state = init(&mut cold_start, worker.build).await?;
         cold_start.log();
         lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
             let state = state.clone();
@@ -114,12 +127,12 @@ pub fn run_worker(worker: QueueWorker) -> Result {
 /// A scheduled job (EventBridge); its JSON summary is the invocation's answer, its failure the invocation's error.
 pub fn run_job(job: ScheduledJob) -> Result {
     block_on(job.function, |mut cold_start| async move {
-        let state = init(&mut cold_start).await?;
+        let state = init(&mut cold_start, job.build).await?;
         cold_start.log();
         lambda_runtime::run(lambda_runtime::service_fn(move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let state = state.clone();
             async move {
-                let summary = (job.run)(state).await.map_err(|e| Error::from(e.to_string()));
+                let summary = job.invoke(state).await.map_err(|e| Error::from(e.to_string()));
                 flush_emf(job.function);
                 summary
             }

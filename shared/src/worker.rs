@@ -45,6 +45,10 @@ pub struct QueueWorker {
     pub function: &'static str,
     pub queue: Queue,
     pub handle: fn(AppState, SqsMessage) -> MessageFuture,
+    /// What it reaches besides its store.
+    pub reach: crate::app::Reach,
+    /// Its init's state, for that reach.
+    pub build: crate::app::Build,
 }
 
 pub type JobFuture = Pin<Box<dyn Future<Output = Result<serde_json::Value, ServiceError>> + Send>>;
@@ -55,27 +59,39 @@ pub struct ScheduledJob {
     /// The crate and binary name.
     pub function: &'static str,
     pub run: fn(AppState) -> JobFuture,
+    /// What it reaches besides its store.
+    pub reach: crate::app::Reach,
+    /// Its init's state, for that reach.
+    pub build: crate::app::Build,
 }
 
-/// Declares the crate's SQS worker as `pub const WORKER`: its queue (`Orders`, `Payments`, `Images`) and its handler, an
-/// `async fn(AppState, SqsMessage) -> Result<(), WorkerError>`. Named after its crate.
+/// Declares the crate's SQS worker as `pub const WORKER`: its queue (`Orders`, `Payments`, `Images`), its handler, an
+/// `async fn(AppState, SqsMessage) -> Result<(), WorkerError>`, and what else it reaches (as in `route!`). Named
+/// after its crate.
 #[macro_export]
 macro_rules! queue_worker {
-    ($queue:ident, $handler:path) => {
+    ($queue:ident, $handler:path $(, reaches: $($reach:ident),+)?) => {
         pub const WORKER: $crate::worker::QueueWorker = $crate::worker::QueueWorker {
             function: env!("CARGO_PKG_NAME"),
             queue: $crate::worker::Queue::$queue,
             handle: |state, message| Box::pin($handler(state, message)),
+            reach: $crate::reach!($($($reach),+)?),
+            build: $crate::app::AppState::for_function::<{ $crate::reach!($($($reach),+)?).bits() }>,
         };
     };
 }
 
-/// Declares the crate's scheduled job as `pub const JOB`: an `async fn(AppState) -> Result<Value, ServiceError>`.
+/// Declares the crate's scheduled job as `pub const JOB`: an `async fn(AppState) -> Result<Value, ServiceError>`,
+/// and what else it reaches (as in `route!`).
 #[macro_export]
 macro_rules! scheduled_job {
-    ($run:path) => {
-        pub const JOB: $crate::worker::ScheduledJob =
-            $crate::worker::ScheduledJob { function: env!("CARGO_PKG_NAME"), run: |state| Box::pin($run(state)) };
+    ($run:path $(, reaches: $($reach:ident),+)?) => {
+        pub const JOB: $crate::worker::ScheduledJob = $crate::worker::ScheduledJob {
+            function: env!("CARGO_PKG_NAME"),
+            run: |state| Box::pin($run(state)),
+            reach: $crate::reach!($($($reach),+)?),
+            build: $crate::app::AppState::for_function::<{ $crate::reach!($($($reach),+)?).bits() }>,
+        };
     };
 }
 
@@ -106,6 +122,14 @@ where
 impl QueueWorker {
     /// One batch, as the event source mapping delivers it.
     pub async fn batch(&self, state: &AppState, event: SqsEvent) -> SqsBatchResponse {
+        let state = state.clone().reaching(self.reach);
         process_batch(event, |message| (self.handle)(state.clone(), message)).await
+    }
+}
+
+impl ScheduledJob {
+    /// One run, on the state as this job reaches it.
+    pub fn invoke(&self, state: AppState) -> JobFuture {
+        (self.run)(state.reaching(self.reach))
     }
 }

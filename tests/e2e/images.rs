@@ -260,3 +260,33 @@ async fn reading_an_upload_stops_past_the_limit_whatever_its_size_says() {
     blobs.put(key, Vec::new(), "image/jpeg", "no-store").await.expect("stored");
     assert_eq!(blobs.get(key, 1024).await.expect("read").expect("there").0, Vec::<u8>::new(), "an empty upload");
 }
+
+/// Every function is called through the reach it declares (`reaches:`): the upload route declared without the
+/// bucket stops at its first S3 call, on the local server's state that holds everything. That is how the suites
+/// catch a function whose declaration misses a port its binary would not link.
+#[tokio::test]
+async fn a_route_calling_a_port_it_did_not_declare_fails_in_the_suites() {
+    let app = spawn_app_with(|options| options.in_process_workers = false).await;
+    let declared = storefront_registry::FUNCTIONS
+        .iter()
+        .find(|f| f.route.function == "request-image-upload")
+        .copied()
+        .expect("the upload route");
+    assert!(declared.reach.includes(storefront::app::Reach::BLOBS));
+    let event = std::fs::read_to_string(repo_root().join("events/apigw/request-image-upload.ok.json")).expect("event");
+    let call = |function: storefront::api::Function| {
+        let (state, request) = (app.server.app.clone(), lambda_http::request::from_str(&event).expect("an event"));
+        tokio::spawn(async move { function.call(state, request).await })
+    };
+    let answered = call(declared).await.expect("the declared route answers");
+    assert_eq!(answered.status(), 201);
+    let undeclared = storefront::api::Function { reach: storefront::app::Reach::QUEUES, ..declared };
+    let stopped = call(undeclared).await.expect_err("the undeclared call stops");
+    let message = stopped.into_panic();
+    let message = message.downcast_ref::<String>().expect("a message");
+    assert_eq!(
+        message,
+        "the blob store is not in this function's reach (QUEUES): declare it where the function is defined"
+    );
+    app.server.stop().await;
+}

@@ -5,7 +5,7 @@
 use storefront::api::prelude::*;
 use storefront::services::orders;
 
-storefront::route!(POST "/orders/{order_id}/cancel", shopper, handle);
+storefront::route!(POST "/orders/{order_id}/cancel", shopper, handle, reaches: QUEUES);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

@@ -7,7 +7,7 @@ use storefront::api::prelude::*;
 use storefront::domain::ProviderRef;
 use storefront::services::payments;
 
-storefront::route!(PUT "/artisan/payout-account", artisan, handle);
+storefront::route!(PUT "/artisan/payout-account", artisan, handle, reaches: QUEUES);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

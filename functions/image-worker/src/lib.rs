@@ -7,7 +7,7 @@ use storefront::AppState;
 use storefront::services::images::{self, UploadOutcome};
 use storefront::worker::WorkerError;
 
-storefront::queue_worker!(Images, handle);
+storefront::queue_worker!(Images, handle, reaches: BLOBS);
 
 /// The part of an S3 event notification we read.
 #[derive(Debug, Deserialize)]

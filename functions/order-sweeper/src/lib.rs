@@ -6,7 +6,7 @@
 use storefront::AppState;
 use storefront::services::{ServiceError, payments};
 
-storefront::scheduled_job!(sweep);
+storefront::scheduled_job!(sweep, reaches: QUEUES, PAYMENTS);
 
 pub async fn sweep(state: AppState) -> Result<serde_json::Value, ServiceError> {
     let report = payments::sweep(&state.payment_ports(), state.payment_window, state.stuck_after).await?;

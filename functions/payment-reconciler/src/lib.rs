@@ -6,7 +6,7 @@
 use storefront::AppState;
 use storefront::services::{ServiceError, payments};
 
-storefront::scheduled_job!(reconcile);
+storefront::scheduled_job!(reconcile, reaches: QUEUES, PAYMENTS);
 
 pub async fn reconcile(state: AppState) -> Result<serde_json::Value, ServiceError> {
     let report = payments::reconcile(&state.payment_ports(), state.stuck_after).await?;

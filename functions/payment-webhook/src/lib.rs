@@ -7,7 +7,7 @@ use serde_json::json;
 use storefront::api::prelude::*;
 use storefront::services::payments::{self, Receipt};
 
-storefront::route!(POST "/webhooks/payments", public, handle);
+storefront::route!(POST "/webhooks/payments", public, handle, reaches: QUEUES, PAYMENTS);
 
 /// Larger than any event the storefront acts on (a few KB), smaller than anything worth reading.
 const MAX_EVENT_BYTES: usize = 256 * 1024;

@@ -10,7 +10,7 @@ use storefront::ports::PaymentMessage;
 use storefront::services::payments;
 use storefront::worker::WorkerError;
 
-storefront::queue_worker!(Payments, handle);
+storefront::queue_worker!(Payments, handle, reaches: QUEUES, PAYMENTS);
 
 pub async fn handle(state: AppState, message: SqsMessage) -> Result<(), WorkerError> {
     let body = message.body.as_deref().ok_or_else(|| WorkerError::Poison("empty message body".into()))?;

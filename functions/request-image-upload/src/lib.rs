@@ -6,7 +6,7 @@ use storefront::domain::ImageType;
 use storefront::services::images;
 use time::OffsetDateTime;
 
-storefront::route!(POST "/products/{product_id}/images", artisan, handle);
+storefront::route!(POST "/products/{product_id}/images", artisan, handle, reaches: BLOBS);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,7 +4,7 @@
 use storefront::api::prelude::*;
 use storefront::services::orders;
 
-storefront::route!(POST "/artisan/orders/{order_id}/ship", artisan, handle);
+storefront::route!(POST "/artisan/orders/{order_id}/ship", artisan, handle, reaches: QUEUES);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod cache;
 pub mod dynamodb;
+pub mod not_reached;
 pub mod notify;
 pub mod postgres;
 pub mod retention;

@@ -1,6 +1,6 @@
 //! A route and its handler, defined once and called by the Lambda runtime, the local server and the tests.
-//! `Function::call` is the boundary: it enforces the route's access rule, runs the handler, turns errors into
-//! problem+json, and writes the one log line per request.
+//! `Function::call` is the boundary: it enforces the route's access rule and its reach, runs the handler, turns
+//! errors into problem+json, and writes the one log line per request.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,21 +44,28 @@ impl Route {
 }
 
 /// Declares the crate's route function as `pub const FUNCTION`: the method and path as API Gateway names them, who
-/// may call it (`public`, `shopper` or `artisan`), and its handler, an `async fn(AppState, Request)`. The
-/// function is named after its crate, which is also its binary and, in PascalCase, its SAM logical id.
+/// may call it (`public`, `shopper` or `artisan`), its handler, an `async fn(AppState, Request)`, and, when it
+/// needs more than its store, what else it reaches (`reaches: QUEUES, PAYMENTS`, the [`Reach`] constants): its
+/// init builds nothing else. The function is named after its crate, which is also its binary and, in PascalCase,
+/// its SAM logical id.
 ///
 /// `storefront::route!(GET "/products/{product_id}", public, handle);`
+/// `storefront::route!(POST "/orders", shopper, handle, reaches: PAYMENTS);`
+///
+/// [`Reach`]: crate::app::Reach
 #[macro_export]
 macro_rules! route {
-    ($method:ident $path:literal, $access:ident, $handler:path) => {
+    ($method:ident $path:literal, $access:ident, $handler:path $(, reaches: $($reach:ident),+)?) => {
         pub const FUNCTION: $crate::api::Function = $crate::api::Function {
             route: $crate::api::Route {
                 method: stringify!($method),
                 path: $path,
                 function: env!("CARGO_PKG_NAME"),
-        access: $crate::route!(@access $access),
+                access: $crate::route!(@access $access),
             },
             handler: |state, req| Box::pin($handler(state, req)),
+            reach: $crate::reach!($($($reach),+)?),
+            build: $crate::app::AppState::for_function::<{ $crate::reach!($($($reach),+)?).bits() }>,
         };
     };
     (@access public) => {
@@ -79,11 +86,16 @@ pub type Handler = fn(AppState, Request) -> HandlerFuture;
 pub struct Function {
     pub route: Route,
     pub handler: Handler,
+    /// What it reaches besides its store.
+    pub reach: crate::app::Reach,
+    /// Its init's state, for that reach.
+    pub build: crate::app::Build,
 }
 
 impl Function {
     pub async fn call(&self, state: AppState, mut req: Request) -> Response<Body> {
         let started = Instant::now();
+        let state = state.reaching(self.reach);
         let caller = caller_from_claims(&req);
         let user_hash = caller.as_ref().map(|c| short_hash(c.user_id.as_str()));
         let request_id = request_id(&req);
