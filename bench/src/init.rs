@@ -372,8 +372,8 @@ fn breakdown_table(results: &[InitResult], starts: usize) -> Table {
             "From each start's `cold start` log line (storefront::lambda::ColdStart), {starts} starts per column: \
              exec → main is the loader and the process start (from the harness's clock to main's); runtime = the \
              tokio runtime; telemetry = the log subscriber; config = the environment read and checked; sdk_config = \
-             the AWS SDK configuration (region, credentials provider, timeouts); clients = every client and adapter \
-             built; warm_up = the store's connection opened in init (DynamoDB's health check, Postgres' `SELECT 1`; \
+             the AWS SDK configuration (region, credentials provider, timeouts); clients = the \
+             clients and adapters of the function's reach built; warm_up = the store's connection opened in init (DynamoDB's health check, Postgres' `SELECT 1`; \
              the rows \"warm-up at init\", as under provisioned concurrency); init done → first poll = the Lambda \
              runtime's client up to its first request for work. Each cell is that phase's own p50, so a column need \
              not add up to its ready p50, given last."

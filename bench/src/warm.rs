@@ -1,11 +1,13 @@
-//! Warm overhead: the time an invocation spends in our code beyond its store calls, measured in-process against
-//! the local stack. Timed, as the Lambda runtime runs it: decoding the API Gateway event, the handler (auth,
-//! parsing, rules, JSON), its JSON log line (formatted as in Lambda, written to a sink), the EMF line, and encoding
-//! the API Gateway response. Not timed: the Runtime API's HTTP exchange around it, which the init bench's
-//! first-response figures include. An interceptor on the store's DynamoDB client marks when its operations are in
-//! flight; the overhead is the wall time minus those intervals.
+//! Warm overhead: the time an invocation spends in our code beyond its calls out (the store, the payment
+//! provider), measured in-process against the local stack. Timed, as the Lambda runtime runs it: decoding the API
+//! Gateway event, the handler (auth, parsing, rules, JSON), its JSON log line (formatted as in Lambda, written to a
+//! sink), the EMF line, and encoding the API Gateway response. Not timed: the Runtime API's HTTP exchange around
+//! it, which the init bench's first-response figures include. An interceptor on the store's DynamoDB client marks
+//! when its operations are in flight, a wrapper around the payment provider when its calls are; the overhead is the
+//! wall time minus those intervals.
 
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::interceptors::{
@@ -15,14 +17,17 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use storefront::AppState;
 use storefront::api::Function;
+use storefront::domain::{IntentState, Money, Order, OrderId, Payout, ProviderRef};
+use storefront::ports::{CreatedIntent, EventError, PaymentError, PaymentProvider, VerifiedEvent};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::stats::{Summary, millis};
 
-/// Store-call intervals of the request being measured: each from the moment an operation starts with none in
-/// flight to the moment none is in flight again, so concurrent calls count once.
-static STORE_CALLS: Mutex<Vec<(Instant, Instant)>> = Mutex::new(Vec::new());
+/// Intervals of the request being measured when a call out (a store operation, a payment provider call) was in
+/// flight: each from the moment one starts with none in flight to the moment none is in flight again, so
+/// concurrent calls count once.
+static CALLS_OUT: Mutex<Vec<(Instant, Instant)>> = Mutex::new(Vec::new());
 /// Operations in flight, and since when.
 static IN_FLIGHT: Mutex<(usize, Option<Instant>)> = Mutex::new((0, None));
 
@@ -42,11 +47,7 @@ impl Intercept for StoreTimer {
         _: &BeforeSerializationInterceptorContextRef<'_>,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
-        if in_flight.0 == 0 {
-            in_flight.1 = Some(Instant::now());
-        }
-        in_flight.0 += 1;
+        call_begins();
         Ok(())
     }
 
@@ -56,19 +57,76 @@ impl Intercept for StoreTimer {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
-        in_flight.0 = in_flight.0.saturating_sub(1);
-        if in_flight.0 == 0
-            && let Some(since) = in_flight.1.take()
-        {
-            STORE_CALLS.lock().unwrap_or_else(|p| p.into_inner()).push((since, Instant::now()));
-        }
+        call_ends();
         Ok(())
     }
 }
 
+fn call_begins() {
+    let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
+    if in_flight.0 == 0 {
+        in_flight.1 = Some(Instant::now());
+    }
+    in_flight.0 += 1;
+}
+
+fn call_ends() {
+    let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
+    in_flight.0 = in_flight.0.saturating_sub(1);
+    if in_flight.0 == 0
+        && let Some(since) = in_flight.1.take()
+    {
+        CALLS_OUT.lock().unwrap_or_else(|p| p.into_inner()).push((since, Instant::now()));
+    }
+}
+
+/// `call` timed as a call out, as [`StoreTimer`] times the store's operations.
+async fn out<T>(call: impl Future<Output = T>) -> T {
+    call_begins();
+    let answer = call.await;
+    call_ends();
+    answer
+}
+
+/// The payment provider with its calls timed: checkout creates its intent at the provider over HTTPS (here at its
+/// stand-in, over loopback), a round trip out of the function like a store call, not our overhead.
+struct PaymentTimer(Arc<dyn PaymentProvider>);
+
+#[async_trait::async_trait]
+impl PaymentProvider for PaymentTimer {
+    async fn create_intent(&self, order: &Order) -> Result<CreatedIntent, PaymentError> {
+        out(self.0.create_intent(order)).await
+    }
+
+    async fn cancel_intent(&self, intent: &ProviderRef) -> Result<IntentState, PaymentError> {
+        out(self.0.cancel_intent(intent)).await
+    }
+
+    async fn intent_state(&self, intent: &ProviderRef) -> Result<IntentState, PaymentError> {
+        out(self.0.intent_state(intent)).await
+    }
+
+    async fn refund(&self, order: &OrderId, intent: &ProviderRef, amount: Money) -> Result<ProviderRef, PaymentError> {
+        out(self.0.refund(order, intent, amount)).await
+    }
+
+    async fn transfer(&self, payout: &Payout, account: &ProviderRef) -> Result<ProviderRef, PaymentError> {
+        out(self.0.transfer(payout, account)).await
+    }
+
+    async fn verify_event(
+        &self,
+        payload: &[u8],
+        signature: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> Result<VerifiedEvent, EventError> {
+        out(self.0.verify_event(payload, signature, now)).await
+    }
+}
+
 /// `app` with its store ports on a DynamoDB client of their own, built as the local stack builds its own but
-/// with [`StoreTimer`] on it; the rest (queues, bucket, payments) is the stack's.
+/// with [`StoreTimer`] on it, and its payment provider behind [`PaymentTimer`]; the rest (queues, bucket) is the
+/// stack's (no measured route reaches them).
 pub async fn timed(app: &AppState, dynamodb_endpoint: &str) -> AppState {
     let sdk = storefront::adapters::aws::local_sdk_config(dynamodb_endpoint).await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(StoreTimer).build();
@@ -86,6 +144,7 @@ pub async fn timed(app: &AppState, dynamodb_endpoint: &str) -> AppState {
     let mut state = app.clone();
     (state.catalog, state.catalog_reads, state.carts, state.orders) = (catalog, catalog_reads, carts, orders);
     (state.idempotency, state.payment_records, state.housekeeping) = (idempotency, payment_records, housekeeping);
+    state.payments = Arc::new(PaymentTimer(app.payments.clone()));
     state
 }
 
@@ -133,7 +192,8 @@ fn union_length(mut intervals: Vec<(Instant, Instant)>) -> Duration {
 pub struct WarmResult {
     pub name: String,
     pub total: Summary,
-    pub store: Summary,
+    /// Time with a call out in flight (store, payment provider).
+    pub calls_out: Summary,
     pub overhead: Summary,
     pub statuses: Vec<u16>,
 }
@@ -160,18 +220,18 @@ pub async fn measure(
     for i in 0..20 {
         invoke(function, state, &make_event(iterations + i)).await;
     }
-    let (mut totals, mut stores, mut overheads, mut statuses) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut totals, mut calls_out, mut overheads, mut statuses) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..iterations {
         let event = make_event(i);
-        STORE_CALLS.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        CALLS_OUT.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let started = Instant::now();
         let status = invoke(function, state, &event).await;
         let total = started.elapsed();
-        let calls = std::mem::take(&mut *STORE_CALLS.lock().unwrap_or_else(|p| p.into_inner()));
-        let store = union_length(calls);
+        let calls = std::mem::take(&mut *CALLS_OUT.lock().unwrap_or_else(|p| p.into_inner()));
+        let out = union_length(calls);
         totals.push(total);
-        stores.push(store);
-        overheads.push(total.saturating_sub(store));
+        calls_out.push(out);
+        overheads.push(total.saturating_sub(out));
         if !statuses.contains(&status) {
             statuses.push(status);
         }
@@ -179,7 +239,7 @@ pub async fn measure(
     WarmResult {
         name: name.to_owned(),
         total: millis(&totals),
-        store: millis(&stores),
+        calls_out: millis(&calls_out),
         overhead: millis(&overheads),
         statuses,
     }
@@ -232,13 +292,14 @@ pub async fn section(
         .await,
     ];
     let mut table = Table::new(
-        "Warm invocations in-process: total, store calls, and our overhead beyond them (ms)",
-        &["route", "total p50", "total p99", "store p50", "overhead p50", "overhead p99", "statuses"],
+        "Warm invocations in-process: total, calls out, and our overhead beyond them (ms)",
+        &["route", "total p50", "total p99", "calls out p50", "overhead p50", "overhead p99", "statuses"],
         "Timed per invocation: decoding the API Gateway event, the handler (auth, parsing, validation, rules, JSON), \
          its JSON log line (formatted, written to a sink), the EMF line, and encoding the API Gateway response. \
-         Overhead = that minus the time its DynamoDB operations were in flight (the SDK's work and the store calls \
-         to the embedded engine over loopback). Outside it: the Runtime API's HTTP exchange (in the init table's \
-         first response).",
+         Overhead = that minus the time its calls out were in flight: its DynamoDB operations (the SDK's work and \
+         the store calls to the embedded engine over loopback) and, for checkout, the payment intent (the provider \
+         adapter's work and its HTTP call to the provider's stand-in over loopback). Outside it: the Runtime API's \
+         HTTP exchange (in the init table's first response).",
     );
     for result in &results {
         assert!(result.statuses.iter().all(|s| *s < 400), "{}: statuses {:?}", result.name, result.statuses);
@@ -246,7 +307,7 @@ pub async fn section(
             result.name.clone(),
             ms(result.total.p50),
             ms(result.total.p99),
-            ms(result.store.p50),
+            ms(result.calls_out.p50),
             format!("{:.3}", result.overhead.p50),
             format!("{:.3}", result.overhead.p99),
             result.statuses.iter().map(u16::to_string).collect::<Vec<_>>().join(","),
