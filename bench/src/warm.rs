@@ -89,7 +89,7 @@ async fn out<T>(call: impl Future<Output = T>) -> T {
 }
 
 /// The payment provider with its calls timed: checkout creates its intent at the provider over HTTPS (here at its
-/// stand-in, over loopback), a round trip out of the function like a store call, not our overhead.
+/// stand-in, over plain HTTP on loopback), a round trip out of the function like a store call, not our overhead.
 struct PaymentTimer(Arc<dyn PaymentProvider>);
 
 #[async_trait::async_trait]
