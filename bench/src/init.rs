@@ -292,8 +292,9 @@ pub async fn section(
         pairs.push(Paired { function, floor, zipped });
     }
     // The fixes applied at run time, each against the same function without it, all alternating. As deployed,
-    // an on-demand start opens the store's connection in its first request; under provisioned concurrency init
-    // opens it (`WARM_UP`'s default follows `AWS_LAMBDA_INITIALIZATION_TYPE`).
+    // an on-demand start begins opening the store's connection at the end of init and its first request takes it
+    // (`WARM_UP=connect`); under provisioned concurrency init waits for it (`WARM_UP`'s default follows
+    // `AWS_LAMBDA_INITIALIZATION_TYPE`); `WARM_UP=off` leaves it to the first request.
     let provisioned = |env: &[(String, String)]| {
         with_variable(env, storefront::config::LAMBDA_INITIALIZATION_TYPE, "provisioned-concurrency")
     };
@@ -307,6 +308,12 @@ pub async fn section(
     // As Lambda pays it: DynamoDB over TLS, its handshake in the first request or in init.
     let tls_row = variants.len();
     variants.push(variant("get-product, DynamoDB over TLS", "get-product", tls_env, "get-product"));
+    variants.push(variant(
+        "get-product, DynamoDB over TLS, no early connection",
+        "get-product",
+        &with_variable(tls_env, storefront::config::WARM_UP, "off"),
+        "get-product",
+    ));
     variants.push(variant(
         "get-product, DynamoDB over TLS, warm-up at init",
         "get-product",
@@ -360,7 +367,7 @@ pub struct InitFigures {
 }
 
 /// Where each variant's cold start went, phase by phase (p50s; they need not add up to the p50 of the whole).
-fn breakdown_table(results: &[InitResult], starts: usize) -> Table {
+pub fn breakdown_table(results: &[InitResult], starts: usize) -> Table {
     let measured: Vec<&InitResult> = results.iter().filter(|r| !r.phases.is_empty()).collect();
     let floor = results.iter().find(|r| r.phases.is_empty());
     let mut header = vec!["phase"];
@@ -373,8 +380,10 @@ fn breakdown_table(results: &[InitResult], starts: usize) -> Table {
              exec → main is the loader and the process start (from the harness's clock to main's); runtime = the \
              tokio runtime; telemetry = the log subscriber; config = the environment read and checked; sdk_config = \
              the AWS SDK configuration (region, credentials provider, timeouts); clients = the \
-             clients and adapters of the function's reach built; warm_up = the store's connection opened in init (DynamoDB's health check, Postgres' `SELECT 1`; \
-             the rows \"warm-up at init\", as under provisioned concurrency); init done → first poll = the Lambda \
+             clients and adapters of the function's reach built, and the store's connection started (DynamoDB, in \
+             Lambda: `HttpsClient::open_early`, which runs on while the function polls); warm_up = the store's \
+             connection opened and awaited in init (DynamoDB's health check, Postgres' `SELECT 1`; the rows \
+             \"warm-up at init\", as under provisioned concurrency); init done → first poll = the Lambda \
              runtime's client up to its first request for work. Each cell is that phase's own p50, so a column need \
              not add up to its ready p50, given last."
         ),

@@ -144,8 +144,8 @@ async fn through_tls(env: &[(String, String)]) -> (Vec<(String, String)>, tls::T
 /// one function under other profiles (a release-profile A/B: bench/notes.md quotes it), each alternating with the
 /// floor, the floor's one call (bench/src/bin/hello-lambda-call.rs) and the others, answering get-product's sample
 /// event, N times each (20), then 500 warm invocations of one instance of each (ms, harness to answer; one with
-/// `--cold-only`, for a profile of the starts alone); prints the table. `--tls` puts TLS in front of the DynamoDB
-/// stand-in, as the bench's TLS rows do.
+/// `--cold-only`, for a profile of the starts alone); prints the table and where each build's cold start went.
+/// `--tls` puts TLS in front of the DynamoDB stand-in, as the bench's TLS rows do.
 async fn init_ab(args: &[String]) {
     let mut args = args.iter();
     let (mut tls, mut starts, mut warm_invocations, mut builds) = (false, 20, 500, Vec::new());
@@ -202,6 +202,7 @@ async fn init_ab(args: &[String]) {
             warm.p99,
         );
     }
+    init::breakdown_table(&results, starts).print();
     api.stop().await;
     stack.stop().await;
 }

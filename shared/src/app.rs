@@ -362,12 +362,13 @@ impl AppState {
         }
     }
 
-    /// Opens the store's connection (DNS, TCP, TLS, credentials) during init when `WARM_UP` says so (by default
-    /// under provisioned concurrency only), so that the first request finds it open: on DynamoDB the endpoint's
-    /// health check (`GET /`, no API call, through the client's own connection pool), on Postgres a `SELECT 1` on
-    /// the writer and the reader. A failure is only logged: the first request opens the connection then.
+    /// Opens the store's connection (DNS, TCP, TLS, credentials) and waits for it during init when `WARM_UP` says
+    /// so (by default under provisioned concurrency only), so that the first request finds it open: on DynamoDB the
+    /// endpoint's health check (`GET /`, no API call, through the client's own connection pool), on Postgres a
+    /// `SELECT 1` on the writer and the reader. A failure is only logged: the first request opens the connection
+    /// then.
     pub async fn warm_up(&self) {
-        if self.warm_up == WarmUp::Off {
+        if self.warm_up != WarmUp::AtInit {
             return;
         }
         let pings = futures::future::join_all(self.warm_up_stores.iter().map(|store| store.ping())).await;

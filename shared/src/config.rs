@@ -28,7 +28,7 @@ pub struct Config {
     pub cdn_base_url: String,
     /// Address the bucket by path (an S3 stand-in on this machine has no bucket subdomains); off in AWS.
     pub s3_force_path_style: bool,
-    /// Whether the store's connection is opened during init (`WARM_UP`; the init benchmark measures both).
+    /// Whether and how the store's connection is opened during init (`WARM_UP`; the init benchmark measures each).
     pub warm_up: WarmUp,
     /// The function may list `uploads/` (template.yaml grants `s3:ListBucket` there): S3 then answers a missing
     /// upload with 404, and a 403 on reading one can only mean it is gone (deleted once handled).
@@ -50,15 +50,19 @@ pub struct Config {
     pub site: SiteConfig,
 }
 
-/// Whether a function opens its store's connection (DNS, TCP, TLS, authentication) during init, chosen by `WARM_UP`
-/// or, unset, by how Lambda started the instance (`AWS_LAMBDA_INITIALIZATION_TYPE`).
+/// Whether and how a function opens its store's connection (DNS, TCP, TLS, authentication) during init, chosen by
+/// `WARM_UP` or, unset, by how Lambda started the instance (`AWS_LAMBDA_INITIALIZATION_TYPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WarmUp {
-    /// `init`; the default under provisioned concurrency, whose init runs before any request is waiting: the
-    /// first request then finds the connection open.
+    /// `init`; the default under provisioned concurrency, whose init runs before any request is waiting: init
+    /// waits for the connection and a request on it, and the first request finds it open.
     AtInit,
-    /// `off`; the default on demand, where the request is already waiting when init ends: opening the connection
-    /// in init would only move the handshake and add the warm-up's own round trip (docs/benchmarks.md, "warm_up").
+    /// `connect`; the default on demand, where the request is already waiting when init ends: the DynamoDB
+    /// connection starts opening at the end of init (TCP and TLS, no request) and the first request takes it, so
+    /// the handshake overlaps the first poll and the function's work up to that request (`HttpsClient::open_early`,
+    /// docs/benchmarks.md, "warm_up"). Waiting for it in init, or sending a request on it, was slower.
+    Connect,
+    /// `off`: the first request opens the connection.
     Off,
 }
 
@@ -66,12 +70,13 @@ impl WarmUp {
     fn from_setting(value: Option<&str>, initialization_type: Option<&str>) -> Result<Self, ConfigError> {
         match value.map(str::trim) {
             None | Some("") if initialization_type == Some(PROVISIONED_CONCURRENCY) => Ok(Self::AtInit),
-            None | Some("") => Ok(Self::Off),
+            None | Some("") | Some("connect") => Ok(Self::Connect),
             Some("init" | "true" | "1") => Ok(Self::AtInit),
             Some("off" | "false" | "0") => Ok(Self::Off),
-            Some(other) => {
-                Err(ConfigError::Invalid { name: WARM_UP, reason: format!("must be init or off, got {other:?}") })
-            }
+            Some(other) => Err(ConfigError::Invalid {
+                name: WARM_UP,
+                reason: format!("must be init, connect or off, got {other:?}"),
+            }),
         }
     }
 }
@@ -504,12 +509,13 @@ mod tests {
     }
 
     #[test]
-    fn the_warm_up_is_on_where_init_runs_ahead_of_requests_unless_told_otherwise() {
+    fn the_warm_up_is_at_init_where_init_runs_ahead_of_requests_and_a_connection_otherwise() {
         let on_demand = Some("on-demand");
         let provisioned = Some(PROVISIONED_CONCURRENCY);
         let cases = [
-            (None, on_demand, WarmUp::Off),
-            (None, None, WarmUp::Off),
+            (None, on_demand, WarmUp::Connect),
+            (None, None, WarmUp::Connect),
+            (Some("connect"), provisioned, WarmUp::Connect),
             (Some(" "), provisioned, WarmUp::AtInit),
             (None, provisioned, WarmUp::AtInit),
             (Some("init"), on_demand, WarmUp::AtInit),

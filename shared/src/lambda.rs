@@ -9,6 +9,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 
 use crate::AppState;
 use crate::api::Function;
+use crate::config::{StoreConfig, WarmUp};
 use crate::telemetry::metrics::flush_emf;
 use crate::worker::{QueueWorker, ScheduledJob};
 
@@ -68,9 +69,17 @@ async fn init(cold_start: &mut ColdStart, build: crate::app::Build) -> std::resu
     let failed = |error: &crate::config::ConfigError| tracing::error!(function, %error, "init failed");
     let config = crate::config::Config::from_env().inspect_err(failed)?;
     cold_start.mark("config");
-    let sdk = crate::adapters::aws::sdk_config().await.inspect_err(failed)?;
+    let (sdk, https) = crate::adapters::aws::sdk_config().await.inspect_err(failed)?;
     cold_start.mark("sdk_config");
     let state = build(&sdk, &config).inspect_err(failed)?;
+    // The store's connection opens on the runtime while the function polls for its first event and works up to
+    // its first store call, which takes it (`WarmUp::Connect`).
+    if let (Some(https), StoreConfig::DynamoDb { .. }, WarmUp::Connect | WarmUp::AtInit) =
+        (https, &config.store, config.warm_up)
+        && let Some(endpoint) = crate::adapters::dynamodb::endpoint(&sdk).await
+    {
+        https.open_early(&endpoint);
+    }
     cold_start.mark("clients");
     Ok(state)
 }

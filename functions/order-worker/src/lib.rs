@@ -9,7 +9,7 @@ use storefront::services::ServiceError;
 use storefront::services::orders::{self, Confirmation};
 use storefront::worker::WorkerError;
 
-storefront::queue_worker!(Orders, handle, reaches: QUEUES, EMAIL);
+storefront::queue_worker!(Orders, handle, reaches: EMAIL);
 
 pub async fn handle(state: AppState, message: SqsMessage) -> Result<(), WorkerError> {
     let body = message.body.as_deref().ok_or_else(|| WorkerError::Poison("empty message body".into()))?;

@@ -8,6 +8,9 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::ConfigError;
 
+mod https;
+pub use https::HttpsClient;
+
 /// Pinned on purpose: a new behaviour version (retry, timeout, checksum defaults) is a change we review.
 pub fn behavior_version() -> BehaviorVersion {
     BehaviorVersion::v2026_01_12()
@@ -30,21 +33,26 @@ pub fn timeouts() -> TimeoutConfig {
 /// there directly: the default chains would look for the same answer through profile files, web identity, the
 /// container and instance metadata providers, whose set-up cost every cold start milliseconds
 /// (docs/benchmarks.md, "Where a cold start goes"). The HTTPS client trusts what AWS's endpoints chain to
-/// ([`EndpointTrust`]) instead of parsing the system's ~150 roots, twice per client. Anywhere else (a laptop, CI)
-/// the default chains and the system's roots are used.
-pub async fn sdk_config() -> Result<SdkConfig, ConfigError> {
+/// ([`EndpointTrust`]) instead of parsing the system's ~150 roots, twice per client, and is returned beside the
+/// configuration so that init can open the store's connection early ([`HttpsClient::open_early`]). Anywhere else
+/// (a laptop, CI) the default chains and the system's roots are used.
+pub async fn sdk_config() -> Result<(SdkConfig, Option<HttpsClient>), ConfigError> {
     let loader = aws_config::defaults(behavior_version()).timeout_config(timeouts());
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
-        return Ok(loader.load().await);
+        return Ok((loader.load().await, None));
     }
-    let loader = EndpointTrust::from_lookup(|name| std::env::var(name).ok())?.apply(loader)?;
+    let https = EndpointTrust::from_lookup(|name| std::env::var(name).ok())?.https_client();
+    let loader = match &https {
+        Some(https) => loader.http_client(https.clone()),
+        None => loader,
+    };
     let loader = match std::env::var("AWS_REGION") {
         Ok(region) if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() => loader
             .region(aws_config::Region::new(region))
             .credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new()),
         _ => loader,
     };
-    Ok(loader.load().await)
+    Ok((loader.load().await, https))
 }
 
 /// `TRUST_STORE`: what the SDK's HTTPS client trusts in Lambda: `amazon` (the default) or `system`, the image's
@@ -89,45 +97,11 @@ impl EndpointTrust {
         }
     }
 
-    /// `loader` with an HTTPS client that trusts this; the system's is the SDK's own default client.
-    fn apply(&self, loader: aws_config::ConfigLoader) -> Result<aws_config::ConfigLoader, ConfigError> {
-        use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-        let Self::Amazon { extra } = self else { return Ok(loader) };
-        let mut store = TrustStore::empty().with_pem_certificate(AMAZON_ROOTS);
-        if let Some(pem) = extra {
-            store.add_pem_certificate(pem.clone());
-        }
-        let context = TlsContext::builder()
-            .with_trust_store(store)
-            .build()
-            .map_err(|e| ConfigError::Invalid { name: TRUST_STORE, reason: e.to_string() })?;
-        // The provider the SDK's default client uses (rustls on aws-lc); no proxy, as Lambda has none.
-        let client = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .tls_context(context)
-            .build_https();
-        Ok(loader.http_client(ConnectorOnce(client)))
-    }
-}
-
-/// The SDK's HTTPS client, minus the rehearsal it runs when each SDK client is created: it builds a TLS connector
-/// (parsing the trust store and assembling rustls' configuration) so that the system's roots load at init, then
-/// throws it away, and builds the one it uses on the first request. With the roots compiled in there is nothing to
-/// load early, so each connector is built once, when a request first needs it (docs/benchmarks.md).
-#[derive(Debug)]
-struct ConnectorOnce(aws_smithy_runtime_api::client::http::SharedHttpClient);
-
-impl aws_smithy_runtime_api::client::http::HttpClient for ConnectorOnce {
-    fn http_connector(
-        &self,
-        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
-        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
-        self.0.http_connector(settings, components)
-    }
-
-    fn connector_metadata(&self) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
-        self.0.connector_metadata()
+    /// The HTTPS client that trusts this; none for the system's store, where the SDK's own default client reads it.
+    fn https_client(&self) -> Option<HttpsClient> {
+        let Self::Amazon { extra } = self else { return None };
+        let roots = [AMAZON_ROOTS, b"\n", extra.as_deref().unwrap_or_default()].concat();
+        Some(HttpsClient::new(roots, timeouts().connect_timeout()))
     }
 }
 
@@ -305,49 +279,17 @@ mod tests {
         assert_eq!(*LazyClient::from(7).get(), 7, "a client given built is used as it is");
     }
 
-    /// An HTTP client that counts the SDK's calls to its init-time check (where the SDK's own client rehearses
-    /// building its connector).
-    #[derive(Debug, Default)]
-    struct Rehearsals(Arc<AtomicUsize>);
-
-    impl aws_smithy_runtime_api::client::http::HttpClient for Rehearsals {
-        fn http_connector(
-            &self,
-            _: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
-            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
-            unreachable!("no request is sent")
-        }
-
-        fn validate_base_client_config(
-            &self,
-            _: &aws_sdk_dynamodb::config::RuntimeComponentsBuilder,
-            _: &aws_sdk_dynamodb::config::ConfigBag,
-        ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        }
-    }
-
     #[test]
-    fn building_an_sdk_client_does_not_rehearse_the_connector() {
-        use aws_smithy_runtime_api::client::http::SharedHttpClient;
-        let client_built_on = |http: SharedHttpClient| {
-            let config = aws_sdk_dynamodb::Config::builder()
-                .behavior_version(behavior_version())
-                .region(aws_config::Region::new("eu-west-1"))
-                .credentials_provider(aws_credential_types::Credentials::from_keys("a", "b", None))
-                .http_client(http)
-                .build();
-            aws_sdk_dynamodb::Client::from_conf(config);
-        };
-        let bare = Rehearsals::default();
-        let counted = bare.0.clone();
-        client_built_on(SharedHttpClient::new(bare));
-        assert_eq!(counted.load(Ordering::SeqCst), 1, "the SDK asks its HTTP client to check itself at build");
-        let wrapped = Rehearsals::default();
-        let counted = wrapped.0.clone();
-        client_built_on(SharedHttpClient::new(ConnectorOnce(SharedHttpClient::new(wrapped))));
-        assert_eq!(counted.load(Ordering::SeqCst), 0, "ConnectorOnce keeps the check from the client it wraps");
+    fn building_an_sdk_client_on_the_https_client_builds_no_connector() {
+        let https = EndpointTrust::Amazon { extra: None }.https_client().expect("Amazon's roots: our client");
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(behavior_version())
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(aws_credential_types::Credentials::from_keys("a", "b", None))
+            .http_client(https.clone())
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config);
+        assert!(!https.tls_built(), "the TLS configuration waits for the first connection");
+        assert!(EndpointTrust::System.https_client().is_none(), "the system's store: the SDK's own client");
     }
 }

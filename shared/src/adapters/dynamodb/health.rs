@@ -73,3 +73,21 @@ pub(crate) async fn open_connection(client: &Client, table: &str) -> Result<(), 
         Err(error) => Err(super::store_error(error)),
     }
 }
+
+/// Where a DynamoDB client built on `sdk` sends its requests, as its endpoint rules resolve it: the override
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`) or the region's endpoint, FIPS and dual-stack as
+/// configured. For the connection init opens ahead of the first request (`HttpsClient::open_early`); a guess that
+/// misses costs one unused connection, since only a request to the same endpoint takes it.
+pub async fn endpoint(sdk: &aws_config::SdkConfig) -> Option<http::Uri> {
+    use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+    let configured = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok().filter(|url| !url.is_empty());
+    let params = Params::builder()
+        .set_region(sdk.region().map(ToString::to_string))
+        .set_use_fips(sdk.use_fips())
+        .set_use_dual_stack(sdk.use_dual_stack())
+        .set_endpoint(configured.or_else(|| sdk.endpoint_url().map(str::to_owned)))
+        .build()
+        .ok()?;
+    let endpoint = DefaultResolver::new().resolve_endpoint(&params).await.ok()?;
+    endpoint.url().parse().ok()
+}

@@ -3,6 +3,7 @@
 mod carts;
 mod catalog;
 mod health;
+pub use health::endpoint;
 mod idempotency;
 pub mod items;
 pub mod keys;
