@@ -152,7 +152,7 @@ pub struct Stores {
 
 impl Stores {
     /// Every port on the DynamoDB table, public catalog reads through the in-function cache.
-    pub fn dynamodb(client: aws_sdk_dynamodb::Client, table: &str) -> Self {
+    pub fn dynamodb(client: impl Into<LazyClient<aws_sdk_dynamodb::Client>>, table: &str) -> Self {
         let store = Arc::new(DynamoStore::new(client, table));
         let cache = CachedCatalog::new(store.clone(), store.catalog_changes(), CATALOG_CACHE_TTL);
         Self {
@@ -239,7 +239,9 @@ impl Stores {
     /// The stores `config` names, on the AWS services `sdk` reaches.
     pub fn from_config(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         match &config.store {
-            StoreConfig::DynamoDb { table_name } => Ok(Self::dynamodb(aws_sdk_dynamodb::Client::new(sdk), table_name)),
+            StoreConfig::DynamoDb { table_name } => {
+                Ok(Self::dynamodb(LazyClient::new(sdk, aws_sdk_dynamodb::Client::new), table_name))
+            }
             StoreConfig::Postgres(postgres) => Self::postgres(postgres, Some(sdk), Tuning::default()),
         }
     }

@@ -778,6 +778,41 @@ impl Drop for Relay {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_init_opens_the_connection_without_a_request_and_the_first_request_takes_it() {
+    let tools = tools();
+    let api = RuntimeApi::start().await.expect("runtime API starts");
+    let app = spawn_app_with(|options| options.in_process_workers = false).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let event = "get-product.ok";
+    let file = rendered_event(dir.path(), event, &app).await;
+    let mut env = app.server.lambda_environment();
+    let dynamodb = env.iter_mut().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB endpoint");
+    let relay = Relay::start(&dynamodb.1).await;
+    dynamodb.1 = relay.endpoint.clone();
+    env.push((storefront::config::LAMBDA_INITIALIZATION_TYPE.into(), "on-demand".into()));
+    let running = start(&api, &tools, "get-product", event, &env).await;
+    // Before any event: the connection opens by itself, and nothing is sent on it.
+    let mut opened = relay.connections();
+    for _ in 0..200 {
+        if !opened.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        opened = relay.connections();
+    }
+    assert!(opened.len() == 1 && opened[0].sent.is_empty(), "init did not open a bare connection: {opened:?}");
+    let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
+    let stdout = running.stop().await.stdout;
+    assert_eq!(response["statusCode"].as_u64(), Some(200), "{response}\n{stdout}");
+    let connections = relay.connections();
+    assert_eq!(connections.len(), 1, "the first request opened a connection of its own: {connections:?}");
+    let sent = String::from_utf8_lossy(&connections[0].sent).into_owned();
+    assert!(sent.starts_with("POST / HTTP/1.1\r\n") && sent.contains("GetItem"), "no warm-up request: {sent}");
+    app.server.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamodb_warm_up_opens_the_connection_the_first_request_uses_and_calls_no_api() {
     let tools = tools();
     let api = RuntimeApi::start().await.expect("runtime API starts");

@@ -157,6 +157,15 @@ impl<C> LazyClient<C> {
     }
 }
 
+/// Used as the client it holds (`store.client.get_item()`), built at that first use.
+impl<C> std::ops::Deref for LazyClient<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        self.get()
+    }
+}
+
 impl<C> Clone for LazyClient<C> {
     fn clone(&self) -> Self {
         Self(self.0.clone())

@@ -75,19 +75,47 @@ pub(crate) async fn open_connection(client: &Client, table: &str) -> Result<(), 
 }
 
 /// Where a DynamoDB client built on `sdk` sends its requests, as its endpoint rules resolve it: the override
-/// (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`) or the region's endpoint, FIPS and dual-stack as
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`) as it is, or the region's endpoint, FIPS and dual-stack as
 /// configured. For the connection init opens ahead of the first request (`HttpsClient::open_early`); a guess that
 /// misses costs one unused connection, since only a request to the same endpoint takes it.
 pub async fn endpoint(sdk: &aws_config::SdkConfig) -> Option<http::Uri> {
+    endpoint_of(std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok().filter(|url| !url.is_empty()), sdk).await
+}
+
+async fn endpoint_of(configured: Option<String>, sdk: &aws_config::SdkConfig) -> Option<http::Uri> {
     use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-    let configured = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok().filter(|url| !url.is_empty());
+    // The rules take an override as it is; skipping them here leaves the partition table (parsed, its patterns
+    // compiled, by the resolver) to the client's first request.
+    if let Some(url) = configured.as_deref().or(sdk.endpoint_url()) {
+        return url.parse().ok();
+    }
     let params = Params::builder()
         .set_region(sdk.region().map(ToString::to_string))
         .set_use_fips(sdk.use_fips())
         .set_use_dual_stack(sdk.use_dual_stack())
-        .set_endpoint(configured.or_else(|| sdk.endpoint_url().map(str::to_owned)))
         .build()
         .ok()?;
     let endpoint = DefaultResolver::new().resolve_endpoint(&params).await.ok()?;
     endpoint.url().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_endpoint_is_the_override_as_it_is_or_the_regions_by_the_rules() {
+        let sdk = |region: &str| aws_config::SdkConfig::builder().region(aws_config::Region::new(region.to_owned()));
+        let at = |uri: Option<http::Uri>| uri.map(|uri| uri.to_string());
+        let local = Some("http://127.0.0.1:8000".to_owned());
+        assert_eq!(at(endpoint_of(local, &sdk("eu-west-1").build()).await), Some("http://127.0.0.1:8000/".into()));
+        let shared = sdk("eu-west-1").endpoint_url("https://proxy.example:8443").build();
+        assert_eq!(at(endpoint_of(None, &shared).await), Some("https://proxy.example:8443/".into()));
+        let regional = endpoint_of(None, &sdk("eu-west-1").build()).await;
+        assert_eq!(at(regional), Some("https://dynamodb.eu-west-1.amazonaws.com/".into()));
+        let china = endpoint_of(None, &sdk("cn-north-1").build()).await;
+        assert_eq!(at(china), Some("https://dynamodb.cn-north-1.amazonaws.com.cn/".into()));
+        let fips = sdk("us-east-1").use_fips(true).build();
+        assert_eq!(at(endpoint_of(None, &fips).await), Some("https://dynamodb-fips.us-east-1.amazonaws.com/".into()));
+    }
 }

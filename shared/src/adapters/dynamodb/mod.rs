@@ -15,6 +15,7 @@ mod write;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
+use crate::adapters::aws::LazyClient;
 use crate::ports::StoreError;
 
 use std::sync::Arc;
@@ -22,7 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
-    client: Client,
+    /// Built at the first call in Lambda: on a cold start that is while the server answers the connection's
+    /// handshake, opened at the end of init (`HttpsClient::open_early`), and no longer before the first poll.
+    client: LazyClient<Client>,
     table: String,
     /// Bumped after every write that can change a product (stock, listing, status): the read cache of this
     /// process drops what it holds (`adapters::cache`).
@@ -30,8 +33,8 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), catalog_changes: Arc::default() }
+    pub fn new(client: impl Into<LazyClient<Client>>, table: impl Into<String>) -> Self {
+        Self { client: client.into(), table: table.into(), catalog_changes: Arc::default() }
     }
 
     /// The counter of product-changing writes made through this store.
