@@ -140,12 +140,13 @@ async fn through_tls(env: &[(String, String)]) -> (Vec<(String, String)>, tls::T
     (init::with_variable(&tls_env, AWS_CA_BUNDLE, &front.ca.display().to_string()), front)
 }
 
-/// `storefront-bench init-ab [--tls] [--starts N] [--cold-only] <label>=<binary> ...`: the cold starts of builds of
-/// one function under other profiles (a release-profile A/B: bench/notes.md quotes it), each alternating with the
-/// floor, the floor's one call (bench/src/bin/hello-lambda-call.rs) and the others, answering get-product's sample
-/// event, N times each (20), then 500 warm invocations of one instance of each (ms, harness to answer; one with
-/// `--cold-only`, for a profile of the starts alone); prints the table and where each build's cold start went.
-/// `--tls` puts TLS in front of the DynamoDB stand-in, as the bench's TLS rows do.
+/// `storefront-bench init-ab [--tls] [--starts N] [--cold-only] <label>=<binary>[+NAME=VALUE] ...`: the cold starts
+/// of builds of one function under other profiles or settings (a release-profile A/B: bench/notes.md quotes it;
+/// `+WARM_UP=off` adds a variable to that one's environment), each alternating with the floor, the floor's one call
+/// (bench/src/bin/hello-lambda-call.rs) and the others, answering get-product's sample event, N times each (20),
+/// then 500 warm invocations of one instance of each (ms, harness to answer; one with `--cold-only`, for a profile
+/// of the starts alone); prints the table and where each build's cold start went. `--tls` puts TLS in front of the
+/// DynamoDB stand-in, as the bench's TLS rows do.
 async fn init_ab(args: &[String]) {
     let mut args = args.iter();
     let (mut tls, mut starts, mut warm_invocations, mut builds) = (false, 20, 500, Vec::new());
@@ -180,7 +181,13 @@ async fn init_ab(args: &[String]) {
     ];
     for build in builds {
         let (label, binary) = build.split_once('=').expect("<label>=<binary>");
-        variants.push(variant(label, PathBuf::from(binary)));
+        // `<binary>+NAME=VALUE`: the same build with one more variable (`+WARM_UP=off`).
+        let (binary, setting) = binary.split_once('+').map_or((binary, None), |(b, s)| (b, Some(s)));
+        let mut build = variant(label, PathBuf::from(binary));
+        if let Some((name, value)) = setting.and_then(|s| s.split_once('=')) {
+            build.env = init::with_variable(&build.env, name, value);
+        }
+        variants.push(build);
     }
     let api = RuntimeApi::start().await.expect("runtime API");
     let results = init::measure(&api, &variants, starts).await;

@@ -127,9 +127,10 @@ impl HttpsClient {
     }
 
     /// Opens a connection within `timeout`: TCP, then TLS for `https`. The TLS configuration is built by the first
-    /// connection, after its TCP connect, and the task yields once in between: on the early connection's task, the
-    /// function's first poll is then written before any of the handshake's work (building the configuration, the
-    /// ClientHello's key shares) runs on its one thread, and that work overlaps the wait for the event instead.
+    /// connection, after its TCP connect, and the task yields in between ([`YIELDS_BEFORE_TLS`]): on the early
+    /// connection's task, the function's first poll is then written before any of the handshake's work (building
+    /// the configuration, the ClientHello's key shares) runs on its one thread, which then overlaps the wait for
+    /// the event instead.
     fn connect(&self, uri: Uri, timeout: Option<Duration>) -> impl Future<Output = Result<Stream, BoxError>> + use<> {
         let client = self.clone();
         let connecting = async move {
