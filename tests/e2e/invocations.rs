@@ -778,7 +778,7 @@ impl Drop for Relay {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_demand_init_opens_the_connection_without_a_request_and_the_first_request_takes_it() {
+async fn the_dynamodb_warm_up_on_demand_opens_a_bare_connection_the_first_request_takes() {
     let tools = tools();
     let api = RuntimeApi::start().await.expect("runtime API starts");
     let app = spawn_app_with(|options| options.in_process_workers = false).await;
@@ -793,14 +793,17 @@ async fn on_demand_init_opens_the_connection_without_a_request_and_the_first_req
     let running = start(&api, &tools, "get-product", event, &env).await;
     // Before any event: the connection opens by itself, and nothing is sent on it.
     let mut opened = relay.connections();
-    for _ in 0..200 {
+    for _ in 0..500 {
         if !opened.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
         opened = relay.connections();
     }
-    assert!(opened.len() == 1 && opened[0].sent.is_empty(), "init did not open a bare connection: {opened:?}");
+    if !(opened.len() == 1 && opened[0].sent.is_empty()) {
+        let stdout = running.stop().await.stdout;
+        panic!("init did not open a bare connection: {opened:?}\n{stdout}");
+    }
     let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
     let stdout = running.stop().await.stdout;
     assert_eq!(response["statusCode"].as_u64(), Some(200), "{response}\n{stdout}");
