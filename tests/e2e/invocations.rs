@@ -777,20 +777,38 @@ impl Drop for Relay {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dynamodb_warm_up_on_demand_opens_a_bare_connection_the_first_request_takes() {
+/// get-product started under the harness with its DynamoDB traffic through a [`Relay`], as Lambda starts it with
+/// `AWS_LAMBDA_INITIALIZATION_TYPE=<initialization>`, ready for its first event (`EVENT`, rendered into `file`).
+struct RelayedStart {
+    tools: Tools,
+    api: RuntimeApi,
+    app: TestApp,
+    _dir: tempfile::TempDir,
+    file: PathBuf,
+    relay: Relay,
+    running: FunctionProcess,
+}
+
+const EVENT: &str = "get-product.ok";
+
+async fn get_product_behind_a_relay(initialization: &str) -> RelayedStart {
     let tools = tools();
     let api = RuntimeApi::start().await.expect("runtime API starts");
     let app = spawn_app_with(|options| options.in_process_workers = false).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let event = "get-product.ok";
-    let file = rendered_event(dir.path(), event, &app).await;
+    let file = rendered_event(dir.path(), EVENT, &app).await;
     let mut env = app.server.lambda_environment();
     let dynamodb = env.iter_mut().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB endpoint");
     let relay = Relay::start(&dynamodb.1).await;
     dynamodb.1 = relay.endpoint.clone();
-    env.push((storefront::config::LAMBDA_INITIALIZATION_TYPE.into(), "on-demand".into()));
-    let running = start(&api, &tools, "get-product", event, &env).await;
+    env.push((storefront::config::LAMBDA_INITIALIZATION_TYPE.into(), initialization.into()));
+    let running = start(&api, &tools, "get-product", EVENT, &env).await;
+    RelayedStart { tools, api, app, _dir: dir, file, relay, running }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamodb_warm_up_on_demand_opens_a_bare_connection_the_first_request_takes() {
+    let RelayedStart { tools, api, app, _dir, file, relay, running } = get_product_behind_a_relay("on-demand").await;
     // Before any event: the connection opens by itself, and nothing is sent on it.
     let mut opened = relay.connections();
     for _ in 0..500 {
@@ -804,7 +822,7 @@ async fn the_dynamodb_warm_up_on_demand_opens_a_bare_connection_the_first_reques
         let stdout = running.stop().await.stdout;
         panic!("init did not open a bare connection: {opened:?}\n{stdout}");
     }
-    let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
+    let response = cargo_lambda_invoke(&api, &tools, EVENT, &file).await;
     let stdout = running.stop().await.stdout;
     assert_eq!(response["statusCode"].as_u64(), Some(200), "{response}\n{stdout}");
     let connections = relay.connections();
@@ -817,22 +835,12 @@ async fn the_dynamodb_warm_up_on_demand_opens_a_bare_connection_the_first_reques
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamodb_warm_up_opens_the_connection_the_first_request_uses_and_calls_no_api() {
-    let tools = tools();
-    let api = RuntimeApi::start().await.expect("runtime API starts");
-    let app = spawn_app_with(|options| options.in_process_workers = false).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let event = "get-product.ok";
-    let file = rendered_event(dir.path(), event, &app).await;
-    let mut env = app.server.lambda_environment();
-    let dynamodb = env.iter_mut().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB endpoint");
-    let relay = Relay::start(&dynamodb.1).await;
-    dynamodb.1 = relay.endpoint.clone();
     // As under provisioned concurrency, where `WARM_UP`'s default opens the connection in init.
-    env.push((storefront::config::LAMBDA_INITIALIZATION_TYPE.into(), "provisioned-concurrency".into()));
-    let running = start(&api, &tools, "get-product", event, &env).await;
+    let RelayedStart { tools, api, app, _dir, file, relay, running } =
+        get_product_behind_a_relay("provisioned-concurrency").await;
     let opened = relay.connections();
     assert!(opened.len() == 1 && opened[0].answered, "init did not open the connection: {opened:?}");
-    let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
+    let response = cargo_lambda_invoke(&api, &tools, EVENT, &file).await;
     let stdout = running.stop().await.stdout;
     assert_eq!(response["statusCode"].as_u64(), Some(200), "{response}\n{stdout}");
     assert!(!stdout.contains("warm-up failed"), "{stdout}");
