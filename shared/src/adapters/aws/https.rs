@@ -34,6 +34,7 @@ use aws_smithy_types::retry::ErrorKind;
 use http::Uri;
 use hyper_util::client::legacy::connect::{CaptureConnection, HttpConnector as TcpConnector, capture_connection};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::TrustAnchor;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Stream = hyper_rustls::MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
@@ -64,8 +65,8 @@ const YIELDS_BEFORE_TLS: usize = 2;
 pub struct HttpsClient(Arc<Shared>);
 
 struct Shared {
-    /// The trusted roots, PEM (Amazon's, and `AWS_CA_BUNDLE`'s after them).
-    roots: Vec<u8>,
+    /// The trusted roots (Amazon's, and `AWS_CA_BUNDLE`'s after them).
+    roots: Vec<TrustAnchor<'static>>,
     /// How long opening a connection (TCP and TLS) may take.
     connect_timeout: Option<Duration>,
     tcp: TcpConnector,
@@ -96,8 +97,8 @@ impl std::fmt::Debug for HttpsClient {
 }
 
 impl HttpsClient {
-    /// A client trusting the certificates of `roots` (PEM), already checked to parse.
-    pub fn new(roots: Vec<u8>, connect_timeout: Option<Duration>) -> Self {
+    /// A client trusting `roots`.
+    pub fn new(roots: Vec<TrustAnchor<'static>>, connect_timeout: Option<Duration>) -> Self {
         let mut tcp = TcpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
@@ -163,10 +164,8 @@ impl HttpsClient {
     /// rustls on aws-lc with the SDK's cipher suites, trusting `roots`, offering HTTP/1.1.
     fn tls(&self) -> Arc<rustls::ClientConfig> {
         let config = self.0.tls.get_or_init(|| {
-            use rustls::pki_types::{CertificateDer, pem::PemObject};
-            let mut roots = rustls::RootCertStore::empty();
-            // Checked when the configuration was read (`EndpointTrust::from_lookup`): none is skipped here.
-            roots.add_parsable_certificates(CertificateDer::pem_slice_iter(&self.0.roots).filter_map(Result::ok));
+            // Anchors, not certificates: nothing to parse on the first connection's path.
+            let roots = rustls::RootCertStore { roots: self.0.roots.clone() };
             let base = rustls::crypto::aws_lc_rs::default_provider();
             let cipher_suites = CIPHER_SUITES
                 .iter()
@@ -337,37 +336,56 @@ mod tests {
     }
 
     fn serve(listener: tokio::net::TcpListener) -> (Uri, Arc<AtomicUsize>) {
-        let uri: Uri = format!("http://{}", listener.local_addr().expect("address")).parse().expect("a URI");
+        serve_over(listener, None)
+    }
+
+    /// [`serve`], over TLS when given a server configuration: the handshake, then the same answers.
+    fn serve_over(listener: tokio::net::TcpListener, tls: Option<rustls::ServerConfig>) -> (Uri, Arc<AtomicUsize>) {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let uri: Uri = format!("{scheme}://{}", listener.local_addr().expect("address")).parse().expect("a URI");
+        let tls = tls.map(|config| tokio_rustls::TlsAcceptor::from(Arc::new(config)));
         let accepted = Arc::new(AtomicUsize::new(0));
         let counter = accepted.clone();
         tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
+            while let Ok((socket, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let mut received = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while let Ok(read @ 1..) = socket.read(&mut chunk).await {
-                        received.extend_from_slice(&chunk[..read]);
-                        let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-                        let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
-                        let length: usize = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .map_or(0, |v| v.trim().parse().unwrap_or(0));
-                        if received.len() < end + 4 + length {
-                            continue;
-                        }
-                        received.drain(..end + 4 + length);
-                        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\n\
-                                      content-length: 2\r\n\r\n{}";
-                        if socket.write_all(answer.as_bytes()).await.is_err() {
-                            return;
+                    match tls {
+                        None => answer(socket).await,
+                        Some(tls) => {
+                            if let Ok(socket) = tls.accept(socket).await {
+                                answer(socket).await;
+                            }
                         }
                     }
                 });
             }
         });
         (uri, accepted)
+    }
+
+    /// Answers each request on `socket` until the client closes it.
+    async fn answer(mut socket: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin) {
+        let mut received = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(read @ 1..) = socket.read(&mut chunk).await {
+            received.extend_from_slice(&chunk[..read]);
+            let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+            let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap_or(0));
+            if received.len() < end + 4 + length {
+                continue;
+            }
+            received.drain(..end + 4 + length);
+            let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}";
+            if socket.write_all(answer.as_bytes()).await.is_err() {
+                break;
+            }
+        }
     }
 
     fn dynamodb(https: &HttpsClient, endpoint: &Uri) -> aws_sdk_dynamodb::Client {
@@ -474,5 +492,75 @@ mod tests {
             SdkError::DispatchFailure(failure) => assert!(failure.is_timeout(), "{failure:?}"),
             other => panic!("not a dispatch failure: {other:?}"),
         }
+    }
+
+    /// A throwaway CA and a leaf for 127.0.0.1 it signed (P-256, made with the `openssl` command), in `dir`:
+    /// `(ca.pem, the server's configuration)`.
+    fn certificates(dir: &std::path::Path) -> (Vec<u8>, rustls::ServerConfig) {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+        let openssl = |args: &[&str]| {
+            let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"];
+            let output = std::process::Command::new("openssl")
+                .args(["req", "-x509"])
+                .args(key)
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("the openssl command runs");
+            assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        };
+        let ca = ["-subj", "/CN=https.rs test CA", "-addext", "basicConstraints=critical,CA:TRUE"];
+        openssl(
+            &[&ca[..], &["-addext", "keyUsage=critical,keyCertSign", "-keyout", "ca.key", "-out", "ca.pem"]].concat(),
+        );
+        let leaf = ["-subj", "/CN=127.0.0.1", "-CA", "ca.pem", "-CAkey", "ca.key", "-keyout", "leaf.key"];
+        openssl(
+            &[
+                &leaf[..],
+                &["-out", "leaf.pem", "-addext", "subjectAltName=IP:127.0.0.1"],
+                &["-addext", "basicConstraints=critical,CA:FALSE"],
+            ]
+            .concat(),
+        );
+        let read = |name: &str| std::fs::read(dir.join(name)).expect("written by openssl");
+        let chain = vec![CertificateDer::from_pem_slice(&read("leaf.pem")).expect("the leaf")];
+        let key = PrivateKeyDer::from_pem_slice(&read("leaf.key")).expect("the leaf's key");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS 1.2 and 1.3")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("the leaf and its key");
+        (read("ca.pem"), server)
+    }
+
+    #[tokio::test]
+    async fn over_tls_an_endpoint_is_trusted_by_its_anchor_and_refused_without_it() {
+        let dir = std::env::temp_dir().join(format!("https-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (ca, server) = certificates(&dir);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let (uri, accepted) = serve_over(listener, Some(server));
+        let amazon = super::super::AMAZON_ROOTS.to_vec();
+        let ours = super::super::roots(&ca).expect("the CA's anchor");
+
+        let trusting = HttpsClient::new([amazon.clone(), ours].concat(), Some(Duration::from_secs(5)));
+        trusting.open_early(&uri);
+        let client = dynamodb(&trusting, &uri);
+        for _ in 0..2 {
+            client.describe_table().table_name("t").send().await.expect("a handshake the client trusts");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "both over the connection opened early");
+
+        let amazon_only = HttpsClient::new(amazon, Some(Duration::from_secs(5)));
+        let error = dynamodb(&amazon_only, &uri).describe_table().table_name("t").send().await.expect_err("refused");
+        match error {
+            SdkError::DispatchFailure(failure) => {
+                assert!(format!("{failure:?}").contains("UnknownIssuer"), "not refused for its issuer: {failure:?}");
+            }
+            other => panic!("not a dispatch failure: {other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

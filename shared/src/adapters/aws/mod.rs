@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use rustls::pki_types::TrustAnchor;
 
 use crate::config::ConfigError;
 
+mod amazon_roots;
 mod https;
+use amazon_roots::AMAZON_ROOTS;
 pub use https::HttpsClient;
 
 /// Pinned on purpose: a new behaviour version (retry, timeout, checksum defaults) is a change we review.
@@ -62,16 +65,12 @@ pub const TRUST_STORE: &str = "TRUST_STORE";
 /// SDKs give it): a TLS-intercepting proxy's CA, or the bench's TLS stand-in's.
 pub const AWS_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 
-/// The roots AWS service endpoints chain to: Amazon Root CA 1-4 and Starfield Services Root Certificate
-/// Authority - G2, the five Amazon Trust Services recommends to a custom trust store (amazontrust.com/repository),
-/// copied from Mozilla's store (Debian's ca-certificates); the tests check each against both.
-const AMAZON_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
-
 /// What the SDK's HTTPS client trusts in Lambda.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndpointTrust {
-    /// Amazon's roots, compiled in, and the certificates of `AWS_CA_BUNDLE` when it names a file.
-    Amazon { extra: Option<Vec<u8>> },
+    /// Amazon's roots, compiled in ([`AMAZON_ROOTS`]), and the certificates of `AWS_CA_BUNDLE` when it names a
+    /// file (`extra`, read and parsed here, once).
+    Amazon { extra: Vec<TrustAnchor<'static>> },
     /// The system's trust store, which the SDK reads and parses for every client it builds.
     System,
 }
@@ -87,12 +86,12 @@ impl EndpointTrust {
             Some(other) => return Err(invalid(TRUST_STORE, format!("must be amazon or system, got {other:?}"))),
         }
         let Some(path) = lookup(AWS_CA_BUNDLE).filter(|path| !path.trim().is_empty()) else {
-            return Ok(Self::Amazon { extra: None });
+            return Ok(Self::Amazon { extra: Vec::new() });
         };
         let pem = std::fs::read(&path).map_err(|e| invalid(AWS_CA_BUNDLE, format!("{path}: {e}")))?;
         match roots(&pem) {
-            Ok(0) => Err(invalid(AWS_CA_BUNDLE, format!("{path} holds no PEM certificate"))),
-            Ok(_) => Ok(Self::Amazon { extra: Some(pem) }),
+            Ok(extra) if extra.is_empty() => Err(invalid(AWS_CA_BUNDLE, format!("{path} holds no PEM certificate"))),
+            Ok(extra) => Ok(Self::Amazon { extra }),
             Err(reason) => Err(invalid(AWS_CA_BUNDLE, format!("{path}: {reason}"))),
         }
     }
@@ -100,20 +99,19 @@ impl EndpointTrust {
     /// The HTTPS client that trusts this; none for the system's store, where the SDK's own default client reads it.
     fn https_client(&self) -> Option<HttpsClient> {
         let Self::Amazon { extra } = self else { return None };
-        let roots = [AMAZON_ROOTS, b"\n", extra.as_deref().unwrap_or_default()].concat();
+        let roots = AMAZON_ROOTS.iter().chain(extra).cloned().collect();
         Some(HttpsClient::new(roots, timeouts().connect_timeout()))
     }
 }
 
-/// How many root certificates `pem` holds, each accepted as a trust anchor by rustls (the SDK's client panics on
-/// one it cannot parse, so it is checked first).
-fn roots(pem: &[u8]) -> Result<usize, String> {
+/// The trust anchors of the root certificates `pem` holds, each one accepted by rustls, or why one is not.
+fn roots(pem: &[u8]) -> Result<Vec<TrustAnchor<'static>>, String> {
     use rustls::pki_types::{CertificateDer, pem::PemObject};
     let mut store = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(pem) {
         store.add(cert.map_err(|e| format!("not PEM: {e:?}"))?).map_err(|e| format!("not a root certificate: {e}"))?;
     }
-    Ok(store.len())
+    Ok(store.roots)
 }
 
 /// SDK configuration for an AWS-compatible endpoint on this machine (the local server, tests): fixed region
@@ -221,24 +219,17 @@ mod tests {
         der
     }
 
+    /// The five certificates, PEM, as Mozilla's store (Debian's ca-certificates) has them.
+    const AMAZON_ROOTS_PEM: &[u8] = include_bytes!("amazon-roots.pem");
+
     #[test]
     fn the_compiled_in_roots_are_the_five_amazon_publishes_as_mozillas_store_has_them() {
-        use rustls::pki_types::{CertificateDer, pem::PemObject};
         use sha2::{Digest, Sha256};
-        let certs: Vec<CertificateDer> =
-            CertificateDer::pem_slice_iter(AMAZON_ROOTS).collect::<Result<_, _>>().expect("PEM");
-        assert_eq!(certs.len(), 5);
-        assert_eq!(roots(AMAZON_ROOTS), Ok(5), "each one a root rustls accepts");
-        for (name, published) in PUBLISHED_SPKI_SHA256 {
-            // The key Mozilla's store (webpki-roots) holds under the hash Amazon publishes…
-            let anchor = webpki_roots::TLS_SERVER_ROOTS
-                .iter()
-                .find(|a| format!("{:x}", Sha256::digest(der_sequence(&a.subject_public_key_info))) == published)
-                .unwrap_or_else(|| panic!("{name}: no root of Mozilla's store has the published key"));
-            // …is the key of exactly one certificate compiled in.
-            let key = &anchor.subject_public_key_info[..];
-            let holders = certs.iter().filter(|c| c.windows(key.len()).any(|w| w == key)).count();
-            assert_eq!(holders, 1, "{name}: the compiled-in roots hold its key {holders} times");
+        assert_eq!(roots(AMAZON_ROOTS_PEM).as_deref(), Ok(&AMAZON_ROOTS[..]), "what rustls takes from the PEM");
+        for ((name, published), anchor) in PUBLISHED_SPKI_SHA256.iter().zip(&AMAZON_ROOTS) {
+            let key = format!("{:x}", Sha256::digest(der_sequence(&anchor.subject_public_key_info)));
+            assert_eq!(&key, published, "{name}: the key Amazon publishes");
+            assert!(webpki_roots::TLS_SERVER_ROOTS.contains(anchor), "{name}: not as Mozilla's store has it");
         }
     }
 
@@ -252,17 +243,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("trust-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (good, empty) = (dir.join("good.pem"), dir.join("empty.pem"));
-        std::fs::write(&good, AMAZON_ROOTS).expect("written");
+        std::fs::write(&good, AMAZON_ROOTS_PEM).expect("written");
         std::fs::write(&empty, "not a certificate").expect("written");
         let trust = |pairs: &[(&str, &str)]| EndpointTrust::from_lookup(lookup(pairs));
-        assert_eq!(trust(&[]), Ok(EndpointTrust::Amazon { extra: None }));
-        assert_eq!(trust(&[(TRUST_STORE, "amazon"), (AWS_CA_BUNDLE, "")]), Ok(EndpointTrust::Amazon { extra: None }));
+        let amazon_only = Ok(EndpointTrust::Amazon { extra: Vec::new() });
+        assert_eq!(trust(&[]), amazon_only);
+        assert_eq!(trust(&[(TRUST_STORE, "amazon"), (AWS_CA_BUNDLE, "")]), amazon_only);
         assert_eq!(trust(&[(TRUST_STORE, "system"), (AWS_CA_BUNDLE, "/nowhere")]), Ok(EndpointTrust::System));
         let bundle = good.display().to_string();
-        assert_eq!(
-            trust(&[(AWS_CA_BUNDLE, &bundle)]),
-            Ok(EndpointTrust::Amazon { extra: Some(AMAZON_ROOTS.to_vec()) })
-        );
+        assert_eq!(trust(&[(AWS_CA_BUNDLE, &bundle)]), Ok(EndpointTrust::Amazon { extra: AMAZON_ROOTS.to_vec() }));
         for (pairs, name) in [
             (vec![(TRUST_STORE, "mozilla")], TRUST_STORE),
             (vec![(AWS_CA_BUNDLE, "/nowhere/ca.pem")], AWS_CA_BUNDLE),
@@ -290,7 +279,7 @@ mod tests {
 
     #[test]
     fn building_an_sdk_client_on_the_https_client_builds_no_connector() {
-        let https = EndpointTrust::Amazon { extra: None }.https_client().expect("Amazon's roots: our client");
+        let https = EndpointTrust::Amazon { extra: Vec::new() }.https_client().expect("Amazon's roots: our client");
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(behavior_version())
             .region(aws_config::Region::new("eu-west-1"))
