@@ -26,9 +26,18 @@ use crate::queue::LocalQueue;
 use crate::stack::{LambdaSide, MEDIA_BUCKET, ORDER_QUEUE, PAYMENT_QUEUE, PAYMENTS_SECRET_ARN, StandIns, TABLE_NAME};
 
 const SEEDED_MARKER: &str = "seeded";
-/// Connections the local server's pool may hold per endpoint: it serves many requests at once (a Lambda instance
-/// serves one, and holds one).
+/// Connections the local server holds to Postgres, in all: it serves many requests at once (a Lambda instance
+/// serves one, and holds one per endpoint). Split over its pools (the database or the catalog, the reader, each
+/// shard), at least [`LOCAL_CONNECTIONS_PER_POOL`] each: on four shards it holds 20, where 16 per pool held 80 of
+/// the 100 a default server allows (`max_connections`), and the bench's three servers side by side ran out
+/// ("sorry, too many clients already": its checkouts waited out the pools' 3 s acquire timeout).
 const LOCAL_CONNECTIONS: u32 = 16;
+const LOCAL_CONNECTIONS_PER_POOL: u32 = 4;
+
+/// Each pool's size when the server holds `pools` of them.
+fn pool_size(pools: usize) -> u32 {
+    (LOCAL_CONNECTIONS / pools.max(1) as u32).max(LOCAL_CONNECTIONS_PER_POOL)
+}
 
 pub struct LocalServer {
     pub addr: SocketAddr,
@@ -185,7 +194,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
                 url: url.clone(),
                 read_url: read_url.clone(),
                 iam_auth: false,
-                max_connections: LOCAL_CONNECTIONS,
+                max_connections: pool_size(1 + usize::from(read_url.is_some()) + shards.len()),
                 shard_urls: shards.iter().map(|shard| shard.url.clone()).collect(),
             };
             let stores = Stores::postgres(&config, None, options.sharding.store.clone())
@@ -287,4 +296,17 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         shutdown: Some(shutdown),
         server,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_servers_postgres_connections_are_a_budget_split_over_its_pools() {
+        assert_eq!(pool_size(1), LOCAL_CONNECTIONS, "one database: the whole budget");
+        assert_eq!(pool_size(2), 8, "a database and its reader, or a catalog and one shard");
+        assert_eq!(5 * pool_size(5), 20, "a catalog and four shards: 20 in all, not 80");
+        assert_eq!(pool_size(9), LOCAL_CONNECTIONS_PER_POOL, "never fewer than the floor per pool");
+    }
 }
