@@ -209,6 +209,8 @@ pub fn sample_event(function: &str) -> Bytes {
 pub struct Paired {
     pub function: InitResult,
     pub floor: InitResult,
+    /// The same function with DynamoDB over TLS, started in turn with the two.
+    pub tls: InitResult,
     pub zipped: Option<u64>,
 }
 
@@ -257,15 +259,18 @@ pub async fn section(
             "× floor",
             "first response p50",
             "× floor",
+            "over TLS p50",
+            "× floor",
             "peak RSS MiB",
             "binary MB",
             "zipped arm64 MB",
         ],
         &format!(
             "ready = exec → first poll for work (init done); first response = exec → answer to its first event, \
-             which includes its DynamoDB round trips. Each row is started alternately with the floor (a hello-world \
-             `lambda_http` binary built with the same profile), {starts} times each; ratios are against that paired \
-             floor. The rows from the floor's own on (the fixes, the TLS rows the goals read, the floors of one \
+             which includes its DynamoDB round trips; over TLS = the same first response with DynamoDB behind the \
+             bench's TLS front, as in AWS. Each route row is started alternately with the floor (a hello-world \
+             `lambda_http` binary built with the same profile) and over TLS, {starts} times each; ratios are against \
+             that paired floor. The rows from the floor's own on (the fixes, the TLS rows the goals read, the floors of one \
              call) take turns with each other and the floor {fix_starts} times each: their differences are tenths of \
              a millisecond, which this shared machine's noise hides in fewer starts. The function processes reach \
              the stand-ins directly, as the floor would reach any endpoint, and trust Amazon's roots compiled in (`TRUST_STORE`'s default; the last rows say what differs). Binary: \
@@ -273,9 +278,16 @@ pub async fn section(
              Zipped size: the arm64 `bootstrap` from `make build`, deflated (gzip -9) as the Lambda zip is."
         ),
     );
-    let mut row = |result: &InitResult, floor: &InitResult, zipped: Option<u64>| {
+    let mut row = |result: &InitResult, floor: &InitResult, tls: Option<&InitResult>, zipped: Option<u64>| {
         assert_eq!(result.errors, 0, "{} answered its event with an error", result.name);
         let zipped = zipped.map(|b| format!("{:.2}", b as f64 / 1_000_000.0)).unwrap_or_else(|| "-".into());
+        let (tls, tls_ratio) = match tls {
+            Some(tls) => {
+                assert_eq!(tls.errors, 0, "{} answered its event over TLS with an error", tls.name);
+                (ms(tls.first_response.p50), ratio(tls.first_response.p50, floor.first_response.p50))
+            }
+            None => ("-".into(), "-".into()),
+        };
         table.row(vec![
             result.name.clone(),
             ms(result.ready.p50),
@@ -284,6 +296,8 @@ pub async fn section(
             ratio(result.ready.p50, floor.ready.p50),
             ms(result.first_response.p50),
             ratio(result.first_response.p50, floor.first_response.p50),
+            tls,
+            tls_ratio,
             format!("{:.1}", result.peak_rss_kib as f64 / 1024.0),
             format!("{:.1}", result.binary_bytes as f64 / 1_000_000.0),
             zipped,
@@ -292,11 +306,12 @@ pub async fn section(
     let mut pairs = Vec::new();
     for function in storefront_registry::FUNCTIONS {
         let name = function.route.function;
-        let mut pair = measure(api, &[floor(), variant(name, name, env, name)], starts).await;
-        let (function, floor) = (pair.remove(1), pair.remove(0));
+        let over_tls = variant(&format!("{name} over TLS"), name, tls_env, name);
+        let mut trio = measure(api, &[floor(), variant(name, name, env, name), over_tls], starts).await;
+        let (tls, function, floor) = (trio.remove(2), trio.remove(1), trio.remove(0));
         let zipped = zipped_size(target, name);
-        row(&function, &floor, zipped);
-        pairs.push(Paired { function, floor, zipped });
+        row(&function, &floor, Some(&tls), zipped);
+        pairs.push(Paired { function, floor, tls, zipped });
     }
     // The fixes applied at run time, each against the same function without it, all alternating. As deployed,
     // an on-demand start begins opening the store's connection at the end of init and its first request takes it
@@ -342,7 +357,7 @@ pub async fn section(
         assert!(!result.phases.is_empty(), "{}: no `cold start` line read from its log", result.name);
     }
     for result in &fixes {
-        row(result, &fixes[0], None);
+        row(result, &fixes[0], None, None);
     }
     let tls_first_response = fixes[tls_row].first_response.p50 / fixes[0].first_response.p50;
     let one_call_tls = fixes.iter().find(|r| r.name == ONE_CALL_TLS).expect("the one-call row over TLS");
