@@ -35,7 +35,7 @@ DYNAMODB_SKIPS := --skip on_postgres:: --skip sharding::
 # The end-to-end suites again on Postgres: directly, then through pgbouncer in transaction-pooling mode (RDS Proxy's
 # stand-in). Left out there, by name: what exists for the DynamoDB adapter only (moto's conformance run, the faults
 # its fault-injecting proxy causes, the recovery and retry paths those faults drive, events/env.json's run, whose sam
-# local environment is the DynamoDB backend's, and the DynamoDB warm-ups: the health check, the connection on demand)
+# local environment is the DynamoDB backend's, and the DynamoDB warm-ups: the health check, the connections on demand)
 # and what no store touches (the template and route tables), which the first run covers. A third run shards customer
 # data over four databases (docs/sharding.md): the same suites, the same answers; the sharding suite itself (its own
 # two-shard stores, faults injected) runs once, directly.

@@ -85,6 +85,10 @@ macro_rules! reach {
     };
 }
 
+/// The store calls a catalog listing makes at once on DynamoDB, one Query per shard of the catalog's index: what a
+/// listing route declares as its first request's `connections` (`route!`).
+pub const LISTING_CALLS: usize = crate::adapters::dynamodb::keys::CATALOG_SHARDS as usize;
+
 /// How a function's init builds its state: [`AppState::for_function`] for the function's [`Reach`].
 pub type Build = fn(&aws_config::SdkConfig, &Config) -> Result<AppState, ConfigError>;
 

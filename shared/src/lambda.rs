@@ -62,7 +62,12 @@ fn block_on<F: Future<Output = Result>>(function: &'static str, serve: impl FnOn
 }
 
 /// Telemetry and the state, once per cold start; an init failure is logged with the function's name.
-async fn init(cold_start: &mut ColdStart, build: crate::app::Build) -> std::result::Result<AppState, Error> {
+/// `connections`: how many of the store's connections to open early (a route's first request's calls at once).
+async fn init(
+    cold_start: &mut ColdStart,
+    build: crate::app::Build,
+    connections: usize,
+) -> std::result::Result<AppState, Error> {
     crate::telemetry::init();
     cold_start.mark("telemetry");
     let function = cold_start.function;
@@ -72,13 +77,13 @@ async fn init(cold_start: &mut ColdStart, build: crate::app::Build) -> std::resu
     let (sdk, https) = crate::adapters::aws::sdk_config().await.inspect_err(failed)?;
     cold_start.mark("sdk_config");
     let state = build(&sdk, &config).inspect_err(failed)?;
-    // The store's connection opens on the runtime while the function polls for its first event and works up to
-    // its first store call, which takes it (`WarmUp::Connect`).
+    // The store's connections open on the runtime while the function polls for its first event and works up to
+    // its first store calls, which take them (`WarmUp::Connect`).
     if let (Some(https), StoreConfig::DynamoDb { .. }, WarmUp::Connect | WarmUp::AtInit) =
         (https, &config.store, config.warm_up)
         && let Some(endpoint) = crate::adapters::dynamodb::endpoint(&sdk).await
     {
-        https.open_early(&endpoint);
+        https.open_early(&endpoint, connections);
     }
     cold_start.mark("clients");
     Ok(state)
@@ -87,7 +92,7 @@ async fn init(cold_start: &mut ColdStart, build: crate::app::Build) -> std::resu
 /// An HTTP route behind API Gateway.
 pub fn run(function: Function) -> Result {
     block_on(function.route.function, |mut cold_start| async move {
-        let state = init(&mut cold_start, function.build).await?;
+        let state = init(&mut cold_start, function.build, function.connections).await?;
         state.warm_up().await;
         cold_start.mark("warm_up");
         cold_start.log();
@@ -119,7 +124,7 @@ impl lambda_http::IntoResponse for AsIs {
 /// An SQS-triggered worker (partial batch failures).
 pub fn run_worker(worker: QueueWorker) -> Result {
     block_on(worker.function, |mut cold_start| async move {
-        let state = init(&mut cold_start, worker.build).await?;
+        let state = init(&mut cold_start, worker.build, 1).await?;
         cold_start.log();
         lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
             let state = state.clone();
@@ -136,7 +141,7 @@ pub fn run_worker(worker: QueueWorker) -> Result {
 /// A scheduled job (EventBridge); its JSON summary is the invocation's answer, its failure the invocation's error.
 pub fn run_job(job: ScheduledJob) -> Result {
     block_on(job.function, |mut cold_start| async move {
-        let state = init(&mut cold_start, job.build).await?;
+        let state = init(&mut cold_start, job.build, 1).await?;
         cold_start.log();
         lambda_runtime::run(lambda_runtime::service_fn(move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let state = state.clone();

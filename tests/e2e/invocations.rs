@@ -777,9 +777,10 @@ impl Drop for Relay {
     }
 }
 
-/// get-product started under the harness with its DynamoDB traffic through a [`Relay`], as Lambda starts it with
-/// `AWS_LAMBDA_INITIALIZATION_TYPE=<initialization>`, ready for its first event (`EVENT`, rendered into `file`).
+/// A function started under the harness with its DynamoDB traffic through a [`Relay`], as Lambda starts it with
+/// `AWS_LAMBDA_INITIALIZATION_TYPE=<initialization>`, ready for its first event (`event`, rendered into `file`).
 struct RelayedStart {
+    event: &'static str,
     tools: Tools,
     api: RuntimeApi,
     app: TestApp,
@@ -789,40 +790,44 @@ struct RelayedStart {
     running: FunctionProcess,
 }
 
-const EVENT: &str = "get-product.ok";
-
-async fn get_product_behind_a_relay(initialization: &str) -> RelayedStart {
+async fn behind_a_relay(function: &str, event: &'static str, initialization: &str) -> RelayedStart {
     let tools = tools();
     let api = RuntimeApi::start().await.expect("runtime API starts");
     let app = spawn_app_with(|options| options.in_process_workers = false).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = rendered_event(dir.path(), EVENT, &app).await;
+    let file = rendered_event(dir.path(), event, &app).await;
     let mut env = app.server.lambda_environment();
     let dynamodb = env.iter_mut().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB endpoint");
     let relay = Relay::start(&dynamodb.1).await;
     dynamodb.1 = relay.endpoint.clone();
     env.push((storefront::config::LAMBDA_INITIALIZATION_TYPE.into(), initialization.into()));
-    let running = start(&api, &tools, "get-product", EVENT, &env).await;
-    RelayedStart { tools, api, app, _dir: dir, file, relay, running }
+    let running = start(&api, &tools, function, event, &env).await;
+    RelayedStart { event, tools, api, app, _dir: dir, file, relay, running }
+}
+
+/// The connections opened through `relay` once there are `count`, or after 5 s.
+async fn opened(relay: &Relay, count: usize) -> Vec<RelayedConnection> {
+    for _ in 0..500 {
+        let opened = relay.connections();
+        if opened.len() >= count {
+            return opened;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    relay.connections()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamodb_warm_up_on_demand_opens_a_bare_connection_the_first_request_takes() {
-    let RelayedStart { tools, api, app, _dir, file, relay, running } = get_product_behind_a_relay("on-demand").await;
+    let RelayedStart { event, tools, api, app, _dir, file, relay, running } =
+        behind_a_relay("get-product", "get-product.ok", "on-demand").await;
     // Before any event: the connection opens by itself, and nothing is sent on it.
-    let mut opened = relay.connections();
-    for _ in 0..500 {
-        if !opened.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        opened = relay.connections();
-    }
+    let opened = opened(&relay, 1).await;
     if !(opened.len() == 1 && opened[0].sent.is_empty()) {
         let stdout = running.stop().await.stdout;
         panic!("init did not open a bare connection: {opened:?}\n{stdout}");
     }
-    let response = cargo_lambda_invoke(&api, &tools, EVENT, &file).await;
+    let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
     let stdout = running.stop().await.stdout;
     assert_eq!(response["statusCode"].as_u64(), Some(200), "{response}\n{stdout}");
     let connections = relay.connections();
@@ -834,13 +839,37 @@ async fn the_dynamodb_warm_up_on_demand_opens_a_bare_connection_the_first_reques
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamodb_warm_up_on_demand_opens_a_connection_for_each_of_a_listings_first_calls() {
+    let calls = storefront::app::LISTING_CALLS;
+    let RelayedStart { event, tools, api, app, _dir, file, relay, running } =
+        behind_a_relay("list-products", "list-products.ok", "on-demand").await;
+    let opened = opened(&relay, calls).await;
+    if !(opened.len() == calls && opened.iter().all(|c| c.sent.is_empty())) {
+        let stdout = running.stop().await.stdout;
+        panic!("init did not open {calls} bare connections: {opened:?}\n{stdout}");
+    }
+    let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
+    let stdout = running.stop().await.stdout;
+    assert_eq!(response["statusCode"].as_u64(), Some(200), "{response}\n{stdout}");
+    let connections = relay.connections();
+    assert_eq!(connections.len(), calls, "the first page opened connections of its own: {connections:?}");
+    for connection in &connections {
+        let sent = String::from_utf8_lossy(&connection.sent).into_owned();
+        let requests = sent.matches(" HTTP/1.1\r\n").count();
+        assert!(requests == 1 && sent.contains("DynamoDB_20120810.Query"), "one shard's Query each: {sent}");
+    }
+    app.server.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamodb_warm_up_opens_the_connection_the_first_request_uses_and_calls_no_api() {
     // As under provisioned concurrency, where `WARM_UP`'s default opens the connection in init.
-    let RelayedStart { tools, api, app, _dir, file, relay, running } =
-        get_product_behind_a_relay("provisioned-concurrency").await;
+    let RelayedStart { event, tools, api, app, _dir, file, relay, running } =
+        behind_a_relay("get-product", "get-product.ok", "provisioned-concurrency").await;
     let opened = relay.connections();
     assert!(opened.len() == 1 && opened[0].answered, "init did not open the connection: {opened:?}");
-    let response = cargo_lambda_invoke(&api, &tools, EVENT, &file).await;
+    let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
     let stdout = running.stop().await.stdout;
     assert_eq!(response["statusCode"].as_u64(), Some(200), "{response}\n{stdout}");
     assert!(!stdout.contains("warm-up failed"), "{stdout}");

@@ -4,7 +4,8 @@ use storefront::api::prelude::*;
 use storefront::domain::{Category, UserId};
 use storefront::ports::ProductFilter;
 
-storefront::route!(GET "/products", public, handle);
+// A page is one store call per shard of the catalog, all at once: a cold start opens a connection for each.
+storefront::route!(GET "/products", public, handle, connections: storefront::app::LISTING_CALLS);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let category = query_param(&req, "category");

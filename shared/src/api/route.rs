@@ -46,16 +46,19 @@ impl Route {
 /// Declares the crate's route function as `pub const FUNCTION`: the method and path as API Gateway names them, who
 /// may call it (`public`, `shopper` or `artisan`), its handler, an `async fn(AppState, Request)`, and, when it
 /// needs more than its store, what else it reaches (`reaches: QUEUES, PAYMENTS`, the [`Reach`] constants): its
-/// init builds nothing else. The function is named after its crate, which is also its binary and, in PascalCase,
-/// its SAM logical id.
+/// init builds nothing else; and when its first request makes several store calls at once, how many
+/// (`connections: N`, 1 unless declared): a cold start opens that many of the store's connections early. The
+/// function is named after its crate, which is also its binary and, in PascalCase, its SAM logical id.
 ///
 /// `storefront::route!(GET "/products/{product_id}", public, handle);`
 /// `storefront::route!(POST "/orders", shopper, handle, reaches: PAYMENTS);`
+/// `storefront::route!(GET "/products", public, handle, connections: storefront::app::LISTING_CALLS);`
 ///
 /// [`Reach`]: crate::app::Reach
 #[macro_export]
 macro_rules! route {
-    ($method:ident $path:literal, $access:ident, $handler:path $(, reaches: $($reach:ident),+)?) => {
+    ($method:ident $path:literal, $access:ident, $handler:path $(, reaches: $($reach:ident),+)?
+     $(, connections: $connections:expr)?) => {
         pub const FUNCTION: $crate::api::Function = $crate::api::Function {
             route: $crate::api::Route {
                 method: stringify!($method),
@@ -66,7 +69,14 @@ macro_rules! route {
             handler: |state, req| Box::pin($handler(state, req)),
             reach: $crate::reach!($($($reach),+)?),
             build: $crate::app::AppState::for_function::<{ $crate::reach!($($($reach),+)?).bits() }>,
+            connections: $crate::route!(@connections $($connections)?),
         };
+    };
+    (@connections) => {
+        1
+    };
+    (@connections $connections:expr) => {
+        $connections
     };
     (@access public) => {
         $crate::api::Access::Public
@@ -90,6 +100,9 @@ pub struct Function {
     pub reach: crate::app::Reach,
     /// Its init's state, for that reach.
     pub build: crate::app::Build,
+    /// The store calls its first request makes at once, and so the store connections a cold start opens early:
+    /// over HTTP/1.1 each call in flight takes a connection of its own.
+    pub connections: usize,
 }
 
 impl Function {

@@ -6,7 +6,9 @@
 //! endpoint rules, identity and signature), and then sat idle through the server's part of the handshake.
 //! [`HttpsClient::open_early`], at the end of init, starts that connection in the background instead: the server's
 //! flight and the round trips overlap the function's poll and its work up to the call, which then takes the
-//! connection made. No request is sent on it (a warm-up request adds its own round trip: docs/benchmarks.md).
+//! connection made. No request is sent on it (a warm-up request adds its own round trip: docs/benchmarks.md). A
+//! function whose first request makes several calls at once (a catalog listing, one Query per shard) opens as many:
+//! over HTTP/1.1 each call in flight needs a connection of its own.
 //!
 //! The SDK's own client (aws-smithy-http-client) takes no connection from outside its pool, so this is the same
 //! stack put together here: hyper-util's pooled client over hyper-rustls, rustls on aws-lc with the SDK's cipher
@@ -19,7 +21,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_smithy_runtime_api::client::connection::{CaptureSmithyConnection, ConnectionMetadata};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -59,6 +61,10 @@ const CIPHER_SUITES: [rustls::CipherSuite; 7] = [
 /// for the event. Later connections yield as well, which costs a turn of the runtime each.
 const YIELDS_BEFORE_TLS: usize = 2;
 
+/// How long connections opened early wait to be taken: the pool's own idle timeout (hyper-util's default), after
+/// which it would have closed an unused connection too, and the server may have.
+const EARLY_FOR: Duration = Duration::from_secs(90);
+
 /// The HTTPS client every SDK client of a function shares in Lambda. Cheap to clone; nothing is built until the
 /// first connection (the TLS configuration included), so a function that never calls out pays nothing for it.
 #[derive(Clone)]
@@ -79,11 +85,14 @@ struct Shared {
 /// A connector's connect and read timeouts.
 type Timeouts = (Option<Duration>, Option<Duration>);
 
-/// A connection being opened ahead of the request that will take it.
+/// Connections being opened ahead of the requests that will take them.
 struct Early {
-    /// `scheme://authority` of the endpoint; only a request to it takes the connection.
+    /// `scheme://authority` of the endpoint; only a request to it takes a connection.
     origin: String,
-    connection: tokio::task::JoinHandle<Result<Stream, BoxError>>,
+    /// Until when they may be taken ([`EARLY_FOR`] after they were started).
+    until: Instant,
+    /// Untaken yet; each request that connects takes the last.
+    connections: Vec<tokio::task::JoinHandle<Result<Stream, BoxError>>>,
 }
 
 fn origin(uri: &Uri) -> String {
@@ -112,19 +121,33 @@ impl HttpsClient {
         }))
     }
 
-    /// Starts opening a connection to `endpoint` (DNS, TCP, TLS; no request) on the runtime, for the first request
-    /// to that endpoint to take. A request to another endpoint leaves it; one that finds it failed connects again.
-    pub fn open_early(&self, endpoint: &Uri) {
-        let connection = tokio::spawn(self.connect(endpoint.clone(), self.0.connect_timeout));
+    /// Starts opening `connections` connections to `endpoint` (DNS, TCP, TLS; no request) on the runtime, one for
+    /// each of the first requests to that endpoint that connects to take. A request to another endpoint leaves them;
+    /// one that finds its connection failed connects again; none is taken after [`EARLY_FOR`].
+    pub fn open_early(&self, endpoint: &Uri, connections: usize) {
+        let connections =
+            (0..connections).map(|_| tokio::spawn(self.connect(endpoint.clone(), self.0.connect_timeout))).collect();
         *self.0.early.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(Early { origin: origin(endpoint), connection });
+            Some(Early { origin: origin(endpoint), until: Instant::now() + EARLY_FOR, connections });
     }
 
-    /// The connection opened early for `uri`'s endpoint, if there is one and nothing took it yet.
+    /// A connection opened early for `uri`'s endpoint, if one is left and it is not too old to take.
     fn take_early(&self, uri: &Uri) -> Option<tokio::task::JoinHandle<Result<Stream, BoxError>>> {
-        let mut early = self.0.early.lock().unwrap_or_else(PoisonError::into_inner);
-        let matches = early.as_ref().is_some_and(|early| early.origin == origin(uri));
-        matches.then(|| early.take().map(|early| early.connection)).flatten()
+        let mut slot = self.0.early.lock().unwrap_or_else(PoisonError::into_inner);
+        let early = slot.as_mut()?;
+        if Instant::now() > early.until {
+            // Dropping a handle leaves its task to finish and its stream to close.
+            *slot = None;
+            return None;
+        }
+        if early.origin != origin(uri) {
+            return None;
+        }
+        let connection = early.connections.pop();
+        if early.connections.is_empty() {
+            *slot = None;
+        }
+        connection
     }
 
     /// Opens a connection within `timeout`: TCP, then TLS for `https`. The TLS configuration is built by the first
@@ -420,7 +443,7 @@ mod tests {
     async fn the_first_request_takes_the_connection_opened_early_and_the_pool_keeps_it() {
         let (uri, accepted) = endpoint().await;
         let https = HttpsClient::new(Vec::new(), Some(Duration::from_secs(1)));
-        https.open_early(&uri);
+        https.open_early(&uri, 1);
         until(&accepted, 1).await;
         let client = dynamodb(&https, &uri);
         for _ in 0..2 {
@@ -430,10 +453,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn requests_at_once_take_a_connection_opened_early_each() {
+        let (uri, accepted) = endpoint().await;
+        let https = HttpsClient::new(Vec::new(), Some(Duration::from_secs(1)));
+        https.open_early(&uri, 4);
+        until(&accepted, 4).await;
+        let client = dynamodb(&https, &uri);
+        let calls = (0..4).map(|_| client.describe_table().table_name("t").send());
+        futures::future::try_join_all(calls).await.expect("the endpoint answers");
+        assert_eq!(accepted.load(Ordering::SeqCst), 4, "the four calls in flight went over the four opened early");
+        assert!(https.0.early.lock().expect("lock").is_none(), "all four were taken");
+    }
+
+    #[tokio::test]
+    async fn connections_opened_early_and_left_too_long_are_not_taken() {
+        let (uri, accepted) = endpoint().await;
+        let https = HttpsClient::new(Vec::new(), Some(Duration::from_secs(1)));
+        https.open_early(&uri, 2);
+        until(&accepted, 2).await;
+        https.0.early.lock().expect("lock").as_mut().expect("opened").until = Instant::now();
+        dynamodb(&https, &uri).describe_table().table_name("t").send().await.expect("the endpoint answers");
+        assert_eq!(accepted.load(Ordering::SeqCst), 3, "the request connected anew");
+        assert!(https.0.early.lock().expect("lock").is_none(), "the stale connections were dropped");
+    }
+
+    #[tokio::test]
     async fn a_connection_opened_for_another_endpoint_is_left_alone() {
         let ((uri, accepted), (elsewhere, accepted_elsewhere)) = (endpoint().await, endpoint().await);
         let https = HttpsClient::new(Vec::new(), Some(Duration::from_secs(1)));
-        https.open_early(&elsewhere);
+        https.open_early(&elsewhere, 1);
         until(&accepted_elsewhere, 1).await;
         dynamodb(&https, &uri).describe_table().table_name("t").send().await.expect("the endpoint answers");
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "the request connected to its own endpoint");
@@ -461,9 +509,15 @@ mod tests {
         let address = refusing();
         let https = HttpsClient::new(Vec::new(), Some(Duration::from_secs(1)));
         let uri: Uri = format!("http://{address}").parse().expect("a URI");
-        https.open_early(&uri);
+        https.open_early(&uri, 1);
         for _ in 0..500 {
-            let finished = https.0.early.lock().expect("lock").as_ref().is_some_and(|e| e.connection.is_finished());
+            let finished = https
+                .0
+                .early
+                .lock()
+                .expect("lock")
+                .as_ref()
+                .is_some_and(|e| e.connections.iter().all(|c| c.is_finished()));
             if finished {
                 break;
             }
@@ -546,7 +600,7 @@ mod tests {
         let ours = super::super::roots(&ca).expect("the CA's anchor");
 
         let trusting = HttpsClient::new([amazon.clone(), ours].concat(), Some(Duration::from_secs(5)));
-        trusting.open_early(&uri);
+        trusting.open_early(&uri, 1);
         let client = dynamodb(&trusting, &uri);
         for _ in 0..2 {
             client.describe_table().table_name("t").send().await.expect("a handshake the client trusts");
