@@ -266,16 +266,17 @@ pub async fn section(
             "zipped arm64 MB",
         ],
         &format!(
-            "ready = exec → first poll for work (init done); first response = exec → answer to its first event, \
-             which includes its DynamoDB round trips; over TLS = the same first response with DynamoDB behind the \
-             bench's TLS front, as in AWS. Each route row is started alternately with the floor (a hello-world \
-             `lambda_http` binary built with the same profile) and over TLS, {starts} times each; ratios are against \
-             that paired floor. The rows from the floor's own on (the fixes, the TLS rows the goals read, the floors of one \
-             call) take turns with each other and the floor {fix_starts} times each: their differences are tenths of \
-             a millisecond, which this shared machine's noise hides in fewer starts. The function processes reach \
-             the stand-ins directly, as the floor would reach any endpoint, and trust Amazon's roots compiled in (`TRUST_STORE`'s default; the last rows say what differs). Binary: \
-             the host release binary, stripped; each function links only the SDK clients it reaches (`Reach`). \
-             Zipped size: the arm64 `bootstrap` from `make build`, deflated (gzip -9) as the Lambda zip is."
+            "ready = exec → first poll for work (init done); first response = exec → answer to its first event, which \
+             includes its DynamoDB round trips; over TLS = the same first response with DynamoDB behind the bench's \
+             TLS front, as in AWS. Each route row is started alternately with the floor (a hello-world `lambda_http` \
+             binary built with the same profile) and over TLS, {starts} times each; ratios are against that paired \
+             floor. The rows from the floor's own on (the fixes, the TLS rows the goals read, the floors of one call) \
+             take turns with each other and the floor {fix_starts} times each: their differences are tenths of a \
+             millisecond, which this shared machine's noise hides in fewer starts. The function processes reach the \
+             stand-ins directly, as the floor would reach any endpoint, and trust Amazon's roots compiled in \
+             (`TRUST_STORE`'s default; the last rows say what differs). Binary: the host release binary, stripped; \
+             each function links only the SDK clients it reaches (`Reach`). Zipped size: the arm64 `bootstrap` from \
+             `make build`, deflated (gzip -9) as the Lambda zip is."
         ),
     );
     let mut row = |result: &InitResult, floor: &InitResult, tls: Option<&InitResult>, zipped: Option<u64>| {

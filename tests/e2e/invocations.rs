@@ -805,16 +805,22 @@ async fn behind_a_relay(function: &str, event: &'static str, initialization: &st
     RelayedStart { event, tools, api, app, _dir: dir, file, relay, running }
 }
 
-/// The connections opened through `relay` once there are `count`, or after 5 s.
-async fn opened(relay: &Relay, count: usize) -> Vec<RelayedConnection> {
+/// Waits (up to 5 s) for init to open `count` connections through `relay` by itself, before any event, and holds
+/// them to exactly `count` with nothing sent on any; a failure stops `running` and shows its output.
+async fn bare_connections(relay: &Relay, count: usize, running: FunctionProcess) -> FunctionProcess {
+    let mut opened = relay.connections();
     for _ in 0..500 {
-        let opened = relay.connections();
         if opened.len() >= count {
-            return opened;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+        opened = relay.connections();
     }
-    relay.connections()
+    if !(opened.len() == count && opened.iter().all(|c| c.sent.is_empty())) {
+        let stdout = running.stop().await.stdout;
+        panic!("init did not open {count} bare connections: {opened:?}\n{stdout}");
+    }
+    running
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -822,11 +828,7 @@ async fn the_dynamodb_warm_up_on_demand_opens_a_bare_connection_the_first_reques
     let RelayedStart { event, tools, api, app, _dir, file, relay, running } =
         behind_a_relay("get-product", "get-product.ok", "on-demand").await;
     // Before any event: the connection opens by itself, and nothing is sent on it.
-    let opened = opened(&relay, 1).await;
-    if !(opened.len() == 1 && opened[0].sent.is_empty()) {
-        let stdout = running.stop().await.stdout;
-        panic!("init did not open a bare connection: {opened:?}\n{stdout}");
-    }
+    let running = bare_connections(&relay, 1, running).await;
     let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
     let stdout = running.stop().await.stdout;
     assert_eq!(response["statusCode"].as_u64(), Some(200), "{response}\n{stdout}");
@@ -843,11 +845,7 @@ async fn the_dynamodb_warm_up_on_demand_opens_a_connection_for_each_of_a_listing
     let calls = storefront::app::LISTING_CALLS;
     let RelayedStart { event, tools, api, app, _dir, file, relay, running } =
         behind_a_relay("list-products", "list-products.ok", "on-demand").await;
-    let opened = opened(&relay, calls).await;
-    if !(opened.len() == calls && opened.iter().all(|c| c.sent.is_empty())) {
-        let stdout = running.stop().await.stdout;
-        panic!("init did not open {calls} bare connections: {opened:?}\n{stdout}");
-    }
+    let running = bare_connections(&relay, calls, running).await;
     let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
     let stdout = running.stop().await.stdout;
     assert_eq!(response["statusCode"].as_u64(), Some(200), "{response}\n{stdout}");
