@@ -33,13 +33,13 @@ test: tools browser-tools lint template-check ## install what the tests need, th
 # The Postgres-only suites wait for the Postgres runs below.
 DYNAMODB_SKIPS := --skip on_postgres:: --skip sharding::
 # The end-to-end suites again on Postgres: directly, then through pgbouncer in transaction-pooling mode (RDS Proxy's
-# stand-in). Left out there, by name: what exists for the DynamoDB adapter only (moto's conformance run, the faults
-# its fault-injecting proxy causes, the recovery and retry paths those faults drive, events/env.json's run, whose sam
-# local environment is the DynamoDB backend's, and the DynamoDB warm-ups: the health check, the connections on demand)
-# and what no store touches (the template and route tables), which the first run covers. A third run shards customer
-# data over four databases (docs/sharding.md): the same suites, the same answers; the sharding suite itself (its own
-# two-shard stores, faults injected) runs once, directly.
-POSTGRES_SKIPS := --skip conformance:: --skip faults:: --skip retries:: --skip recovery:: --skip template:: --skip routes:: --skip sam_local --skip dynamodb_warm_up
+# stand-in). Left out there, by name: what exists for the DynamoDB adapter only (moto's conformance run, the faults its
+# fault-injecting proxy causes, the recovery and retry paths those faults drive, events/env.json's run, whose sam local
+# environment is the DynamoDB backend's, the DynamoDB warm-ups (the health check, the connections on demand) and the
+# round trips a request makes to DynamoDB) and what no store touches (the template and route tables), which the first
+# run covers. A third run shards customer data over four databases (docs/sharding.md): the same suites, the same
+# answers; the sharding suite itself (its own two-shard stores, faults injected) runs once, directly.
+POSTGRES_SKIPS := --skip conformance:: --skip faults:: --skip retries:: --skip recovery:: --skip template:: --skip routes:: --skip sam_local --skip dynamodb_warm_up --skip dynamodb_round_trips
 
 postgres-suites: ## (inside scripts/with-postgres.sh) the end-to-end suites on Postgres: directly, through pgbouncer, and sharded
 	STORE=postgres DATABASE_URL=$$POSTGRES_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test -p storefront-tests --test e2e -- $(POSTGRES_SKIPS)

@@ -140,21 +140,24 @@ async fn through_tls(env: &[(String, String)]) -> (Vec<(String, String)>, tls::T
     (init::with_variable(&tls_env, AWS_CA_BUNDLE, &front.ca.display().to_string()), front)
 }
 
-/// `storefront-bench init-ab [--tls] [--starts N] [--cold-only] <label>=<binary>[+NAME=VALUE] ...`: the cold starts
-/// of builds of one function under other profiles or settings (a release-profile A/B: bench/notes.md quotes it;
-/// `+WARM_UP=off` adds a variable to that one's environment), each alternating with the floor, the floor's one call
-/// (bench/src/bin/hello-lambda-call.rs) and the others, answering get-product's sample event, N times each (20),
+/// `storefront-bench init-ab [--tls] [--starts N] [--cold-only] [--event F] <label>=<binary>[+NAME=VALUE] ...`: the
+/// cold starts of builds of one function under other profiles or settings (a release-profile A/B: bench/notes.md
+/// quotes it; `+WARM_UP=off` adds a variable to that one's environment), each alternating with the floor, the
+/// floor's one call (bench/src/bin/hello-lambda-call.rs) and the others, answering function F's sample event
+/// (`init::sample_event`; get-product's unless given), N times each (20),
 /// then 500 warm invocations of one instance of each (ms, harness to answer; one with `--cold-only`, for a profile
 /// of the starts alone); prints the table and where each build's cold start went. `--tls` puts TLS in front of the
 /// DynamoDB stand-in, as the bench's TLS rows do.
 async fn init_ab(args: &[String]) {
     let mut args = args.iter();
     let (mut tls, mut starts, mut warm_invocations, mut builds) = (false, 20, 500, Vec::new());
+    let mut event = "get-product".to_owned();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tls" => tls = true,
             "--cold-only" => warm_invocations = 1,
             "--starts" => starts = args.next().and_then(|n| n.parse().ok()).expect("--starts <number>"),
+            "--event" => event = args.next().cloned().expect("--event <function>"),
             build => builds.push(build),
         }
     }
@@ -168,7 +171,7 @@ async fn init_ab(args: &[String]) {
         let (env, front) = through_tls(&env).await;
         (env, Some(front))
     };
-    let event = init::sample_event("get-product");
+    let event = init::sample_event(&event);
     let variant = |label: &str, binary: PathBuf| init::Variant {
         label: label.to_owned(),
         binary,

@@ -102,10 +102,11 @@ pub(crate) async fn render(event: &str, text: &str, app: &TestApp) -> String {
         quantity: storefront::domain::Quantity::parse(2, "quantity").expect("quantity"),
     };
     let user = |id: &str| storefront::domain::UserId::parse(id).expect("user");
-    // Carts the cart events find: cora checks hers out (`{}`); alice's is priced when read or after a removal.
+    // Carts the cart events find: cora checks hers out (`{}`); alice's is priced when read, or after a change.
     let carts: &[(&str, &[&str])] = match event {
         "place-order.from-cart" => &[("cora", &[ORDERED_PRODUCT])],
         "get-cart.ok" | "remove-cart-item.ok" => &[("alice", &[ORDERED_PRODUCT, BUY_NOW_PRODUCT])],
+        "put-cart-item.ok" => &[("alice", &[ORDERED_PRODUCT])],
         _ => &[],
     };
     for (owner, products) in carts {

@@ -707,10 +707,12 @@ async fn the_functions_answer_on_the_sam_local_env_file_pointed_at_the_stand_ins
 }
 
 /// A TCP relay in front of an endpoint that keeps, per connection, the bytes the client sent and whether an
-/// answer came back: what a function opened, in what order, and what it sent on each.
+/// answer came back: what a function opened, in what order, and what it sent on each. It also keeps what crossed
+/// it in order (`Crossing`), holding each answer back a little so that calls sent together are seen together.
 struct Relay {
     endpoint: String,
     connections: std::sync::Arc<std::sync::Mutex<Vec<RelayedConnection>>>,
+    crossings: std::sync::Arc<std::sync::Mutex<Vec<Crossing>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -720,13 +722,25 @@ struct RelayedConnection {
     answered: bool,
 }
 
+/// Through the relay, in the order it happened: a call going out (the DynamoDB operation its `X-Amz-Target`
+/// names), or an answer handed back.
+#[derive(Debug, Clone)]
+enum Crossing {
+    Call(String),
+    Answer,
+}
+
+/// How long the relay holds an answer back: far longer than a function takes to send the calls it makes together.
+const ANSWER_DELAY: Duration = Duration::from_millis(50);
+
 impl Relay {
     async fn start(upstream: &str) -> Self {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let endpoint = format!("http://{}", listener.local_addr().expect("address"));
         let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::<RelayedConnection>::new()));
-        let seen = connections.clone();
+        let crossings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Crossing>::new()));
+        let (seen, crossed) = (connections.clone(), crossings.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let index = {
@@ -737,33 +751,64 @@ impl Relay {
                 let server = tokio::net::TcpStream::connect(&upstream).await.expect("the upstream answers");
                 let ((client_read, client_write), (server_read, server_write)) =
                     (client.into_split(), server.into_split());
-                let (up, down) = (seen.clone(), seen.clone());
-                tokio::spawn(pump(client_read, server_write, move |bytes| {
+                let (up, down, calls, answers) = (seen.clone(), seen.clone(), crossed.clone(), crossed.clone());
+                tokio::spawn(pump(client_read, server_write, Duration::ZERO, move |bytes| {
                     up.lock().expect("lock")[index].sent.extend_from_slice(bytes);
+                    if let Some(operation) = operation_of(bytes) {
+                        calls.lock().expect("lock").push(Crossing::Call(operation));
+                    }
                 }));
                 // Marked before the client can read the answer: whatever the client did next, the mark is there.
-                tokio::spawn(pump(server_read, client_write, move |_| {
-                    down.lock().expect("lock")[index].answered = true
+                tokio::spawn(pump(server_read, client_write, ANSWER_DELAY, move |_| {
+                    down.lock().expect("lock")[index].answered = true;
+                    answers.lock().expect("lock").push(Crossing::Answer);
                 }));
             }
         });
-        Self { endpoint, connections, task }
+        Self { endpoint, connections, crossings, task }
     }
 
     fn connections(&self) -> Vec<RelayedConnection> {
         self.connections.lock().expect("lock").clone()
     }
+
+    /// The DynamoDB calls made through the relay, in round trips: a call sent after an answer came back starts the
+    /// next round; the calls of a round went out together (sorted by name here).
+    fn rounds(&self) -> Vec<Vec<String>> {
+        let mut rounds: Vec<Vec<String>> = Vec::new();
+        let mut answered = true;
+        for crossing in self.crossings.lock().expect("lock").iter() {
+            match crossing {
+                Crossing::Call(operation) if answered => rounds.push(vec![operation.clone()]),
+                Crossing::Call(operation) => rounds.last_mut().expect("a round").push(operation.clone()),
+                Crossing::Answer => {}
+            }
+            answered = matches!(crossing, Crossing::Answer);
+        }
+        rounds.iter_mut().for_each(|round| round.sort());
+        rounds
+    }
 }
 
-/// Copies `from` to `to` until either side closes, showing `seen` each chunk before it is passed on.
+/// The DynamoDB operation a request's head names (`X-Amz-Target: DynamoDB_20120810.GetItem`), if these bytes hold one.
+fn operation_of(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let target = text.lines().find(|line| line.to_ascii_lowercase().starts_with("x-amz-target:"))?;
+    target.rsplit('.').next().map(|operation| operation.trim().to_owned())
+}
+
+/// Copies `from` to `to` until either side closes, each chunk `delay` late, showing `seen` each chunk before it is
+/// passed on.
 async fn pump(
     mut from: impl tokio::io::AsyncRead + Unpin,
     mut to: impl tokio::io::AsyncWrite + Unpin,
+    delay: Duration,
     mut seen: impl FnMut(&[u8]),
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = [0u8; 8192];
     while let Ok(n @ 1..) = from.read(&mut buffer).await {
+        tokio::time::sleep(delay).await;
         seen(&buffer[..n]);
         if to.write_all(&buffer[..n]).await.is_err() {
             break;
@@ -885,4 +930,44 @@ async fn the_dynamodb_warm_up_opens_the_connection_the_first_request_uses_and_ca
     assert_eq!(actions, BTreeSet::from(["dynamodb:GetItem"]), "{uses:?}");
     app.server.stop().await;
     api.stop().await;
+}
+
+/// Starts `function` behind a relay (on demand), checks init opened `connections` bare ones, answers its event
+/// with `status` and gives the DynamoDB round trips the event took.
+async fn round_trips_of(function: &str, event: &'static str, connections: usize, status: u64) -> Vec<Vec<String>> {
+    let RelayedStart { event, tools, api, app, _dir, file, relay, running } =
+        behind_a_relay(function, event, "on-demand").await;
+    let running = bare_connections(&relay, connections, running).await;
+    let response = cargo_lambda_invoke(&api, &tools, event, &file).await;
+    let stdout = running.stop().await.stdout;
+    assert_eq!(response["statusCode"].as_u64(), Some(status), "{event}: {response}\n{stdout}");
+    let opened = relay.connections();
+    assert_eq!(opened.len(), connections, "{event} opened connections of its own: {opened:?}");
+    app.server.stop().await;
+    api.stop().await;
+    relay.rounds()
+}
+
+fn calls(rounds: &[&[&str]]) -> Vec<Vec<String>> {
+    rounds.iter().map(|round| round.iter().map(|call| (*call).to_owned()).collect()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cart_change_makes_two_dynamodb_round_trips_on_connections_opened_at_init() {
+    use storefront::services::carts::CART_CALLS;
+    // alice's cart holds another product (put) or keeps one (remove): its price is read beside the write, or after.
+    let put = round_trips_of("put-cart-item", "put-cart-item.ok", CART_CALLS, 200).await;
+    assert_eq!(put, calls(&[&["GetItem", "Query"], &["BatchGetItem", "UpdateItem"]]), "put-cart-item");
+    let removed = round_trips_of("remove-cart-item", "remove-cart-item.ok", CART_CALLS, 200).await;
+    assert_eq!(removed, calls(&[&["DeleteItem", "Query"], &["BatchGetItem"]]), "remove-cart-item");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_claims_its_key_beside_its_reads_in_dynamodb_round_trips() {
+    use storefront::services::checkout::CHECKOUT_CALLS;
+    let placed = round_trips_of("place-order", "place-order.buy-now", CHECKOUT_CALLS, 201).await;
+    assert_eq!(placed, calls(&[&["BatchGetItem", "PutItem"], &["TransactWriteItems"], &["TransactWriteItems"]]));
+    // The refused claim answers with the record that refused it: no GetItem of it, only of the order.
+    let replayed = round_trips_of("place-order", "place-order.replay", CHECKOUT_CALLS, 201).await;
+    assert_eq!(replayed, calls(&[&["BatchGetItem", "PutItem"], &["GetItem"]]), "place-order.replay");
 }

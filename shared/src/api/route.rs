@@ -47,18 +47,20 @@ impl Route {
 /// may call it (`public`, `shopper` or `artisan`), its handler, an `async fn(AppState, Request)`, and, when it
 /// needs more than its store, what else it reaches (`reaches: QUEUES, PAYMENTS`, the [`Reach`] constants): its
 /// init builds nothing else; and when its first request makes several store calls at once, how many
-/// (`connections: N`, 1 unless declared): a cold start opens that many of the store's connections early. The
-/// function is named after its crate, which is also its binary and, in PascalCase, its SAM logical id.
+/// (`connections: N`, 1 unless declared, before `reaches:`): a cold start opens that many of the store's
+/// connections early. The function is named after its crate, which is also its binary and, in PascalCase, its SAM
+/// logical id.
 ///
 /// `storefront::route!(GET "/products/{product_id}", public, handle);`
-/// `storefront::route!(POST "/orders", shopper, handle, reaches: PAYMENTS);`
+/// `storefront::route!(POST "/things", shopper, handle, reaches: PAYMENTS);`
 /// `storefront::route!(GET "/products", public, handle, connections: storefront::app::LISTING_CALLS);`
+/// `storefront::route!(POST "/orders", shopper, handle, connections: 2, reaches: PAYMENTS);`
 ///
 /// [`Reach`]: crate::app::Reach
 #[macro_export]
 macro_rules! route {
-    ($method:ident $path:literal, $access:ident, $handler:path $(, reaches: $($reach:ident),+)?
-     $(, connections: $connections:expr)?) => {
+    ($method:ident $path:literal, $access:ident, $handler:path $(, connections: $connections:expr)?
+     $(, reaches: $($reach:ident),+)?) => {
         pub const FUNCTION: $crate::api::Function = $crate::api::Function {
             route: $crate::api::Route {
                 method: stringify!($method),

@@ -1,14 +1,30 @@
-//! The shopper's cart: lines stored per user, priced from the catalog on every read.
+//! The shopper's cart: lines stored per user, priced from the catalog on every read. Calls that do not wait on
+//! each other's answers go out together: a cart change makes two round trips to the store, not three or four
+//! (the routes declare it: `CART_CALLS`).
 
-use crate::domain::{CartLine, CartView, MAX_CART_LINES, ProductId, Quantity, UserId, ValidationErrors};
-use crate::ports::{CartStore, CatalogStore, Clock};
+use futures::future::try_join;
+
+use crate::domain::{CartLine, CartView, MAX_CART_LINES, Product, ProductId, Quantity, UserId, ValidationErrors};
+use crate::ports::{CartStore, CatalogStore, Clock, StoreError};
 
 use super::ServiceError;
 
+/// The most store calls a cart change makes at once (a read of the cart beside a read or a write of the catalog's
+/// or the cart's): what a cart route's first request needs connections for.
+pub const CART_CALLS: usize = 2;
+
+/// The products of `lines`, read strongly consistent (one batch), less those already in `known`.
+async fn products_of(
+    catalog: &dyn CatalogStore,
+    lines: &[CartLine],
+    known: &[&ProductId],
+) -> Result<Vec<Product>, StoreError> {
+    let ids: Vec<ProductId> = lines.iter().map(|l| l.product_id.clone()).filter(|id| !known.contains(&id)).collect();
+    if ids.is_empty() { Ok(Vec::new()) } else { catalog.get_products(&ids).await }
+}
+
 async fn priced(catalog: &dyn CatalogStore, lines: &[CartLine]) -> Result<CartView, ServiceError> {
-    let ids: Vec<ProductId> = lines.iter().map(|l| l.product_id.clone()).collect();
-    let products = if ids.is_empty() { Vec::new() } else { catalog.get_products(&ids).await? };
-    Ok(CartView::price(lines, &products))
+    Ok(CartView::price(lines, &products_of(catalog, lines, &[]).await?))
 }
 
 pub async fn view(catalog: &dyn CatalogStore, carts: &dyn CartStore, user: &UserId) -> Result<CartView, ServiceError> {
@@ -25,11 +41,11 @@ pub async fn put_item(
     product_id: ProductId,
     quantity: Quantity,
 ) -> Result<CartView, ServiceError> {
-    let product = catalog.get_product(&product_id).await?.ok_or(ServiceError::NotFound("product"))?;
+    let (product, mut lines) = try_join(catalog.get_product(&product_id), carts.cart_lines(user)).await?;
+    let product = product.ok_or(ServiceError::NotFound("product"))?;
     if !product.is_active() {
         return Err(ServiceError::ProductUnavailable(product_id));
     }
-    let mut lines = carts.cart_lines(user).await?;
     let line = CartLine { product_id, quantity };
     let full = lines.len() >= MAX_CART_LINES;
     match lines.iter_mut().find(|l| l.product_id == line.product_id) {
@@ -43,8 +59,11 @@ pub async fn put_item(
         }
         None => lines.push(line.clone()),
     }
-    carts.put_cart_line(user, &line, clock.now()).await?;
-    priced(catalog, &lines).await
+    // The write beside the prices of the other lines: this product's price is the one just read.
+    let written = carts.put_cart_line(user, &line, clock.now());
+    let ((), mut products) = try_join(written, products_of(catalog, &lines, &[&line.product_id])).await?;
+    products.push(product);
+    Ok(CartView::price(&lines, &products))
 }
 
 pub async fn remove_item(
@@ -53,8 +72,8 @@ pub async fn remove_item(
     user: &UserId,
     product_id: &ProductId,
 ) -> Result<CartView, ServiceError> {
-    carts.remove_cart_line(user, product_id).await?;
-    let mut lines = carts.cart_lines(user).await?;
+    // The removal beside the read of the cart: whether the read sees the line or not, it is left out below.
+    let ((), mut lines) = try_join(carts.remove_cart_line(user, product_id), carts.cart_lines(user)).await?;
     lines.retain(|l| &l.product_id != product_id);
     priced(catalog, &lines).await
 }

@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
+use futures::future::join;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{
-    CheckoutLines, Decision, FeeRate, IdempotencyKey, Order, OrderId, OrderStatus, PlaceError, ProductId, Purchase,
-    UserId, ValidationErrors,
+    CheckoutLines, Decision, FeeRate, IdempotencyKey, Order, OrderId, OrderStatus, PlaceError, Product, ProductId,
+    Purchase, UserId, ValidationErrors,
 };
 use crate::ports::{
     CartStore, CatalogStore, Claim, Clock, IdempotencyScope, IdempotencyStore, OrderStore, OrderTransition,
@@ -24,6 +25,9 @@ use crate::telemetry::metrics::{self, Metric};
 pub const CONFLICT_ATTEMPTS: u32 = 5;
 /// How long a duplicate request waits for the first one to finish before answering 409 request-in-progress.
 pub const DUPLICATE_WAIT: Duration = Duration::from_millis(1500);
+/// The most store calls a checkout makes at once (the key's claim beside the read of the cart or the products):
+/// what the route's first request needs connections for.
+pub const CHECKOUT_CALLS: usize = 2;
 
 /// A stable hash of what was asked (the cart, or these lines in this order), so a reused key with a different
 /// request is recognised whatever the body's spelling.
@@ -73,24 +77,18 @@ pub async fn checkout(
 ) -> Result<CheckoutOutcome, ServiceError> {
     let scope = IdempotencyScope { user: buyer.user.clone(), key };
     let fingerprint = fingerprint(&purchase);
-    let waited_until = std::time::Instant::now() + DUPLICATE_WAIT;
-    loop {
-        match ports.idempotency.claim(&scope, &fingerprint, ports.clock.now()).await? {
-            Claim::Fresh => break,
-            Claim::Replay(order_id) => {
-                metrics::count(Metric::IdempotentReplays);
-                let order =
-                    ports.orders.get_order(&buyer.user, &order_id).await?.ok_or(ServiceError::NotFound("order"))?;
-                return Ok(CheckoutOutcome::Replayed(with_payment(ports, order).await?));
-            }
-            Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
-            Claim::InProgress if std::time::Instant::now() < waited_until => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Claim::InProgress => return Err(ServiceError::RequestInProgress),
-        }
+    // The claim and the reads the order is made from go out together: a round trip fewer (two from a cart). A
+    // request the claim turns away (a replay, a reused key, one still in progress) has read for nothing.
+    let (claimed, basket) = join(claim(ports, &scope, &fingerprint), basket(ports, &buyer.user, purchase)).await;
+    if let Some(order_id) = claimed? {
+        metrics::count(Metric::IdempotentReplays);
+        let order = ports.orders.get_order(&buyer.user, &order_id).await?.ok_or(ServiceError::NotFound("order"))?;
+        return Ok(CheckoutOutcome::Replayed(with_payment(ports, order).await?));
     }
-    let result = place(ports, buyer, &scope, purchase).await;
+    let result = match basket {
+        Ok(basket) => place(ports, buyer, &scope, basket).await,
+        Err(error) => Err(error),
+    };
     if result.is_err() {
         // Nothing was written: free the key so the client can retry it.
         if let Err(error) = ports.idempotency.release(&scope).await {
@@ -106,6 +104,27 @@ pub async fn checkout(
     // The stock is reserved and the key completed: if the provider fails now, the client's retry with the same key
     // is a replay, which makes (or finds) the intent; an order never paid expires after the payment window.
     Ok(CheckoutOutcome::Placed(with_payment(ports, order).await?))
+}
+
+/// Claims the idempotency key for this request: `None` when it is ours to place, else the order an earlier
+/// identical request placed. A claim still in progress is waited on for up to `DUPLICATE_WAIT`.
+async fn claim(
+    ports: &CheckoutPorts<'_>,
+    scope: &IdempotencyScope,
+    fingerprint: &str,
+) -> Result<Option<OrderId>, ServiceError> {
+    let waited_until = std::time::Instant::now() + DUPLICATE_WAIT;
+    loop {
+        match ports.idempotency.claim(scope, fingerprint, ports.clock.now()).await? {
+            Claim::Fresh => return Ok(None),
+            Claim::Replay(order_id) => return Ok(Some(order_id)),
+            Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
+            Claim::InProgress if std::time::Instant::now() < waited_until => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Claim::InProgress => return Err(ServiceError::RequestInProgress),
+        }
+    }
 }
 
 /// The order with its intent: made (or found again, by the order's name at the provider) and attached, while it
@@ -142,14 +161,17 @@ pub async fn with_payment(ports: &CheckoutPorts<'_>, mut order: Order) -> Result
     Err(ServiceError::Busy)
 }
 
-/// The lines to buy, and the cart lines the order clears.
-async fn lines_of(
-    ports: &CheckoutPorts<'_>,
-    user: &UserId,
-    purchase: Purchase,
-) -> Result<(CheckoutLines, Vec<ProductId>), ServiceError> {
-    match purchase {
-        Purchase::Lines(lines) => Ok((lines, Vec::new())),
+/// What an order is made of: the lines to buy, the cart lines it clears, and their products as last read.
+struct Basket {
+    lines: CheckoutLines,
+    clear_cart: Vec<ProductId>,
+    products: Vec<Product>,
+}
+
+/// The lines to buy (from the request, or the cart) and their products, read strongly consistent.
+async fn basket(ports: &CheckoutPorts<'_>, user: &UserId, purchase: Purchase) -> Result<Basket, ServiceError> {
+    let (lines, clear_cart) = match purchase {
+        Purchase::Lines(lines) => (lines, Vec::new()),
         Purchase::Cart => {
             let cart = ports.carts.cart_lines(user).await?;
             if cart.is_empty() {
@@ -158,25 +180,32 @@ async fn lines_of(
             let raw: Vec<(String, i64)> =
                 cart.iter().map(|l| (l.product_id.to_string(), i64::from(l.quantity.get()))).collect();
             let ids = cart.iter().map(|l| l.product_id.clone()).collect();
-            Ok((CheckoutLines::parse(&raw)?, ids))
+            (CheckoutLines::parse(&raw)?, ids)
         }
-    }
+    };
+    let products = ports.catalog.get_products(&ids_of(&lines)).await?;
+    Ok(Basket { lines, clear_cart, products })
+}
+
+fn ids_of(lines: &CheckoutLines) -> Vec<ProductId> {
+    lines.lines().iter().map(|(id, _)| id.clone()).collect()
 }
 
 async fn place(
     ports: &CheckoutPorts<'_>,
     buyer: &Buyer,
     scope: &IdempotencyScope,
-    purchase: Purchase,
+    basket: Basket,
 ) -> Result<Order, ServiceError> {
     let user = &buyer.user;
-    let (lines, clear_cart) = lines_of(ports, user, purchase).await?;
+    let Basket { lines, clear_cart, mut products } = basket;
     let now = ports.clock.now();
     let order_id = OrderId::generate(now);
-    let ids: Vec<ProductId> = lines.lines().iter().map(|(id, _)| id.clone()).collect();
     for attempt in 0..CONFLICT_ATTEMPTS {
-        // Re-read on every attempt: a conflict or a failed condition means the products just changed.
-        let products = ports.catalog.get_products(&ids).await?;
+        // Re-read on every attempt after the first: a conflict or a failed condition means the products just changed.
+        if attempt > 0 {
+            products = ports.catalog.get_products(&ids_of(&lines)).await?;
+        }
         let placed = Order::place(order_id.clone(), user.clone(), &lines, &products, ports.fee, now);
         let mut order = placed.map_err(|error| match error {
             PlaceError::Unknown(ids) => ServiceError::UnknownProducts(ids),

@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update};
-use futures::future::try_join_all;
 use time::OffsetDateTime;
 
 use super::items::*;
 use super::keys::*;
+use super::shards::{ShardPage, newest};
 use super::write::{Outcome, TRANSACTION_CONFLICT, put_new, stock_move, update};
 use super::{DynamoStore, store_error};
 use crate::adapters::retention::ADJUSTMENT_MEMORY;
@@ -36,42 +36,54 @@ struct IndexQuery<'a> {
 impl DynamoStore {
     /// Up to `want` products of one index partition, following pages while a filter thins them out.
     async fn query_index(&self, query: &IndexQuery<'_>, want: usize) -> Result<Vec<Product>, StoreError> {
+        // Without a filter one page is enough; with one, read wider pages to fill the listing.
+        let limit = if query.category.is_some() { 100 } else { want };
         let mut products = Vec::new();
-        let mut start_key = None;
+        let mut start = None;
         loop {
-            let mut condition = "#pk = :pk".to_owned();
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(query.index)
-                .expression_attribute_names("#pk", query.pk_attr)
-                .expression_attribute_values(":pk", s(&query.pk))
-                .scan_index_forward(false)
-                // Without a filter one page is enough; with one, read wider pages to fill the listing.
-                .limit(if query.category.is_some() { 100 } else { want.clamp(1, 1000) as i32 })
-                .set_exclusive_start_key(start_key.take());
-            if let Some(before) = query.before {
-                condition.push_str(" AND #sk < :before");
-                request = request
-                    .expression_attribute_names("#sk", query.sk_attr)
-                    .expression_attribute_values(":before", s(before));
-            }
-            if let Some(category) = query.category {
-                request = request
-                    .filter_expression("#category = :category")
-                    .expression_attribute_names("#category", "category")
-                    .expression_attribute_values(":category", s(category.as_str()));
-            }
-            let output = request.key_condition_expression(condition).send().await.map_err(store_error)?;
-            products.extend(readable(output.items(), product_from_item));
-            match output.last_evaluated_key {
-                Some(key) if products.len() < want => start_key = Some(key),
+            let page = self.query_once(query, limit, start).await?;
+            products.extend(page.products);
+            match page.next {
+                Some(key) if products.len() < want => start = Some(key),
                 _ => break,
             }
         }
         products.truncate(want);
         Ok(products)
+    }
+
+    /// One Query of an index partition, newest first: up to `limit` items from `start` on (the first when `None`).
+    async fn query_once(
+        &self,
+        query: &IndexQuery<'_>,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<ShardPage<Item>, StoreError> {
+        let mut condition = "#pk = :pk".to_owned();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(query.index)
+            .expression_attribute_names("#pk", query.pk_attr)
+            .expression_attribute_values(":pk", s(&query.pk))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start);
+        if let Some(before) = query.before {
+            condition.push_str(" AND #sk < :before");
+            request = request
+                .expression_attribute_names("#sk", query.sk_attr)
+                .expression_attribute_values(":before", s(before));
+        }
+        if let Some(category) = query.category {
+            request = request
+                .filter_expression("#category = :category")
+                .expression_attribute_names("#category", "category")
+                .expression_attribute_values(":category", s(category.as_str()));
+        }
+        let output = request.key_condition_expression(condition).send().await.map_err(store_error)?;
+        Ok(ShardPage { products: readable(output.items(), product_from_item), next: output.last_evaluated_key })
     }
 
     /// Strongly consistent batch reads: checkout prices and sells what it reads here.
@@ -190,7 +202,7 @@ impl CatalogStore for DynamoStore {
                 self.query_index(&query, want).await?
             }
             (None, category) => {
-                // Every shard in parallel, then a merge: newest first across the whole catalog.
+                // Every shard at once, then a merge: newest first across the whole catalog (`shards::newest`).
                 let queries: Vec<IndexQuery> = (0..CATALOG_SHARDS)
                     .map(|shard| match category {
                         Some(category) => IndexQuery {
@@ -211,10 +223,8 @@ impl CatalogStore for DynamoStore {
                         },
                     })
                     .collect();
-                let shards = try_join_all(queries.iter().map(|q| self.query_index(q, want))).await?;
-                let mut merged: Vec<Product> = shards.into_iter().flatten().collect();
-                merged.sort_by(|a, b| b.product_id.cmp(&a.product_id));
-                merged
+                newest(queries.len(), want, |shard, start, limit| self.query_once(&queries[shard], limit, start))
+                    .await?
             }
         };
         let more = products.len() > page.limit;

@@ -2,7 +2,8 @@
 //! checkout transaction itself ([`completion`]), with the id of the order it placed.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::items::*;
@@ -69,15 +70,24 @@ impl IdempotencyStore for DynamoStore {
             .expression_attribute_values(":now_s", n(now.unix_timestamp()))
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .expression_attribute_values(":fp", s(fingerprint))
+            // A refused claim answers with the record that refused it: a replay needs no second read to find it.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match put {
             Ok(_) => Ok(Claim::Fresh),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                let existing = self
-                    .read(scope_key(scope))
-                    .await?
-                    .ok_or_else(|| StoreError::Conflict("idempotency record vanished".into()))?;
+                let returned = match error.into_service_error() {
+                    PutItemError::ConditionalCheckFailedException(refused) => refused.item,
+                    _ => None,
+                };
+                let existing = match returned {
+                    Some(item) => item,
+                    None => self
+                        .read(scope_key(scope))
+                        .await?
+                        .ok_or_else(|| StoreError::Conflict("idempotency record vanished".into()))?,
+                };
                 if get_s(&existing, "claim_id").ok() == Some(claim_id.as_str()) {
                     return Ok(Claim::Fresh);
                 }

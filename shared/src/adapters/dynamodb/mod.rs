@@ -10,6 +10,7 @@ pub mod keys;
 mod orders;
 mod payments;
 pub mod schema;
+mod shards;
 mod write;
 
 use aws_sdk_dynamodb::Client;
