@@ -19,6 +19,7 @@ mod clients;
 mod contention;
 mod goals;
 mod init;
+mod latency;
 mod load;
 mod process;
 mod report;
@@ -140,24 +141,29 @@ async fn through_tls(env: &[(String, String)]) -> (Vec<(String, String)>, tls::T
     (init::with_variable(&tls_env, AWS_CA_BUNDLE, &front.ca.display().to_string()), front)
 }
 
-/// `storefront-bench init-ab [--tls] [--starts N] [--cold-only] [--event F] <label>=<binary>[+NAME=VALUE] ...`: the
-/// cold starts of builds of one function under other profiles or settings (a release-profile A/B: bench/notes.md
-/// quotes it; `+WARM_UP=off` adds a variable to that one's environment), each alternating with the floor, the
-/// floor's one call (bench/src/bin/hello-lambda-call.rs) and the others, answering function F's sample event
-/// (`init::sample_event`; get-product's unless given), N times each (20),
-/// then 500 warm invocations of one instance of each (ms, harness to answer; one with `--cold-only`, for a profile
-/// of the starts alone); prints the table and where each build's cold start went. `--tls` puts TLS in front of the
-/// DynamoDB stand-in, as the bench's TLS rows do.
+/// `storefront-bench init-ab [--tls] [--rtt MS] [--starts N] [--cold-only] [--event F] <label>=<binary>[+NAME=VALUE]
+/// ...`: the cold starts of builds of one function under other profiles or settings (a release-profile A/B:
+/// bench/notes.md quotes it; `+WARM_UP=off` adds a variable to that one's environment), each alternating with the
+/// floor, the floor's one call (bench/src/bin/hello-lambda-call.rs) and the others, answering function F's sample
+/// event (`init::sample_event`; get-product's unless given), N times each (20), then 500 warm invocations of one
+/// instance of each (ms, harness to answer; one with `--cold-only`, for a profile of the starts alone); prints the
+/// table and where each build's cold start went. `--tls` puts TLS in front of the DynamoDB stand-in, as the bench's
+/// TLS rows do; `--rtt` a network's round trip between the functions and it (`latency`), which loopback leaves out.
 async fn init_ab(args: &[String]) {
     let mut args = args.iter();
     let (mut tls, mut starts, mut warm_invocations, mut builds) = (false, 20, 500, Vec::new());
     let mut event = "get-product".to_owned();
+    let mut rtt = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tls" => tls = true,
             "--cold-only" => warm_invocations = 1,
             "--starts" => starts = args.next().and_then(|n| n.parse().ok()).expect("--starts <number>"),
             "--event" => event = args.next().cloned().expect("--event <function>"),
+            "--rtt" => {
+                let ms: f64 = args.next().and_then(|ms| ms.parse().ok()).expect("--rtt <milliseconds>");
+                rtt = Some(Duration::from_secs_f64(ms / 1000.0));
+            }
             build => builds.push(build),
         }
     }
@@ -170,6 +176,18 @@ async fn init_ab(args: &[String]) {
     } else {
         let (env, front) = through_tls(&env).await;
         (env, Some(front))
+    };
+    // A region's round trip between the functions and DynamoDB (behind TLS when given: the handshake pays it too).
+    let (env, _latency) = match rtt {
+        None => (env, None),
+        Some(rtt) => {
+            let endpoint = env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").map(|(_, v)| v.clone());
+            let endpoint = endpoint.expect("the stand-in's endpoint");
+            let (scheme, address) = endpoint.split_once("://").expect("<scheme>://<address>");
+            let latency = latency::start(address, rtt).await;
+            let delayed = format!("{scheme}://{}", latency.address);
+            (init::with_variable(&env, "AWS_ENDPOINT_URL_DYNAMODB", &delayed), Some(latency))
+        }
     };
     let event = init::sample_event(&event);
     let variant = |label: &str, binary: PathBuf| init::Variant {
