@@ -36,6 +36,9 @@ where
     F: Fn(usize, Option<K>, usize) -> R,
     R: Future<Output = Result<ShardPage<K>, StoreError>>,
 {
+    if want == 0 {
+        return Ok(Vec::new());
+    }
     let limit = first_read(want, shards);
     let mut products: Vec<Vec<Product>> = (0..shards).map(|_| Vec::new()).collect();
     let mut next: Vec<Option<K>> = (0..shards).map(|_| None).collect();
@@ -49,7 +52,7 @@ where
         // The oldest product the page would show, if enough were read to fill it.
         let mut ids: Vec<_> = products.iter().flatten().map(|p| &p.product_id).collect();
         ids.sort_unstable_by(|a, b| b.cmp(a));
-        let cut = want.checked_sub(1).and_then(|last| ids.get(last)).map(|id| (*id).clone());
+        let cut = ids.get(want - 1).map(|id| (*id).clone());
         pending = (0..shards)
             .filter(|&shard| next[shard].is_some())
             .filter(|&shard| match (&cut, products[shard].last()) {
@@ -83,10 +86,10 @@ mod tests {
         )
     }
 
-    /// Shards as lists of product numbers, newest (highest) first; reads are logged as (shard, limit).
+    /// Shards as lists of product numbers, newest (highest) first; each read is logged by its shard.
     struct Shards {
         held: Vec<Vec<u64>>,
-        reads: Mutex<Vec<(usize, usize)>>,
+        reads: Mutex<Vec<usize>>,
     }
 
     impl Shards {
@@ -95,14 +98,15 @@ mod tests {
         }
 
         async fn read(&self, shard: usize, from: Option<usize>, limit: usize) -> Result<ShardPage<usize>, StoreError> {
-            self.reads.lock().expect("lock").push((shard, limit));
+            self.reads.lock().expect("lock").push(shard);
             let from = from.unwrap_or(0);
             let to = (from + limit).min(self.held[shard].len());
             let products = self.held[shard][from..to].iter().map(|&n| product(n)).collect();
             Ok(ShardPage { products, next: (to < self.held[shard].len()).then_some(to) })
         }
 
-        async fn newest(&self, want: usize) -> Vec<u64> {
+        /// The shards read, in order, for a page of `want`, once the page is checked to be the `want` newest.
+        async fn newest(&self, want: usize) -> Vec<usize> {
             let page = newest(self.held.len(), want, |shard, from, limit| self.read(shard, from, limit)).await;
             let expected: Vec<ProductId> = {
                 let mut all: Vec<u64> = self.held.iter().flatten().copied().collect();
@@ -111,7 +115,7 @@ mod tests {
             };
             let page = page.expect("read");
             assert_eq!(page.iter().map(|p| p.product_id.clone()).collect::<Vec<_>>(), expected, "not the newest");
-            self.reads.lock().expect("lock").iter().map(|&(shard, _)| shard as u64).collect()
+            self.reads.lock().expect("lock").clone()
         }
     }
 
@@ -168,5 +172,6 @@ mod tests {
         let shards = Shards::new(vec![vec![5, 1], vec![], vec![4, 3, 2], vec![6]]);
         assert_eq!(shards.newest(21).await, vec![0, 1, 2, 3]);
         assert_eq!(Shards::new(vec![vec![], vec![]]).newest(21).await, vec![0, 1]);
+        assert_eq!(Shards::new(dealt(8, 4)).newest(0).await, Vec::<usize>::new(), "nothing read for no page");
     }
 }
