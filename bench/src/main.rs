@@ -132,13 +132,27 @@ impl PostgresServer {
     }
 }
 
+/// The DynamoDB endpoint `env` points the functions at.
+fn dynamodb_endpoint(env: &[(String, String)]) -> &str {
+    let endpoint = env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").map(|(_, v)| v.as_str());
+    endpoint.expect("the stand-in's endpoint")
+}
+
 /// `env` with DynamoDB reached over TLS, through a front whose CA the functions trust beside Amazon's roots (the
 /// front stops when dropped with the bench).
 async fn through_tls(env: &[(String, String)]) -> (Vec<(String, String)>, tls::TlsFront) {
-    let dynamodb = env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").map(|(_, v)| v.clone());
-    let front = tls::start(&dynamodb.expect("the stand-in's endpoint")).await;
+    let front = tls::start(dynamodb_endpoint(env)).await;
     let tls_env = init::with_variable(env, "AWS_ENDPOINT_URL_DYNAMODB", &front.endpoint);
     (init::with_variable(&tls_env, AWS_CA_BUNDLE, &front.ca.display().to_string()), front)
+}
+
+/// `env` with a region's round trip between the functions and DynamoDB (behind TLS when it is: the handshake pays
+/// it too); the proxy stops when dropped.
+async fn through_latency(env: &[(String, String)], rtt: Duration) -> (Vec<(String, String)>, latency::Latency) {
+    let (scheme, address) = dynamodb_endpoint(env).split_once("://").expect("<scheme>://<address>");
+    let latency = latency::start(address, rtt).await;
+    let delayed = format!("{scheme}://{}", latency.address);
+    (init::with_variable(env, "AWS_ENDPOINT_URL_DYNAMODB", &delayed), latency)
 }
 
 /// `storefront-bench init-ab [--tls] [--rtt MS] [--starts N] [--cold-only] [--event F] <label>=<binary>[+NAME=VALUE]
@@ -177,16 +191,11 @@ async fn init_ab(args: &[String]) {
         let (env, front) = through_tls(&env).await;
         (env, Some(front))
     };
-    // A region's round trip between the functions and DynamoDB (behind TLS when given: the handshake pays it too).
     let (env, _latency) = match rtt {
         None => (env, None),
         Some(rtt) => {
-            let endpoint = env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB").map(|(_, v)| v.clone());
-            let endpoint = endpoint.expect("the stand-in's endpoint");
-            let (scheme, address) = endpoint.split_once("://").expect("<scheme>://<address>");
-            let latency = latency::start(address, rtt).await;
-            let delayed = format!("{scheme}://{}", latency.address);
-            (init::with_variable(&env, "AWS_ENDPOINT_URL_DYNAMODB", &delayed), Some(latency))
+            let (env, latency) = through_latency(&env, rtt).await;
+            (env, Some(latency))
         }
     };
     let event = init::sample_event(&event);

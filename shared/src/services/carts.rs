@@ -19,7 +19,8 @@ async fn products_of(
     lines: &[CartLine],
     known: &[&ProductId],
 ) -> Result<Vec<Product>, StoreError> {
-    let ids: Vec<ProductId> = lines.iter().map(|l| l.product_id.clone()).filter(|id| !known.contains(&id)).collect();
+    let ids: Vec<ProductId> =
+        lines.iter().filter(|l| !known.contains(&&l.product_id)).map(|l| l.product_id.clone()).collect();
     if ids.is_empty() { Ok(Vec::new()) } else { catalog.get_products(&ids).await }
 }
 
