@@ -9,7 +9,8 @@ use storefront::adapters::aws::TRUST_STORE;
 use storefront_local::runtime_api::{FunctionProcess, Outcome, RuntimeApi};
 
 use crate::report::{Chart, Report, Table, ms, ratio};
-use crate::stats::{Summary, millis};
+use crate::stats::{Summary, merged, millis, summarize, union_length};
+use crate::tls::{Outside, Span};
 
 #[derive(Debug, Clone)]
 pub struct InitResult {
@@ -24,6 +25,69 @@ pub struct InitResult {
     /// Where init went, from the function's `cold start` line (none for the floor, which has no such line):
     /// exec → main, each phase it names, then main's end of init → first poll, each as a summary over the starts.
     pub phases: Vec<(String, Summary)>,
+    /// Where the first response went after init, for a start through the TLS front.
+    pub after_ready: Option<AfterReady>,
+}
+
+/// A first response over TLS after the function polled for it, split by what the front saw: the time the
+/// function waited on the far side of its connections (the server's share of each handshake, the store's calls),
+/// which AWS's machines would spend in Lambda, and the rest, the function's own (and the harness's, as for the
+/// floor). Spans before the first poll overlap init, which `ready` already holds.
+#[derive(Debug, Clone)]
+pub struct AfterReady {
+    /// Time at least one handshake was in progress at the front.
+    pub handshakes: Summary,
+    /// Time at least one call was at the front or the store.
+    pub calls: Summary,
+    /// Time either was: what the function waited on outside itself.
+    pub outside: Summary,
+    /// exec → first response, less `outside`: the function's own time to its answer.
+    pub own: Summary,
+    /// Store calls its first request made, and the round trips they took (calls that overlapped share one).
+    pub calls_made: Summary,
+    pub rounds: Summary,
+}
+
+/// One start's spans at the front, clipped to its first request (from the first poll to the answer).
+#[derive(Debug, Default)]
+struct AfterReadySamples {
+    handshakes: Vec<Duration>,
+    calls: Vec<Duration>,
+    outside: Vec<Duration>,
+    own: Vec<Duration>,
+    calls_made: Vec<f64>,
+    rounds: Vec<f64>,
+}
+
+impl AfterReadySamples {
+    fn push(&mut self, spans: &[(Span, Instant, Instant)], ready_at: Instant, done: Instant, answered: Duration) {
+        let clipped = |kind: Option<Span>| -> Vec<(Instant, Instant)> {
+            spans
+                .iter()
+                .filter(|(span, _, _)| kind.is_none_or(|k| k == *span))
+                .map(|&(_, from, to)| (from.max(ready_at), to.min(done)))
+                .filter(|(from, to)| from < to)
+                .collect()
+        };
+        let outside = union_length(clipped(None));
+        self.handshakes.push(union_length(clipped(Some(Span::Handshake))));
+        self.calls.push(union_length(clipped(Some(Span::Call))));
+        self.outside.push(outside);
+        self.own.push(answered.saturating_sub(outside));
+        self.calls_made.push(clipped(Some(Span::Call)).len() as f64);
+        self.rounds.push(merged(clipped(Some(Span::Call))).len() as f64);
+    }
+
+    fn summary(&self) -> Option<AfterReady> {
+        (!self.own.is_empty()).then(|| AfterReady {
+            handshakes: millis(&self.handshakes),
+            calls: millis(&self.calls),
+            outside: millis(&self.outside),
+            own: millis(&self.own),
+            calls_made: summarize(self.calls_made.clone()),
+            rounds: summarize(self.rounds.clone()),
+        })
+    }
 }
 
 /// One start's breakdown: `(phase, duration)` in order, from exec to the first poll.
@@ -73,6 +137,8 @@ pub struct Variant {
     pub binary: PathBuf,
     pub env: Vec<(String, String)>,
     pub event: Bytes,
+    /// The spans of the TLS front this variant reaches DynamoDB through, if it does.
+    pub front: Option<Outside>,
 }
 
 /// Starts `variant` under `name` and waits until it polls for work: the process and when it did.
@@ -97,9 +163,15 @@ pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> V
             let name = "bench-function";
             let spawned_at = SystemTime::now();
             let exec = Instant::now();
+            if let Some(front) = &variant.front {
+                front.take();
+            }
             let (process, ready_at) = start(api, variant, name).await;
             let outcome = api.invoke(name, variant.event.clone()).await;
             let done = Instant::now();
+            if let Some(front) = &variant.front {
+                samples.after_ready.push(&front.take(), ready_at, done, done.saturating_duration_since(exec));
+            }
             if matches!(outcome, Outcome::Error(_)) {
                 samples.errors += 1;
             }
@@ -122,6 +194,7 @@ pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> V
             binary_bytes: std::fs::metadata(&variant.binary).map(|m| m.len()).unwrap_or_default(),
             errors: samples.errors,
             phases: summarize_phases(&samples.breakdowns),
+            after_ready: samples.after_ready.summary(),
         })
         .collect()
 }
@@ -165,6 +238,7 @@ struct Samples {
     peak_rss_kib: u64,
     errors: usize,
     breakdowns: Vec<Breakdown>,
+    after_ready: AfterReadySamples,
 }
 
 /// Each phase's summary over the starts (the phases of the first start, in its order).
@@ -230,7 +304,7 @@ pub async fn section(
     bin: &Path,
     env: &[(String, String)],
     postgres_env: Option<&[(String, String)]>,
-    tls_env: &[(String, String)],
+    (tls_env, front): (&[(String, String)], &Outside),
     starts: usize,
     report: &mut Report,
 ) -> InitFigures {
@@ -247,6 +321,12 @@ pub async fn section(
         binary: bin.join(binary),
         env: env.to_vec(),
         event: sample_event(event),
+        front: None,
+    };
+    // The same, reaching DynamoDB through the TLS front, whose spans split its first response.
+    let over_tls = |label: &str, binary: &str, event: &str| Variant {
+        front: Some(front.clone()),
+        ..variant(label, binary, tls_env, event)
     };
     let floor = || variant("hello-lambda (floor)", "hello-lambda", env, "get-product");
     let mut table = Table::new(
@@ -307,8 +387,8 @@ pub async fn section(
     let mut pairs = Vec::new();
     for function in storefront_registry::FUNCTIONS {
         let name = function.route.function;
-        let over_tls = variant(&format!("{name} over TLS"), name, tls_env, name);
-        let mut trio = measure(api, &[floor(), variant(name, name, env, name), over_tls], starts).await;
+        let tls = over_tls(&format!("{name} over TLS"), name, name);
+        let mut trio = measure(api, &[floor(), variant(name, name, env, name), tls], starts).await;
         let (tls, function, floor) = (trio.remove(2), trio.remove(1), trio.remove(0));
         let zipped = zipped_size(target, name);
         row(&function, &floor, Some(&tls), zipped);
@@ -330,23 +410,19 @@ pub async fn section(
     ];
     // As Lambda pays it: DynamoDB over TLS, its handshake in the first request or in init.
     let tls_row = variants.len();
-    variants.push(variant("get-product, DynamoDB over TLS", "get-product", tls_env, "get-product"));
-    variants.push(variant(
-        "get-product, DynamoDB over TLS, no early connection",
-        "get-product",
-        &with_variable(tls_env, storefront::config::WARM_UP, "off"),
-        "get-product",
-    ));
-    variants.push(variant(
-        "get-product, DynamoDB over TLS, warm-up at init",
-        "get-product",
-        &provisioned(tls_env),
-        "get-product",
-    ));
+    variants.push(over_tls("get-product, DynamoDB over TLS", "get-product", "get-product"));
+    variants.push(Variant {
+        env: with_variable(tls_env, storefront::config::WARM_UP, "off"),
+        ..over_tls("get-product, DynamoDB over TLS, no early connection", "get-product", "get-product")
+    });
+    variants.push(Variant {
+        env: provisioned(tls_env),
+        ..over_tls("get-product, DynamoDB over TLS, warm-up at init", "get-product", "get-product")
+    });
     // What any function calling DynamoDB pays: the floor plus one request on a connection of its own, without the
     // SDK (bench/src/bin/hello-lambda-call.rs), plain and over the same TLS.
     variants.push(variant(ONE_CALL, "hello-lambda-call", env, "get-product"));
-    variants.push(variant(ONE_CALL_TLS, "hello-lambda-call", tls_env, "get-product"));
+    variants.push(over_tls(ONE_CALL_TLS, "hello-lambda-call", "get-product"));
     // On Postgres the first request opens the instance's database connection (plain TCP here; TLS and the IAM
     // token in AWS); under provisioned concurrency init would.
     if let Some(postgres_env) = postgres_env {
@@ -364,6 +440,8 @@ pub async fn section(
     let one_call_tls = fixes.iter().find(|r| r.name == ONE_CALL_TLS).expect("the one-call row over TLS");
     let tls_call_first_response = one_call_tls.first_response.p50 / fixes[0].first_response.p50;
     report.table(table);
+    let over_tls = pairs.iter().map(|p| (&p.tls, &p.floor)).chain(fixes.iter().map(|r| (r, &fixes[0])));
+    report.table(after_ready_table(over_tls, starts, fix_starts));
     report.table(breakdown_table(&fixes, fix_starts));
     report.chart(Chart {
         title: "Init: exec → ready, p50, floor first".into(),
@@ -387,6 +465,58 @@ pub struct InitFigures {
     pub tls_first_response: f64,
     /// The floor's one call over the same TLS against the floor: what the connection alone costs.
     pub tls_call_first_response: f64,
+}
+
+/// Each first response over TLS split at the front (`AfterReady`), against its paired floor's first response.
+fn after_ready_table<'a>(
+    results: impl Iterator<Item = (&'a InitResult, &'a InitResult)>,
+    starts: usize,
+    fix_starts: usize,
+) -> Table {
+    let mut table = Table::new(
+        "The first response over TLS: outside the function and its own (p50, ms)",
+        &[
+            "function",
+            "first response",
+            "ready",
+            "handshakes",
+            "store calls",
+            "outside",
+            "own",
+            "own × floor",
+            "calls",
+            "round trips",
+        ],
+        &format!(
+            "The TLS rows above, split by what the TLS front saw after the function polled for its first event: \
+             handshakes = time at least one handshake was on the server's side (from the ClientHello in to the \
+             server's flight out: its key share and RSA signature, made on this machine's two cores beside \
+             everything else); store calls = time at least one call was at the front or the store (its request's \
+             first byte in to its response's last byte out: the front's TLS and the stand-in's work); outside = \
+             either; own = first response − outside: what the function and the harness spent from exec to the \
+             answer, init and the client's side of each handshake included, which is what the floor's first \
+             response is made of. In AWS the outside share runs on AWS's machines, in parallel, a network round \
+             trip away. Calls and round trips: the store calls the first request made, and how many waits they took \
+             (calls in flight together share one). Route rows {starts} starts each, the others {fix_starts}; × floor \
+             against the floor started in turn with them."
+        ),
+    );
+    for (result, floor) in results {
+        let Some(split) = &result.after_ready else { continue };
+        table.row(vec![
+            result.name.clone(),
+            ms(result.first_response.p50),
+            ms(result.ready.p50),
+            ms(split.handshakes.p50),
+            ms(split.calls.p50),
+            ms(split.outside.p50),
+            ms(split.own.p50),
+            ratio(split.own.p50, floor.first_response.p50),
+            format!("{}", split.calls_made.p50),
+            format!("{}", split.rounds.p50),
+        ]);
+    }
+    table
 }
 
 /// Where each variant's cold start went, phase by phase (p50s; they need not add up to the p50 of the whole).
@@ -435,6 +565,30 @@ pub fn breakdown_table(results: &[InitResult], starts: usize) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_response_is_split_at_the_front_from_the_first_poll_on() {
+        let exec = Instant::now();
+        let at = |ms: u64| exec + Duration::from_millis(ms);
+        let (ready, done) = (at(10), at(30));
+        let spans = [
+            // A handshake begun in init: only its part after the first poll counts.
+            (Span::Handshake, at(8), at(12)),
+            // Two calls in flight together (one round trip), then one more, overlapping nothing.
+            (Span::Call, at(13), at(16)),
+            (Span::Call, at(14), at(17)),
+            (Span::Call, at(20), at(24)),
+            // A span of another start would fall outside the window.
+            (Span::Call, at(31), at(33)),
+        ];
+        let mut samples = AfterReadySamples::default();
+        samples.push(&spans, ready, done, done - exec);
+        let split = samples.summary().expect("one start");
+        assert_eq!((split.handshakes.p50, split.calls.p50, split.outside.p50), (2.0, 8.0, 10.0));
+        assert_eq!(split.own.p50, 20.0);
+        assert_eq!((split.calls_made.p50, split.rounds.p50), (3.0, 2.0));
+        assert!(AfterReadySamples::default().summary().is_none(), "no start, no split");
+    }
 
     #[test]
     fn a_cold_start_line_is_read_in_either_log_format() {

@@ -185,7 +185,7 @@ async fn init_ab(args: &[String]) {
     let data = tempfile::tempdir().expect("temp dir");
     let stack = storefront_local::start(function_stack(data.path())).await.expect("local stack");
     let env = init::one_bundle(&stack.lambda_environment());
-    let (env, _front) = if !tls {
+    let (env, front) = if !tls {
         (env, None)
     } else {
         let (env, front) = through_tls(&env).await;
@@ -204,6 +204,8 @@ async fn init_ab(args: &[String]) {
         binary,
         env: env.clone(),
         event: event.clone(),
+        // Split at the front only without the round trip, which the front does not see.
+        front: front.as_ref().filter(|_| rtt.is_none()).map(|f: &tls::TlsFront| f.outside.clone()),
     };
     let mut variants = vec![
         variant("hello-lambda (floor)", bin.join("hello-lambda")),
@@ -238,6 +240,24 @@ async fn init_ab(args: &[String]) {
             warm.p50,
             warm.p99,
         );
+    }
+    if results.iter().any(|r| r.after_ready.is_some()) {
+        println!("\n| build | outside p50 (handshakes, store calls) | own p50 | × floor | calls | round trips |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for result in &results {
+            let Some(split) = &result.after_ready else { continue };
+            println!(
+                "| {} | {:.2} ({:.2}, {:.2}) | {:.2} | {:.2}× | {} | {} |",
+                result.name,
+                split.outside.p50,
+                split.handshakes.p50,
+                split.calls.p50,
+                split.own.p50,
+                split.own.p50 / results[0].first_response.p50,
+                split.calls_made.p50,
+                split.rounds.p50,
+            );
+        }
     }
     init::breakdown_table(&results, starts).print();
     api.stop().await;
@@ -287,8 +307,16 @@ async fn run(settings: Settings, quick: bool) {
 
     eprintln!("init: {} starts per function", settings.starts);
     let (tls_env, tls_front) = through_tls(&env).await;
-    let init::InitFigures { pairs: inits, tls_first_response, tls_call_first_response } =
-        init::section(&api, &bin, &env, Some(&postgres_env), &tls_env, settings.starts, &mut report).await;
+    let init::InitFigures { pairs: inits, tls_first_response, tls_call_first_response } = init::section(
+        &api,
+        &bin,
+        &env,
+        Some(&postgres_env),
+        (&tls_env, &tls_front.outside),
+        settings.starts,
+        &mut report,
+    )
+    .await;
     tls_front.stop();
     clients::section(&env, settings.starts.max(10), &mut report).await;
     eprintln!("warm overhead: {} invocations per route", settings.warm_iterations);

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
@@ -22,7 +22,7 @@ use storefront::ports::{CreatedIntent, EventError, PaymentError, PaymentProvider
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::stats::{Summary, millis};
+use crate::stats::{Summary, millis, union_length};
 
 /// Intervals of the request being measured when a call out (a store operation, a payment provider call) was in
 /// flight: each from the moment one starts with none in flight to the moment none is in flight again, so
@@ -171,23 +171,6 @@ fn encode(response: lambda_http::Response<lambda_http::Body>) -> String {
     serde_json::to_string(&out).expect("a response encodes")
 }
 
-fn union_length(mut intervals: Vec<(Instant, Instant)>) -> Duration {
-    intervals.sort();
-    let mut total = Duration::ZERO;
-    let mut current: Option<(Instant, Instant)> = None;
-    for (start, end) in intervals {
-        current = match current {
-            Some((s, e)) if start <= e => Some((s, e.max(end))),
-            Some((s, e)) => {
-                total += e - s;
-                Some((start, end))
-            }
-            None => Some((start, end)),
-        };
-    }
-    total + current.map(|(s, e)| e - s).unwrap_or_default()
-}
-
 #[derive(Debug, Clone)]
 pub struct WarmResult {
     pub name: String,
@@ -322,17 +305,4 @@ pub async fn section(
             .collect(),
     });
     results
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overlapping_store_calls_count_once() {
-        let t = Instant::now();
-        let ms = Duration::from_millis;
-        let calls = vec![(t, t + ms(10)), (t + ms(5), t + ms(12)), (t + ms(20), t + ms(25))];
-        assert_eq!(union_length(calls), ms(17));
-    }
 }
