@@ -17,6 +17,8 @@ pub struct InitResult {
     pub name: String,
     pub ready: Summary,
     pub first_response: Summary,
+    /// CPU its threads ran from exec to the first answer (read as they wait for the next event).
+    pub cpu: Summary,
     /// Highest peak RSS seen over the starts (init plus one request), in KiB.
     pub peak_rss_kib: u64,
     /// The host release binary's size: what the loader maps and relocates at every start.
@@ -176,6 +178,7 @@ pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> V
                 samples.errors += 1;
             }
             samples.peak_rss_kib = samples.peak_rss_kib.max(process.peak_rss_kib().unwrap_or_default());
+            samples.cpu.extend(process.cpu_time().await);
             let output = process.stop().await;
             let became_ready = ready_at.saturating_duration_since(exec);
             samples.ready.push(became_ready);
@@ -190,6 +193,7 @@ pub async fn measure(api: &RuntimeApi, variants: &[Variant], starts: usize) -> V
             name: variant.label.clone(),
             ready: millis(&samples.ready),
             first_response: millis(&samples.answered),
+            cpu: millis(&samples.cpu),
             peak_rss_kib: samples.peak_rss_kib,
             binary_bytes: std::fs::metadata(&variant.binary).map(|m| m.len()).unwrap_or_default(),
             errors: samples.errors,
@@ -235,6 +239,7 @@ pub async fn warm(api: &RuntimeApi, variants: &[Variant], invocations: usize) ->
 struct Samples {
     ready: Vec<Duration>,
     answered: Vec<Duration>,
+    cpu: Vec<Duration>,
     peak_rss_kib: u64,
     errors: usize,
     breakdowns: Vec<Breakdown>,
@@ -484,6 +489,8 @@ fn after_ready_table<'a>(
             "outside",
             "own",
             "own × floor",
+            "CPU",
+            "CPU × floor",
             "calls",
             "round trips",
         ],
@@ -496,7 +503,8 @@ fn after_ready_table<'a>(
              either; own = first response − outside: what the function and the harness spent from exec to the \
              answer, init and the client's side of each handshake included, which is what the floor's first \
              response is made of. In AWS the outside share runs on AWS's machines, in parallel, a network round \
-             trip away. Calls and round trips: the store calls the first request made, and how many waits they took \
+             trip away. Own counts as outside whatever the function did while a span was open; CPU does not \
+             depend on spans: the CPU time the function's threads ran from exec to the answer, beside the floor's. Calls and round trips: the store calls the first request made, and how many waits they took \
              (calls in flight together share one). Route rows {starts} starts each, the others {fix_starts}; × floor \
              against the floor started in turn with them."
         ),
@@ -512,6 +520,8 @@ fn after_ready_table<'a>(
             ms(split.outside.p50),
             ms(split.own.p50),
             ratio(split.own.p50, floor.first_response.p50),
+            ms(result.cpu.p50),
+            ratio(result.cpu.p50, floor.cpu.p50),
             format!("{}", split.calls_made.p50),
             format!("{}", split.rounds.p50),
         ]);

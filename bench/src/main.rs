@@ -225,18 +225,20 @@ async fn init_ab(args: &[String]) {
     let results = init::measure(&api, &variants, starts).await;
     let warm = init::warm(&api, &variants, warm_invocations).await;
     println!(
-        "| build | ready p50 | × floor | first response p50 | × floor | warm p50 | warm p99 | size MB |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|"
+        "| build | ready p50 | × floor | first response p50 | × floor | CPU p50 | × floor | warm p50 | warm p99 | size MB |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for ((result, variant), warm) in results.iter().zip(&variants).zip(&warm) {
         let size = std::fs::metadata(&variant.binary).map(|m| m.len() as f64 / 1e6).unwrap_or_default();
         println!(
-            "| {} | {:.2} | {:.2}× | {:.2} | {:.2}× | {:.3} | {:.3} | {size:.1} |",
+            "| {} | {:.2} | {:.2}× | {:.2} | {:.2}× | {:.2} | {:.2}× | {:.3} | {:.3} | {size:.1} |",
             result.name,
             result.ready.p50,
             result.ready.p50 / results[0].ready.p50,
             result.first_response.p50,
             result.first_response.p50 / results[0].first_response.p50,
+            result.cpu.p50,
+            result.cpu.p50 / results[0].cpu.p50,
             warm.p50,
             warm.p99,
         );

@@ -103,6 +103,31 @@ impl FunctionProcess {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// CPU time its threads have run so far (Linux: each thread's `schedstat`, in nanoseconds), read once every
+    /// thread is asleep, so that none is part-way through a slice the kernel has not counted yet; None if a thread
+    /// is still running after 50 ms.
+    pub async fn cpu_time(&self) -> Option<Duration> {
+        let tasks = format!("/proc/{}/task", self.pid?);
+        for _ in 0..50 {
+            let threads: Vec<std::path::PathBuf> =
+                std::fs::read_dir(&tasks).ok()?.filter_map(|entry| entry.ok().map(|e| e.path())).collect();
+            let asleep = threads.iter().all(|thread| {
+                let stat = std::fs::read_to_string(thread.join("stat")).unwrap_or_default();
+                // The state follows the command's closing parenthesis: `S` sleeping, `D` waiting on I/O.
+                matches!(stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()), Some('S' | 'D'))
+            });
+            if asleep {
+                let ran = threads.iter().map(|thread| {
+                    let schedstat = std::fs::read_to_string(thread.join("schedstat")).unwrap_or_default();
+                    schedstat.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()).unwrap_or_default()
+                });
+                return Some(Duration::from_nanos(ran.sum()));
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        None
+    }
+
     /// Kills the process and returns what it printed.
     pub async fn stop(mut self) -> ProcessOutput {
         if let Some(kill) = self.kill.take() {
@@ -362,5 +387,45 @@ async fn exit(registry: &Registry, name: &str, error: Bytes) {
         while let Ok(invocation) = receiver.try_recv() {
             let _ = invocation.reply.send(Outcome::Error(error.clone()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process that burns `loops` iterations of a shell loop, then waits to be stopped, as a function waits for
+    /// its next event.
+    async fn started(api: &RuntimeApi, dir: &Path, name: &str, loops: u32) -> FunctionProcess {
+        let script = dir.join(name);
+        let body = format!("#!/bin/sh\ni=0\nwhile [ $i -lt {loops} ]; do i=$((i+1)); done\nexec sleep 30\n");
+        std::fs::write(&script, body).expect("script written");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("executable");
+        let process = api.spawn(&script, name, &[]).expect("started");
+        // Past the loop: the shell has become `sleep`.
+        let comm = format!("/proc/{}/comm", process.pid().expect("a pid"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "sleep" && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        process
+    }
+
+    #[tokio::test]
+    async fn cpu_time_counts_what_the_process_ran_not_how_long_it_lived() {
+        let api = RuntimeApi::start().await.expect("runtime API");
+        let dir = std::env::temp_dir().join(format!("cpu-time-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let busy = started(&api, &dir, "busy", 300_000).await;
+        let idle = started(&api, &dir, "idle", 0).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (busy_ran, idle_ran) = (busy.cpu_time().await.expect("asleep"), idle.cpu_time().await.expect("asleep"));
+        assert!(busy_ran >= Duration::from_millis(50), "the loop's CPU went uncounted: {busy_ran:?}");
+        assert!(idle_ran < Duration::from_millis(50), "waiting counted as running: {idle_ran:?}");
+        assert!(busy_ran > idle_ran * 3, "{busy_ran:?} against {idle_ran:?}");
+        busy.stop().await;
+        idle.stop().await;
+        api.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
