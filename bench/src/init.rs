@@ -504,9 +504,10 @@ fn after_ready_table<'a>(
              answer, init and the client's side of each handshake included, which is what the floor's first \
              response is made of. In AWS the outside share runs on AWS's machines, in parallel, a network round \
              trip away. Own counts as outside whatever the function did while a span was open; CPU does not \
-             depend on spans: the CPU time the function's threads ran from exec to the answer, beside the floor's. Calls and round trips: the store calls the first request made, and how many waits they took \
-             (calls in flight together share one). Route rows {starts} starts each, the others {fix_starts}; × floor \
-             against the floor started in turn with them."
+             depend on spans: the CPU time the function's threads ran from exec to the answer, beside the floor's. \
+             Calls and round trips: the store calls the first request made, and how many waits they took (calls in \
+             flight together share one). Route rows {starts} starts each, the others {fix_starts}; × floor against \
+             the floor started in turn with them."
         ),
     );
     for (result, floor) in results {

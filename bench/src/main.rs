@@ -225,8 +225,8 @@ async fn init_ab(args: &[String]) {
     let results = init::measure(&api, &variants, starts).await;
     let warm = init::warm(&api, &variants, warm_invocations).await;
     println!(
-        "| build | ready p50 | × floor | first response p50 | × floor | CPU p50 | × floor | warm p50 | warm p99 | size MB |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| build | ready p50 | × floor | first response p50 | × floor | CPU p50 | × floor | warm p50 | warm p99 \
+         | size MB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for ((result, variant), warm) in results.iter().zip(&variants).zip(&warm) {
         let size = std::fs::metadata(&variant.binary).map(|m| m.len() as f64 / 1e6).unwrap_or_default();
