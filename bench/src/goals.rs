@@ -28,6 +28,13 @@ fn range(values: impl Iterator<Item = f64>, format: impl Fn(f64) -> String) -> (
     (low, high, if values.is_empty() { "-".into() } else { format!("{}–{}", format(low), format(high)) })
 }
 
+/// A goal that every route's `ratio` to its floor be at most 2×: the range, how many are within, the verdict.
+fn every_route_within_twice(goal: &str, inits: &[Paired], ratio: impl Fn(&Paired) -> f64) -> Vec<String> {
+    let (_, worst, ratios) = range(inits.iter().map(&ratio), |r| format!("{r:.2}×"));
+    let within = inits.iter().filter(|p| ratio(p) <= 2.0).count();
+    vec![goal.into(), format!("{ratios} ({within} of {} within 2×)", inits.len()), verdict(worst <= 2.0).into()]
+}
+
 pub fn section(figures: &Figures<'_>, report: &mut Report) {
     let mut table = Table::new("Goals (DESIGN §7) against this run", &["goal", "this run", "verdict"], "");
     let (_, worst_init, ratios) = range(figures.inits.iter().map(Paired::ready_ratio), |r| format!("{r:.2}×"));
@@ -40,14 +47,11 @@ pub fn section(figures: &Figures<'_>, report: &mut Report) {
     ]);
     // Every route over TLS: the ones that make several store calls answer after all of them, which their warm
     // invocations pay too (bench/notes.md reads the column).
-    let tls_ratio = |p: &Paired| p.tls.first_response.p50 / p.floor.first_response.p50;
-    let (_, worst_tls, tls_ratios) = range(figures.inits.iter().map(tls_ratio), |r| format!("{r:.2}×"));
-    let within = figures.inits.iter().filter(|p| tls_ratio(p) <= 2.0).count();
-    table.row(vec![
-        "first response with TLS ≤ 2× the floor's, every route function".into(),
-        format!("{tls_ratios} ({within} of {} within 2×)", figures.inits.len()),
-        verdict(worst_tls <= 2.0).into(),
-    ]);
+    table.row(every_route_within_twice(
+        "first response with TLS ≤ 2× the floor's, every route function",
+        figures.inits,
+        |p| p.tls.first_response.p50 / p.floor.first_response.p50,
+    ));
     // The same first responses less the time they waited outside the function (the server's side of each
     // handshake, the store's calls: AWS's machines in Lambda), against the floor's, which waits on nothing.
     let own_ratio = |p: &Paired| p.tls.after_ready.as_ref().map(|split| split.own.p50 / p.floor.first_response.p50);
@@ -60,14 +64,11 @@ pub fn section(figures: &Figures<'_>, report: &mut Report) {
     ]);
     // What the function's threads ran, however its waits overlapped: the client's side of every handshake, the
     // SDK's first calls, the binary's pages, against the floor's exec and poll.
-    let cpu_ratio = |p: &Paired| p.tls.cpu.p50 / p.floor.cpu.p50;
-    let (_, worst_cpu, cpu_ratios) = range(figures.inits.iter().map(cpu_ratio), |r| format!("{r:.2}×"));
-    let cpu_within = figures.inits.iter().filter(|p| cpu_ratio(p) <= 2.0).count();
-    table.row(vec![
-        "… its CPU time from exec to the answer ≤ 2× the floor's, every route".into(),
-        format!("{cpu_ratios} ({cpu_within} of {} within 2×)", figures.inits.len()),
-        verdict(worst_cpu <= 2.0).into(),
-    ]);
+    table.row(every_route_within_twice(
+        "… its CPU time from exec to the answer ≤ 2× the floor's, every route",
+        figures.inits,
+        |p| p.tls.cpu.p50 / p.floor.cpu.p50,
+    ));
     let (_, worst_warm, overheads) = range(figures.warm.iter().map(|w| w.overhead.p99), |v| format!("{v:.3} ms"));
     table.row(vec!["warm overhead p99 < 1 ms".into(), overheads, verdict(worst_warm < 1.0).into()]);
     let reads = figures.throughput.iter().filter(|t| t.name != FLOOR);

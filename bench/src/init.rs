@@ -73,11 +73,14 @@ impl AfterReadySamples {
         };
         let outside = union_length(clipped(None));
         self.handshakes.push(union_length(clipped(Some(Span::Handshake))));
-        self.calls.push(union_length(clipped(Some(Span::Call))));
         self.outside.push(outside);
         self.own.push(answered.saturating_sub(outside));
-        self.calls_made.push(clipped(Some(Span::Call)).len() as f64);
-        self.rounds.push(merged(clipped(Some(Span::Call))).len() as f64);
+        // The calls clipped and merged once: how many, their stretches (round trips) and the time those cover.
+        let calls = clipped(Some(Span::Call));
+        self.calls_made.push(calls.len() as f64);
+        let rounds = merged(calls);
+        self.calls.push(rounds.iter().map(|(from, to)| *to - *from).sum());
+        self.rounds.push(rounds.len() as f64);
     }
 
     fn summary(&self) -> Option<AfterReady> {
