@@ -5,7 +5,9 @@ Locally (`make dev` in one terminal, then `make loadtest`), tokens come from the
 line, in a file and point SHOPPER_TOKENS at it (`HOST=<ApiUrl> SHOPPER_TOKENS=tokens.txt make loadtest`).
 
 Mix per shopper: browse 6 : cart 3 : checkout 1. A checkout refused because the last item sold (409) is the
-storefront working, so it counts as a success under its own name.
+storefront working, so it counts as a success under its own name. After each checkout a simulated user becomes
+another shopper (a new local token, or the next line of SHOPPER_TOKENS), as real traffic is many shoppers: one
+shopper holds at most three orders awaiting payment, and a deployed stage's orders stay unpaid.
 """
 
 import itertools
@@ -25,6 +27,11 @@ class Shopper(HttpUser):
     wait_time = between(0.5, 2.0)
 
     def on_start(self):
+        self.become_a_new_shopper()
+        self.products = []
+        self.browse()
+
+    def become_a_new_shopper(self):
         if TOKENS is not None:
             token = next(TOKENS)
         else:
@@ -32,8 +39,6 @@ class Shopper(HttpUser):
             response = self.client.post("/dev/token", json={"user_id": user, "role": "shopper"}, name="/dev/token")
             token = response.json()["token"]
         self.headers = {"authorization": f"Bearer {token}"}
-        self.products = []
-        self.browse()
 
     @task(6)
     def browse(self):
@@ -69,6 +74,7 @@ class Shopper(HttpUser):
                 response.success()  # empty cart: nothing to buy yet
             else:
                 response.failure(f"{response.status_code}: {response.text[:200]}")
+        self.become_a_new_shopper()
 
     def pay(self, order):
         """Locally, pays the order on the provider stand-in's test-card endpoint (a card that works), so stock is not

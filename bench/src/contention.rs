@@ -1,8 +1,10 @@
 //! Checkout contention on one hot product: 1, 8 and 64 buyers against the local server's release binary, each
-//! attempt one unit with its own idempotency key, the stock enough for 90 % of them; with the oversell check.
+//! attempt one unit by a shopper of its own with its own idempotency key, the stock enough for 90 % of them; with
+//! the oversell check.
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::process::Process;
@@ -42,7 +44,8 @@ async fn counter(client: &reqwest::Client, url: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("/metrics has no {name}"))
 }
 
-/// `buyers` shoppers buy one unit each, again and again, of one product stocked for 90% of the attempts.
+/// `buyers` buyers at once buy one unit each, again and again (each attempt a shopper of its own), of one product
+/// stocked for 90% of the attempts.
 pub async fn contention(local: &Process, buyers: usize, attempts: usize) -> Contention {
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
     let url = &local.url;
@@ -60,19 +63,24 @@ pub async fn contention(local: &Process, buyers: usize, attempts: usize) -> Cont
         .await
         .expect("JSON");
     let product = product["product_id"].as_str().expect("the hot product was created").to_owned();
-    let tokens = futures::future::join_all((0..buyers).map(|n| {
-        let client = client.clone();
-        async move { token(&client, url, &format!("hot-{buyers}-{n}"), "shopper").await }
-    }))
-    .await;
-    let conflicts_before = counter(&client, url, "storefront_conflicts_retried_total").await;
+    // Every attempt is a shopper of its own, as in a flash sale (a shopper holds at most three unpaid orders):
+    // `buyers` of them at a time. Their tokens are made before the clock starts.
     let per_buyer = attempts / buyers;
+    let tokens: Vec<String> = futures::stream::iter(0..buyers * per_buyer)
+        .map(|n| {
+            let client = client.clone();
+            async move { token(&client, url, &format!("hot-{buyers}-{n}"), "shopper").await }
+        })
+        .buffered(32)
+        .collect()
+        .await;
+    let conflicts_before = counter(&client, url, "storefront_conflicts_retried_total").await;
     let started = Instant::now();
-    let runs = tokens.iter().enumerate().map(|(n, token)| {
+    let runs = tokens.chunks(per_buyer.max(1)).enumerate().map(|(n, shoppers)| {
         let (client, product) = (client.clone(), product.clone());
         async move {
             let mut outcomes = Vec::with_capacity(per_buyer);
-            for i in 0..per_buyer {
+            for (i, token) in shoppers.iter().enumerate() {
                 let begun = Instant::now();
                 let status = client
                     .post(format!("{url}/orders"))

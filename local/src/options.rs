@@ -40,6 +40,12 @@ pub struct Options {
     /// free ones: `make dev` does, so that `sam local` containers and `cargo lambda watch` find them where
     /// events/env.json says; tests and the bench do not (they run side by side).
     pub fixed_stand_in_ports: bool,
+    /// What the local Secrets Manager holds as the payment secret at start, instead of the provider stand-in's own
+    /// key pair: a secret never filled in (`{"api_key": "", "webhook_secret": ""}`, as template.yaml creates it),
+    /// or another pair (tests of misconfiguration and rotation).
+    pub served_payment_secret: Option<String>,
+    /// How often the payment adapters read their secret again (Secrets Manager; tests of rotation shorten it).
+    pub secret_ttl: std::time::Duration,
 }
 
 /// Any free port on loopback (tests, the bench).
@@ -144,6 +150,8 @@ impl Options {
             sharding: ShardTuning::default(),
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             fixed_stand_in_ports: false,
+            served_payment_secret: None,
+            secret_ttl: storefront::adapters::stripe::SECRET_TTL,
         }
     }
 

@@ -66,6 +66,8 @@ struct Inner {
     deliveries: Mutex<Vec<Delivery>>,
     /// Fault injection: answer this many API calls with a 500, as an outage would.
     fail_next: AtomicU32,
+    /// API calls refused for their key (none, empty, or not ours): the storefront must never make one.
+    refused_keys: AtomicU32,
     client: reqwest::Client,
 }
 
@@ -101,6 +103,7 @@ pub async fn start(secrets: ProviderSecrets, at: std::net::SocketAddr) -> std::i
         webhook_url: Mutex::default(),
         deliveries: Mutex::default(),
         fail_next: AtomicU32::new(0),
+        refused_keys: AtomicU32::new(0),
         client: reqwest::Client::builder().no_proxy().build().map_err(std::io::Error::other)?,
     });
     let (listener, reached) = crate::options::listen(at).await?;
@@ -150,6 +153,11 @@ impl PaymentControls {
     /// How many API calls began with `what` (`POST /v1/transfers`, `CANCEL pi_…`), replays included.
     pub fn calls(&self, what: &str) -> usize {
         self.inner.ledger().calls.iter().filter(|call| call.starts_with(what)).count()
+    }
+
+    /// How many API calls came with a key that is not the stand-in's (none, empty, another).
+    pub fn refused_keys(&self) -> u32 {
+        self.inner.refused_keys.load(Ordering::SeqCst)
     }
 
     pub fn deliveries(&self) -> Vec<Delivery> {
@@ -210,6 +218,7 @@ fn api_call(
 ) -> Response {
     let expected = format!("Bearer {}", inner.secrets.api_key);
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        inner.refused_keys.fetch_add(1, Ordering::SeqCst);
         return error(StatusCode::UNAUTHORIZED, "invalid_request_error", "api_key_invalid", "Invalid API Key provided");
     }
     if inner.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {

@@ -1,8 +1,9 @@
-//! The local Secrets Manager for function processes: `GetSecretValue` (JSON protocol) on the secrets it was given,
-//! so a function binary loads the payment provider's key through the production adapter, as it does in AWS.
+//! The local Secrets Manager: `GetSecretValue` and `PutSecretValue` (JSON protocol) on the secrets it was given,
+//! so the server and function binaries load the payment provider's keys through the production adapter, as they do
+//! in AWS, and a secret put later (an operator filling it in, a rotation) is what they read next.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -13,12 +14,20 @@ use axum::routing::post;
 use serde_json::json;
 use tokio::task::JoinHandle;
 
+type Secrets = Arc<Mutex<HashMap<String, String>>>;
+
 pub struct SecretsManagerStandIn {
     pub endpoint: String,
+    secrets: Secrets,
     task: JoinHandle<()>,
 }
 
 impl SecretsManagerStandIn {
+    /// Stores a new value of the secret `id` (what `aws secretsmanager put-secret-value` does).
+    pub fn put(&self, id: &str, value: String) {
+        self.secrets.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), value);
+    }
+
     pub async fn stop(self) {
         self.task.abort();
         let _ = self.task.await;
@@ -32,13 +41,14 @@ pub async fn start(
 ) -> std::io::Result<SecretsManagerStandIn> {
     let (listener, reached) = crate::options::listen(at).await?;
     let endpoint = format!("http://{reached}");
-    let router = Router::new().route("/", post(call)).with_state(Arc::new(secrets));
+    let secrets: Secrets = Arc::new(Mutex::new(secrets));
+    let router = Router::new().route("/", post(call)).with_state(secrets.clone());
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "local Secrets Manager stopped");
         }
     });
-    Ok(SecretsManagerStandIn { endpoint, task })
+    Ok(SecretsManagerStandIn { endpoint, secrets, task })
 }
 
 fn aws_error(kind: &str, message: &str) -> Response {
@@ -46,21 +56,30 @@ fn aws_error(kind: &str, message: &str) -> Response {
     (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.1")], body).into_response()
 }
 
-async fn call(State(secrets): State<Arc<HashMap<String, String>>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn call(State(secrets): State<Secrets>, headers: HeaderMap, body: Bytes) -> Response {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if target != "secretsmanager.GetSecretValue" {
-        return aws_error("InvalidRequestException", &format!("the local Secrets Manager does not serve {target}"));
-    }
     let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let id = request["SecretId"].as_str().unwrap_or_default();
-    let Some(value) = secrets.get(id) else {
+    let name = id.rsplit(':').next().unwrap_or(id);
+    let mut secrets = secrets.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(value) = secrets.get_mut(id) else {
         return aws_error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
     };
-    let name = id.rsplit(':').next().unwrap_or(id);
-    let body = json!({
-        "ARN": id, "Name": name, "SecretString": value, "VersionId": "local-1",
-        "VersionStages": ["AWSCURRENT"], "CreatedDate": 0.0,
-    })
-    .to_string();
-    ([("content-type", "application/x-amz-json-1.1")], body).into_response()
+    let body = match target {
+        "secretsmanager.GetSecretValue" => json!({
+            "ARN": id, "Name": name, "SecretString": value, "VersionId": "local-1",
+            "VersionStages": ["AWSCURRENT"], "CreatedDate": 0.0,
+        }),
+        "secretsmanager.PutSecretValue" => {
+            let Some(new) = request["SecretString"].as_str() else {
+                return aws_error("InvalidParameterException", "SecretString is required locally");
+            };
+            new.clone_into(value);
+            json!({ "ARN": id, "Name": name, "VersionId": "local-2", "VersionStages": ["AWSCURRENT"] })
+        }
+        other => {
+            return aws_error("InvalidRequestException", &format!("the local Secrets Manager does not serve {other}"));
+        }
+    };
+    ([("content-type", "application/x-amz-json-1.1")], body.to_string()).into_response()
 }

@@ -86,6 +86,12 @@ impl LocalServer {
         &self.stand_ins.payments.controls
     }
 
+    /// Puts a new payment secret (JSON `{"api_key", "webhook_secret"}`) in the local Secrets Manager, as an operator
+    /// does in AWS: the adapters read it within their secret's TTL.
+    pub fn put_payment_secret(&self, secret: String) {
+        self.stand_ins.secrets_manager.put(PAYMENTS_SECRET_ARN, secret);
+    }
+
     /// The embedded DynamoDB engine's own endpoint (no proxy in between), for tests that write items directly.
     pub fn dynamodb_endpoint(&self) -> &str {
         &self.stand_ins.engine.endpoint
@@ -233,8 +239,14 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     };
     let lambda = LambdaSide::start(&stand_ins, &config, options.record_lambda_calls).await?;
     let outbox = Arc::new(LocalOutbox::default());
-    let provider =
-        StripeProvider::with_secrets(&config.payments_api_url, stand_ins.payments.controls.secrets().clone());
+    // The keys come from the local Secrets Manager, through the production adapter (read again every `secret_ttl`).
+    let secrets_manager = storefront::adapters::aws::local_sdk_config(&stand_ins.secrets_manager.endpoint).await;
+    let provider = StripeProvider::from_secrets_manager(
+        &config.payments_api_url,
+        storefront::adapters::aws::LazyClient::new(&secrets_manager, aws_sdk_secretsmanager::Client::new),
+        PAYMENTS_SECRET_ARN,
+    )
+    .reading_secrets_every(options.secret_ttl);
     let connections = Connections {
         order_queue: stand_ins.orders.clone(),
         payment_queue: stand_ins.payment_queue.clone(),

@@ -57,8 +57,13 @@ pub struct AuthorizeQuery {
     state: String,
 }
 
-/// The redirect must come back to this server (no open redirect), and the request be a PKCE code request for the
-/// local client.
+/// The page every sign-in comes back to: the one callback URL the app client registers (template.yaml's
+/// `CallbackURLs`), on the site's own origin.
+pub const CALLBACK_PATH: &str = "/signin";
+
+/// The redirect must come back to this server's sign-in page, as Cognito holds it to the registered callback URL
+/// (no open redirect: parsed, its origin compared, not its spelling), and the request be a PKCE code request for
+/// the local client.
 fn check(query: &AuthorizeQuery, host: &str) -> Result<(), String> {
     if query.response_type != "code" || query.client_id != LOCAL_CLIENT_ID {
         return Err("only response_type=code for the local client".into());
@@ -66,11 +71,25 @@ fn check(query: &AuthorizeQuery, host: &str) -> Result<(), String> {
     if query.code_challenge_method != "S256" || query.code_challenge.len() < 43 {
         return Err("PKCE with S256 is required".into());
     }
-    let own = [format!("http://{host}/"), format!("https://{host}/")];
-    if !own.iter().any(|origin| query.redirect_uri.starts_with(origin.as_str())) {
-        return Err("redirect_uri must be on this server".into());
+    if !is_callback(&query.redirect_uri, host) {
+        return Err(format!("redirect_uri must be this server's {CALLBACK_PATH}"));
     }
     Ok(())
+}
+
+/// Whether `redirect_uri` is `http(s)://<host>/signin`, parsed as a URL (so `//other`, `\other`, userinfo or a
+/// longer host name cannot pass for this server).
+fn is_callback(redirect_uri: &str, host: &str) -> bool {
+    let Ok(own) = url::Url::parse(&format!("http://{host}/")) else { return false };
+    let Ok(target) = url::Url::parse(redirect_uri) else { return false };
+    matches!(target.scheme(), "http" | "https")
+        && target.host() == own.host()
+        && target.port_or_known_default() == own.port_or_known_default()
+        && target.username().is_empty()
+        && target.password().is_none()
+        && target.path() == CALLBACK_PATH
+        && target.query().is_none()
+        && target.fragment().is_none()
 }
 
 fn host(req: &AxumRequest) -> String {
@@ -234,4 +253,32 @@ pub async fn token(State(gateway): State<Gateway>, body: axum::body::Bytes) -> A
         ),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_servers_sign_in_page_is_a_callback() {
+        let host = "127.0.0.1:3000";
+        assert!(is_callback("http://127.0.0.1:3000/signin", host));
+        for other in [
+            "http://127.0.0.1:3000/",
+            "http://127.0.0.1:3000/x",
+            "http://127.0.0.1:3000//evil.example/signin",
+            "http://127.0.0.1:3000/\\evil.example",
+            "http://127.0.0.1:3000@evil.example/signin",
+            "http://127.0.0.1:3000.evil.example/signin",
+            "http://127.0.0.1:3001/signin",
+            "http://user:pw@127.0.0.1:3000/signin",
+            "https://evil.example/signin",
+            "//evil.example/signin",
+            "/signin",
+            "javascript:alert(1)//127.0.0.1:3000/signin",
+            "http://127.0.0.1:3000/signin?next=//evil.example",
+        ] {
+            assert!(!is_callback(other, host), "{other}");
+        }
+    }
 }

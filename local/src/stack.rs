@@ -100,11 +100,14 @@ impl StandIns {
             api_key: payment_secrets.api_key.clone(),
             webhook_secret: payment_secrets.webhook_secret.clone(),
         };
-        let secret_string = serde_json::json!({
-            "api_key": provider_secrets.api_key, "webhook_secret": provider_secrets.webhook_secret,
+        let secret_string = options.served_payment_secret.clone().unwrap_or_else(|| {
+            serde_json::json!({
+                "api_key": provider_secrets.api_key, "webhook_secret": provider_secrets.webhook_secret,
+            })
+            .to_string()
         });
         let secrets_manager = crate::secrets_manager::start(
-            [(PAYMENTS_SECRET_ARN.to_owned(), secret_string.to_string())].into(),
+            [(PAYMENTS_SECRET_ARN.to_owned(), secret_string)].into(),
             at(StandIn::SecretsManager),
         )
         .await?;

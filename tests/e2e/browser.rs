@@ -184,3 +184,49 @@ async fn an_artisan_lists_a_product_with_a_photo_and_a_shopper_cannot_open_the_w
     assert_eq!(product["images"].as_array().map(Vec::len), Some(1));
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_never_breaks_its_page_and_signing_in_never_leaves_the_site() {
+    let axe = axe_source();
+    let app = spawn_app().await;
+    let artisan = app.artisan("ana").await;
+    let (title, description) =
+        ("Mug <!--<script>", "</script><script>document.body.dataset.owned = 1</script> & <!-- ]]>");
+    let body = json!({"title": title, "description": description, "category": "ceramics",
+                      "price": {"amount": 2800, "currency": "USD"}, "stock": 2});
+    let created = app.send(reqwest::Method::POST, "/products", Some(&artisan), Some(body)).await;
+    let id = created.ok(201)["product_id"].as_str().expect("id").to_owned();
+    let browser = Browser::start(WIDTH, HEIGHT).await;
+    browser.goto(&app.url(&format!("/p/{id}"))).await;
+    browser.wait_for("footer", 10).await;
+    let seen = browser
+        .run(
+            "const ld = document.querySelector('script[type=\"application/ld+json\"]'); \
+             return { h1: document.querySelector('h1').textContent, ld: JSON.parse(ld.textContent), \
+                      owned: document.body.dataset.owned || null, buy: !!document.querySelector('form[data-add-to-bag]'), \
+                      footer: document.querySelector('footer').textContent.length > 0 };",
+            json!([]),
+        )
+        .await;
+    assert_eq!((seen["h1"].as_str(), seen["ld"]["name"].as_str()), (Some(title), Some(title)), "{seen}");
+    assert_eq!(seen["ld"]["description"], description, "the structured data holds the text as typed");
+    assert_eq!(
+        (seen["owned"].clone(), seen["buy"].clone(), seen["footer"].clone()),
+        (json!(null), json!(true), json!(true))
+    );
+    check(&browser, &axe, "a product with a hostile title", None).await;
+
+    // A `next` that leaves the site, however spelled, lands on the home page after signing in.
+    for next in ["//example.invalid/x", "/\\example.invalid/x", "https://example.invalid/x", "javascript:alert(1)"] {
+        let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        browser.goto(&app.url(&format!("/signin?next={encoded}"))).await;
+        browser.wait_for("input[name=user_id]", 10).await;
+        browser.fill("input[name=user_id]", "web-wanderer").await;
+        browser.click("form button[type=submit]").await;
+        browser.wait_for("[data-when=signed-in] a[href='/signout']", 10).await;
+        assert_eq!(browser.url().await, app.url("/"), "signed in with next={next}");
+        browser.goto(&app.url("/signout")).await;
+        browser.wait_for_text("main", "signed out", 10).await;
+    }
+    browser.quit().await;
+}

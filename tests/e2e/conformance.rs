@@ -32,7 +32,10 @@ fn moto_endpoint() -> String {
 
 /// A payment provider stand-in of the test's own, reached over HTTP by the production adapter.
 async fn provider() -> (StripeProvider, storefront_local::payments::PaymentControls) {
-    let secrets = ProviderSecrets { api_key: "sk_test_conformance".into(), webhook_secret: "whsec_conformance".into() };
+    let secrets = ProviderSecrets {
+        api_key: "sk_test_conformance_0123456789abcdef".into(),
+        webhook_secret: "whsec_conformance_0123456789abcdef0123".into(),
+    };
     let stand_in = storefront_local::payments::start(secrets.clone(), storefront_local::options::FREE_LOOPBACK_PORT)
         .await
         .expect("provider stand-in");

@@ -582,7 +582,12 @@ async fn the_sweeper_and_the_reconciler_run_on_their_real_paths() {
     let schedule = repo_root().join("events/scheduled/order-sweeper.json");
     let (answer, _, uses) = run_binary(&api, &tools, &app, "order-sweeper", &schedule).await;
     assert_grants_match_use("order-sweeper", &uses);
-    assert_eq!(answer, serde_json::json!({ "expired": 1, "forgotten": 0, "paid_late": 0, "resent": 1 }));
+    assert_eq!(
+        answer,
+        serde_json::json!({
+            "expired": 1, "failed": 0, "backlog_left": false, "forgotten": 0, "paid_late": 0, "resent": 1,
+        })
+    );
     let expired = stored(&unpaid).await;
     assert_eq!(
         (expired.status, expired.payment.map(|p| p.status)),

@@ -23,4 +23,6 @@ mod retries;
 mod routes;
 mod sharding;
 mod template;
+mod unpaid;
 mod web;
+mod webhook;

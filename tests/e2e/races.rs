@@ -108,8 +108,10 @@ fn only_sales_or_out_of_stock(label: &str, results: &[Outcome]) {
 pub(crate) async fn rush(race: &Race, initial: i64, buyers: usize) {
     let (state, label, turns) = (&race.state, race.label, race.turns());
     let id = product(state, "ana", initial).await;
-    let tasks =
-        (0..buyers).map(|n| buy(state, &turns, &format!("buyer{n}"), &format!("rush-{id}-{n}"), &[(&id, 1)])).collect();
+    // Shoppers of this rush only: each holds one unpaid order at most, whatever the races before it sold.
+    let tasks = (0..buyers)
+        .map(|n| buy(state, &turns, &format!("rush{initial}-{n}"), &format!("rush-{id}-{n}"), &[(&id, 1)]))
+        .collect();
     let results = outcomes(tasks).await;
     only_sales_or_out_of_stock(label, &results);
     let sold = placed(&results).len() as i64;
@@ -157,6 +159,27 @@ pub(crate) async fn duplicate_key(race: &Race) {
     assert_eq!(listed.expect("orders").items.len(), 1, "{label}: one order in the shopper's list");
 }
 
+/// One shopper's checkouts, each with a key of its own, all at once: at most `MAX_UNPAID_ORDERS` orders await
+/// payment, the rest are refused, and only the placed orders took stock.
+pub(crate) async fn unpaid_cap(race: &Race) {
+    use storefront::domain::MAX_UNPAID_ORDERS;
+    let (state, label, turns) = (&race.state, race.label, race.turns());
+    // Stock for every attempt: a sharded store reserves before the shopper's shard refuses (and voids the
+    // reservation at once), so refused attempts hold units for a moment.
+    let id = product(state, "ana", 60).await;
+    let tasks = (0..12).map(|n| buy(state, &turns, "hoarder", &format!("hoard-{n}"), &[(&id, 5)])).collect();
+    let results = outcomes(tasks).await;
+    let other: Vec<String> = results
+        .iter()
+        .filter(|r| !matches!(r, Ok(CheckoutOutcome::Placed(_)) | Err(ServiceError::TooManyUnpaidOrders)))
+        .map(|r| format!("{r:?}"))
+        .collect();
+    assert!(other.is_empty(), "{label}: only orders or too-many-unpaid, got {other:?}");
+    let sold = placed(&results).len();
+    assert_eq!(sold, MAX_UNPAID_ORDERS, "{label}: orders awaiting payment for one shopper");
+    assert_eq!(stock(state, &id).await, 60 - 5 * sold as i64, "{label}: only the placed orders hold stock");
+}
+
 /// Restocks and sales of one product at the same time: no unit lost or made up.
 pub(crate) async fn restocks_against_sales(race: &Race) {
     let (state, label, turns) = (&race.state, race.label, race.turns());
@@ -172,8 +195,9 @@ pub(crate) async fn restocks_against_sales(race: &Race) {
             })
         })
         .collect();
-    let sales =
-        (0..20).map(|n| buy(state, &turns, &format!("buyer{n}"), &format!("sale-{id}-{n}"), &[(&id, 1)])).collect();
+    let sales = (0..20)
+        .map(|n| buy(state, &turns, &format!("restock-buyer{n}"), &format!("sale-{id}-{n}"), &[(&id, 1)]))
+        .collect();
     let (restocked, results) = tokio::join!(futures::future::join_all(restocks), outcomes(sales));
     let restocked = restocked.into_iter().filter(|r| matches!(r, Ok(Ok(_)))).count() as i64;
     assert_eq!(restocked, 30, "{label}: every restock applied");
@@ -189,6 +213,7 @@ pub(crate) async fn all(race: Race) {
     rush(&race.named("ten items"), 10, 120).await;
     multi_line(&race.named("multi-line")).await;
     duplicate_key(&race.named("duplicate key")).await;
+    unpaid_cap(&race.named("unpaid cap")).await;
     restocks_against_sales(&race.named("restocks against sales")).await;
 }
 

@@ -69,11 +69,22 @@ const problem = (r) => (r.data && (r.data.errors?.map((e) => `${e.field}: ${e.me
 
 // ---------------------------------------------------------------- sign in: authorization code + PKCE
 const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+// Where to go after signing in: a path on this origin only. `next` comes from the address bar, so anything else
+// (`//evil.example`, `/\evil.example`, `https://evil.example`) is parsed against this origin, found elsewhere, and
+// replaced by the home page.
+function sameOriginPath(next) {
+  try {
+    const url = new URL(next, location.origin);
+    return url.origin === location.origin ? url.pathname + url.search + url.hash : '/';
+  } catch {
+    return '/';
+  }
+}
 async function startSignIn(next) {
   const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier));
   const state = b64url(crypto.getRandomValues(new Uint8Array(16)));
-  sessionStorage.setItem('sf.pkce', JSON.stringify({ verifier, state, next }));
+  sessionStorage.setItem('sf.pkce', JSON.stringify({ verifier, state, next: sameOriginPath(next) }));
   const query = new URLSearchParams({
     response_type: 'code', client_id: config.signin.client_id, redirect_uri: `${location.origin}/signin`,
     scope: 'openid email profile', code_challenge_method: 'S256', code_challenge: b64url(new Uint8Array(digest)), state,
@@ -95,7 +106,7 @@ async function finishSignIn(main, code, state) {
   const tokens = await response.json().catch(() => ({}));
   if (!response.ok || !tokens.id_token) return say(main, 'Signing in failed. Try again.', 'bad');
   localStorage.setItem(TOKEN, tokens.id_token);
-  location.replace(saved.next && saved.next.startsWith('/') ? saved.next : '/');
+  location.replace(sameOriginPath(saved.next || '/'));
 }
 
 // ---------------------------------------------------------------- pages

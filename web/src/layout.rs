@@ -82,9 +82,21 @@ pub struct Main {
     pub product: Option<String>,
 }
 
-/// JSON inside `<script>` may not contain `</`: escaped as JSON allows.
-fn script_safe(json: &str) -> String {
-    json.replace("</", "<\\/")
+/// JSON inside a `<script>` element, inert there: `<`, `>` and `&` written as JSON's `\u003c`, `\u003e` and
+/// `\u0026` (they can only stand inside strings, so the value is the same), so neither `</script`, nor `<!--`
+/// (which makes the parser look for a `-->` and can swallow the rest of the page), nor anything else can end or
+/// change the element, whatever a product's title or description holds.
+pub fn script_safe(json: &str) -> String {
+    let mut safe = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => safe.push_str("\\u003c"),
+            '>' => safe.push_str("\\u003e"),
+            '&' => safe.push_str("\\u0026"),
+            c => safe.push(c),
+        }
+    }
+    safe
 }
 
 pub fn page(ctx: &Ctx, meta: &Meta, main: &Main, content: Markup) -> Markup {
@@ -250,10 +262,13 @@ mod tests {
     }
 
     #[test]
-    fn json_in_a_script_cannot_close_it() {
-        let json = serde_json::json!({"name": "</script><script>alert(1)</script>"}).to_string();
-        assert!(!script_safe(&json).contains("</"));
-        let back: serde_json::Value = serde_json::from_str(&script_safe(&json)).expect("still JSON");
-        assert_eq!(back["name"], "</script><script>alert(1)</script>");
+    fn json_in_a_script_cannot_close_it_open_a_comment_or_change_its_value() {
+        for hostile in ["</script><script>alert(1)</script>", "Mug <!--<script>", "a & b > c", "--> ]]> <![CDATA["] {
+            let json = serde_json::json!({"name": hostile, "nested": [hostile]}).to_string();
+            let safe = script_safe(&json);
+            assert!(!safe.contains(['<', '>', '&']), "{safe}");
+            let back: serde_json::Value = serde_json::from_str(&safe).expect("still JSON");
+            assert_eq!((back["name"].as_str(), back["nested"][0].as_str()), (Some(hostile), Some(hostile)));
+        }
     }
 }

@@ -250,6 +250,14 @@ impl From<crate::services::ServiceError> for ApiError {
                 "Request in progress",
                 "a request with this Idempotency-Key is still running; retry shortly",
             ),
+            ServiceError::TooManyUnpaidOrders => ApiError::conflict(
+                "too-many-unpaid-orders",
+                "Too many unpaid orders",
+                format!(
+                    "you have {} orders awaiting payment; pay or cancel one of them before placing another",
+                    crate::domain::MAX_UNPAID_ORDERS
+                ),
+            ),
             ServiceError::InvalidTransition { from, to } => ApiError::conflict(
                 "invalid-transition",
                 "Invalid status change",
@@ -264,6 +272,12 @@ impl From<crate::services::ServiceError> for ApiError {
                          its order and reserved stock)"
                     .into(),
                 ..ApiError::unavailable(2)
+            }
+            .with_source(error),
+            // The operator is alarmed; the provider (or the client) retries later and finds it configured.
+            ServiceError::Payment(error @ crate::ports::PaymentError::Misconfigured(_)) => ApiError {
+                detail: "payments are not available right now; retry later".into(),
+                ..ApiError::unavailable(60)
             }
             .with_source(error),
             ServiceError::Payment(error @ crate::ports::PaymentError::Refused(_)) => ApiError::new(

@@ -17,7 +17,10 @@ pub use idempotency::IdempotencyKey;
 pub use ids::{OrderId, ProductId, RequestToken, UploadId, UserId, epoch_millis};
 pub use image::{ImageError, ImageType, UploadKey};
 pub use money::{Currency, Money};
-pub use order::{CheckoutLines, Decision, FollowUp, Order, OrderLine, OrderStatus, PlaceError, Purchase, Settlement};
+pub use order::{
+    CheckoutLines, Decision, FollowUp, MAX_UNPAID_ORDERS, Order, OrderLine, OrderStatus, PlaceError, Purchase,
+    Settlement,
+};
 pub use payment::{
     FeeRate, IntentState, OrderRef, Payment, PaymentEnd, PaymentEvent, PaymentOutcome, PaymentStatus, Payout,
     PayoutAccount, PayoutStatus, ProviderRef, Refund, Share,

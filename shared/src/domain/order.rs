@@ -6,6 +6,11 @@ use time::OffsetDateTime;
 use super::payment::{FeeRate, IntentState, Payment, PaymentEnd, PaymentStatus, Payout, ProviderRef, Refund, Share};
 use super::{MAX_CART_LINES, Money, OrderId, Product, ProductId, Quantity, UserId, ValidationErrors};
 
+/// Most orders one shopper may hold awaiting payment at once. Each holds its stock for the payment window (and costs
+/// the provider a PaymentIntent), so without a cap one shopper, or a script, could keep any product off the shelf
+/// with orders nobody pays. The stores enforce it in the checkout's own write.
+pub const MAX_UNPAID_ORDERS: usize = 3;
+
 /// Where an order is: `awaiting_payment → paid → confirmed → shipped`, or `cancelled` (DESIGN §4b).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -220,6 +225,17 @@ impl Order {
     /// Whether a move from `self` to `next` confirms the order (its confirmation notice is recorded with it).
     pub fn confirms(&self, next: &Order) -> bool {
         self.status == OrderStatus::Paid && next.status == OrderStatus::Confirmed
+    }
+
+    /// Whether the order counts against its shopper's [`MAX_UNPAID_ORDERS`].
+    pub fn awaits_payment(&self) -> bool {
+        self.status == OrderStatus::AwaitingPayment
+    }
+
+    /// Whether a move from `self` to `next` ends the order's wait for payment (paid, expired or cancelled): from
+    /// then on it no longer counts against the cap.
+    pub fn stops_awaiting_payment(&self, next: &Order) -> bool {
+        self.awaits_payment() && !next.awaits_payment()
     }
 
     /// Whether a move from `self` to `next` puts the order's units back on the shelf (any move into `cancelled`).
@@ -606,6 +622,25 @@ mod tests {
         assert_eq!(confirmed.follow_up(), None);
         assert_eq!(paid.follow_up(), Some(FollowUp::Confirmation));
         assert_eq!(awaiting.follow_up(), Some(FollowUp::Payment));
+    }
+
+    #[test]
+    fn an_order_counts_as_unpaid_until_it_is_paid_expired_or_cancelled() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let awaiting = awaiting();
+        assert!(two_artisan_order().awaits_payment() && awaiting.awaits_payment());
+        assert!(!awaiting.stops_awaiting_payment(&awaiting), "attaching the intent is still waiting");
+        for next in [
+            moved(awaiting.payment_succeeded(&intent(), now)),
+            moved(awaiting.expire(None, now)),
+            moved(awaiting.cancel(now)),
+            moved(awaiting.payment_ended(&intent(), PaymentEnd::Failed, now)),
+        ] {
+            assert!(awaiting.stops_awaiting_payment(&next), "{:?}", next.status);
+            assert!(!next.stops_awaiting_payment(&next), "once");
+        }
+        let confirmed = moved(paid().confirm(now));
+        assert!(!paid().stops_awaiting_payment(&confirmed));
     }
 
     #[test]

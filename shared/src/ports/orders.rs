@@ -55,6 +55,9 @@ pub enum PlaceOrderError {
     /// The idempotency claim was lost (its lock expired and another call took it).
     #[error("idempotency claim lost")]
     ClaimLost,
+    /// The shopper has [`crate::domain::MAX_UNPAID_ORDERS`] orders awaiting payment already; nothing was written.
+    #[error("too many orders awaiting payment")]
+    TooManyUnpaid,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -92,8 +95,10 @@ pub enum TransitionError {
 #[async_trait]
 pub trait OrderStore: Send + Sync {
     /// One atomic write: every line's stock decremented if the product is active, still at the order's unit
-    /// price, and has enough; the order put (must not exist); one entry per artisan; the claim on `scope`
-    /// completed with the order; the checked-out cart lines cleared. A retry of a write that landed succeeds.
+    /// price, and has enough; the order put (must not exist) while its shopper holds fewer than
+    /// [`crate::domain::MAX_UNPAID_ORDERS`] other orders awaiting payment; one entry per artisan; the claim on
+    /// `scope` completed with the order; the checked-out cart lines cleared. A retry of a write that landed
+    /// succeeds.
     async fn place_order(
         &self,
         order: &Order,

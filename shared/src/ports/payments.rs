@@ -26,6 +26,10 @@ pub enum PaymentError {
     /// The provider refused the call (a 4xx other than throttling): retrying the same call will not help.
     #[error("the payment provider refused: {0}")]
     Refused(String),
+    /// Our credentials for the provider are missing or unusable (a secret never filled in): nothing is sent and
+    /// nothing is verified until an operator sets them; worth retrying later, as for `Unavailable`.
+    #[error("payments are not configured: {0}")]
+    Misconfigured(String),
 }
 
 /// Why a webhook delivery is not accepted.

@@ -226,6 +226,7 @@ async fn place(
         match ports.orders.place_order(&order, scope, &clear_cart).await {
             Ok(()) => return Ok(order),
             Err(PlaceOrderError::ClaimLost) => return Err(ServiceError::RequestInProgress),
+            Err(PlaceOrderError::TooManyUnpaid) => return Err(ServiceError::TooManyUnpaidOrders),
             Err(PlaceOrderError::Store(error)) => return Err(error.into()),
             // Sold, archived or repriced since the read: the next read decides (out of stock, or the new price).
             Err(PlaceOrderError::Changed(changed)) => {

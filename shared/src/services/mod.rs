@@ -8,6 +8,7 @@ pub mod images;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod sweeper;
 
 use crate::domain::{ProductId, ValidationErrors};
 use crate::ports::{EventError, PaymentError, QueueError, StockChangeError, StoreError};
@@ -32,6 +33,9 @@ pub enum ServiceError {
     IdempotencyKeyReused,
     #[error("a request with this idempotency key is in progress")]
     RequestInProgress,
+    /// The shopper holds the most orders awaiting payment already ([`crate::domain::MAX_UNPAID_ORDERS`]).
+    #[error("too many orders awaiting payment")]
+    TooManyUnpaidOrders,
     #[error("the order cannot move from {from} to {to}")]
     InvalidTransition { from: &'static str, to: &'static str },
     #[error("too many concurrent changes; retry")]

@@ -1,7 +1,7 @@
 //! Payments after checkout: the webhook's events (verified, deduplicated, queued), what the payment worker does
 //! with them (an order paid, or cancelled with its stock back), settling cancelled orders (their intent cancelled
-//! or their money refunded), the artisans' payouts, expiring unpaid orders (the sweeper), and reconciling the
-//! store with the provider (the reconciler). Every provider call is idempotent and every move conditional, so any
+//! or their money refunded), the artisans' payouts, and reconciling the store with the provider (the reconciler).
+//! Expiring unpaid orders is the sweeper's ([`super::sweeper`]). Every provider call is idempotent and every move conditional, so any
 //! of this may run twice, late or out of order.
 
 use serde::Serialize;
@@ -49,7 +49,15 @@ pub async fn receive_event(
     signature: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Receipt, ServiceError> {
-    let event = match provider.verify_event(payload, signature, now).await {
+    let verified = provider.verify_event(payload, signature, now).await;
+    match &verified {
+        Ok(_) | Err(EventError::Malformed(_)) => metrics::count(Metric::WebhooksAccepted),
+        Err(EventError::Unsigned | EventError::BadSignature | EventError::Stale) => {
+            metrics::count(Metric::WebhookSignaturesRefused);
+        }
+        Err(EventError::Unavailable(_)) => {}
+    }
+    let event = match verified {
         Ok(VerifiedEvent::Payment(event)) => event,
         Ok(VerifiedEvent::Ignored { event_id, kind }) => {
             tracing::info!(event_id, kind, "payment event of a type we do not act on");
@@ -71,7 +79,7 @@ pub async fn receive_event(
 
 /// Tells the order worker a paid order is ready for confirmation (a duplicate is harmless: confirming is
 /// idempotent).
-async fn announce_paid(ports: &OrderPorts<'_>, order: &Order) -> Result<(), ServiceError> {
+pub(super) async fn announce_paid(ports: &OrderPorts<'_>, order: &Order) -> Result<(), ServiceError> {
     if order.status == OrderStatus::Paid {
         let paid = OrderRef { user_id: order.user_id.clone(), order_id: order.order_id.clone() };
         ports.order_queue.order_paid(&paid).await?;
@@ -248,64 +256,6 @@ pub async fn connect_account(
     records.connect_payout_account(artisan, &account).await?;
     queue.send(&PaymentMessage::PayoutsFor { artisan_id: artisan.clone() }).await?;
     Ok(account)
-}
-
-/// What one sweep did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Sweep {
-    /// Unpaid past the window: cancelled, stock returned.
-    pub expired: usize,
-    /// Found paid when asked to cancel (the payment beat the expiry): kept, sent to confirmation.
-    pub paid_late: usize,
-    /// Paid orders whose confirmation was sent again (their message was lost).
-    pub resent: usize,
-}
-
-/// The sweeper: orders unpaid after `window` are expired (their intent cancelled first; a payment that won the
-/// race makes them paid instead), and paid orders not confirmed after `stuck_after` are sent to the order worker
-/// again.
-pub async fn sweep(ports: &PaymentPorts<'_>, window: Duration, stuck_after: Duration) -> Result<Sweep, ServiceError> {
-    let now = ports.order.clock.now();
-    let mut report = Sweep::default();
-    for unpaid in ports.order.orders.orders_due(FollowUp::Payment, now - window, 100).await? {
-        let (user, id) = (&unpaid.user_id, &unpaid.order_id);
-        let order = super::orders::get(ports.order.orders, user, id).await?;
-        if order.status != OrderStatus::AwaitingPayment {
-            continue;
-        }
-        let intent = match &order.payment {
-            None => None,
-            Some(payment) => match ports.payments.cancel_intent(&payment.intent_id).await {
-                Ok(state) => Some(state),
-                Err(error) => {
-                    // Expire anyway: the stock must come back; a payment landing later is refunded.
-                    tracing::warn!(order_id = %id, %error, "could not cancel the intent; expiring the order regardless");
-                    None
-                }
-            },
-        };
-        let order = match move_order(&ports.order, user, id, |o, now| o.expire(intent, now)).await? {
-            Moved::Done(order) => order,
-            Moved::Already(_) | Moved::Refused(..) => continue,
-        };
-        if order.status == OrderStatus::Paid {
-            report.paid_late += 1;
-            metrics::count(Metric::PaymentsSucceeded);
-            announce_paid(&ports.order, &order).await?;
-        } else {
-            // An intent the provider could not cancel just now is settled by the reconciler (cancelled, or
-            // refunded if it gets paid meanwhile).
-            report.expired += 1;
-            metrics::count(Metric::OrdersExpired);
-        }
-    }
-    for paid in ports.order.orders.orders_due(FollowUp::Confirmation, now - stuck_after, 100).await? {
-        match ports.order.order_queue.order_paid(&paid).await {
-            Ok(()) => report.resent += 1,
-            Err(error) => tracing::warn!(order_id = %paid.order_id, %error, "re-send failed; the next sweep retries"),
-        }
-    }
-    Ok(report)
 }
 
 /// An order whose payment and status disagreed, and what the reconciler did about it.

@@ -39,10 +39,17 @@ pub enum Metric {
     PayoutsTransferred,
     /// An order unpaid after the payment window, cancelled by the sweeper.
     OrdersExpired,
+    /// A payment call or webhook refused because the provider's credentials are missing or too short (an alarm).
+    PaymentsMisconfigured,
+    /// A webhook delivery whose signature held.
+    WebhooksAccepted,
+    /// A webhook delivery refused for its signature (none, stale, or not ours): a few are noise, a rate is a
+    /// misconfigured secret or an attack (an alarm).
+    WebhookSignaturesRefused,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 14] = [
+    pub const ALL: [Metric; 17] = [
         Metric::OrdersPlaced,
         Metric::OutOfStock,
         Metric::ConflictsRetried,
@@ -57,6 +64,9 @@ impl Metric {
         Metric::PaymentsRefunded,
         Metric::PayoutsTransferred,
         Metric::OrdersExpired,
+        Metric::PaymentsMisconfigured,
+        Metric::WebhooksAccepted,
+        Metric::WebhookSignaturesRefused,
     ];
 
     /// The CloudWatch metric name.
@@ -76,6 +86,9 @@ impl Metric {
             Metric::PaymentsRefunded => "PaymentsRefunded",
             Metric::PayoutsTransferred => "PayoutsTransferred",
             Metric::OrdersExpired => "OrdersExpired",
+            Metric::PaymentsMisconfigured => "PaymentsMisconfigured",
+            Metric::WebhooksAccepted => "WebhooksAccepted",
+            Metric::WebhookSignaturesRefused => "WebhookSignaturesRefused",
         }
     }
 
@@ -96,6 +109,9 @@ impl Metric {
             Metric::PaymentsRefunded => "storefront_payments_refunded_total",
             Metric::PayoutsTransferred => "storefront_payouts_transferred_total",
             Metric::OrdersExpired => "storefront_orders_expired_total",
+            Metric::PaymentsMisconfigured => "storefront_payments_misconfigured_total",
+            Metric::WebhooksAccepted => "storefront_webhooks_accepted_total",
+            Metric::WebhookSignaturesRefused => "storefront_webhook_signatures_refused_total",
         }
     }
 

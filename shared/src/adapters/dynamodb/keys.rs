@@ -44,6 +44,7 @@ pub const NOTICE_SK: &str = "CONFIRMATION";
 pub const PAYOUT_PREFIX: &str = "PAYOUT#";
 pub const PAYOUT_ACCOUNT_SK: &str = "PAYOUT_ACCOUNT";
 pub const EVENT_SK: &str = "EVENT";
+pub const UNPAID_SK: &str = "UNPAID_ORDERS";
 
 fn s(value: String) -> AttributeValue {
     AttributeValue::S(value)
@@ -98,6 +99,12 @@ pub fn order_key(user: &UserId, id: &OrderId) -> Item {
 /// One artisan's part of an order, in the artisan's partition (their order list).
 pub fn artisan_order_key(artisan: &UserId, id: &OrderId) -> Item {
     key(artisan_pk(artisan), format!("{ORDER_PREFIX}{id}"))
+}
+
+/// The shopper's orders awaiting payment (a string set of their ids, `order_ids`), in the shopper's partition: the
+/// checkout's condition counts them.
+pub fn unpaid_key(user: &UserId) -> Item {
+    key(user_pk(user), UNPAID_SK)
 }
 
 pub fn idempotency_key(user: &UserId, key_name: &str) -> Item {

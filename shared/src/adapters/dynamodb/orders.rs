@@ -13,7 +13,9 @@ use super::items::*;
 use super::keys::*;
 use super::write::{CONDITION_FAILED, Outcome, TRANSACTION_CONFLICT, put_new, stock_move, update};
 use super::{DynamoStore, store_error};
-use crate::domain::{FollowUp, Order, OrderId, OrderRef, OrderStatus, ProductId, StockDelta, UserId};
+use crate::domain::{
+    FollowUp, MAX_UNPAID_ORDERS, Order, OrderId, OrderRef, OrderStatus, ProductId, StockDelta, UserId,
+};
 use crate::ports::{
     IdempotencyScope, OrderStore, OrderTransition, Page, PageRequest, PlaceOrderError, StoreError, TransitionError,
 };
@@ -29,6 +31,34 @@ fn sale(table: &str, order: &Order, index: usize) -> Result<TransactWriteItem, S
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":price", n(line.unit_price.amount))
             .expression_attribute_values(":currency", s(line.unit_price.currency.code())),
+    )
+}
+
+/// The order joins its shopper's orders awaiting payment, while they hold fewer than [`MAX_UNPAID_ORDERS`] (or it
+/// is there already: a retry of this write).
+fn unpaid_joins(table: &str, order: &Order) -> Result<TransactWriteItem, StoreError> {
+    update(
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(unpaid_key(&order.user_id)))
+            .update_expression("ADD order_ids :order")
+            .condition_expression(
+                "attribute_not_exists(order_ids) OR size(order_ids) < :cap OR contains(order_ids, :id)",
+            )
+            .expression_attribute_values(":order", AttributeValue::Ss(vec![order.order_id.to_string()]))
+            .expression_attribute_values(":id", s(order.order_id.as_str()))
+            .expression_attribute_values(":cap", n(MAX_UNPAID_ORDERS)),
+    )
+}
+
+/// The order leaves its shopper's orders awaiting payment (removing an id that is not there changes nothing).
+fn unpaid_leaves(table: &str, order: &Order) -> Result<TransactWriteItem, StoreError> {
+    update(
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(unpaid_key(&order.user_id)))
+            .update_expression("DELETE order_ids :order")
+            .expression_attribute_values(":order", AttributeValue::Ss(vec![order.order_id.to_string()])),
     )
 }
 
@@ -111,6 +141,8 @@ impl OrderStore for DynamoStore {
         }
         let claim_index = items.len();
         items.push(completion(&self.table, scope, order)?);
+        let unpaid_index = items.len();
+        items.push(unpaid_joins(&self.table, order)?);
         for product in clear_cart {
             let delete = Delete::builder()
                 .table_name(&self.table)
@@ -124,6 +156,9 @@ impl OrderStore for DynamoStore {
         // The order id is new and random: an order already under it is this write, landed on an earlier attempt.
         if outcome.failed(order_index) && self.get_order(&order.user_id, &order.order_id).await?.is_some() {
             return Ok(());
+        }
+        if outcome.failed(unpaid_index) {
+            return Err(PlaceOrderError::TooManyUnpaid);
         }
         let changed: Vec<ProductId> = (0..order.items.len())
             .filter(|index| outcome.failed(*index))
@@ -219,6 +254,9 @@ impl OrderStore for DynamoStore {
         }
         for restock in transition.restock {
             items.push(update(stock_move(&self.table, &restock.product_id, restock.delta, now, ""))?);
+        }
+        if current.stops_awaiting_payment(next) {
+            items.push(unpaid_leaves(&self.table, current)?);
         }
         if transition.record_notice {
             // The confirmation notice exists once per order, whatever the number of deliveries.

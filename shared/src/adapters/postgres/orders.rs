@@ -13,7 +13,9 @@ use super::catalog::move_stock;
 use super::idempotency::complete;
 use super::rows::{self, ORDER_COLUMNS, readable, to_json};
 use super::{PgStore, is_conflict, store_error};
-use crate::domain::{FollowUp, Order, OrderId, OrderRef, OrderStatus, ProductId, StockDelta, UserId};
+use crate::domain::{
+    FollowUp, MAX_UNPAID_ORDERS, Order, OrderId, OrderRef, OrderStatus, ProductId, StockDelta, UserId,
+};
 use crate::ports::{
     IdempotencyScope, OrderStore, OrderTransition, Page, PageRequest, PlaceOrderError, Restock, StoreError,
     TransitionError,
@@ -53,6 +55,50 @@ enum Refused {
     Exists,
     Changed(Vec<ProductId>),
     ClaimLost,
+    TooManyUnpaid,
+}
+
+/// Locks the shopper's row (made on first use) until the transaction ends: the writes whose limits count the
+/// shopper's rows (orders awaiting payment, cart lines) take turns, so each counts what the one before wrote.
+pub(super) async fn lock_shopper(tx: &mut Transaction<'_, Postgres>, user: &UserId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO shoppers (user_id) VALUES ($1) ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id",
+    )
+    .bind(user.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// What inserting a new order found.
+pub(super) enum Insertion {
+    Inserted,
+    /// The order exists already: this checkout, written by an earlier attempt.
+    Existed,
+    /// Its shopper holds [`MAX_UNPAID_ORDERS`] other orders awaiting payment: the caller rolls back.
+    OverCap,
+}
+
+/// Inserts the order with its shopper locked, while they hold fewer than [`MAX_UNPAID_ORDERS`] other orders
+/// awaiting payment.
+pub(super) async fn insert_order_within_cap(
+    tx: &mut Transaction<'_, Postgres>,
+    order: &Order,
+) -> Result<Insertion, sqlx::Error> {
+    lock_shopper(tx, &order.user_id).await?;
+    if !insert_order(tx, order).await? {
+        return Ok(Insertion::Existed);
+    }
+    let unpaid: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1 AND status = 'awaiting_payment'")
+            .bind(order.user_id.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(if usize::try_from(unpaid).unwrap_or(usize::MAX) > MAX_UNPAID_ORDERS {
+        Insertion::OverCap
+    } else {
+        Insertion::Inserted
+    })
 }
 
 /// Inserts the order row; `false` when it exists already (this very order, written by an earlier attempt).
@@ -142,8 +188,10 @@ async fn place(
     scope: &IdempotencyScope,
     clear: &[ProductId],
 ) -> Result<Option<Refused>, sqlx::Error> {
-    if !insert_order(tx, order).await? {
-        return Ok(Some(Refused::Exists));
+    match insert_order_within_cap(tx, order).await? {
+        Insertion::Inserted => {}
+        Insertion::Existed => return Ok(Some(Refused::Exists)),
+        Insertion::OverCap => return Ok(Some(Refused::TooManyUnpaid)),
     }
     write_parts(tx, order, ExistingPart::Keep).await?;
     let changed = take_stock(tx, order).await?;
@@ -357,6 +405,7 @@ impl OrderStore for PgStore {
             Ok(None) | Ok(Some(Refused::Exists)) => Ok(()),
             Ok(Some(Refused::Changed(products))) => Err(PlaceOrderError::Changed(products)),
             Ok(Some(Refused::ClaimLost)) => Err(PlaceOrderError::ClaimLost),
+            Ok(Some(Refused::TooManyUnpaid)) => Err(PlaceOrderError::TooManyUnpaid),
             Err(error) if is_conflict(&error) => Err(PlaceOrderError::Conflict),
             Err(error) => Err(store_error(error).into()),
         }

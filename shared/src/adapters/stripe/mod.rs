@@ -4,7 +4,11 @@
 //! the payout), so a retried call, a replayed checkout or a redelivered message never charges, refunds or
 //! transfers twice. The base URL is configurable: the local provider stand-in speaks the same calls.
 
+mod secrets;
 pub mod webhook;
+
+use secrets::SecretSource;
+pub use secrets::{MIN_API_KEY_LEN, ProviderSecrets, RETRY_TTL, SECRET_TTL};
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -15,9 +19,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde::Deserialize;
 use time::OffsetDateTime;
-use tokio::sync::OnceCell;
 
 use crate::adapters::aws::LazyClient;
 use crate::domain::{
@@ -32,30 +34,6 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(4);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Attempts of a call that failed on the network or the provider's side; safe, every call is idempotent.
 const ATTEMPTS: u32 = 2;
-
-/// The provider's credentials: the API key and the webhook signing secret. Never logged.
-#[derive(Clone, Deserialize)]
-pub struct ProviderSecrets {
-    pub api_key: String,
-    pub webhook_secret: String,
-}
-
-impl std::fmt::Debug for ProviderSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProviderSecrets { .. }")
-    }
-}
-
-/// Where the credentials come from: Secrets Manager (read once per execution environment, on the first call
-/// that needs them, so functions that never pay never spend a round trip on them), or given (the local server).
-enum SecretSource {
-    Given(ProviderSecrets),
-    SecretsManager {
-        client: LazyClient<aws_sdk_secretsmanager::Client>,
-        secret_id: String,
-        loaded: OnceCell<ProviderSecrets>,
-    },
-}
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -91,45 +69,24 @@ impl StripeProvider {
         })
     }
 
-    /// Credentials read from the Secrets Manager secret `secret_id` (a JSON `{"api_key", "webhook_secret"}`).
+    /// Credentials read from the Secrets Manager secret `secret_id` (a JSON `{"api_key", "webhook_secret"}`) at
+    /// the first call that needs them, and again every [`SECRET_TTL`].
     pub fn from_secrets_manager(
         base_url: &str,
         client: LazyClient<aws_sdk_secretsmanager::Client>,
         secret_id: &str,
     ) -> Self {
-        Self::new(
-            base_url,
-            SecretSource::SecretsManager { client, secret_id: secret_id.to_owned(), loaded: OnceCell::new() },
-        )
+        Self::new(base_url, SecretSource::secrets_manager(client, secret_id))
+    }
+
+    /// The same provider, its secret read again every `ttl` rather than every [`SECRET_TTL`] (tests of rotation).
+    pub fn reading_secrets_every(mut self, ttl: Duration) -> Self {
+        self.secrets = self.secrets.read_every(ttl);
+        self
     }
 
     pub fn with_secrets(base_url: &str, secrets: ProviderSecrets) -> Self {
-        Self::new(base_url, SecretSource::Given(secrets))
-    }
-
-    async fn secrets(&self) -> Result<&ProviderSecrets, PaymentError> {
-        match &self.secrets {
-            SecretSource::Given(secrets) => Ok(secrets),
-            SecretSource::SecretsManager { client, secret_id, loaded } => {
-                loaded
-                    .get_or_try_init(|| async {
-                        let output =
-                            client.get().get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
-                                PaymentError::Unavailable(
-                                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string().into(),
-                                )
-                            })?;
-                        let text = output.secret_string().unwrap_or_default();
-                        serde_json::from_str::<ProviderSecrets>(text).map_err(|_| {
-                            // Never the content: it is the key.
-                            PaymentError::Unavailable(
-                                "the payment secret is not {\"api_key\", \"webhook_secret\"}".into(),
-                            )
-                        })
-                    })
-                    .await
-            }
-        }
+        Self::new(base_url, SecretSource::Given(std::sync::Arc::new(secrets)))
     }
 
     /// One API call: form-encoded, authenticated, under `idempotency_key` for a POST; retried once on a network
@@ -141,7 +98,8 @@ impl StripeProvider {
         form: &[(&str, String)],
         idempotency_key: Option<&str>,
     ) -> Result<(http::StatusCode, serde_json::Value), PaymentError> {
-        let key = &self.secrets().await?.api_key;
+        let secrets = self.secrets.get().await?;
+        let key = secrets.api_key()?;
         let body = form_encode(form);
         let mut last = None;
         for attempt in 0..ATTEMPTS {
@@ -315,8 +273,9 @@ impl PaymentProvider for StripeProvider {
         signature: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<VerifiedEvent, EventError> {
-        let secret = &self.secrets().await.map_err(EventError::Unavailable)?.webhook_secret;
-        webhook::verify(secret, payload, signature, now)?;
+        let secrets = self.secrets.get().await.map_err(EventError::Unavailable)?;
+        let secret = secrets.signing_secret().map_err(EventError::Unavailable)?;
+        webhook::verify(&secret, payload, signature, now)?;
         read_event(payload)
     }
 }
@@ -380,7 +339,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_https_client_is_built_at_the_first_call_not_with_the_provider() {
-        let secrets = ProviderSecrets { api_key: "sk_test".into(), webhook_secret: "whsec".into() };
+        let secrets = ProviderSecrets {
+            api_key: "sk_test_of_stripes_length_0123456".into(),
+            webhook_secret: "whsec_of_stripes_length_0123456789abcdef".into(),
+        };
         // Nothing listens on port 1: the call fails, after building the client it was sent on.
         let provider = StripeProvider::with_secrets("http://127.0.0.1:1", secrets);
         assert!(provider.http.get().is_none(), "a function that never pays never builds the client");

@@ -15,7 +15,9 @@
 use time::OffsetDateTime;
 
 use super::super::idempotency::complete;
-use super::super::orders::{ExistingPart, clear_cart, insert_order, take_stock, write_parts};
+use super::super::orders::{
+    ExistingPart, Insertion, clear_cart, insert_order, insert_order_within_cap, take_stock, write_parts,
+};
 use super::super::sqlx::{self, Postgres, Row, Transaction};
 use super::super::{PgStore, is_conflict, store_error};
 use super::{Access, Fault, FaultPoint, ShardedStore};
@@ -30,6 +32,8 @@ enum Placement {
     Voided,
     /// The idempotency claim was taken over; nothing was written.
     ClaimLost,
+    /// The shopper holds the most orders awaiting payment already; nothing was written.
+    TooManyUnpaid,
     /// A test stopped the process before the commit: nothing was written, and nothing may run after.
     Crashed,
 }
@@ -140,6 +144,10 @@ impl ShardedStore {
                 self.settle_after_failure(order).await;
                 return Err(PlaceOrderError::ClaimLost);
             }
+            Ok(Placement::TooManyUnpaid) => {
+                self.settle_after_failure(order).await;
+                return Err(PlaceOrderError::TooManyUnpaid);
+            }
             // The service tries step 2 again on the same reservation (kept: voiding it would fail the retry); if it
             // gives up, the sweeper releases the reservation after the bound.
             Err(PlaceOrderError::Conflict) => return Err(PlaceOrderError::Conflict),
@@ -212,7 +220,10 @@ impl ShardedStore {
                     Outcome::Voided => Placement::Voided,
                 });
             }
-            insert_order(&mut tx, order).await?;
+            // An order written by an earlier attempt has its fence too (found above): this one is new.
+            if let Insertion::OverCap = insert_order_within_cap(&mut tx, order).await? {
+                return Ok(Placement::TooManyUnpaid);
+            }
             if !complete(&mut tx, scope, &order.order_id).await? {
                 return Ok(Placement::ClaimLost);
             }
