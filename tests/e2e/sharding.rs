@@ -336,7 +336,21 @@ async fn slots_move_to_a_new_shard_under_live_checkouts_and_nothing_is_lost() {
                     let placed = app.order(&token, format!("order-{n}"), body.clone()).await;
                     match placed.status {
                         201 => {
-                            told.push(placed.body["order_id"].as_str().expect("id").to_owned());
+                            let id = placed.body["order_id"].as_str().expect("id").to_owned();
+                            // Cancelled at once, retried while its slot is fenced: a shopper holds at most three
+                            // orders awaiting payment, and the cancel's move crosses the slot's move too.
+                            loop {
+                                let cancel = format!("/orders/{id}/cancel");
+                                match app.send(Method::POST, &cancel, Some(&token), None).await {
+                                    done if done.status == 200 => break,
+                                    fenced if fenced.status == 503 => {
+                                        refused += 1;
+                                        tokio::time::sleep(Duration::from_millis(50)).await;
+                                    }
+                                    other => panic!("{user}: cancelling {id}: {}: {}", other.status, other.text),
+                                }
+                            }
+                            told.push(id);
                             break;
                         }
                         503 => {
