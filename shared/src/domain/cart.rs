@@ -65,24 +65,32 @@ pub struct CartView {
 }
 
 impl CartView {
-    /// Prices `lines` with the current `products`. A line whose product no longer exists is left out.
+    /// Prices `lines` with the current `products`. A line whose product no longer exists is left out. The total is
+    /// in the first line's currency; a line that cannot join it (another currency, or an amount out of range) is
+    /// shown unavailable, never quietly left out of a total that still looks whole.
     pub fn price(lines: &[CartLine], products: &[Product]) -> Self {
-        let mut total = Money::zero(crate::domain::Currency::Usd);
+        let currency = lines
+            .iter()
+            .find_map(|line| products.iter().find(|p| p.product_id == line.product_id))
+            .map_or(crate::domain::Currency::Usd, |product| product.price.currency);
+        let mut total = Money::zero(currency);
         let mut items = Vec::with_capacity(lines.len());
         for line in lines {
             let Some(product) = products.iter().find(|p| p.product_id == line.product_id) else {
                 continue;
             };
-            // Bounded by MAX_PRICE_MINOR × 10 × 25: far inside i64, so these cannot overflow.
-            let line_total = product.price.times(line.quantity.get()).unwrap_or(product.price);
-            let available = product.is_active() && product.stock >= line.quantity.get();
-            total = total.plus(line_total).unwrap_or(total);
+            let line_total = product.price.times(line.quantity.get());
+            let counted = line_total.and_then(|amount| total.plus(amount));
+            let available = product.is_active() && product.stock >= line.quantity.get() && counted.is_some();
+            if let Some(sum) = counted {
+                total = sum;
+            }
             items.push(CartViewLine {
                 product_id: line.product_id.clone(),
                 title: product.title.clone(),
                 quantity: line.quantity,
                 unit_price: product.price,
-                line_total,
+                line_total: line_total.unwrap_or(Money::zero(product.price.currency)),
                 available,
             });
         }
@@ -124,5 +132,19 @@ mod tests {
         assert!(view.items[0].available);
         assert!(!view.items[1].available, "3 wanted, 1 in stock");
         assert_eq!(view.total.amount, 3000 + 6750);
+    }
+
+    #[test]
+    fn a_line_that_cannot_be_summed_is_shown_unavailable_not_dropped_from_a_whole_looking_total() {
+        let (mug, mut vase) = (product(1, 1500, 5), product(2, 100, 5));
+        vase.price.amount = i64::MAX;
+        let lines = vec![
+            CartLine { product_id: mug.product_id.clone(), quantity: Quantity::parse(1, "q").expect("valid") },
+            CartLine { product_id: vase.product_id.clone(), quantity: Quantity::parse(2, "q").expect("valid") },
+        ];
+        let view = CartView::price(&lines, &[mug, vase]);
+        assert_eq!(view.items.len(), 2, "both lines shown");
+        assert!(view.items[0].available && !view.items[1].available, "the one out of range cannot be bought");
+        assert_eq!(view.total.amount, 1500);
     }
 }

@@ -18,8 +18,8 @@ pub use ids::{OrderId, ProductId, RequestToken, UploadId, UserId, epoch_millis};
 pub use image::{ImageError, ImageType, UploadKey};
 pub use money::{Currency, Money};
 pub use order::{
-    CheckoutLines, Decision, FollowUp, MAX_UNPAID_ORDERS, Order, OrderLine, OrderStatus, PlaceError, Purchase,
-    Settlement,
+    CheckoutLines, Decision, FollowUp, LinesDoNotSum, MAX_UNPAID_ORDERS, Order, OrderLine, OrderStatus, PlaceError,
+    Purchase, Settlement,
 };
 pub use payment::{
     FeeRate, IntentState, OrderRef, Payment, PaymentEnd, PaymentEvent, PaymentOutcome, PaymentStatus, Payout,

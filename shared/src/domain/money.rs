@@ -71,6 +71,12 @@ impl Money {
         }
         self.amount.checked_add(other.amount).map(|amount| Self { amount, ..self })
     }
+
+    /// The sum of `amounts` in `currency`: `None` when one is in another currency or the sum leaves `i64`, never a
+    /// sum that quietly left one out.
+    pub fn sum(currency: Currency, amounts: impl IntoIterator<Item = Money>) -> Option<Money> {
+        amounts.into_iter().try_fold(Money::zero(currency), Money::plus)
+    }
 }
 
 #[cfg(test)]
@@ -102,5 +108,11 @@ mod tests {
         let price = Money::new(333, Currency::Usd);
         assert_eq!(price.times(3), Some(Money::new(999, Currency::Usd)));
         assert_eq!(price.plus(Money::new(1, Currency::Usd)), Some(Money::new(334, Currency::Usd)));
+        assert_eq!(Money::sum(Currency::Usd, [price, price]), Some(Money::new(666, Currency::Usd)));
+        assert_eq!(Money::sum(Currency::Usd, []), Some(Money::zero(Currency::Usd)));
+        let huge = Money::new(i64::MAX, Currency::Usd);
+        assert_eq!(Money::sum(Currency::Usd, [huge, price]), None, "an overflow is no sum, never a line left out");
+        assert_eq!(price.times(u32::MAX).map(|m| m.amount), Some(333 * i64::from(u32::MAX)));
+        assert_eq!(huge.times(2), None);
     }
 }

@@ -151,11 +151,12 @@ impl Order {
     }
 
     /// The order as one artisan sees it: only their lines, their total, their part's status; nothing of the
-    /// shopper's contact or of the other artisans.
-    pub fn for_artisan(&self, artisan: &UserId) -> Order {
+    /// shopper's contact or of the other artisans. An order whose lines cannot be summed (not one [`Order::place`]
+    /// made: a damaged record) is an error, never a total that leaves a line out.
+    pub fn for_artisan(&self, artisan: &UserId) -> Result<Order, LinesDoNotSum> {
         let items: Vec<OrderLine> = self.items.iter().filter(|l| &l.artisan_id == artisan).cloned().collect();
-        let total = items.iter().fold(Money::zero(self.total.currency), |sum, l| sum.plus(l.line_total).unwrap_or(sum));
-        Order {
+        let total = Money::sum(self.total.currency, items.iter().map(|l| l.line_total)).ok_or(LinesDoNotSum)?;
+        Ok(Order {
             items,
             total,
             status: self.part_status(artisan),
@@ -164,7 +165,7 @@ impl Order {
             payment: None,
             shares: Vec::new(),
             ..self.clone()
-        }
+        })
     }
 
     /// Where the payment stands (`none` before there is one): a move is conditional on it, as on the status.
@@ -459,6 +460,12 @@ impl Purchase {
     }
 }
 
+/// An order's lines are in more than one currency or sum past `i64`: never the case for an order
+/// [`Order::place`] made, so a stored one that does is damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the order's lines do not sum to one amount")]
+pub struct LinesDoNotSum;
+
 /// Why the products cannot be bought as asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlaceError {
@@ -471,6 +478,12 @@ pub enum PlaceError {
     /// The total is under what the payment provider can charge.
     #[error("the total {0:?} is under the smallest charge")]
     BelowMinimumCharge(Money),
+    /// These products are priced in another currency than the order's first line: one order, one currency.
+    #[error("products priced in another currency: {0:?}")]
+    MixedCurrencies(Vec<ProductId>),
+    /// A line or the total would leave the range of an amount.
+    #[error("the order's total is out of range")]
+    TotalOutOfRange,
 }
 
 impl Order {
@@ -505,8 +518,7 @@ impl Order {
                 title: product.title.clone(),
                 quantity: *quantity,
                 unit_price: product.price,
-                // Bounded: price ≤ 1,000,000.00 × 10 per line × 25 lines fits i64 many times over.
-                line_total: product.price.times(quantity.get()).unwrap_or(product.price),
+                line_total: product.price.times(quantity.get()).ok_or(PlaceError::TotalOutOfRange)?,
             });
         }
         if !unavailable.is_empty() {
@@ -516,10 +528,15 @@ impl Order {
             return Err(PlaceError::OutOfStock(short));
         }
         let currency = items.first().map(|l| l.unit_price.currency).unwrap_or(super::Currency::Usd);
+        let mixed: Vec<ProductId> =
+            items.iter().filter(|l| l.unit_price.currency != currency).map(|l| l.product_id.clone()).collect();
+        if !mixed.is_empty() {
+            return Err(PlaceError::MixedCurrencies(mixed));
+        }
         let sum = |lines: &mut dyn Iterator<Item = &OrderLine>| {
-            lines.fold(Money::zero(currency), |sum, l| sum.plus(l.line_total).unwrap_or(sum))
+            Money::sum(currency, lines.map(|l| l.line_total)).ok_or(PlaceError::TotalOutOfRange)
         };
-        let total = sum(&mut items.iter());
+        let total = sum(&mut items.iter())?;
         if total.amount < super::payment::MIN_CHARGE_MINOR {
             return Err(PlaceError::BelowMinimumCharge(total));
         }
@@ -540,10 +557,10 @@ impl Order {
             .artisans()
             .into_iter()
             .map(|artisan| {
-                let part = sum(&mut order.items.iter().filter(|l| l.artisan_id == artisan));
-                Share { amount: fee.share_of(part), artisan_id: artisan }
+                let part = sum(&mut order.items.iter().filter(|l| l.artisan_id == artisan))?;
+                Ok(Share { amount: fee.share_of(part), artisan_id: artisan })
             })
-            .collect();
+            .collect::<Result<_, PlaceError>>()?;
         Ok(order)
     }
 }
@@ -719,7 +736,7 @@ mod tests {
         assert_eq!(shipped.status, OrderStatus::Shipped);
         assert_eq!(shipped.shipped_artisans, vec![ana.clone(), bo.clone()]);
         assert_eq!(shipped.cancel(now), Decision::Refused(OrderStatus::Shipped));
-        let view = half.for_artisan(&ana);
+        let view = half.for_artisan(&ana).expect("a placed order's part sums");
         assert_eq!((view.status, view.items.len(), view.total.amount), (OrderStatus::Shipped, 1, 100));
         assert!(view.shipped_artisans.is_empty() && view.contact_email.is_none());
         assert!(view.payment.is_none() && view.shares.is_empty(), "nothing of the payment or the split");
@@ -750,11 +767,26 @@ mod tests {
         assert_eq!((order.status, order.payment.clone()), (OrderStatus::AwaitingPayment, None));
         assert_eq!(order.items[0].unit_price.amount, 1250);
         assert_eq!(order.artisans().len(), 2);
-        assert_eq!(order.for_artisan(&b.artisan_id).total.amount, 900);
+        assert_eq!(order.for_artisan(&b.artisan_id).map(|part| part.total.amount), Ok(900));
         // 10 %, rounded down: ana's 2505 pays 250, bo's 900 pays 90.
         assert_eq!(order.share_of(&a.artisan_id).map(|s| s.amount.amount), Some(2505 - 250));
         assert_eq!(order.share_of(&b.artisan_id).map(|s| s.amount.amount), Some(810));
         assert!(serde_json::to_value(&order).expect("json").get("shares").is_none(), "the split is not shown");
+    }
+
+    #[test]
+    fn a_total_out_of_range_is_refused_never_short_of_a_line() {
+        let (mut a, mut b) = (product(1, "ana", 100, 5), product(2, "bo", 100, 5));
+        a.price.amount = i64::MAX / 2;
+        b.price.amount = i64::MAX / 2;
+        let err = place(&lines(&[(&a.product_id, 3)]), std::slice::from_ref(&a));
+        assert_eq!(err, Err(PlaceError::TotalOutOfRange), "a line past i64");
+        let err = place(&lines(&[(&a.product_id, 1), (&b.product_id, 2)]), &[a.clone(), b.clone()]);
+        assert_eq!(err, Err(PlaceError::TotalOutOfRange), "lines that fit, a total that does not");
+        let mut damaged = two_artisan_order();
+        damaged.items[0].line_total.amount = i64::MAX;
+        damaged.items.push(damaged.items[0].clone());
+        assert_eq!(damaged.for_artisan(&damaged.items[0].artisan_id.clone()), Err(LinesDoNotSum));
     }
 
     #[test]

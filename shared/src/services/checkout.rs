@@ -211,6 +211,15 @@ async fn place(
             PlaceError::Unknown(ids) => ServiceError::UnknownProducts(ids),
             PlaceError::Unavailable(ids) => ServiceError::ProductsUnavailable(ids),
             PlaceError::OutOfStock(ids) => ServiceError::OutOfStock(ids),
+            PlaceError::MixedCurrencies(ids) => {
+                let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                ValidationErrors::single(
+                    "items",
+                    format!("one order is one currency; these are priced in another: {}", names.join(", ")),
+                )
+                .into()
+            }
+            PlaceError::TotalOutOfRange => ValidationErrors::single("items", "the order's total is too large").into(),
             PlaceError::BelowMinimumCharge(total) => ValidationErrors::single(
                 "items",
                 format!(

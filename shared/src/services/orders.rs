@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use crate::domain::{Decision, Order, OrderId, OrderRef, OrderStatus, StockDelta, UserId, returnable_units};
 use crate::ports::{
     CatalogStore, Clock, Notifier, OrderQueue, OrderStore, OrderTransition, Page, PageRequest, PaymentMessage,
-    PaymentQueue, Restock, TransitionError,
+    PaymentQueue, Restock, StoreError, TransitionError,
 };
 
 use super::ServiceError;
@@ -163,9 +163,9 @@ pub async fn ship(ports: &OrderPorts<'_>, artisan: &UserId, id: &OrderId) -> Res
             if let Err(error) = ports.payment_queue.send(&message).await {
                 tracing::warn!(order_id = %id, %error, "payout not queued; the reconciler will pay it");
             }
-            Ok(order.for_artisan(artisan))
+            Ok(order.for_artisan(artisan).map_err(StoreError::unexpected)?)
         }
-        Moved::Already(order) => Ok(order.for_artisan(artisan)),
+        Moved::Already(order) => Ok(order.for_artisan(artisan).map_err(StoreError::unexpected)?),
         Moved::Refused(_, from) => Err(refused(from, OrderStatus::Shipped)),
     }
 }

@@ -237,11 +237,11 @@ pub fn order_item(order: &Order) -> Item {
 }
 
 /// One artisan's part: their view of the order ([`Order::for_artisan`]).
-pub fn artisan_order_item(order: &Order, artisan: &UserId) -> Item {
+pub fn artisan_order_item(order: &Order, artisan: &UserId) -> Result<Item, StoreError> {
     let mut item = artisan_order_key(artisan, &order.order_id);
     item.insert("entity".into(), s("artisan_order"));
-    order_attributes(&order.for_artisan(artisan), &mut item);
-    item
+    order_attributes(&order.for_artisan(artisan).map_err(StoreError::unexpected)?, &mut item);
+    Ok(item)
 }
 
 pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {

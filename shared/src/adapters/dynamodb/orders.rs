@@ -137,7 +137,7 @@ impl OrderStore for DynamoStore {
         let order_index = items.len();
         items.push(put_new(&self.table, order_item(order))?);
         for artisan in order.artisans() {
-            items.push(put_new(&self.table, artisan_order_item(order, &artisan))?);
+            items.push(put_new(&self.table, artisan_order_item(order, &artisan)?)?);
         }
         let claim_index = items.len();
         items.push(completion(&self.table, scope, order)?);

@@ -352,7 +352,15 @@ impl PgStore {
         let next = if more { shown.last().and_then(|row| row.try_get("order_id").ok()) } else { None };
         let mut orders = readable(shown, rows::order);
         if let Owner::Artisan(artisan, _) = owner {
-            orders = orders.iter().map(|order| order.for_artisan(artisan)).collect();
+            orders = orders
+                .iter()
+                .filter_map(|order| {
+                    order
+                        .for_artisan(artisan)
+                        .inspect_err(|error| tracing::error!(order_id = %order.order_id, %error, "left out"))
+                        .ok()
+                })
+                .collect();
         }
         Ok(Page { items: orders, next })
     }
@@ -437,7 +445,8 @@ impl OrderStore for PgStore {
              WHERE o.order_id = $1 AND p.artisan_id = $2"
         );
         let row = self.writer.fetch_optional(sqlx::query(&sql).bind(id.as_str()).bind(artisan.as_str())).await?;
-        Ok(row.as_ref().map(rows::order).transpose()?.map(|order| order.for_artisan(artisan)))
+        let order = row.as_ref().map(rows::order).transpose()?;
+        order.map(|order| order.for_artisan(artisan)).transpose().map_err(StoreError::unexpected)
     }
 
     async fn save_transition(&self, change: &OrderTransition<'_>) -> Result<(), TransitionError> {

@@ -325,7 +325,10 @@ impl OrderStore for ShardedStore {
     async fn get_artisan_order(&self, artisan: &UserId, id: &OrderId) -> Result<Option<Order>, StoreError> {
         let Some(copy) = self.catalog.get_artisan_order(artisan, id).await? else { return Ok(None) };
         let current = self.shard_for(&copy.user_id, Access::Read).await?.get_order(&copy.user_id, id).await?;
-        Ok(Some(current.map_or(copy, |order| order.for_artisan(artisan))))
+        match current {
+            Some(order) => order.for_artisan(artisan).map(Some).map_err(StoreError::unexpected),
+            None => Ok(Some(copy)),
+        }
     }
 
     async fn save_transition(&self, transition: &OrderTransition<'_>) -> Result<(), TransitionError> {
