@@ -76,6 +76,18 @@ impl StandIn {
     pub const ALL: [StandIn; 6] =
         [StandIn::DynamoDb, StandIn::S3, StandIn::Sqs, StandIn::Ses, StandIn::SecretsManager, StandIn::Payments];
 
+    /// What it stands in for, as an error message names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StandIn::DynamoDb => "the DynamoDB engine",
+            StandIn::S3 => "the S3 stand-in",
+            StandIn::Sqs => "the SQS stand-in",
+            StandIn::Ses => "the SES stand-in",
+            StandIn::SecretsManager => "the Secrets Manager stand-in",
+            StandIn::Payments => "the payment provider stand-in",
+        }
+    }
+
     /// Its fixed port beside a server on `port`: the next six (3001-3006 beside `make dev`'s 3000).
     pub fn port_after(self, port: u16) -> u16 {
         let offset = match self {
@@ -153,6 +165,23 @@ impl Options {
             served_payment_secret: None,
             secret_ttl: storefront::adapters::stripe::SECRET_TTL,
         }
+    }
+
+    /// Fails naming the port and what wanted it when the server's own port, or one of its stand-ins' fixed ports, is
+    /// held by another process (checked before anything starts, so the message is the first thing said).
+    pub fn check_ports_free(&self) -> Result<(), StartError> {
+        let free = |port: u16| port == 0 || std::net::TcpListener::bind(SocketAddr::new(self.bind, port)).is_ok();
+        if !free(self.port) {
+            return Err(StartError::PortTaken { port: self.port, what: "the storefront itself", hint: "" });
+        }
+        for stand_in in StandIn::ALL {
+            let port = self.stand_in_address(stand_in).port();
+            if !free(port) {
+                let hint = ", or start with STAND_IN_PORTS=free (any free ports for the stand-ins)";
+                return Err(StartError::PortTaken { port, what: stand_in.name(), hint });
+            }
+        }
+        Ok(())
     }
 
     /// Where `stand_in` listens: its fixed port when asked (and the server's port is fixed), else a free one.
@@ -233,6 +262,9 @@ pub enum StartError {
     Config(String),
     #[error("data dir: {0}")]
     DataDir(#[from] std::io::Error),
+    /// A fixed port is held by another process (an earlier `make dev`, another program).
+    #[error("port {port} ({what}) is taken by another process: stop it, pick another PORT{hint}")]
+    PortTaken { port: u16, what: &'static str, hint: &'static str },
     #[error("embedded DynamoDB engine: {0}")]
     Engine(String),
     #[error("table set-up or seed: {0}")]
@@ -255,5 +287,32 @@ mod tests {
         assert_eq!(ports, [3001, 3002, 3003, 3004, 3005, 3006]);
         options.port = 0;
         assert_eq!(port(&options, StandIn::DynamoDb), 0, "a free server port leaves nothing to count from");
+    }
+
+    #[test]
+    fn a_taken_stand_in_port_is_named_with_what_to_do() {
+        // A run of seven free ports: the server's, and its stand-ins' after it; then the S3 stand-in's is taken.
+        let (server, held) = (0..50)
+            .find_map(|_| {
+                let probe = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+                let base = probe.local_addr().ok()?.port();
+                drop(probe);
+                let all: Option<Vec<_>> =
+                    (0..7).map(|n| std::net::TcpListener::bind(("127.0.0.1", base.checked_add(n)?)).ok()).collect();
+                drop(all?);
+                let held = std::net::TcpListener::bind(("127.0.0.1", StandIn::S3.port_after(base))).ok()?;
+                Some((base, held))
+            })
+            .expect("seven free ports in a row");
+        let mut options = Options::new(server, PathBuf::from("unused"));
+        options.fixed_stand_in_ports = true;
+        let error = options.check_ports_free().expect_err("the S3 stand-in's port is held");
+        let message = error.to_string();
+        let s3 = StandIn::S3.port_after(server);
+        assert!(message.contains(&format!("port {s3} (the S3 stand-in)")), "{message}");
+        assert!(message.contains("STAND_IN_PORTS=free"), "{message}");
+        options.fixed_stand_in_ports = false;
+        assert!(options.check_ports_free().is_ok(), "free stand-in ports: only the server's own is fixed");
+        drop(held);
     }
 }

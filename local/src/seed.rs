@@ -137,12 +137,18 @@ pub fn demo_products() -> Vec<(Product, &'static str)> {
     products
 }
 
+/// Writes the demo products the catalog does not hold yet, and answers how many it wrote. The seed follows the
+/// store, not the data dir: a Postgres database outlives a deleted data dir (the README's "start over"), and its
+/// products, sold, restocked or photographed since, are kept as they are.
 pub async fn demo_catalog(catalog: &dyn CatalogStore) -> Result<usize, StoreError> {
-    let products = demo_products();
-    for (product, display_name) in &products {
-        catalog.create_product(product, display_name).await?;
+    let mut written = 0;
+    for (product, display_name) in &demo_products() {
+        if catalog.get_product(&product.product_id).await?.is_none() {
+            catalog.create_product(product, display_name).await?;
+            written += 1;
+        }
     }
-    Ok(products.len())
+    Ok(written)
 }
 
 /// A photo for a demo product: a plain studio backdrop and a piece drawn in the category's manner (a vase, a ring,

@@ -177,6 +177,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
         // A test that asks for faults must get them, not pass without any.
         return Err(StartError::Config("fault injection wraps the DynamoDB engine; it has no Postgres".into()));
     }
+    options.check_ports_free()?;
     std::fs::create_dir_all(&options.data_dir)?;
     let secrets = crate::secrets::load_or_create(&options.data_dir)?;
     let stand_ins = StandIns::start(&options, &options.data_dir, &secrets.payments).await?;
@@ -256,11 +257,14 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     let mut app = AppState::with_stores(stores, connections, &config);
     app.notifier = outbox.clone();
 
-    // Seeded once per data dir; a seed cut short is finished on the next start (existing products are kept).
+    // Seeded once per data dir, with what the store lacks (a database kept from an earlier data dir keeps its
+    // products); a seed cut short is finished on the next start.
     let marker = options.data_dir.join(marker);
-    let seeded = if marker.exists() { 0 } else { crate::seed::demo_catalog(app.catalog.as_ref()).await? };
-    if seeded > 0 && options.seed_photos {
-        // Through the photo pipeline, before the image worker starts (the uploads are processed here, once).
+    let fresh = !marker.exists();
+    let seeded = if fresh { crate::seed::demo_catalog(app.catalog.as_ref()).await? } else { 0 };
+    if fresh && options.seed_photos {
+        // Through the photo pipeline, before the image worker starts (the uploads are processed here, once). A
+        // product that has the photo already keeps it as it is; the photo's files go to this data dir's storage.
         crate::seed::demo_photos(&app).await.map_err(|e| StartError::Config(format!("demo photos: {e}")))?;
     }
     std::fs::write(&marker, b"demo catalog written\n")?;

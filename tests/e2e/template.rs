@@ -287,6 +287,24 @@ fn emails_are_trusted_only_verified_and_sent_only_from_the_configured_sender() {
 }
 
 #[test]
+fn anyone_who_signs_up_is_a_shopper_and_the_groups_are_the_roles_the_code_knows() {
+    use storefront::api::{Role, auth::roles_of};
+    let template = template();
+    let pool = &template["Resources"]["UserPool"]["Properties"];
+    // Self sign-up is on (Cognito's managed login offers it): such a user is in no group, and must still shop.
+    assert_ne!(pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"], Value::Bool(true));
+    assert!(
+        resources(&template, "AWS::Cognito::UserPool").iter().all(|(_, p)| p["Properties"]["LambdaConfig"].is_null())
+    );
+    assert_eq!(roles_of(None), vec![Role::Shopper], "a token without cognito:groups");
+    let groups: BTreeSet<String> = resources(&template, "AWS::Cognito::UserPoolGroup")
+        .into_iter()
+        .map(|(_, group)| group["Properties"]["GroupName"].as_str().expect("a name").to_owned())
+        .collect();
+    assert_eq!(groups, [Role::Shopper, Role::Artisan].map(|r| r.group().to_owned()).into(), "groups and roles");
+}
+
+#[test]
 fn checkout_and_the_workers_keep_capacity_and_public_reads_are_throttled_on_their_own() {
     let template = template();
     let checkout = &template["Resources"]["PlaceOrderFunction"]["Properties"]["ReservedConcurrentExecutions"];

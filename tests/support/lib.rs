@@ -327,6 +327,22 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and starts a new one on the same store with a new, empty data dir: the README's "delete the
+    /// folder to start over" (on DynamoDB the folder holds the database; a Postgres database outlives it).
+    pub async fn restart_with_a_new_data_dir(mut self) -> TestApp {
+        let database = self.database.take();
+        self.server.stop().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestApp {
+            server: start_at(dir.path(), self.store.clone()).await,
+            client: self.client,
+            _dir: Some(dir),
+            _server_runtime: ServerRuntime::default(),
+            store: self.store,
+            database,
+        }
+    }
+
     /// The app's own Postgres database (`None` on DynamoDB).
     pub fn database(&self) -> Option<&TestDatabase> {
         self.database.as_ref()

@@ -56,11 +56,21 @@ pub fn caller_from_claims(req: &Request) -> Option<Caller> {
     };
     let claims = &context.authorizer.as_ref()?.jwt.as_ref()?.claims;
     let user_id = UserId::parse(claims.get("sub")?)?;
-    let roles = claims.get(GROUPS_CLAIM).map(|raw| parse_groups(raw)).unwrap_or_default();
+    let roles = roles_of(claims.get(GROUPS_CLAIM).map(String::as_str));
     let name = claims.get("name").filter(|n| !n.trim().is_empty()).cloned();
     let verified = claims.get("email_verified").is_some_and(|v| v == "true");
     let email = claims.get("email").filter(|e| verified && e.contains('@')).cloned();
     Some(Caller { user_id, roles, name, email })
+}
+
+/// The role every signed-in user has without a group: anyone who signs up through the managed login is a shopper
+/// (Cognito puts a self-signed-up user in no group; artisans are added to theirs by the platform).
+pub const DEFAULT_ROLE: Role = Role::Shopper;
+
+/// The caller's roles: their groups', or [`DEFAULT_ROLE`] when they are in no group the storefront knows.
+pub fn roles_of(groups_claim: Option<&str>) -> Vec<Role> {
+    let roles = groups_claim.map(parse_groups).unwrap_or_default();
+    if roles.is_empty() { vec![DEFAULT_ROLE] } else { roles }
 }
 
 /// HTTP APIs flatten array claims to a string: `[shoppers artisans]`; a JSON array or a comma list are accepted too.
@@ -84,6 +94,16 @@ mod tests {
         assert_eq!(parse_groups("[shoppers artisans]"), vec![Role::Shopper, Role::Artisan]);
         assert_eq!(parse_groups("[\"artisans\",\"admins\"]"), vec![Role::Artisan]);
         assert_eq!(parse_groups(""), Vec::<Role>::new());
+    }
+
+    #[test]
+    fn a_user_in_no_group_is_a_shopper_and_a_group_is_what_it_says() {
+        assert_eq!(roles_of(None), vec![Role::Shopper], "signed up through the managed login, in no group");
+        assert_eq!(roles_of(Some("")), vec![Role::Shopper]);
+        assert_eq!(roles_of(Some("[]")), vec![Role::Shopper]);
+        assert_eq!(roles_of(Some("[beta-testers]")), vec![Role::Shopper], "groups the storefront does not know");
+        assert_eq!(roles_of(Some("[artisans]")), vec![Role::Artisan], "an artisan is not made a shopper too");
+        assert_eq!(roles_of(Some("[shoppers artisans]")), vec![Role::Shopper, Role::Artisan]);
     }
 
     #[test]
