@@ -165,6 +165,27 @@ async fn checkout_races_hold_on_moto() {
 }
 
 #[tokio::test]
+async fn a_cart_holds_at_most_its_limit_of_products_on_moto() {
+    use storefront::domain::{CartLine, MAX_CART_LINES, Quantity};
+    use storefront::ports::CartLineError;
+    let state = moto_state().await;
+    let (alice, now) = (user("alice"), state.clock.now());
+    let line = |n: usize| CartLine {
+        product_id: ProductId::from_parts(1_700_000_000_000, n as u128),
+        quantity: Quantity::parse(1, "quantity").expect("one"),
+    };
+    for n in 0..MAX_CART_LINES {
+        state.carts.put_cart_line(&alice, &line(n), now).await.expect("room");
+    }
+    let full = state.carts.put_cart_line(&alice, &line(MAX_CART_LINES), now).await;
+    assert!(matches!(full, Err(CartLineError::Full)), "{full:?}");
+    state.carts.put_cart_line(&alice, &line(0), now).await.expect("a line already there changes");
+    state.carts.remove_cart_line(&alice, &line(0).product_id).await.expect("removed");
+    state.carts.put_cart_line(&alice, &line(MAX_CART_LINES), now).await.expect("room again");
+    assert_eq!(state.carts.cart_lines(&alice).await.expect("read").len(), MAX_CART_LINES);
+}
+
+#[tokio::test]
 async fn idempotency_and_status_moves_hold_on_moto() {
     let (state, provider) = moto_state_and_provider().await;
     let id = product(&state, "ana", 5).await;

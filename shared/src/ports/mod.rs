@@ -128,13 +128,25 @@ pub trait CatalogStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
+/// Why a cart line was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum CartLineError {
+    /// The cart holds [`crate::domain::MAX_CART_LINES`] other products already.
+    #[error("the cart is full")]
+    Full,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[async_trait]
 pub trait CartStore: Send + Sync {
     /// The user's cart lines, oldest first.
     async fn cart_lines(&self, user: &UserId) -> Result<Vec<CartLine>, StoreError>;
 
-    /// Sets the quantity of one line (creating it), and pushes the cart's idle expiry out.
-    async fn put_cart_line(&self, user: &UserId, line: &CartLine, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Sets the quantity of one line (creating it), and pushes the cart's idle expiry out; a new line only while the
+    /// cart holds fewer than [`crate::domain::MAX_CART_LINES`] other products, held by the write itself (so
+    /// parallel adds cannot pass the limit together).
+    async fn put_cart_line(&self, user: &UserId, line: &CartLine, now: OffsetDateTime) -> Result<(), CartLineError>;
 
     /// Removes one line; removing a line that is not there is not an error.
     async fn remove_cart_line(&self, user: &UserId, product: &ProductId) -> Result<(), StoreError>;

@@ -5,7 +5,7 @@
 use futures::future::try_join;
 
 use crate::domain::{CartLine, CartView, MAX_CART_LINES, Product, ProductId, Quantity, UserId, ValidationErrors};
-use crate::ports::{CartStore, CatalogStore, Clock, StoreError};
+use crate::ports::{CartLineError, CartStore, CatalogStore, Clock, StoreError};
 
 use super::ServiceError;
 
@@ -33,7 +33,12 @@ pub async fn view(catalog: &dyn CatalogStore, carts: &dyn CartStore, user: &User
     priced(catalog, &lines).await
 }
 
-/// Sets the quantity of a product in the cart. Only active products go in; at most `MAX_CART_LINES` products.
+fn cart_full() -> ServiceError {
+    ValidationErrors::single("product_id", format!("a cart holds at most {MAX_CART_LINES} products")).into()
+}
+
+/// Sets the quantity of a product in the cart. Only active products go in; at most `MAX_CART_LINES` products:
+/// decided here from the cart as read, and held by the store's write when adds run at once.
 pub async fn put_item(
     catalog: &dyn CatalogStore,
     carts: &dyn CartStore,
@@ -51,18 +56,18 @@ pub async fn put_item(
     let full = lines.len() >= MAX_CART_LINES;
     match lines.iter_mut().find(|l| l.product_id == line.product_id) {
         Some(existing) => existing.quantity = quantity,
-        None if full => {
-            return Err(ValidationErrors::single(
-                "product_id",
-                format!("a cart holds at most {MAX_CART_LINES} products"),
-            )
-            .into());
-        }
+        None if full => return Err(cart_full()),
         None => lines.push(line.clone()),
     }
     // The write beside the prices of the other lines: this product's price is the one just read.
-    let written = carts.put_cart_line(user, &line, clock.now());
-    let ((), mut products) = try_join(written, products_of(catalog, &lines, &[&line.product_id])).await?;
+    let written = async {
+        carts.put_cart_line(user, &line, clock.now()).await.map_err(|error| match error {
+            CartLineError::Full => cart_full(),
+            CartLineError::Store(error) => error.into(),
+        })
+    };
+    let others = async { Ok::<_, ServiceError>(products_of(catalog, &lines, &[&line.product_id]).await?) };
+    let ((), mut products) = try_join(written, others).await?;
     products.push(product);
     Ok(CartView::price(&lines, &products))
 }

@@ -45,6 +45,8 @@ pub const PAYOUT_PREFIX: &str = "PAYOUT#";
 pub const PAYOUT_ACCOUNT_SK: &str = "PAYOUT_ACCOUNT";
 pub const EVENT_SK: &str = "EVENT";
 pub const UNPAID_SK: &str = "UNPAID_ORDERS";
+/// Not under `CART#`: the cart's lines are read by that prefix.
+pub const CART_TALLY_SK: &str = "CART_PRODUCTS";
 
 fn s(value: String) -> AttributeValue {
     AttributeValue::S(value)
@@ -105,6 +107,12 @@ pub fn artisan_order_key(artisan: &UserId, id: &OrderId) -> Item {
 /// checkout's condition counts them.
 pub fn unpaid_key(user: &UserId) -> Item {
     key(user_pk(user), UNPAID_SK)
+}
+
+/// The products in the shopper's cart (a string set, `product_ids`, and a `version`), written with every line:
+/// the condition that keeps a cart within its limit counts them.
+pub fn cart_tally_key(user: &UserId) -> Item {
+    key(user_pk(user), CART_TALLY_SK)
 }
 
 pub fn idempotency_key(user: &UserId, key_name: &str) -> Item {

@@ -151,6 +151,10 @@ impl OrderStore for DynamoStore {
                 .map_err(StoreError::unexpected)?;
             items.push(TransactWriteItem::builder().delete(delete).build());
         }
+        if !clear_cart.is_empty() {
+            let cleared: Vec<&ProductId> = clear_cart.iter().collect();
+            items.push(update(super::carts::tally_leaves(&self.table, &order.user_id, &cleared))?);
+        }
         let outcome = self.transact(items, order.created_at).await?;
         let Outcome::Cancelled(codes) = &outcome else { return Ok(()) };
         // The order id is new and random: an order already under it is this write, landed on an earlier attempt.

@@ -32,9 +32,9 @@ use crate::domain::{
     ProviderRef, UserId,
 };
 use crate::ports::{
-    ArtisanProfile, CartStore, CatalogStore, Claim, Housekeeping, IdempotencyScope, IdempotencyStore, OrderStore,
-    OrderTransition, Page, PageRequest, ParkError, PaymentStore, PlaceOrderError, ProductFilter, StockAdjustment,
-    StockChangeError, StoreError, TransitionError,
+    ArtisanProfile, CartLineError, CartStore, CatalogStore, Claim, Housekeeping, IdempotencyScope, IdempotencyStore,
+    OrderStore, OrderTransition, Page, PageRequest, ParkError, PaymentStore, PlaceOrderError, ProductFilter,
+    StockAdjustment, StockChangeError, StoreError, TransitionError,
 };
 pub use ring::{SLOTS, Slot, SlotMap};
 use routing::{Access, Routing};
@@ -266,7 +266,7 @@ impl CartStore for ShardedStore {
         self.shard_for(user, Access::Read).await?.cart_lines(user).await
     }
 
-    async fn put_cart_line(&self, user: &UserId, line: &CartLine, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn put_cart_line(&self, user: &UserId, line: &CartLine, now: OffsetDateTime) -> Result<(), CartLineError> {
         self.shard_for(user, Access::Write).await?.put_cart_line(user, line, now).await
     }
 
