@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::error::BoxError;
 use storefront::AppState;
 use storefront::api::Function;
 use storefront::domain::{IntentState, Money, Order, OrderId, Payout, ProviderRef};
-use storefront::ports::{CreatedIntent, EventError, PaymentError, PaymentProvider, VerifiedEvent};
+use storefront::ports::{CreatedIntent, EventError, IntentRecord, PaymentError, PaymentProvider, VerifiedEvent};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -102,16 +102,25 @@ impl PaymentProvider for PaymentTimer {
         out(self.0.cancel_intent(intent)).await
     }
 
-    async fn intent_state(&self, intent: &ProviderRef) -> Result<IntentState, PaymentError> {
-        out(self.0.intent_state(intent)).await
+    async fn read_intent(&self, intent: &ProviderRef) -> Result<IntentRecord, PaymentError> {
+        out(self.0.read_intent(intent)).await
     }
 
     async fn refund(&self, order: &OrderId, intent: &ProviderRef, amount: Money) -> Result<ProviderRef, PaymentError> {
         out(self.0.refund(order, intent, amount)).await
     }
 
-    async fn transfer(&self, payout: &Payout, account: &ProviderRef) -> Result<ProviderRef, PaymentError> {
-        out(self.0.transfer(payout, account)).await
+    async fn transfer(
+        &self,
+        payout: &Payout,
+        destination: &ProviderRef,
+        charge: &ProviderRef,
+    ) -> Result<ProviderRef, PaymentError> {
+        out(self.0.transfer(payout, destination, charge)).await
+    }
+
+    async fn reverse_transfer(&self, payout: &Payout, transfer: &ProviderRef) -> Result<ProviderRef, PaymentError> {
+        out(self.0.reverse_transfer(payout, transfer)).await
     }
 
     async fn verify_event(

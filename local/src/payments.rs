@@ -1,8 +1,13 @@
 //! The payment provider stand-in: the part of Stripe's API the adapter calls (payment intents: create, read,
-//! confirm, cancel; refunds; transfers), with Stripe's idempotency keys, error shapes and test cards, on a loopback
-//! port. It signs its webhooks with the webhook secret and delivers them to the storefront's webhook route,
-//! retrying a failed delivery as Stripe does. Tests and the local test-card page (`/dev/pay/...`) drive it: a
-//! payment succeeds, is declined, arrives late, or its webhook never arrives.
+//! confirm, cancel; the charge a payment makes; refunds; Connect transfers funded from a charge, and their
+//! reversals), with Stripe's idempotency keys, error shapes, limits and test cards, on a loopback port. It signs its
+//! webhooks with the webhook secret and delivers them to the storefront's webhook route, retrying a failed delivery
+//! as Stripe does. Tests and the local test-card page (`/dev/pay/...`) drive it: a payment succeeds, is declined,
+//! arrives late, or its webhook never arrives; a charge is refunded or disputed from "the dashboard"; a connected
+//! account is closed.
+//!
+//! The platform's available balance is zero, as it is while a new charge's funds are pending: a transfer that names
+//! no `source_transaction` fails `balance_insufficient`, as it would at Stripe within days of the charge.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -43,8 +48,17 @@ pub struct Delivery {
 struct Ledger {
     next_id: u64,
     intents: BTreeMap<String, Value>,
+    charges: BTreeMap<String, Value>,
     refunds: Vec<Value>,
     transfers: Vec<Value>,
+    reversals: Vec<Value>,
+    disputes: BTreeMap<String, Value>,
+    /// Connected accounts closed (transfers to them are refused).
+    closed_accounts: Vec<String>,
+    /// Transfers for these orders (their `metadata[order_id]`) answered with a 500 this many more times.
+    failing_transfers: HashMap<String, u32>,
+    /// Intents whose charge may not be refunded (`charge_not_refundable`).
+    unrefundable: Vec<String>,
     events: BTreeMap<String, Value>,
     /// Idempotency key → (the request it was first used with, the answer).
     idempotent: HashMap<String, (String, u16, Value)>,
@@ -115,6 +129,7 @@ pub async fn start(secrets: ProviderSecrets, at: std::net::SocketAddr) -> std::i
         .route("/v1/payment_intents/{id}/cancel", post(cancel_intent))
         .route("/v1/refunds", post(create_refund))
         .route("/v1/transfers", post(create_transfer))
+        .route("/v1/transfers/{id}/reversals", post(reverse_transfer))
         .fallback(|| async {
             error(StatusCode::NOT_FOUND, "invalid_request_error", "unknown_route", "Unrecognized request URL")
         })
@@ -148,6 +163,74 @@ impl PaymentControls {
 
     pub fn transfers(&self) -> Vec<Value> {
         self.inner.ledger().transfers.clone()
+    }
+
+    pub fn reversals(&self) -> Vec<Value> {
+        self.inner.ledger().reversals.clone()
+    }
+
+    /// The charge as the provider holds it.
+    pub fn charge(&self, id: &str) -> Option<Value> {
+        self.inner.ledger().charges.get(id).cloned()
+    }
+
+    /// Answers the next `times` transfers for `order` with a 500 (an outage that hits one payout, whatever the
+    /// order other calls come in).
+    pub fn fail_transfers_for(&self, order: &str, times: u32) {
+        self.inner.ledger().failing_transfers.insert(order.to_owned(), times);
+    }
+
+    /// Refuses every refund of the intent's charge from now on, as Stripe refuses one for a charge it cannot
+    /// refund any more (too old, or its payment method closed).
+    pub fn refuse_refunds(&self, intent: &str) {
+        self.inner.ledger().unrefundable.push(intent.to_owned());
+    }
+
+    /// Lets the intent's charge be refunded again.
+    pub fn allow_refunds(&self, intent: &str) {
+        self.inner.ledger().unrefundable.retain(|refused| refused != intent);
+    }
+
+    /// Closes a connected account: transfers to it are refused from now on (`account_invalid`).
+    pub fn close_account(&self, account: &str) {
+        self.inner.ledger().closed_accounts.push(account.to_owned());
+    }
+
+    /// Refunds `amount` of the intent's charge from "the dashboard" (not through the storefront): the refund is made
+    /// and `charge.refunded` sent.
+    pub fn refund_outside(&self, intent: &str, amount: i64, webhook: Webhook) -> Result<Value, String> {
+        let mut ledger = self.inner.ledger();
+        let charge_id = charge_of(&ledger, intent)?;
+        let refund = refund_charge(&mut ledger, &charge_id, amount).map_err(|(_, error)| error.to_string())?;
+        let charge = ledger.charges.get(&charge_id).cloned().unwrap_or_default();
+        record_event(&self.inner, &mut ledger, "charge.refunded", &charge, webhook);
+        Ok(refund)
+    }
+
+    /// The shopper's bank disputes the intent's charge: `charge.dispute.created`; answers the dispute's id.
+    pub fn dispute(&self, intent: &str, webhook: Webhook) -> Result<String, String> {
+        let mut ledger = self.inner.ledger();
+        let charge_id = charge_of(&ledger, intent)?;
+        let charge = ledger.charges.get(&charge_id).cloned().unwrap_or_default();
+        let id = ledger.id("dp");
+        let dispute = json!({ "id": id, "object": "dispute", "amount": charge["amount"], "currency": charge["currency"],
+                              "charge": charge_id, "payment_intent": intent, "status": "needs_response",
+                              "reason": "fraudulent", "created": now() });
+        ledger.disputes.insert(id.clone(), dispute.clone());
+        record_event(&self.inner, &mut ledger, "charge.dispute.created", &dispute, webhook);
+        Ok(id)
+    }
+
+    /// The bank decides the dispute: `charge.dispute.closed`, won or lost.
+    pub fn close_dispute(&self, dispute: &str, won: bool, webhook: Webhook) -> Result<(), String> {
+        let mut ledger = self.inner.ledger();
+        let Some(mut closed) = ledger.disputes.get(dispute).cloned() else {
+            return Err(format!("no dispute {dispute}"));
+        };
+        closed["status"] = json!(if won { "won" } else { "lost" });
+        ledger.disputes.insert(dispute.to_owned(), closed.clone());
+        record_event(&self.inner, &mut ledger, "charge.dispute.closed", &closed, webhook);
+        Ok(())
     }
 
     /// How many API calls began with `what` (`POST /v1/transfers`, `CANCEL pi_…`), replays included.
@@ -244,9 +327,11 @@ fn api_call(
         return response;
     }
     let (status, body) = handle(&mut ledger);
-    // Stripe keeps the answer of a request that ran (not of one refused before running, like a 500).
+    // Stripe keeps the answer of a request that ran: a success, or a card's decline; not a request refused by its
+    // checks before it ran (an `invalid_request_error`: no idempotent result is saved, and a retry once the cause is
+    // fixed runs), nor a 500.
     if let Some(key) = key
-        && !status.is_server_error()
+        && (status.is_success() || status == StatusCode::PAYMENT_REQUIRED)
     {
         ledger.idempotent.insert(key, (request, status.as_u16(), body.clone()));
     }
@@ -319,11 +404,11 @@ fn open(intent: &Value) -> bool {
     matches!(intent["status"].as_str(), Some("requires_payment_method" | "requires_confirmation" | "requires_action"))
 }
 
-/// Records an event about `intent` and schedules its delivery.
-fn record_event(inner: &Arc<Inner>, ledger: &mut Ledger, kind: &str, intent: &Value, webhook: Webhook) {
+/// Records an event about `object` (an intent, a charge, a dispute) and schedules its delivery.
+fn record_event(inner: &Arc<Inner>, ledger: &mut Ledger, kind: &str, object: &Value, webhook: Webhook) {
     let id = ledger.id("evt");
     let event = json!({ "id": id, "object": "event", "type": kind, "created": now(), "livemode": false,
-                        "data": { "object": intent } });
+                        "data": { "object": object } });
     ledger.events.insert(id.clone(), event);
     match webhook {
         Webhook::Now => deliver(inner.clone(), id, Duration::ZERO),
@@ -339,8 +424,15 @@ fn settle_payment(inner: &Arc<Inner>, id: &str, succeeds: bool, webhook: Webhook
         return Err(format!("intent {id} is {}", intent["status"]));
     }
     if succeeds {
+        let charge_id = ledger.id("ch");
+        let charge = json!({ "id": charge_id, "object": "charge", "amount": intent["amount"],
+                             "amount_refunded": 0, "refunded": false, "currency": intent["currency"],
+                             "payment_intent": id, "paid": true, "status": "succeeded",
+                             "transfer_group": intent["transfer_group"], "created": now() });
+        ledger.charges.insert(charge_id.clone(), charge);
         intent["status"] = json!("succeeded");
         intent["amount_received"] = intent["amount"].clone();
+        intent["latest_charge"] = json!(charge_id);
         intent["last_payment_error"] = Value::Null;
     } else {
         intent["status"] = json!("requires_payment_method");
@@ -412,11 +504,15 @@ async fn cancel_intent(State(inner): State<Arc<Inner>>, headers: HeaderMap, Path
 async fn create_refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
     let request = format!("POST /v1/refunds {}", String::from_utf8_lossy(&body));
     let params = form(&body);
+    let events = inner.clone();
     api_call(&inner, &headers, request, |ledger| {
         let intent_id = params.get("payment_intent").cloned().unwrap_or_default();
         let Some(intent) = ledger.intents.get(&intent_id).cloned() else {
             return missing("payment_intent", &intent_id);
         };
+        if ledger.unrefundable.contains(&intent_id) {
+            return api_error("invalid_request_error", "charge_not_refundable", "This charge cannot be refunded.");
+        }
         if intent["status"] != "succeeded" {
             return api_error(
                 "invalid_request_error",
@@ -424,39 +520,117 @@ async fn create_refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body
                 "This PaymentIntent has no charge to refund.",
             );
         }
-        let refunded: i64 = ledger
-            .refunds
-            .iter()
-            .filter(|r| r["payment_intent"] == intent_id.as_str())
-            .filter_map(|r| r["amount"].as_i64())
-            .sum();
-        let remaining = intent["amount"].as_i64().unwrap_or_default() - refunded;
+        let Some(charge_id) = intent["latest_charge"].as_str().map(str::to_owned) else {
+            return api_error("invalid_request_error", "charge_not_refundable", "This PaymentIntent has no charge.");
+        };
+        let remaining = remaining_of(ledger, &charge_id);
         let amount = params.get("amount").and_then(|a| a.parse::<i64>().ok()).unwrap_or(remaining);
-        if amount <= 0 || amount > remaining {
-            return api_error(
-                "invalid_request_error",
-                "charge_already_refunded",
-                "The charge has already been refunded.",
-            );
+        match refund_charge(ledger, &charge_id, amount) {
+            Ok(refund) => {
+                // As Stripe does for every refund, ours included.
+                let charge = ledger.charges.get(&charge_id).cloned().unwrap_or_default();
+                record_event(&events, ledger, "charge.refunded", &charge, Webhook::Now);
+                (StatusCode::OK, refund)
+            }
+            Err(refused) => refused,
         }
-        let id = ledger.id("re");
-        let refund = json!({ "id": id, "object": "refund", "amount": amount, "currency": "usd",
-                             "payment_intent": intent_id, "status": "succeeded", "created": now() });
-        ledger.refunds.push(refund.clone());
-        (StatusCode::OK, refund)
     })
+}
+
+/// The intent's charge, if it made one.
+fn charge_of(ledger: &Ledger, intent: &str) -> Result<String, String> {
+    let intent = ledger.intents.get(intent).ok_or_else(|| format!("no intent {intent}"))?;
+    intent["latest_charge"].as_str().map(str::to_owned).ok_or_else(|| "the intent has no charge".into())
+}
+
+/// What is left of a charge to refund.
+fn remaining_of(ledger: &Ledger, charge: &str) -> i64 {
+    let charge = ledger.charges.get(charge);
+    charge.map_or(0, |c| c["amount"].as_i64().unwrap_or(0) - c["amount_refunded"].as_i64().unwrap_or(0))
+}
+
+/// Refunds `amount` of the charge (never more than is left, never a disputed charge), updating it.
+fn refund_charge(ledger: &mut Ledger, charge_id: &str, amount: i64) -> Result<Value, (StatusCode, Value)> {
+    let disputed = ledger.disputes.values().any(|d| d["charge"] == charge_id && d["status"] == "needs_response");
+    if disputed {
+        return Err(api_error("invalid_request_error", "charge_disputed", "This charge is disputed."));
+    }
+    if amount <= 0 || amount > remaining_of(ledger, charge_id) {
+        return Err(api_error(
+            "invalid_request_error",
+            "charge_already_refunded",
+            "The charge has already been refunded.",
+        ));
+    }
+    let id = ledger.id("re");
+    let Some(charge) = ledger.charges.get_mut(charge_id) else {
+        return Err(missing("charge", charge_id));
+    };
+    let refunded = charge["amount_refunded"].as_i64().unwrap_or(0) + amount;
+    charge["amount_refunded"] = json!(refunded);
+    charge["refunded"] = json!(refunded >= charge["amount"].as_i64().unwrap_or(0));
+    let refund = json!({ "id": id, "object": "refund", "amount": amount, "currency": charge["currency"],
+                         "charge": charge_id, "payment_intent": charge["payment_intent"], "status": "succeeded",
+                         "created": now() });
+    charge["refunds"] = json!({ "object": "list", "data": [refund.clone()] });
+    ledger.refunds.push(refund.clone());
+    Ok(refund)
 }
 
 async fn create_transfer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
     let request = format!("POST /v1/transfers {}", String::from_utf8_lossy(&body));
     let params = form(&body);
+    if let Some(order) = params.get("metadata[order_id]") {
+        let mut ledger = inner.ledger();
+        if let Some(left) = ledger.failing_transfers.get_mut(order).filter(|left| **left > 0) {
+            *left -= 1;
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "api_error", "injected", "injected outage");
+        }
+    }
     api_call(&inner, &headers, request, |ledger| {
         let destination = params.get("destination").cloned().unwrap_or_default();
         if !destination.starts_with("acct_") {
             return api_error("invalid_request_error", "resource_missing", "No such destination");
         }
+        if ledger.closed_accounts.contains(&destination) {
+            return api_error("invalid_request_error", "account_invalid", "The destination account is closed.");
+        }
         let Some(amount) = params.get("amount").and_then(|a| a.parse::<i64>().ok()).filter(|a| *a > 0) else {
             return api_error("invalid_request_error", "parameter_invalid_integer", "Invalid positive integer");
+        };
+        // Funded from a charge (pending funds may go), or from the available balance, which is none here.
+        let group = match params.get("source_transaction") {
+            None => {
+                return api_error(
+                    "invalid_request_error",
+                    "balance_insufficient",
+                    "You have insufficient available funds in your Stripe account.",
+                );
+            }
+            Some(source) => {
+                let Some(charge) = ledger.charges.get(source).cloned() else { return missing("charge", source) };
+                let sent: i64 = ledger
+                    .transfers
+                    .iter()
+                    .filter(|t| t["source_transaction"] == source.as_str())
+                    .filter_map(|t| t["amount"].as_i64())
+                    .sum();
+                if params.get("currency").map(String::as_str) != charge["currency"].as_str() {
+                    return api_error(
+                        "invalid_request_error",
+                        "parameter_invalid",
+                        "Currency must match the charge's.",
+                    );
+                }
+                if sent + amount > charge["amount"].as_i64().unwrap_or(0) {
+                    return api_error(
+                        "invalid_request_error",
+                        "transfer_source_balance_parameters_mismatch",
+                        "The transfers from this charge would exceed its amount.",
+                    );
+                }
+                charge["transfer_group"].clone()
+            }
         };
         let id = ledger.id("tr");
         let metadata: serde_json::Map<String, Value> = params
@@ -466,10 +640,39 @@ async fn create_transfer(State(inner): State<Arc<Inner>>, headers: HeaderMap, bo
             })
             .collect();
         let transfer = json!({ "id": id, "object": "transfer", "amount": amount, "currency": params.get("currency"),
-                               "destination": destination, "transfer_group": params.get("transfer_group"),
+                               "destination": destination, "source_transaction": params.get("source_transaction"),
+                               "transfer_group": group, "amount_reversed": 0, "reversed": false,
                                "metadata": metadata, "created": now() });
         ledger.transfers.push(transfer.clone());
         (StatusCode::OK, transfer)
+    })
+}
+
+async fn reverse_transfer(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request = format!("POST /v1/transfers/{id}/reversals {}", String::from_utf8_lossy(&body));
+    let params = form(&body);
+    api_call(&inner, &headers, request, |ledger| {
+        let reversal_id = ledger.id("trr");
+        let Some(transfer) = ledger.transfers.iter_mut().find(|t| t["id"] == id.as_str()) else {
+            return missing("transfer", &id);
+        };
+        let left = transfer["amount"].as_i64().unwrap_or(0) - transfer["amount_reversed"].as_i64().unwrap_or(0);
+        let amount = params.get("amount").and_then(|a| a.parse::<i64>().ok()).unwrap_or(left);
+        if amount <= 0 || amount > left {
+            return api_error("invalid_request_error", "parameter_invalid_integer", "The amount exceeds the transfer.");
+        }
+        let reversed = transfer["amount_reversed"].as_i64().unwrap_or(0) + amount;
+        transfer["amount_reversed"] = json!(reversed);
+        transfer["reversed"] = json!(reversed >= transfer["amount"].as_i64().unwrap_or(0));
+        let reversal = json!({ "id": reversal_id, "object": "transfer_reversal", "amount": amount,
+                               "currency": transfer["currency"], "transfer": id, "created": now() });
+        ledger.reversals.push(reversal.clone());
+        (StatusCode::OK, reversal)
     })
 }
 

@@ -185,6 +185,21 @@ async fn a_cart_holds_at_most_its_limit_of_products_on_moto() {
     assert_eq!(state.carts.cart_lines(&alice).await.expect("read").len(), MAX_CART_LINES);
 }
 
+/// Every order owing `follow_up` a second from now, read a page of two at a time (paging is part of the contract).
+async fn due(state: &AppState, follow_up: FollowUp) -> Vec<OrderRef> {
+    let before = state.clock.now() + time::Duration::seconds(1);
+    let mut page = PageRequest { limit: 2, after: None };
+    let mut found = Vec::new();
+    loop {
+        let due = state.orders.orders_due(follow_up, before, &page).await.expect("due");
+        found.extend(due.items.into_iter().map(|d| d.order));
+        match due.next {
+            Some(next) => page.after = Some(next),
+            None => return found,
+        }
+    }
+}
+
 #[tokio::test]
 async fn idempotency_and_status_moves_hold_on_moto() {
     let (state, provider) = moto_state_and_provider().await;
@@ -204,17 +219,11 @@ async fn idempotency_and_status_moves_hold_on_moto() {
         intent_id: intent.clone(),
         outcome,
         order: Some(paid.clone()),
+        charge_id: None,
     };
     let applied = payments::apply_event(&state.payment_ports(), &event("evt_1", PaymentOutcome::Succeeded)).await;
     assert!(matches!(applied, Ok(Some(ref o)) if o.status.as_str() == "paid"), "{applied:?}");
-    assert_eq!(
-        state
-            .orders
-            .orders_due(FollowUp::Confirmation, state.clock.now() + time::Duration::seconds(1), 10)
-            .await
-            .expect("due"),
-        std::slice::from_ref(&paid)
-    );
+    assert_eq!(due(&state, FollowUp::Confirmation).await, std::slice::from_ref(&paid));
     assert!(matches!(confirm(&ports, &paid).await, Ok(Confirmation::Confirmed(_))));
     assert!(matches!(confirm(&ports, &paid).await, Ok(Confirmation::AlreadyHandled(_))));
     let late_failure = event("evt_2", PaymentOutcome::Ended(PaymentEnd::Failed));
@@ -225,12 +234,10 @@ async fn idempotency_and_status_moves_hold_on_moto() {
     let again = orders::cancel(&ports, &user("alice"), &order.order_id).await;
     assert_eq!(again.expect("a repeated cancel answers the order"), cancelled);
     assert_eq!(state.catalog.get_product(&id).await.expect("read").expect("product").stock, 5, "returned once");
-    let due = state.orders.orders_due(FollowUp::Settlement, state.clock.now() + time::Duration::seconds(1), 10).await;
-    assert_eq!(due.expect("due"), std::slice::from_ref(&paid), "owed a refund");
+    assert_eq!(due(&state, FollowUp::Settlement).await, std::slice::from_ref(&paid), "owed a refund");
     let settled = payments::settle(&state.payment_ports(), &paid).await.expect("refunded");
     assert_eq!(settled.payment.map(|p| p.status.as_str()), Some("refunded"));
-    let due = state.orders.orders_due(FollowUp::Settlement, state.clock.now() + time::Duration::seconds(1), 10).await;
-    assert_eq!(due.expect("due"), [], "settled");
+    assert_eq!(due(&state, FollowUp::Settlement).await, [], "settled");
 }
 
 #[tokio::test]
@@ -253,25 +260,51 @@ async fn payment_records_and_payouts_hold_on_moto() {
         intent_id,
         outcome: PaymentOutcome::Succeeded,
         order: Some(paid.clone()),
+        charge_id: None,
     };
     payments::apply_event(&state.payment_ports(), &succeeded).await.expect("paid");
     confirm(&state.order_ports(), &paid).await.expect("confirmed");
     orders::ship(&state.order_ports(), &ana, &order.order_id).await.expect("shipped");
     let payout = records.get_payout(&ana, &order.order_id).await.expect("read").expect("the share is owed");
     assert_eq!((payout.amount.amount, payout.status.as_str()), (1080, "accrued"), "1200 less the 10 % fee");
-    // Due until parked (no account), then transferred once the artisan connects one.
+    // Due until it waits for an account, then due again the moment the artisan connects one (the same write), and
+    // transferred once.
     let later = now + time::Duration::minutes(1);
-    assert_eq!(records.payouts_due(later, 10).await.expect("due"), [(ana.clone(), order.order_id.clone())]);
-    records.park_payout(&payout).await.expect("parked: no account");
-    assert_eq!(records.payouts_due(later, 10).await.expect("due"), []);
+    let first = PageRequest { limit: 10, after: None };
+    let due_now = |page: storefront::ports::Page<storefront::domain::Payout>| -> Vec<_> {
+        page.items.into_iter().map(|p| (p.artisan_id, p.order_id)).collect()
+    };
+    let owed = [(ana.clone(), order.order_id.clone())];
+    assert_eq!(due_now(records.payouts_due(later, &first).await.expect("due")), owed);
+    records.await_account(&payout).await.expect("waits: no account");
+    assert_eq!(due_now(records.payouts_due(later, &first).await.expect("due")), []);
+    assert_eq!(records.payouts_awaiting_account(&ana, 10).await.expect("waiting").len(), 1);
+    assert_eq!(records.artisans_to_pay(&first).await.expect("artisans").items, [], "no account yet");
     let account = PayoutAccount { account_id: ProviderRef::parse("acct_moto").expect("id"), connected_at: now };
     records.connect_payout_account(&ana, &account).await.expect("connected");
-    assert!(matches!(records.park_payout(&payout).await, Err(ParkError::AccountConnected)), "the condition check");
-    let next = payout.transferred(ProviderRef::parse("tr_1").expect("id"), now);
-    records.save_payout(&payout, &next).await.expect("transferred");
-    assert!(records.save_payout(&payout, &next).await.is_err(), "only from accrued");
-    let page = records.list_payouts(&ana, None, &PageRequest { limit: 10, after: None }).await.expect("ledger");
+    assert!(matches!(records.await_account(&payout).await, Err(ParkError::AccountConnected)), "the condition check");
+    assert_eq!(
+        records.artisans_to_pay(&first).await.expect("artisans").items,
+        std::slice::from_ref(&ana),
+        "due with the account"
+    );
+    // A failed transfer is recorded on it; parked, it leaves the due lists for the parked one.
+    let retry = storefront::domain::Retry::after(None, storefront::domain::Failure::Permanent, "account closed", now);
+    let parked = payout.with_retry(retry, now);
+    records.save_payout(&payout, &parked).await.expect("parked");
+    assert!(records.save_payout(&payout, &parked).await.is_err(), "only from the version read");
+    assert_eq!(records.parked_payouts(&first).await.expect("parked").items, std::slice::from_ref(&parked));
+    assert_eq!(records.payouts_awaiting_account(&ana, 10).await.expect("waiting"), []);
+    assert_eq!(records.artisans_to_pay(&first).await.expect("artisans").items, [], "none waits any more");
+    let put_back = parked.unparked(None, now);
+    records.save_payout(&parked, &put_back).await.expect("put back");
+    assert_eq!(due_now(records.payouts_due(later, &first).await.expect("due")), owed);
+    let next = put_back.transferred(ProviderRef::parse("tr_1").expect("id"), now);
+    records.save_payout(&put_back, &next).await.expect("transferred");
+    assert!(records.save_payout(&put_back, &next).await.is_err(), "once");
+    let page = records.list_payouts(&ana, None, &first).await.expect("ledger");
     assert_eq!(page.items, [next]);
+    assert_eq!(records.parked_payouts(&first).await.expect("parked").items, []);
 }
 
 #[tokio::test]

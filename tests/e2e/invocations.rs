@@ -295,6 +295,10 @@ fn minutes_ago(state: &storefront::AppState, minutes: i64) -> storefront::AppSta
     past
 }
 
+fn first_page() -> storefront::ports::PageRequest {
+    storefront::ports::PageRequest { limit: 100, after: None }
+}
+
 /// A checkout of one `product` by `buyer` made in-process (not by a binary), with a confirmation address, at the
 /// state's clock's time; the order awaits payment with its intent.
 async fn placed(state: &storefront::AppState, buyer: &str, product: &str, key: &str) -> Order {
@@ -323,7 +327,7 @@ async fn paid(app: &TestApp, state: &storefront::AppState, order: &Order) -> Ord
     let intent = intent_of(order);
     let moved =
         storefront::services::orders::move_order(&state.order_ports(), &order.user_id, &order.order_id, |o, now| {
-            o.payment_succeeded(&intent, now)
+            o.payment_succeeded(&intent, None, now)
         })
         .await
         .expect("paid");
@@ -417,8 +421,9 @@ async fn the_payment_and_order_workers_run_on_their_real_paths() {
 
     // The payment worker, its key from Secrets Manager, on one batch of every kind of payment work: a payment
     // that succeeded, one that failed (the order cancelled, the stock back, the intent cancelled), a paid order
-    // cancelled (refunded), a payout for an artisan without an account (kept accrued) and the accrued payouts of an
-    // artisan who just connected one (transferred).
+    // cancelled (refunded), a payout for an artisan without an account (kept accrued, waiting for one), the payouts
+    // that waited for an artisan who just connected one (transferred), an artisan who connected one with none
+    // waiting (their marker gone), and a dispute won (the payout it held released, and sent to be paid).
     let succeeded = placed(&state, "alice", seeded, "succeeds").await;
     app.server.payments().succeed(intent_of(&succeeded).as_str(), Webhook::Never).expect("paid");
     let failed = placed(&state, "bob", seeded, "fails").await;
@@ -433,15 +438,30 @@ async fn the_payment_and_order_workers_run_on_their_real_paths() {
     shipped(&app, &state, &unconnected, "ivo").await;
     let connected = placed(&state, "dan", &pia, "pia-ships").await;
     shipped(&app, &state, &connected, "pia").await;
-    let pia_account = storefront::domain::PayoutAccount {
-        account_id: storefront::domain::ProviderRef::parse("acct_pia").expect("id"),
+    let pia_id = UserId::parse("pia").expect("id");
+    let waits = storefront::services::payouts::pay_out(&state.payment_ports(), &pia_id, &connected.order_id).await;
+    assert!(matches!(waits, Ok(storefront::services::payouts::PayoutOutcome::AwaitingAccount(_))), "{waits:?}");
+    let account = |id: &str| storefront::domain::PayoutAccount {
+        account_id: storefront::domain::ProviderRef::parse(id).expect("id"),
         connected_at: state.clock.now(),
     };
-    state
-        .payment_records
-        .connect_payout_account(&UserId::parse("pia").expect("id"), &pia_account)
-        .await
-        .expect("connected");
+    state.payment_records.connect_payout_account(&pia_id, &account("acct_pia")).await.expect("connected");
+    let uma = UserId::parse("uma").expect("id");
+    state.payment_records.connect_payout_account(&uma, &account("acct_uma")).await.expect("connected");
+    let vic = product_of(&state, "vic").await;
+    let disputed = placed(&state, "eve", &vic, "vic-ships").await;
+    shipped(&app, &state, &disputed, "vic").await;
+    let opened = storefront::domain::PaymentEvent {
+        event_id: storefront::domain::ProviderRef::parse("evt_dispute_opened").expect("id"),
+        intent_id: intent_of(&disputed),
+        outcome: storefront::domain::PaymentOutcome::Dispute(storefront::domain::DisputeStage::Opened),
+        order: Some(reference(&disputed)),
+        charge_id: None,
+    };
+    storefront::services::payments::apply_event(&state.payment_ports(), &opened).await.expect("disputed");
+    let vic_id = UserId::parse("vic").expect("id");
+    let held = state.payment_records.get_payout(&vic_id, &disputed.order_id).await.expect("read").expect("payout");
+    assert_eq!(held.status.as_str(), "held", "an open dispute holds the unsent payout");
     let stock_before = stock(seeded).await;
     let event = |order: &Order, outcome| {
         PaymentMessage::Event(storefront::domain::PaymentEvent {
@@ -449,6 +469,7 @@ async fn the_payment_and_order_workers_run_on_their_real_paths() {
             intent_id: intent_of(order),
             outcome,
             order: Some(reference(order)),
+            charge_id: None,
         })
     };
     let messages = [
@@ -459,7 +480,13 @@ async fn the_payment_and_order_workers_run_on_their_real_paths() {
             artisan_id: UserId::parse("ivo").expect("id"),
             order_id: unconnected.order_id.clone(),
         },
-        PaymentMessage::PayoutsFor { artisan_id: UserId::parse("pia").expect("id") },
+        PaymentMessage::PayoutsFor { artisan_id: pia_id.clone() },
+        PaymentMessage::PayoutsFor { artisan_id: uma.clone() },
+        PaymentMessage::Event(storefront::domain::PaymentEvent {
+            event_id: storefront::domain::ProviderRef::parse("evt_dispute_won").expect("id"),
+            outcome: storefront::domain::PaymentOutcome::Dispute(storefront::domain::DisputeStage::Won),
+            ..opened.clone()
+        }),
     ];
     let bodies: Vec<String> = messages.iter().map(|m| serde_json::to_string(m).expect("JSON")).collect();
     let batch_file = dir.path().join("payments.json");
@@ -491,7 +518,20 @@ async fn the_payment_and_order_workers_run_on_their_real_paths() {
     let transfers = app.server.payments().transfers();
     assert_eq!(transfers.len(), 1, "{transfers:?}");
     assert_eq!((transfers[0]["destination"].as_str(), transfers[0]["amount"].as_i64()), (Some("acct_pia"), Some(5400)));
-    assert_eq!(transfers[0]["transfer_group"], connected.order_id.as_str());
+    assert_eq!(transfers[0]["transfer_group"], connected.order_id.as_str(), "the charge's group: the order's");
+    let charge = app.server.payments().intent(intent_of(&connected).as_str()).expect("intent")["latest_charge"].clone();
+    assert_eq!(transfers[0]["source_transaction"], charge, "funded from the order's own charge");
+    assert!(state.payment_records.artisans_to_pay(&first_page()).await.expect("read").items.is_empty(), "none waits");
+    let released = state.payment_records.get_payout(&vic_id, &disputed.order_id).await.expect("read").expect("payout");
+    assert_eq!(released.status.as_str(), "accrued", "the dispute won releases it");
+    assert!(
+        app.server
+            .payment_queue
+            .pending()
+            .iter()
+            .any(|m| m.contains("payout") && m.contains(disputed.order_id.as_str())),
+        "and sends it to be paid"
+    );
 
     // The order worker: the paid order is confirmed and emailed through SES; the poison message alone is reported
     // as failed.
@@ -962,9 +1002,10 @@ async fn a_cart_change_makes_two_dynamodb_round_trips_on_connections_opened_at_i
     use storefront::services::carts::CART_CALLS;
     // alice's cart holds another product (put) or keeps one (remove): its price is read beside the write, or after.
     let put = round_trips_of("put-cart-item", "put-cart-item.ok", CART_CALLS, 200).await;
-    assert_eq!(put, calls(&[&["GetItem", "Query"], &["BatchGetItem", "UpdateItem"]]), "put-cart-item");
+    // Each line is written with the cart's tally of products in one transaction (the cart's limit holds under races).
+    assert_eq!(put, calls(&[&["GetItem", "Query"], &["BatchGetItem", "TransactWriteItems"]]), "put-cart-item");
     let removed = round_trips_of("remove-cart-item", "remove-cart-item.ok", CART_CALLS, 200).await;
-    assert_eq!(removed, calls(&[&["DeleteItem", "Query"], &["BatchGetItem"]]), "remove-cart-item");
+    assert_eq!(removed, calls(&[&["Query", "TransactWriteItems"], &["BatchGetItem"]]), "remove-cart-item");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -144,8 +144,9 @@ async fn conflicts_while_confirming_cancelling_and_shipping_are_retried_into_one
         async move {
             let intent_id = ProviderRef::parse(&app.intent_of("alice", &id).await).expect("intent");
             let event_id = ProviderRef::parse(&format!("evt_{id}")).expect("event id");
+            let order = Some(paid(&id));
             let event =
-                PaymentEvent { event_id, intent_id, outcome: PaymentOutcome::Succeeded, order: Some(paid(&id)) };
+                PaymentEvent { event_id, intent_id, outcome: PaymentOutcome::Succeeded, order, charge_id: None };
             storefront::services::payments::apply_event(&state.payment_ports(), &event).await.expect("paid");
         }
     };

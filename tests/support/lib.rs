@@ -467,11 +467,14 @@ impl TestApp {
             user_id: UserId::parse(user).expect("user id"),
             order_id: OrderId::parse(order_id).expect("order id"),
         };
+        let charge =
+            self.server.payments().intent(&intent).and_then(|i| i["latest_charge"].as_str().map(str::to_owned));
         let event = storefront::domain::PaymentEvent {
             event_id: storefront::domain::ProviderRef::parse(&format!("evt_test_{order_id}")).expect("event id"),
             intent_id: storefront::domain::ProviderRef::parse(&intent).expect("intent id"),
             outcome: storefront::domain::PaymentOutcome::Succeeded,
             order: Some(paid.clone()),
+            charge_id: charge.as_deref().and_then(storefront::domain::ProviderRef::parse),
         };
         let state = &self.server.app;
         payments::apply_event(&state.payment_ports(), &event).await.expect("paid");

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use storefront::api::prelude::*;
 use storefront::domain::ProviderRef;
-use storefront::services::payments;
+use storefront::services::payouts;
 
 storefront::route!(PUT "/artisan/payout-account", artisan, handle, reaches: QUEUES);
 
@@ -20,6 +20,6 @@ async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiErro
     let input: PayoutAccountInput = json_body(&req)?;
     let account_id = ProviderRef::parse_field(&input.account_id, "account_id")?;
     let (records, queue) = (state.payment_records.as_ref(), state.payment_queue.as_ref());
-    let account = payments::connect_account(records, queue, &caller.user_id, account_id, state.clock.now()).await?;
+    let account = payouts::connect_account(records, queue, &caller.user_id, account_id, state.clock.now()).await?;
     json(StatusCode::OK, &account)
 }

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use crate::app::Reach;
 use crate::domain::{IntentState, Money, Order, OrderId, OrderRef, Payout, ProviderRef};
 use crate::ports::{
-    BlobInfo, BlobStore, CreatedIntent, EventError, Notifier, NotifyError, OrderQueue, PaymentError, PaymentMessage,
-    PaymentProvider, PaymentQueue, PresignedUpload, QueueError, StoreError, VerifiedEvent,
+    BlobInfo, BlobStore, CreatedIntent, EventError, IntentRecord, Notifier, NotifyError, OrderQueue, PaymentError,
+    PaymentMessage, PaymentProvider, PaymentQueue, PresignedUpload, QueueError, StoreError, VerifiedEvent,
 };
 
 /// The connections outside a function's reach (what it declared is kept for the message).
@@ -104,7 +104,7 @@ impl PaymentProvider for NotReached {
         Err(PaymentError::Unavailable(self.refuse("the payment provider").into()))
     }
 
-    async fn intent_state(&self, _: &ProviderRef) -> Result<IntentState, PaymentError> {
+    async fn read_intent(&self, _: &ProviderRef) -> Result<IntentRecord, PaymentError> {
         Err(PaymentError::Unavailable(self.refuse("the payment provider").into()))
     }
 
@@ -112,7 +112,11 @@ impl PaymentProvider for NotReached {
         Err(PaymentError::Unavailable(self.refuse("the payment provider").into()))
     }
 
-    async fn transfer(&self, _: &Payout, _: &ProviderRef) -> Result<ProviderRef, PaymentError> {
+    async fn transfer(&self, _: &Payout, _: &ProviderRef, _: &ProviderRef) -> Result<ProviderRef, PaymentError> {
+        Err(PaymentError::Unavailable(self.refuse("the payment provider").into()))
+    }
+
+    async fn reverse_transfer(&self, _: &Payout, _: &ProviderRef) -> Result<ProviderRef, PaymentError> {
         Err(PaymentError::Unavailable(self.refuse("the payment provider").into()))
     }
 

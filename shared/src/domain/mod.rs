@@ -8,7 +8,9 @@ pub mod image;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod payout;
 pub mod product;
+pub mod retry;
 pub mod validation;
 
 pub use cart::{CartLine, CartView, CartViewLine, MAX_CART_LINES, Quantity};
@@ -22,10 +24,12 @@ pub use order::{
     Purchase, Settlement,
 };
 pub use payment::{
-    FeeRate, IntentState, OrderRef, Payment, PaymentEnd, PaymentEvent, PaymentOutcome, PaymentStatus, Payout,
-    PayoutAccount, PayoutStatus, ProviderRef, Refund, Share,
+    DisputeStage, FeeRate, IntentState, OrderRef, Payment, PaymentEnd, PaymentEvent, PaymentOutcome, PaymentStatus,
+    ProviderRef, Refund, Share,
 };
+pub use payout::{ArtisanPayout, Clawback, Payout, PayoutAccount, PayoutMove, PayoutStatus};
 pub use product::{
     NewProduct, OwnedProduct, Product, ProductImage, ProductPatch, ProductStatus, Stock, StockDelta, returnable_units,
 };
+pub use retry::{Failure, Retry};
 pub use validation::{FieldError, ValidationErrors};

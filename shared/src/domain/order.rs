@@ -3,7 +3,11 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::payment::{FeeRate, IntentState, Payment, PaymentEnd, PaymentStatus, Payout, ProviderRef, Refund, Share};
+use super::payment::{
+    DisputeStage, FeeRate, IntentState, Payment, PaymentEnd, PaymentStatus, ProviderRef, Refund, Share,
+};
+use super::payout::Payout;
+use super::retry::Retry;
 use super::{MAX_CART_LINES, Money, OrderId, Product, ProductId, Quantity, UserId, ValidationErrors};
 
 /// Most orders one shopper may hold awaiting payment at once. Each holds its stock for the payment window (and costs
@@ -132,6 +136,9 @@ pub struct Order {
     /// Each artisan's share, fixed at checkout; kept by the store, not shown to anyone with the order.
     #[serde(default, skip_serializing)]
     pub shares: Vec<Share>,
+    /// The failed tries at what the order owes (its settlement), if any; forgotten with its next move.
+    #[serde(default, skip_serializing)]
+    pub retry: Option<Retry>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -206,10 +213,19 @@ impl Order {
             PaymentStatus::RequiresPayment | PaymentStatus::Failed => {
                 Some(Settlement::CancelIntent(payment.intent_id.clone()))
             }
-            PaymentStatus::Succeeded => {
-                Some(Settlement::Refund { intent_id: payment.intent_id.clone(), amount: self.total })
+            // What was not refunded yet (part of it may have gone back at the provider already).
+            PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded => {
+                let left = self.total.amount.saturating_sub(payment.refunded_amount());
+                (left > 0).then(|| Settlement::Refund {
+                    intent_id: payment.intent_id.clone(),
+                    amount: Money::new(left, self.total.currency),
+                })
             }
-            PaymentStatus::Canceled | PaymentStatus::Refunded => None,
+            // A disputed charge cannot be refunded; the dispute's end decides (won: refunded then; lost: gone back).
+            PaymentStatus::Canceled
+            | PaymentStatus::Refunded
+            | PaymentStatus::Disputed
+            | PaymentStatus::DisputeLost => None,
         }
     }
 
@@ -219,7 +235,7 @@ impl Order {
             .iter()
             .filter(|artisan| !self.shipped_artisans.contains(artisan))
             .filter_map(|artisan| self.share_of(artisan))
-            .map(|share| Payout::accrue(&self.order_id, share, next.updated_at))
+            .map(|share| Payout::accrue(&self.order_id, share, next.payment.as_ref(), next.updated_at))
             .collect()
     }
 
@@ -244,8 +260,24 @@ impl Order {
         self.status != OrderStatus::Cancelled && next.status == OrderStatus::Cancelled
     }
 
+    /// Whether what the order owes was parked for an operator (out of the due lists).
+    pub fn parked(&self) -> bool {
+        self.retry.as_ref().is_some_and(|r| r.parked)
+    }
+
+    /// The same order with a failed try at its follow-up recorded (written as a move that changes nothing else).
+    pub fn with_retry(&self, retry: Retry, now: OffsetDateTime) -> Order {
+        Order { retry: Some(retry), updated_at: now, ..self.clone() }
+    }
+
+    /// Put back in the due lists by an operator, its failures forgotten.
+    pub fn unparked(&self, now: OffsetDateTime) -> Order {
+        Order { retry: None, updated_at: now, ..self.clone() }
+    }
+
     fn moved(&self, status: OrderStatus, now: OffsetDateTime) -> Order {
-        let mut next = Order { status, updated_at: now, ..self.clone() };
+        // A move starts what the order owes next afresh.
+        let mut next = Order { status, updated_at: now, retry: None, ..self.clone() };
         if status != OrderStatus::AwaitingPayment
             && let Some(payment) = &mut next.payment
         {
@@ -255,11 +287,14 @@ impl Order {
         next
     }
 
-    /// The same order with its payment set to `status` (and `refunded`).
+    /// The same order with its payment set to `status` (and `refunded`), keeping its charge and dispute.
     fn with_payment(mut self, intent_id: &ProviderRef, status: PaymentStatus, refunded: Option<Refund>) -> Order {
+        let before = self.payment.take();
         let client_secret =
-            self.payment.take().and_then(|p| p.client_secret).filter(|_| status == PaymentStatus::RequiresPayment);
-        self.payment = Some(Payment { intent_id: intent_id.clone(), client_secret, status, refunded });
+            before.as_ref().and_then(|p| p.client_secret.clone()).filter(|_| status == PaymentStatus::RequiresPayment);
+        let (charge_id, dispute) = before.map_or((None, None), |p| (p.charge_id, p.dispute));
+        self.payment =
+            Some(Payment { intent_id: intent_id.clone(), client_secret, status, refunded, charge_id, dispute });
         self
     }
 
@@ -282,36 +317,107 @@ impl Order {
                     client_secret: Some(client_secret.to_owned()),
                     status: PaymentStatus::RequiresPayment,
                     refunded: None,
+                    charge_id: None,
+                    dispute: None,
                 });
                 Decision::Move(next)
             }
         }
     }
 
-    /// The provider took the money. An order awaiting it is paid; a cancelled (expired) one keeps its status and
-    /// its payment becomes one to refund ([`Order::settlement`]). Told again, out of order or late, nothing moves.
-    pub fn payment_succeeded(&self, intent_id: &ProviderRef, now: OffsetDateTime) -> Decision {
+    /// The provider took the money (with `charge`, when it said which). An order awaiting it is paid; a cancelled
+    /// (expired) one keeps its status and its payment becomes one to refund ([`Order::settlement`]). Told again,
+    /// out of order or late, nothing moves.
+    pub fn payment_succeeded(
+        &self,
+        intent_id: &ProviderRef,
+        charge: Option<&ProviderRef>,
+        now: OffsetDateTime,
+    ) -> Decision {
         if !self.pays_with(intent_id) {
             return Decision::Refused(self.status);
         }
-        let status = self.payment.as_ref().map(|p| p.status);
-        if matches!(status, Some(PaymentStatus::Succeeded | PaymentStatus::Refunded)) {
+        if self.payment.as_ref().is_some_and(|p| p.status.was_paid()) {
             return Decision::AlreadyDone;
         }
-        match self.status {
-            OrderStatus::AwaitingPayment => Decision::Move(self.moved(OrderStatus::Paid, now).with_payment(
-                intent_id,
-                PaymentStatus::Succeeded,
-                None,
-            )),
-            OrderStatus::Cancelled => Decision::Move(self.moved(OrderStatus::Cancelled, now).with_payment(
-                intent_id,
-                PaymentStatus::Succeeded,
-                None,
-            )),
+        let status = match self.status {
+            OrderStatus::AwaitingPayment => OrderStatus::Paid,
+            OrderStatus::Cancelled => OrderStatus::Cancelled,
             // Paid or beyond with a payment that is not `succeeded` cannot be reached; refuse rather than guess.
-            other => Decision::Refused(other),
+            other => return Decision::Refused(other),
+        };
+        let mut next = self.moved(status, now).with_payment(intent_id, PaymentStatus::Succeeded, None);
+        if let Some(payment) = &mut next.payment {
+            payment.charge_id = charge.cloned().or(payment.charge_id.take());
         }
+        Decision::Move(next)
+    }
+
+    /// The provider says `total` of the charge went back to the shopper in all so far (a refund made in its
+    /// dashboard, or our own, told back). The payment records it; a full refund of an order nothing of which has
+    /// shipped cancels it (its stock returns), as a shopper's cancel would; a shipped or partly shipped order keeps
+    /// its status (its payouts are taken back: [`crate::domain::Clawback`]). Told again or out of order: a smaller
+    /// total than recorded changes nothing.
+    pub fn refunded_at_provider(
+        &self,
+        intent_id: &ProviderRef,
+        total: Money,
+        refund_id: &ProviderRef,
+        now: OffsetDateTime,
+    ) -> Decision {
+        let Some(payment) = self.payment.as_ref().filter(|p| &p.intent_id == intent_id) else {
+            return Decision::Refused(self.status);
+        };
+        if !payment.status.was_paid() {
+            return Decision::Refused(self.status);
+        }
+        if total.amount <= payment.refunded_amount() {
+            return Decision::AlreadyDone;
+        }
+        let full = total.amount >= self.total.amount;
+        let payment_status = match payment.status {
+            // The dispute's own end decides those.
+            PaymentStatus::Disputed | PaymentStatus::DisputeLost => payment.status,
+            _ if full => PaymentStatus::Refunded,
+            _ => PaymentStatus::PartiallyRefunded,
+        };
+        let unshipped =
+            self.shipped_artisans.is_empty() && matches!(self.status, OrderStatus::Paid | OrderStatus::Confirmed);
+        let status = if full && unshipped { OrderStatus::Cancelled } else { self.status };
+        let refund = Refund { refund_id: refund_id.clone(), amount: total, at: now };
+        Decision::Move(self.moved(status, now).with_payment(intent_id, payment_status, Some(refund)))
+    }
+
+    /// The shopper's bank disputed the charge, or decided the dispute. Stages only move forward (opened, then won
+    /// or lost), so a late or repeated event changes nothing; won, the payment is back where the refunds left it.
+    pub fn disputed(&self, intent_id: &ProviderRef, stage: DisputeStage, now: OffsetDateTime) -> Decision {
+        let Some(payment) = self.payment.as_ref().filter(|p| &p.intent_id == intent_id) else {
+            return Decision::Refused(self.status);
+        };
+        if !payment.status.was_paid() {
+            return Decision::Refused(self.status);
+        }
+        let reached = |s: Option<DisputeStage>| match s {
+            None => 0,
+            Some(DisputeStage::Opened) => 1,
+            Some(DisputeStage::Won | DisputeStage::Lost) => 2,
+        };
+        if reached(Some(stage)) <= reached(payment.dispute) {
+            return Decision::AlreadyDone;
+        }
+        let refunded = payment.refunded_amount();
+        let status = match stage {
+            DisputeStage::Opened => PaymentStatus::Disputed,
+            DisputeStage::Lost => PaymentStatus::DisputeLost,
+            DisputeStage::Won if refunded >= self.total.amount => PaymentStatus::Refunded,
+            DisputeStage::Won if refunded > 0 => PaymentStatus::PartiallyRefunded,
+            DisputeStage::Won => PaymentStatus::Succeeded,
+        };
+        let mut next = self.moved(self.status, now).with_payment(intent_id, status, payment.refunded.clone());
+        if let Some(payment) = &mut next.payment {
+            payment.dispute = Some(stage);
+        }
+        Decision::Move(next)
     }
 
     /// The payment failed or was cancelled at the provider: an order awaiting it is cancelled (its stock returns);
@@ -345,7 +451,7 @@ impl Order {
             return Decision::Move(self.moved(OrderStatus::Cancelled, now));
         };
         match intent {
-            Some(IntentState::Succeeded) => self.payment_succeeded(&payment.intent_id, now),
+            Some(IntentState::Succeeded) => self.payment_succeeded(&payment.intent_id, None, now),
             Some(IntentState::Canceled) => self.payment_ended(&payment.intent_id, PaymentEnd::Canceled, now),
             Some(IntentState::Open | IntentState::Processing) | None => {
                 Decision::Move(self.moved(OrderStatus::Cancelled, now))
@@ -353,12 +459,15 @@ impl Order {
         }
     }
 
-    /// The money went back to the shopper (a cancelled order that had been paid).
+    /// The money went back to the shopper (a cancelled order that had been paid): `refund` is what our refund
+    /// sent, on top of what went back before.
     pub fn refunded(&self, refund: Refund, now: OffsetDateTime) -> Decision {
         let Some(payment) = &self.payment else { return Decision::Refused(self.status) };
         match (self.status, payment.status) {
             (_, PaymentStatus::Refunded) => Decision::AlreadyDone,
-            (OrderStatus::Cancelled, PaymentStatus::Succeeded) => {
+            (OrderStatus::Cancelled, PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded) => {
+                let amount = refund.amount.plus(Money::new(payment.refunded_amount(), refund.amount.currency));
+                let refund = Refund { amount: amount.unwrap_or(self.total), ..refund };
                 Decision::Move(self.moved(OrderStatus::Cancelled, now).with_payment(
                     &payment.intent_id,
                     PaymentStatus::Refunded,
@@ -550,6 +659,7 @@ impl Order {
             contact_email: None,
             payment: None,
             shares: Vec::new(),
+            retry: None,
             created_at: now,
             updated_at: now,
         };
@@ -610,7 +720,7 @@ mod tests {
     }
 
     fn paid() -> Order {
-        moved(awaiting().payment_succeeded(&intent(), OffsetDateTime::UNIX_EPOCH))
+        moved(awaiting().payment_succeeded(&intent(), None, OffsetDateTime::UNIX_EPOCH))
     }
 
     fn payment_status(order: &Order) -> Option<PaymentStatus> {
@@ -627,12 +737,12 @@ mod tests {
         let other = ProviderRef::parse("pi_2").expect("id");
         assert_eq!(awaiting.attach_payment(&other, "s", now), Decision::Refused(OrderStatus::AwaitingPayment));
         assert_eq!(awaiting.confirm(now), Decision::Refused(OrderStatus::AwaitingPayment), "not before payment");
-        let paid = moved(awaiting.payment_succeeded(&intent(), now));
+        let paid = moved(awaiting.payment_succeeded(&intent(), None, now));
         assert_eq!((paid.status, payment_status(&paid)), (OrderStatus::Paid, Some(PaymentStatus::Succeeded)));
         assert_eq!(paid.payment.as_ref().and_then(|p| p.client_secret.clone()), None);
-        assert_eq!(paid.payment_succeeded(&intent(), now), Decision::AlreadyDone, "a duplicate event");
+        assert_eq!(paid.payment_succeeded(&intent(), None, now), Decision::AlreadyDone, "a duplicate event");
         assert_eq!(paid.payment_ended(&intent(), PaymentEnd::Failed, now), Decision::AlreadyDone, "a stale failure");
-        assert_eq!(awaiting.payment_succeeded(&other, now), Decision::Refused(OrderStatus::AwaitingPayment));
+        assert_eq!(awaiting.payment_succeeded(&other, None, now), Decision::Refused(OrderStatus::AwaitingPayment));
         let confirmed = moved(paid.confirm(now));
         assert_eq!((confirmed.status, confirmed.updated_at), (OrderStatus::Confirmed, now));
         assert_eq!(confirmed.confirm(now), Decision::AlreadyDone, "a duplicate message changes nothing");
@@ -648,7 +758,7 @@ mod tests {
         assert!(two_artisan_order().awaits_payment() && awaiting.awaits_payment());
         assert!(!awaiting.stops_awaiting_payment(&awaiting), "attaching the intent is still waiting");
         for next in [
-            moved(awaiting.payment_succeeded(&intent(), now)),
+            moved(awaiting.payment_succeeded(&intent(), None, now)),
             moved(awaiting.expire(None, now)),
             moved(awaiting.cancel(now)),
             moved(awaiting.payment_ended(&intent(), PaymentEnd::Failed, now)),
@@ -671,7 +781,7 @@ mod tests {
         let canceled = moved(failed.payment_ended(&intent(), PaymentEnd::Canceled, now));
         assert_eq!((canceled.settlement(), canceled.follow_up()), (None, None));
         assert_eq!(canceled.payment_ended(&intent(), PaymentEnd::Canceled, now), Decision::AlreadyDone);
-        let late = moved(canceled.payment_succeeded(&intent(), now));
+        let late = moved(canceled.payment_succeeded(&intent(), None, now));
         assert_eq!((late.status, payment_status(&late)), (OrderStatus::Cancelled, Some(PaymentStatus::Succeeded)));
         assert!(!canceled.returns_stock(&late), "the stock came back once");
         let amount = late.total;
@@ -681,7 +791,7 @@ mod tests {
         let refunded = moved(late.refunded(refund.clone(), now));
         assert_eq!(payment_status(&refunded), Some(PaymentStatus::Refunded));
         assert_eq!((refunded.settlement(), refunded.refunded(refund.clone(), now)), (None, Decision::AlreadyDone));
-        assert_eq!(refunded.payment_succeeded(&intent(), now), Decision::AlreadyDone, "no second refund");
+        assert_eq!(refunded.payment_succeeded(&intent(), None, now), Decision::AlreadyDone, "no second refund");
         assert_eq!(paid().refunded(refund, now), Decision::Refused(OrderStatus::Paid), "only a cancelled order");
     }
 

@@ -1,6 +1,6 @@
-//! Payments as the order keeps them: the provider's intent and refund, the marketplace's split of an order into
-//! artisans' shares, and each share's payout. The provider itself is a port (`ports::PaymentProvider`); these are
-//! the facts and rules the store and the services share.
+//! Payments as the order keeps them: the provider's intent, charge, refunds and disputes, and the marketplace's
+//! split of an order into artisans' shares (each share's payout is in [`super::payout`]). The provider itself is a
+//! port (`ports::PaymentProvider`); these are the facts and rules the store and the services share.
 
 use std::fmt;
 
@@ -67,8 +67,15 @@ pub enum PaymentStatus {
     /// An attempt failed; the order was cancelled and the intent is cancelled after it.
     Failed,
     Canceled,
-    /// Paid, then the whole amount went back (a cancellation after payment, or a payment after expiry).
+    /// Paid, then the whole amount went back (a cancellation after payment, a payment after expiry, or a refund
+    /// made at the provider).
     Refunded,
+    /// Paid, then part of it went back at the provider (`refunded` says how much in all).
+    PartiallyRefunded,
+    /// Paid, and the shopper's bank disputes the charge: the money is held by the provider until it decides.
+    Disputed,
+    /// The shopper's bank upheld a dispute: the charge went back to the shopper.
+    DisputeLost,
 }
 
 impl PaymentStatus {
@@ -79,7 +86,22 @@ impl PaymentStatus {
             PaymentStatus::Failed => "failed",
             PaymentStatus::Canceled => "canceled",
             PaymentStatus::Refunded => "refunded",
+            PaymentStatus::PartiallyRefunded => "partially_refunded",
+            PaymentStatus::Disputed => "disputed",
+            PaymentStatus::DisputeLost => "dispute_lost",
         }
+    }
+
+    /// Whether the money was taken (and may have gone back since, in part or in full).
+    pub fn was_paid(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::Succeeded
+                | PaymentStatus::Refunded
+                | PaymentStatus::PartiallyRefunded
+                | PaymentStatus::Disputed
+                | PaymentStatus::DisputeLost
+        )
     }
 }
 
@@ -101,7 +123,21 @@ pub struct Payment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
     pub status: PaymentStatus,
+    /// What went back to the shopper so far, in all (the last refund's id).
     pub refunded: Option<Refund>,
+    /// The charge the payment made (the artisans' transfers are funded from it), once the provider told us.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<ProviderRef>,
+    /// How far a dispute of the charge went, if there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<DisputeStage>,
+}
+
+impl Payment {
+    /// How much went back to the shopper so far.
+    pub fn refunded_amount(&self) -> i64 {
+        self.refunded.as_ref().map_or(0, |refund| refund.amount.amount)
+    }
 }
 
 /// An intent as the provider reports it (a cancel call's answer, or a status read).
@@ -132,23 +168,44 @@ impl PaymentEnd {
     }
 }
 
-/// What the provider told us happened to an intent.
+/// What the provider told us happened to an intent, or to the charge it made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentOutcome {
     Succeeded,
     Ended(PaymentEnd),
+    /// The charge was refunded at the provider (from its dashboard, or our own refund), this much in all so far.
+    Refunded {
+        total: Money,
+    },
+    /// The shopper's bank disputed the charge, and how that ended.
+    Dispute(DisputeStage),
 }
 
-/// A verified provider event about an intent of ours, as the webhook queues it.
+/// Where a dispute (a chargeback) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeStage {
+    Opened,
+    /// Closed in the marketplace's favour (or withdrawn): the money stays.
+    Won,
+    /// Closed in the shopper's favour: the charge went back.
+    Lost,
+}
+
+/// A verified provider event about an intent of ours (or a charge an intent of ours made), as the webhook queues it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentEvent {
     pub event_id: ProviderRef,
     pub intent_id: ProviderRef,
     pub outcome: PaymentOutcome,
-    /// The order the intent was made for (from the intent's metadata); absent for an intent that is not ours.
+    /// The order the intent was made for (from the metadata); absent for an intent that is not ours, and for a
+    /// charge's event, whose order the payment worker asks the provider for.
     pub order: Option<OrderRef>,
+    /// The charge the event is about, or that the payment made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<ProviderRef>,
 }
 
 /// An order named by its owner and id (its key).
@@ -188,74 +245,6 @@ impl FeeRate {
 pub struct Share {
     pub artisan_id: UserId,
     pub amount: Money,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PayoutStatus {
-    /// Owed to the artisan; transferred as soon as they have a connected account.
-    Accrued,
-    Transferred,
-}
-
-impl PayoutStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PayoutStatus::Accrued => "accrued",
-            PayoutStatus::Transferred => "transferred",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "accrued" => Some(PayoutStatus::Accrued),
-            "transferred" => Some(PayoutStatus::Transferred),
-            _ => None,
-        }
-    }
-}
-
-/// An artisan's share of one order, owed from the moment they ship their part: one per (artisan, order), so it
-/// is paid exactly once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Payout {
-    pub artisan_id: UserId,
-    pub order_id: OrderId,
-    pub amount: Money,
-    pub status: PayoutStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub transfer_id: Option<ProviderRef>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
-
-impl Payout {
-    /// The payout that shipping `share` starts.
-    pub fn accrue(order_id: &OrderId, share: &Share, now: OffsetDateTime) -> Payout {
-        Payout {
-            artisan_id: share.artisan_id.clone(),
-            order_id: order_id.clone(),
-            amount: share.amount,
-            status: PayoutStatus::Accrued,
-            transfer_id: None,
-            created_at: now,
-            updated_at: now,
-        }
-    }
-
-    pub fn transferred(&self, transfer_id: ProviderRef, now: OffsetDateTime) -> Payout {
-        Payout { status: PayoutStatus::Transferred, transfer_id: Some(transfer_id), updated_at: now, ..self.clone() }
-    }
-}
-
-/// Where an artisan's shares are transferred (a connected account at the provider).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PayoutAccount {
-    pub account_id: ProviderRef,
-    #[serde(with = "time::serde::rfc3339")]
-    pub connected_at: OffsetDateTime,
 }
 
 #[cfg(test)]

@@ -5,8 +5,16 @@ use time::OffsetDateTime;
 
 use super::{Page, PageRequest, StoreError};
 use crate::domain::{
-    FollowUp, IdempotencyKey, Order, OrderId, OrderRef, OrderStatus, Payout, ProductId, StockDelta, UserId,
+    FollowUp, IdempotencyKey, Order, OrderId, OrderRef, OrderStatus, Payout, ProductId, Retry, StockDelta, UserId,
 };
+
+/// An order owing a follow-up, with its failed tries so far (read with it from the due list, so work that waits
+/// for its next try is passed over without reading the order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub order: OrderRef,
+    pub retry: Option<Retry>,
+}
 
 /// The scope of one idempotency key: a user's key for one kind of request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,13 +141,17 @@ pub trait OrderStore: Send + Sync {
     /// Marks the confirmation notice delivered (after the notifier accepted it).
     async fn notice_sent(&self, order: &OrderRef, now: OffsetDateTime) -> Result<(), StoreError>;
 
-    /// Orders owing `follow_up` ([`Order::follow_up`]) since before `before`, oldest first, at most `limit`.
+    /// Orders owing `follow_up` ([`Order::follow_up`]) since before `before`, oldest first, a page at a time (the
+    /// caller reads on from `next`, so work it passes over never hides newer work); parked orders are not in it.
     async fn orders_due(
         &self,
         follow_up: FollowUp,
         before: OffsetDateTime,
-        limit: usize,
-    ) -> Result<Vec<OrderRef>, StoreError>;
+        page: &PageRequest,
+    ) -> Result<Page<Due>, StoreError>;
+
+    /// Orders whose follow-up was parked for an operator (their retry says why), most recently parked first.
+    async fn parked_orders(&self, page: &PageRequest) -> Result<Page<Order>, StoreError>;
 }
 
 #[derive(Debug, thiserror::Error)]

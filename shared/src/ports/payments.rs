@@ -11,6 +11,14 @@ use crate::domain::{
     UserId,
 };
 
+/// An intent as the provider holds it: where it stands, the charge it made, and the order its metadata names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentRecord {
+    pub state: IntentState,
+    pub charge_id: Option<ProviderRef>,
+    pub order: Option<OrderRef>,
+}
+
 /// An intent made for an order's total.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedIntent {
@@ -68,14 +76,24 @@ pub trait PaymentProvider: Send + Sync {
     /// Cancels the intent unless it is paid already; answers where it is after the call.
     async fn cancel_intent(&self, intent: &ProviderRef) -> Result<IntentState, PaymentError>;
 
-    async fn intent_state(&self, intent: &ProviderRef) -> Result<IntentState, PaymentError>;
+    /// The intent as the provider holds it now.
+    async fn read_intent(&self, intent: &ProviderRef) -> Result<IntentRecord, PaymentError>;
 
     /// Refunds `amount` of the order's payment, once per order whatever the number of calls.
     async fn refund(&self, order: &OrderId, intent: &ProviderRef, amount: Money) -> Result<ProviderRef, PaymentError>;
 
-    /// Transfers the payout to the artisan's connected account, once per payout whatever the number of calls,
-    /// grouped with the order's charge.
-    async fn transfer(&self, payout: &Payout, account: &ProviderRef) -> Result<ProviderRef, PaymentError>;
+    /// Transfers the payout to `destination` (the artisan's connected account), funded from `charge` (the order's
+    /// charge: the transfer never waits for the platform's balance), once per payout and destination whatever the
+    /// number of calls.
+    async fn transfer(
+        &self,
+        payout: &Payout,
+        destination: &ProviderRef,
+        charge: &ProviderRef,
+    ) -> Result<ProviderRef, PaymentError>;
+
+    /// Takes the payout's transfer back from the artisan's account in full, once whatever the number of calls.
+    async fn reverse_transfer(&self, payout: &Payout, transfer: &ProviderRef) -> Result<ProviderRef, PaymentError>;
 
     /// Checks a webhook delivery's signature (`signature` is the header as received) and reads its event.
     async fn verify_event(
@@ -96,7 +114,8 @@ pub enum PaymentMessage {
     Settle(OrderRef),
     /// A shipped part's share, to transfer.
     Payout { artisan_id: UserId, order_id: OrderId },
-    /// Every accrued share of an artisan who just connected an account.
+    /// The accrued shares of an artisan who just connected an account, a page at a time (the message is sent
+    /// again for the next page).
     PayoutsFor { artisan_id: UserId },
 }
 
@@ -125,12 +144,15 @@ pub trait PaymentStore: Send + Sync {
 
     async fn payout_account(&self, artisan: &UserId) -> Result<Option<PayoutAccount>, StoreError>;
 
-    /// Sets (or replaces) the account the artisan's shares are transferred to.
+    /// Sets (or replaces) the account the artisan's shares are transferred to. In the same write, every payout
+    /// that waited for an account is due ([`PaymentStore::artisans_to_pay`] names the artisan until none waits).
     async fn connect_payout_account(&self, artisan: &UserId, account: &PayoutAccount) -> Result<(), StoreError>;
 
     async fn get_payout(&self, artisan: &UserId, order: &OrderId) -> Result<Option<Payout>, StoreError>;
 
-    /// The artisan's payouts, newest order first, optionally only those in `status`.
+    /// The artisan's payouts, newest order first, optionally only those in `status`. A page holds at most
+    /// `page.limit`, and may hold fewer (even none) with a `next` when a filter leaves many out: every read is
+    /// bounded, whatever the artisan's history.
     async fn list_payouts(
         &self,
         artisan: &UserId,
@@ -138,13 +160,24 @@ pub trait PaymentStore: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<Payout>, StoreError>;
 
-    /// Moves a payout from `current` (as read) to `next`; `Stale` if it changed meanwhile.
+    /// Stores `next` in place of `current` (as read: the same version); `Stale` if it changed meanwhile. Where it
+    /// stands decides which list it is in: due (accrued, not parked), parked (its retry says so), or none.
     async fn save_payout(&self, current: &Payout, next: &Payout) -> Result<(), TransitionError>;
 
-    /// Takes an accrued payout out of the due list while its artisan has no account (connecting one brings them
-    /// all back); `AccountConnected` if the artisan has one by now.
-    async fn park_payout(&self, payout: &Payout) -> Result<(), ParkError>;
+    /// Takes an accrued payout out of the due list while its artisan has no account (connecting one makes it due
+    /// again); `AccountConnected` if the artisan has one by now.
+    async fn await_account(&self, payout: &Payout) -> Result<(), ParkError>;
 
-    /// Payouts due (accrued, not parked) since before `before`, oldest first: (artisan, order).
-    async fn payouts_due(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<(UserId, OrderId)>, StoreError>;
+    /// Payouts due (accrued, not waiting for an account, not parked) since before `before`, oldest first, a page
+    /// at a time: the caller reads on from `next`, so work it cannot do now never hides newer work.
+    async fn payouts_due(&self, before: OffsetDateTime, page: &PageRequest) -> Result<Page<Payout>, StoreError>;
+
+    /// Artisans who connected an account while payouts of theirs waited for one, a page at a time.
+    async fn artisans_to_pay(&self, page: &PageRequest) -> Result<Page<UserId>, StoreError>;
+
+    /// Up to `limit` of the artisan's accrued payouts that wait for an account, oldest first.
+    async fn payouts_awaiting_account(&self, artisan: &UserId, limit: usize) -> Result<Vec<Payout>, StoreError>;
+
+    /// Payouts parked for an operator (their retry says why), most recently parked first.
+    async fn parked_payouts(&self, page: &PageRequest) -> Result<Page<Payout>, StoreError>;
 }

@@ -7,7 +7,9 @@ pub mod checkout;
 pub mod images;
 pub mod orders;
 pub mod payments;
+pub mod payouts;
 pub mod products;
+pub mod reconciler;
 pub mod sweeper;
 
 use crate::domain::{ProductId, ValidationErrors};

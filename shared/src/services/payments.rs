@@ -1,20 +1,17 @@
 //! Payments after checkout: the webhook's events (verified, deduplicated, queued), what the payment worker does
-//! with them (an order paid, or cancelled with its stock back), settling cancelled orders (their intent cancelled
-//! or their money refunded), the artisans' payouts, and reconciling the store with the provider (the reconciler).
-//! Expiring unpaid orders is the sweeper's ([`super::sweeper`]). Every provider call is idempotent and every move conditional, so any
-//! of this may run twice, late or out of order.
+//! with them (an order paid, or cancelled with its stock back; a refund or a dispute made at the provider taken to
+//! the order and its payouts), and settling cancelled orders (their intent cancelled or their money refunded).
+//! Payouts are [`super::payouts`]'s, the reconciler [`super::reconciler`]'s, expiry the sweeper's
+//! ([`super::sweeper`]). Every provider call is idempotent and every move conditional, so any of this may run
+//! twice, late or out of order.
 
-use serde::Serialize;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::domain::{
-    FollowUp, IntentState, Order, OrderId, OrderRef, OrderStatus, PaymentEvent, PaymentOutcome, PaymentStatus, Payout,
-    PayoutAccount, PayoutStatus, ProviderRef, Refund, Settlement, UserId,
+    Clawback, DisputeStage, IntentState, Order, OrderRef, OrderStatus, PaymentEnd, PaymentEvent, PaymentOutcome,
+    Refund, Settlement,
 };
-use crate::ports::{
-    EventError, PageRequest, ParkError, PaymentMessage, PaymentProvider, PaymentQueue, PaymentStore, TransitionError,
-    VerifiedEvent,
-};
+use crate::ports::{EventError, PaymentMessage, PaymentProvider, PaymentQueue, PaymentStore, VerifiedEvent};
 use crate::telemetry::metrics::{self, Metric};
 
 use super::ServiceError;
@@ -31,9 +28,9 @@ pub struct PaymentPorts<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Receipt {
     /// Queued for the payment worker.
-    Queued(ProviderRef),
+    Queued(crate::domain::ProviderRef),
     /// Queued before (a redelivery): acknowledged, not queued again.
-    Duplicate(ProviderRef),
+    Duplicate(crate::domain::ProviderRef),
     /// A type the storefront does not act on.
     Ignored(String),
 }
@@ -87,19 +84,34 @@ pub(super) async fn announce_paid(ports: &OrderPorts<'_>, order: &Order) -> Resu
     Ok(())
 }
 
+/// The order an event is about: named by its metadata, or (a charge's event) by its intent's, asked of the provider.
+async fn order_of(ports: &PaymentPorts<'_>, event: &PaymentEvent) -> Result<Option<OrderRef>, ServiceError> {
+    match (&event.order, event.outcome) {
+        (Some(order), _) => Ok(Some(order.clone())),
+        (None, PaymentOutcome::Refunded { .. } | PaymentOutcome::Dispute(_)) => {
+            Ok(ports.payments.read_intent(&event.intent_id).await?.order)
+        }
+        (None, _) => Ok(None),
+    }
+}
+
 /// The payment worker's answer to a provider event: paid (then confirmed by the order worker), or cancelled with
-/// the stock back; a late success on a cancelled order is refunded at once. Answers the order as it is now, or
-/// `None` for an event that is not about an order of ours (or about another intent than the order's), which
-/// changes nothing.
+/// the stock back; a late success on a cancelled order is refunded at once; a refund or a dispute made at the
+/// provider is recorded, cancels an order nothing of which shipped when the money went back in full, and takes back
+/// the order's payouts as far as it must ([`Clawback`]). Answers the order as it is now, or `None` for an event
+/// that is not about an order of ours (or about another intent than the order's), which changes nothing.
 pub async fn apply_event(ports: &PaymentPorts<'_>, event: &PaymentEvent) -> Result<Option<Order>, ServiceError> {
-    let Some(order_ref) = &event.order else {
+    let Some(order_ref) = order_of(ports, event).await? else {
         tracing::info!(event_id = %event.event_id, intent_id = %event.intent_id, "an event about an intent that is not an order's");
         return Ok(None);
     };
     let intent = &event.intent_id;
+    let charge = event.charge_id.as_ref();
     let moved = move_order(&ports.order, &order_ref.user_id, &order_ref.order_id, |order, now| match event.outcome {
-        PaymentOutcome::Succeeded => order.payment_succeeded(intent, now),
+        PaymentOutcome::Succeeded => order.payment_succeeded(intent, charge, now),
         PaymentOutcome::Ended(end) => order.payment_ended(intent, end, now),
+        PaymentOutcome::Refunded { total } => order.refunded_at_provider(intent, total, charge.unwrap_or(intent), now),
+        PaymentOutcome::Dispute(stage) => order.disputed(intent, stage, now),
     })
     .await;
     let moved = match moved {
@@ -114,22 +126,30 @@ pub async fn apply_event(ports: &PaymentPorts<'_>, event: &PaymentEvent) -> Resu
             metrics::count(match event.outcome {
                 PaymentOutcome::Succeeded => Metric::PaymentsSucceeded,
                 PaymentOutcome::Ended(_) => Metric::PaymentsFailed,
+                PaymentOutcome::Refunded { .. } => Metric::PaymentsRefunded,
+                PaymentOutcome::Dispute(DisputeStage::Opened) => Metric::PaymentsDisputed,
+                PaymentOutcome::Dispute(_) => Metric::DisputesClosed,
             });
             order
         }
         Moved::Already(order) => order,
         Moved::Refused(order, status) => {
-            tracing::warn!(event_id = %event.event_id, order_id = %order.order_id, status = status.as_str(), "an event about another intent than the order's");
+            tracing::warn!(event_id = %event.event_id, order_id = %order.order_id, status = status.as_str(), "an event about another intent than the order's, or a payment never made");
             return Ok(None);
         }
     };
+    // Applied again on a redelivery too: a clawback that failed half-way (the provider down) is finished then.
+    if let Some(clawback) = Clawback::of(event.outcome, order.total) {
+        super::payouts::claw_back(ports, &order, clawback).await?;
+    }
     announce_paid(&ports.order, &order).await?;
-    let order = settle(ports, order_ref).await?;
+    let order = settle(ports, &order_ref).await?;
     Ok(Some(order))
 }
 
 /// Brings a cancelled order's payment in line: its intent cancelled at the provider (if it turns out paid, the
-/// money goes back), or its money refunded, once. Returns the order as it ends up; settled orders are left alone.
+/// money goes back), or what was not refunded yet refunded, once. Returns the order as it ends up; settled orders
+/// are left alone.
 pub async fn settle(ports: &PaymentPorts<'_>, order_ref: &OrderRef) -> Result<Order, ServiceError> {
     let (user, id) = (&order_ref.user_id, &order_ref.order_id);
     // At most: cancel the intent, learn it was paid, refund it.
@@ -139,13 +159,12 @@ pub async fn settle(ports: &PaymentPorts<'_>, order_ref: &OrderRef) -> Result<Or
             None => return Ok(order),
             Some(Settlement::CancelIntent(intent)) => match ports.payments.cancel_intent(&intent).await? {
                 IntentState::Canceled => {
-                    move_order(&ports.order, user, id, |o, now| {
-                        o.payment_ended(&intent, crate::domain::PaymentEnd::Canceled, now)
-                    })
-                    .await?
+                    move_order(&ports.order, user, id, |o, now| o.payment_ended(&intent, PaymentEnd::Canceled, now))
+                        .await?
                 }
                 IntentState::Succeeded => {
-                    let moved = move_order(&ports.order, user, id, |o, now| o.payment_succeeded(&intent, now)).await?;
+                    let moved =
+                        move_order(&ports.order, user, id, |o, now| o.payment_succeeded(&intent, None, now)).await?;
                     if matches!(moved, Moved::Done(_)) {
                         metrics::count(Metric::PaymentsSucceeded);
                     }
@@ -173,195 +192,6 @@ pub async fn settle(ports: &PaymentPorts<'_>, order_ref: &OrderRef) -> Result<Or
     super::orders::get(ports.order.orders, user, id).await
 }
 
-/// What became of one payout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PayoutOutcome {
-    Transferred(Payout),
-    /// Paid before (a redelivery).
-    AlreadyTransferred(Payout),
-    /// The artisan has no account yet: kept as accrued, out of the due list until they connect one.
-    Parked(Payout),
-    /// No such payout (an order that never shipped this artisan's part).
-    Unknown,
-}
-
-/// Transfers one payout to the artisan's connected account, exactly once: the provider call is named by the
-/// payout (a retry transfers nothing more), and the payout is marked under the condition that it was accrued.
-pub async fn pay_out(
-    ports: &PaymentPorts<'_>,
-    artisan: &UserId,
-    order: &OrderId,
-) -> Result<PayoutOutcome, ServiceError> {
-    for _ in 0..3 {
-        let Some(payout) = ports.records.get_payout(artisan, order).await? else {
-            tracing::warn!(order_id = %order, "a payout that does not exist");
-            return Ok(PayoutOutcome::Unknown);
-        };
-        if payout.status == PayoutStatus::Transferred {
-            return Ok(PayoutOutcome::AlreadyTransferred(payout));
-        }
-        let Some(account) = ports.records.payout_account(artisan).await? else {
-            match ports.records.park_payout(&payout).await {
-                Ok(()) => return Ok(PayoutOutcome::Parked(payout)),
-                // Connected just now: read the account again and transfer.
-                Err(ParkError::AccountConnected) => continue,
-                Err(ParkError::Store(error)) => return Err(error.into()),
-            }
-        };
-        let transfer_id = ports.payments.transfer(&payout, &account.account_id).await?;
-        let next = payout.transferred(transfer_id, ports.order.clock.now());
-        match ports.records.save_payout(&payout, &next).await {
-            Ok(()) => {
-                metrics::count(Metric::PayoutsTransferred);
-                tracing::info!(order_id = %order, amount = payout.amount.amount, "payout transferred");
-                return Ok(PayoutOutcome::Transferred(next));
-            }
-            // Marked by a concurrent delivery (with the same transfer: the call is named by the payout).
-            Err(TransitionError::Stale) => continue,
-            Err(TransitionError::Store(error)) => return Err(error.into()),
-        }
-    }
-    Err(ServiceError::Busy)
-}
-
-/// Every accrued payout of an artisan (they just connected an account); returns how many were transferred.
-pub async fn pay_out_all(ports: &PaymentPorts<'_>, artisan: &UserId) -> Result<usize, ServiceError> {
-    let mut transferred = 0;
-    let mut page = PageRequest { limit: 100, after: None };
-    loop {
-        let accrued = ports.records.list_payouts(artisan, Some(PayoutStatus::Accrued), &page).await?;
-        for payout in &accrued.items {
-            if let PayoutOutcome::Transferred(_) = pay_out(ports, artisan, &payout.order_id).await? {
-                transferred += 1;
-            }
-        }
-        match accrued.next {
-            Some(next) => page.after = Some(next),
-            None => return Ok(transferred),
-        }
-    }
-}
-
-/// The artisan names the account their shares go to; what accrued so far is transferred by the payment worker.
-/// The message must be queued (else the accrued shares would wait for the next connect): a failure is a 503 and
-/// the client's retry (the same account again) is harmless.
-pub async fn connect_account(
-    records: &dyn PaymentStore,
-    queue: &dyn PaymentQueue,
-    artisan: &UserId,
-    account_id: ProviderRef,
-    now: OffsetDateTime,
-) -> Result<PayoutAccount, ServiceError> {
-    let account = PayoutAccount { account_id, connected_at: now };
-    records.connect_payout_account(artisan, &account).await?;
-    queue.send(&PaymentMessage::PayoutsFor { artisan_id: artisan.clone() }).await?;
-    Ok(account)
-}
-
-/// An order whose payment and status disagreed, and what the reconciler did about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Disagreement {
-    pub order_id: OrderId,
-    pub order_status: &'static str,
-    pub payment_status: &'static str,
-    /// What the provider said, when it was asked.
-    pub provider: Option<&'static str>,
-    pub action: String,
-}
-
-/// What one reconciliation found and did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Reconciliation {
-    pub checked: usize,
-    pub fixed: usize,
-    pub disagreements: Vec<Disagreement>,
-}
-
-fn intent_word(state: IntentState) -> &'static str {
-    match state {
-        IntentState::Open => "open",
-        IntentState::Processing => "processing",
-        IntentState::Succeeded => "succeeded",
-        IntentState::Canceled => "canceled",
-    }
-}
-
-fn payment_word(order: &Order) -> &'static str {
-    order.payment.as_ref().map_or("none", |p| p.status.as_str())
-}
-
-/// The reconciler: every order and payout whose follow-up is overdue is checked against the provider and fixed
-/// where that is safe (all of it is idempotent): orders awaiting payment whose intent succeeded (a lost webhook)
-/// are made paid, cancelled orders whose payment is still open are settled, accrued payouts are transferred.
-/// What it cannot fix (the provider unreachable) is listed and left for the next run.
-pub async fn reconcile(ports: &PaymentPorts<'_>, stuck_after: Duration) -> Result<Reconciliation, ServiceError> {
-    let before = ports.order.clock.now() - stuck_after;
-    let mut report = Reconciliation::default();
-    for unpaid in ports.order.orders.orders_due(FollowUp::Payment, before, 100).await? {
-        report.checked += 1;
-        let order = super::orders::get(ports.order.orders, &unpaid.user_id, &unpaid.order_id).await?;
-        let Some(payment) = order.payment.clone().filter(|p| p.status == PaymentStatus::RequiresPayment) else {
-            continue;
-        };
-        let state = match ports.payments.intent_state(&payment.intent_id).await {
-            Ok(state) => state,
-            Err(error) => {
-                report.disagreements.push(disagreement(&order, None, format!("provider unreachable: {error}")));
-                continue;
-            }
-        };
-        if !matches!(state, IntentState::Succeeded | IntentState::Canceled) {
-            continue;
-        }
-        let intent = &payment.intent_id;
-        let decide = |o: &Order, now| match state {
-            IntentState::Succeeded => o.payment_succeeded(intent, now),
-            _ => o.payment_ended(intent, crate::domain::PaymentEnd::Canceled, now),
-        };
-        let moved = move_order(&ports.order, &unpaid.user_id, &unpaid.order_id, decide).await?;
-        if let Moved::Done(after) = &moved {
-            report.fixed += 1;
-            let action = format!("marked {} (the provider's event was lost)", after.status.as_str());
-            report.disagreements.push(disagreement(&order, Some(state), action));
-            announce_paid(&ports.order, after).await?;
-        }
-    }
-    for cancelled in ports.order.orders.orders_due(FollowUp::Settlement, before, 100).await? {
-        report.checked += 1;
-        let order = super::orders::get(ports.order.orders, &cancelled.user_id, &cancelled.order_id).await?;
-        match settle(ports, &cancelled).await {
-            Ok(after) if after.settlement().is_none() => {
-                report.fixed += 1;
-                let action = format!("settled: payment {}", payment_word(&after));
-                report.disagreements.push(disagreement(&order, None, action));
-            }
-            Ok(_) | Err(ServiceError::PaymentPending) => {
-                report.disagreements.push(disagreement(&order, None, "payment still processing; next run".into()));
-            }
-            Err(error) => report.disagreements.push(disagreement(&order, None, format!("not settled: {error}"))),
-        }
-    }
-    for (artisan, order_id) in ports.records.payouts_due(before, 100).await? {
-        report.checked += 1;
-        match pay_out(ports, &artisan, &order_id).await {
-            Ok(PayoutOutcome::Transferred(_)) => report.fixed += 1,
-            Ok(_) => {}
-            Err(error) => tracing::warn!(order_id = %order_id, %error, "payout not transferred; next run"),
-        }
-    }
-    Ok(report)
-}
-
-fn disagreement(order: &Order, provider: Option<IntentState>, action: String) -> Disagreement {
-    Disagreement {
-        order_id: order.order_id.clone(),
-        order_status: order.status.as_str(),
-        payment_status: payment_word(order),
-        provider: provider.map(intent_word),
-        action,
-    }
-}
-
 /// One payment message, as the payment worker handles it.
 pub async fn handle(ports: &PaymentPorts<'_>, message: &PaymentMessage) -> Result<(), ServiceError> {
     match message {
@@ -372,10 +202,13 @@ pub async fn handle(ports: &PaymentPorts<'_>, message: &PaymentMessage) -> Resul
             settle(ports, order).await?;
         }
         PaymentMessage::Payout { artisan_id, order_id } => {
-            pay_out(ports, artisan_id, order_id).await?;
+            super::payouts::pay_out(ports, artisan_id, order_id).await?;
         }
         PaymentMessage::PayoutsFor { artisan_id } => {
-            pay_out_all(ports, artisan_id).await?;
+            if super::payouts::pay_out_waiting(ports, artisan_id).await?.more {
+                // The next page is the next message's: one message never runs past its function's timeout.
+                ports.order.payment_queue.send(message).await?;
+            }
         }
     }
     Ok(())

@@ -4,14 +4,14 @@
 //! (within the provider's rate limit), until none is left or its share of the run is spent; what is left is the
 //! next run's. Each later step has a share of its own, so a backlog of one never starves the others.
 
-use std::collections::HashSet;
 use std::time::{Duration as StdDuration, Instant};
 
 use futures::StreamExt;
 use serde::Serialize;
 use time::Duration;
 
-use crate::domain::{FollowUp, OrderId, OrderRef, OrderStatus};
+use crate::domain::{FollowUp, OrderRef, OrderStatus};
+use crate::ports::PageRequest;
 use crate::telemetry::metrics::{self, Metric};
 
 use super::ServiceError;
@@ -71,38 +71,36 @@ pub async fn sweep(
     let mut report = Sweep::default();
     expire_due(ports, window, Instant::now() + budget.expiry, &mut report).await?;
     let now = ports.order.clock.now();
-    for paid in ports.order.orders.orders_due(FollowUp::Confirmation, now - stuck_after, PAGE).await? {
-        match ports.order.order_queue.order_paid(&paid).await {
+    let page = PageRequest { limit: PAGE, after: None };
+    for paid in ports.order.orders.orders_due(FollowUp::Confirmation, now - stuck_after, &page).await?.items {
+        match ports.order.order_queue.order_paid(&paid.order).await {
             Ok(()) => report.resent += 1,
-            Err(error) => tracing::warn!(order_id = %paid.order_id, %error, "re-send failed; the next sweep retries"),
+            Err(error) => {
+                tracing::warn!(order_id = %paid.order.order_id, %error, "re-send failed; the next sweep retries")
+            }
         }
     }
     Ok(report)
 }
 
 /// Expires every order unpaid for longer than `window`, a page at a time, [`EXPIRY_CONCURRENCY`] at once, until
-/// none is left or `deadline` passes. An order that fails stays due (and is not taken again in this run).
+/// the list ends or `deadline` passes. An order that fails stays due for the next run (the pages read on past it).
 async fn expire_due(
     ports: &PaymentPorts<'_>,
     window: Duration,
     deadline: Instant,
     report: &mut Sweep,
 ) -> Result<(), ServiceError> {
-    let mut tried: HashSet<OrderId> = HashSet::new();
+    let before = ports.order.clock.now() - window;
+    let mut page = PageRequest { limit: PAGE, after: None };
     loop {
         if Instant::now() >= deadline {
             report.backlog_left = true;
             return Ok(());
         }
-        let before = ports.order.clock.now() - window;
-        let due = ports.order.orders.orders_due(FollowUp::Payment, before, PAGE + tried.len().min(PAGE)).await?;
-        let fresh: Vec<OrderRef> = due.into_iter().filter(|o| !tried.contains(&o.order_id)).take(PAGE).collect();
-        if fresh.is_empty() {
-            return Ok(());
-        }
-        tried.extend(fresh.iter().map(|o| o.order_id.clone()));
-        let ends: Vec<Expiry> = futures::stream::iter(fresh)
-            .map(|unpaid| async move { expire(ports, &unpaid).await })
+        let due = ports.order.orders.orders_due(FollowUp::Payment, before, &page).await?;
+        let ends: Vec<Expiry> = futures::stream::iter(due.items)
+            .map(|unpaid| async move { expire(ports, &unpaid.order).await })
             .buffer_unordered(EXPIRY_CONCURRENCY)
             .collect()
             .await;
@@ -113,6 +111,10 @@ async fn expire_due(
                 Expiry::Gone => {}
                 Expiry::Failed => report.failed += 1,
             }
+        }
+        match due.next {
+            Some(next) => page.after = Some(next),
+            None => return Ok(()),
         }
     }
 }

@@ -46,10 +46,18 @@ pub enum Metric {
     /// A webhook delivery refused for its signature (none, stale, or not ours): a few are noise, a rate is a
     /// misconfigured secret or an attack (an alarm).
     WebhookSignaturesRefused,
+    /// A charge disputed by the shopper's bank (its order's unsent payouts held).
+    PaymentsDisputed,
+    /// A dispute decided, won or lost.
+    DisputesClosed,
+    /// A payout held, released, cancelled or reversed after a refund or a dispute at the provider.
+    PayoutsClawedBack,
+    /// A settlement or payout parked for an operator: refused by the provider, or failed too often (an alarm).
+    FollowUpsParked,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 17] = [
+    pub const ALL: [Metric; 21] = [
         Metric::OrdersPlaced,
         Metric::OutOfStock,
         Metric::ConflictsRetried,
@@ -67,6 +75,10 @@ impl Metric {
         Metric::PaymentsMisconfigured,
         Metric::WebhooksAccepted,
         Metric::WebhookSignaturesRefused,
+        Metric::PaymentsDisputed,
+        Metric::DisputesClosed,
+        Metric::PayoutsClawedBack,
+        Metric::FollowUpsParked,
     ];
 
     /// The CloudWatch metric name.
@@ -89,6 +101,10 @@ impl Metric {
             Metric::PaymentsMisconfigured => "PaymentsMisconfigured",
             Metric::WebhooksAccepted => "WebhooksAccepted",
             Metric::WebhookSignaturesRefused => "WebhookSignaturesRefused",
+            Metric::PaymentsDisputed => "PaymentsDisputed",
+            Metric::DisputesClosed => "DisputesClosed",
+            Metric::PayoutsClawedBack => "PayoutsClawedBack",
+            Metric::FollowUpsParked => "FollowUpsParked",
         }
     }
 
@@ -112,6 +128,10 @@ impl Metric {
             Metric::PaymentsMisconfigured => "storefront_payments_misconfigured_total",
             Metric::WebhooksAccepted => "storefront_webhooks_accepted_total",
             Metric::WebhookSignaturesRefused => "storefront_webhook_signatures_refused_total",
+            Metric::PaymentsDisputed => "storefront_payments_disputed_total",
+            Metric::DisputesClosed => "storefront_disputes_closed_total",
+            Metric::PayoutsClawedBack => "storefront_payouts_clawed_back_total",
+            Metric::FollowUpsParked => "storefront_follow_ups_parked_total",
         }
     }
 

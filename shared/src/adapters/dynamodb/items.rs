@@ -208,12 +208,17 @@ pub fn payment_status_of(order: &Order) -> &'static str {
     order.payment_status_name()
 }
 
-/// The order's place in the sharded index of owed work ([`Order::follow_up`]), if it owes any: under its kind,
-/// sorted by when it entered that state.
+/// The order's place in GSI1 while it owes work ([`Order::follow_up`]): under its kind, sorted by when it entered
+/// that state; or, parked for an operator, in the parked list, sorted by when it was parked.
 pub fn open_keys(order: &Order) -> Option<(String, String)> {
     let kind = follow_up_kind(order.follow_up()?);
     let shard = shard_of(order.order_id.as_str());
-    Some((open_shard_key(kind, shard), open_sort_key(order.updated_at, order.order_id.as_str())))
+    let since = open_sort_key(order.updated_at, order.order_id.as_str());
+    Some(if order.parked() {
+        (parked_shard_key(PARKED_ORDER, shard), since)
+    } else {
+        (open_shard_key(kind, shard), since)
+    })
 }
 
 /// The shopper's order item. `shipped_parts` counts `shipped_artisans`: the moves condition on it.
@@ -229,6 +234,9 @@ pub fn order_item(order: &Order) -> Item {
         item.insert("payment".into(), json(payment));
     }
     item.insert("shares".into(), json(&order.shares));
+    if let Some(retry) = &order.retry {
+        item.insert("retry".into(), json(retry));
+    }
     if let Some((pk, sk)) = open_keys(order) {
         item.insert(SHARDED_INDEX_PK.into(), s(pk));
         item.insert(SHARDED_INDEX_SK.into(), s(sk));
@@ -259,6 +267,7 @@ pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
         contact_email: item.get("contact_email").and_then(|v| v.as_s().ok()).cloned(),
         payment: optional_json::<Payment>(item, "payment")?,
         shares: optional_json(item, "shares")?.unwrap_or_default(),
+        retry: optional_json(item, "retry")?,
         created_at: get_time(item, "created_at")?,
         updated_at: get_time(item, "updated_at")?,
     })
@@ -270,7 +279,9 @@ pub fn json_value(value: &impl serde::Serialize) -> AttributeValue {
 
 // ---------------------------------------------------------------- payouts
 
-/// One payout in the artisan's ledger; in the index of owed work while it is accrued and not parked.
+/// One payout in the artisan's ledger; in GSI1's due list while it is owed (accrued, not parked), or in the parked
+/// list once parked for an operator. Waiting for an account is [`DynamoStore::await_account`]'s doing, undone by
+/// the next write of the whole payout (made once the artisan has an account).
 pub fn payout_item(payout: &Payout) -> Item {
     let mut item = payout_key(&payout.artisan_id, &payout.order_id);
     item.insert("entity".into(), s("payout"));
@@ -279,14 +290,34 @@ pub fn payout_item(payout: &Payout) -> Item {
     item.insert("amount".into(), n(payout.amount.amount));
     item.insert("currency".into(), s(payout.amount.currency.code()));
     item.insert("status".into(), s(payout.status.as_str()));
-    if let Some(transfer) = &payout.transfer_id {
-        item.insert("transfer_id".into(), s(transfer.as_str()));
+    let references = [
+        ("transfer_id", &payout.transfer_id),
+        ("reversal_id", &payout.reversal_id),
+        ("destination", &payout.destination),
+        ("intent_id", &payout.intent_id),
+        ("charge_id", &payout.charge_id),
+    ];
+    for (name, value) in references {
+        if let Some(value) = value {
+            item.insert(name.into(), s(value.as_str()));
+        }
     }
+    if let Some(reason) = &payout.reason {
+        item.insert("reason".into(), s(reason));
+    }
+    if let Some(retry) = &payout.retry {
+        item.insert("retry".into(), json(retry));
+    }
+    item.insert("version".into(), n(payout.version));
     item.insert("created_at".into(), timestamp(payout.created_at));
     item.insert("updated_at".into(), timestamp(payout.updated_at));
-    if payout.status == PayoutStatus::Accrued {
-        let id = format!("{}#{}", payout.order_id, payout.artisan_id);
-        item.insert(SHARDED_INDEX_PK.into(), s(open_shard_key(PAYOUT_KIND, shard_of(&id))));
+    let id = format!("{}#{}", payout.order_id, payout.artisan_id);
+    let shard = shard_of(&id);
+    if payout.retry.as_ref().is_some_and(|r| r.parked) {
+        item.insert(SHARDED_INDEX_PK.into(), s(parked_shard_key(PARKED_PAYOUT, shard)));
+        item.insert(SHARDED_INDEX_SK.into(), s(open_sort_key(payout.updated_at, &id)));
+    } else if payout.is_owed() {
+        item.insert(SHARDED_INDEX_PK.into(), s(open_shard_key(PAYOUT_KIND, shard)));
         item.insert(SHARDED_INDEX_SK.into(), s(open_sort_key(payout.created_at, &id)));
     }
     item
@@ -301,15 +332,23 @@ pub fn payout_from_item(item: &Item) -> Result<Payout, StoreError> {
             Currency::parse(get_s(item, "currency")?).ok_or_else(|| malformed(item, "currency"))?,
         ),
         status: PayoutStatus::parse(get_s(item, "status")?).ok_or_else(|| malformed(item, "status"))?,
-        transfer_id: match item.get("transfer_id") {
-            Some(_) => {
-                Some(ProviderRef::parse(get_s(item, "transfer_id")?).ok_or_else(|| malformed(item, "transfer_id"))?)
-            }
-            None => None,
-        },
+        transfer_id: optional_reference(item, "transfer_id")?,
+        reason: item.get("reason").map(|_| get_s(item, "reason").map(str::to_owned)).transpose()?,
+        reversal_id: optional_reference(item, "reversal_id")?,
+        destination: optional_reference(item, "destination")?,
+        intent_id: optional_reference(item, "intent_id")?,
+        charge_id: optional_reference(item, "charge_id")?,
+        // Payouts written before versions were kept read as version 0 (and are written only while still without one).
+        version: item.get("version").map(|_| get_n(item, "version")).transpose()?.unwrap_or(0),
+        retry: optional_json(item, "retry")?,
         created_at: get_time(item, "created_at")?,
         updated_at: get_time(item, "updated_at")?,
     })
+}
+
+/// A provider id that may be absent.
+fn optional_reference(item: &Item, name: &str) -> Result<Option<ProviderRef>, StoreError> {
+    item.get(name).map(|_| ProviderRef::parse(get_s(item, name)?).ok_or_else(|| malformed(item, name))).transpose()
 }
 
 pub fn payout_account_item(artisan: &UserId, account: &PayoutAccount) -> Item {

@@ -143,9 +143,30 @@ pub fn follow_up_kind(follow_up: FollowUp) -> &'static str {
 }
 
 pub const PAYOUT_KIND: &str = "payout";
+/// Artisans who connected an account while payouts waited for one (a marker each, due at once).
+pub const PAYOUTS_FOR_KIND: &str = "payouts_for";
+/// What parked lists hold: orders (their settlement) and payouts.
+pub const PARKED_ORDER: &str = "order";
+pub const PARKED_PAYOUT: &str = "payout";
 
 pub fn open_shard_key(kind: &str, shard: u32) -> String {
     format!("OPEN#{kind}#{shard}")
+}
+
+/// Work parked for an operator, by kind, sharded like owed work.
+pub fn parked_shard_key(kind: &str, shard: u32) -> String {
+    format!("PARKED#{kind}#{shard}")
+}
+
+/// An artisan's accrued payouts that wait for an account (GSI1), oldest first.
+pub fn awaiting_account_key(artisan: &UserId) -> String {
+    format!("AWAIT#{artisan}")
+}
+
+/// The marker of an artisan who connected an account: in GSI1 under `OPEN#payouts_for#<shard>` until none of
+/// their payouts waits any more.
+pub fn payouts_for_key(artisan: &UserId) -> Item {
+    key(format!("PAYOUTS_FOR#{artisan}"), "MARKER")
 }
 
 /// Sorts owed work by when it became owed (zero-padded epoch milliseconds), then by `id`.

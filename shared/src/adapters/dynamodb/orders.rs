@@ -17,7 +17,7 @@ use crate::domain::{
     FollowUp, MAX_UNPAID_ORDERS, Order, OrderId, OrderRef, OrderStatus, ProductId, StockDelta, UserId,
 };
 use crate::ports::{
-    IdempotencyScope, OrderStore, OrderTransition, Page, PageRequest, PlaceOrderError, StoreError, TransitionError,
+    Due, IdempotencyScope, OrderStore, OrderTransition, Page, PageRequest, PlaceOrderError, StoreError, TransitionError,
 };
 
 /// One line's sale: its units off the shelf while the product is for sale at the price the order captured.
@@ -75,8 +75,18 @@ fn status_move(table: &str, key: Item, from: OrderStatus, to: OrderStatus, now: 
         .expression_attribute_values(":now", timestamp(now))
 }
 
+/// Query calls one filtered listing makes at most: a filter that leaves most items out answers a short page (even an
+/// empty one) with a cursor to read on from, never a read of a whole partition in one request.
+pub(super) const MAX_FILTERED_READS: usize = 5;
+
+/// The position a read stopped at, from its last evaluated key (`<prefix><id>`).
+pub(super) fn stopped_at(key: &Item, prefix: &str) -> Option<String> {
+    key.get(SK).and_then(|v| v.as_s().ok()).and_then(|sk| sk.strip_prefix(prefix)).map(str::to_owned)
+}
+
 impl DynamoStore {
-    /// A newest-first page of order items under `pk`, optionally filtered by status.
+    /// A newest-first page of order items under `pk`, optionally filtered by status (at most
+    /// [`MAX_FILTERED_READS`] reads: a short page and a cursor when the filter leaves most out).
     async fn order_page(
         &self,
         pk: String,
@@ -91,7 +101,8 @@ impl DynamoStore {
             ])
         });
         let mut orders = Vec::new();
-        loop {
+        let mut stopped = None;
+        for _ in 0..MAX_FILTERED_READS {
             let mut query = self
                 .client
                 .query()
@@ -110,6 +121,7 @@ impl DynamoStore {
             }
             let output = query.send().await.map_err(store_error)?;
             orders.extend(readable(output.items(), order_from_item));
+            stopped = output.last_evaluated_key.as_ref().and_then(|key| stopped_at(key, ORDER_PREFIX));
             match output.last_evaluated_key {
                 Some(key) if orders.len() < want => start_key = Some(key),
                 _ => break,
@@ -117,7 +129,12 @@ impl DynamoStore {
         }
         let more = orders.len() > page.limit;
         orders.truncate(page.limit);
-        let next = if more { orders.last().map(|o| o.order_id.to_string()) } else { None };
+        let next = match (more, start_key) {
+            (true, _) => orders.last().map(|o| o.order_id.to_string()),
+            // The reads ran out with the partition not done: on from where they stopped.
+            (false, Some(_)) => stopped,
+            (false, None) => None,
+        };
         Ok(Page { items: orders, next })
     }
 }
@@ -211,18 +228,26 @@ impl OrderStore for DynamoStore {
             "payment_status = :payment_next",
             "updated_at = :now",
         ];
+        let mut remove = Vec::new();
         if next.payment.is_some() {
             set.push("payment = :payment");
+        }
+        if next.retry.is_some() {
+            set.push("retry = :retry");
+        } else {
+            remove.push("retry");
         }
         let open = open_keys(next);
         if open.is_some() {
             set.push("#open_pk = :open_pk");
             set.push("#open_sk = :open_sk");
+        } else {
+            // Nothing owed any more: out of the sweeper's and the reconciler's view.
+            remove.extend(["#open_pk", "#open_sk"]);
         }
         let mut expression = format!("SET {}", set.join(", "));
-        if open.is_none() {
-            // Nothing owed any more: out of the sweeper's and the reconciler's view.
-            expression.push_str(" REMOVE #open_pk, #open_sk");
+        if !remove.is_empty() {
+            expression = format!("{expression} REMOVE {}", remove.join(", "));
         }
         let mut order = Update::builder()
             .table_name(&self.table)
@@ -245,6 +270,9 @@ impl OrderStore for DynamoStore {
             .expression_attribute_values(":now", timestamp(now));
         if let Some(payment) = &next.payment {
             order = order.expression_attribute_values(":payment", json_value(payment));
+        }
+        if let Some(retry) = &next.retry {
+            order = order.expression_attribute_values(":retry", json_value(retry));
         }
         if let Some((pk, sk)) = open {
             order = order.expression_attribute_values(":open_pk", s(pk)).expression_attribute_values(":open_sk", s(sk));
@@ -310,48 +338,84 @@ impl OrderStore for DynamoStore {
         &self,
         follow_up: FollowUp,
         before: OffsetDateTime,
-        limit: usize,
-    ) -> Result<Vec<OrderRef>, StoreError> {
-        let items = self.open_items(follow_up_kind(follow_up), before, limit).await?;
-        let mut due = Vec::new();
-        for item in &items {
-            let user = item.get("user_id").and_then(|v| v.as_s().ok()).and_then(|v| UserId::parse(v));
-            let order = item.get("order_id").and_then(|v| v.as_s().ok()).and_then(|v| OrderId::parse(v));
-            if let (Some(user_id), Some(order_id)) = (user, order) {
-                due.push(OrderRef { user_id, order_id });
-            }
-        }
-        Ok(due)
+        page: &PageRequest,
+    ) -> Result<Page<Due>, StoreError> {
+        let kind = follow_up_kind(follow_up);
+        let found = self.sharded_page(|shard| open_shard_key(kind, shard), Some(before), page).await?;
+        let items = readable(&found.items, |item| {
+            let order = OrderRef {
+                user_id: UserId::parse(get_s(item, "user_id")?).ok_or_else(|| StoreError::unexpected("user_id"))?,
+                order_id: OrderId::parse(get_s(item, "order_id")?).ok_or_else(|| StoreError::unexpected("order_id"))?,
+            };
+            let retry = item.get("retry").and_then(|v| v.as_s().ok()).and_then(|raw| serde_json::from_str(raw).ok());
+            Ok(Due { order, retry })
+        });
+        Ok(Page { items, next: found.next })
+    }
+
+    async fn parked_orders(&self, page: &PageRequest) -> Result<Page<Order>, StoreError> {
+        let found = self.sharded_page(|shard| parked_shard_key(PARKED_ORDER, shard), None, page).await?;
+        Ok(Page { items: readable(&found.items, order_from_item), next: found.next })
     }
 }
 
 impl DynamoStore {
-    /// The items owing work of `kind` since before `before`, oldest first, from every shard of the index.
-    pub(super) async fn open_items(
+    /// A page of one of GSI1's sharded lists (owed work, parked work, markers), oldest first: every shard of it read
+    /// from after `page.after` (a sort key) to before `before`, merged, cut to the page. Its `next` is the last sort
+    /// key on the page, so the next read starts past every item this one returned, whatever became of them.
+    pub(super) async fn sharded_page(
         &self,
-        kind: &str,
-        before: OffsetDateTime,
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
-        let bound = open_bound(before);
+        partition: impl Fn(u32) -> String,
+        before: Option<OffsetDateTime>,
+        page: &PageRequest,
+    ) -> Result<Page<Item>, StoreError> {
+        let want = page.limit.clamp(1, 1000);
+        let bound = before.map(open_bound);
+        let after = page.after.as_deref();
         let shards = (0..CATALOG_SHARDS).map(|shard| {
-            self.client
+            let query = self
+                .client
                 .query()
                 .table_name(&self.table)
                 .index_name(SHARDED_INDEX)
-                .key_condition_expression("#pk = :pk AND #sk < :before")
                 .expression_attribute_names("#pk", SHARDED_INDEX_PK)
-                .expression_attribute_names("#sk", SHARDED_INDEX_SK)
-                .expression_attribute_values(":pk", s(open_shard_key(kind, shard)))
-                .expression_attribute_values(":before", s(&bound))
-                .limit(limit.clamp(1, 1000) as i32)
-                .send()
+                .expression_attribute_values(":pk", s(partition(shard)))
+                // One more than the page: the item at `after` itself may be among them (BETWEEN includes it).
+                .limit(i32::try_from(want + 1).unwrap_or(i32::MAX));
+            let ranged = |query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder| {
+                query.expression_attribute_names("#sk", SHARDED_INDEX_SK)
+            };
+            match (after, &bound) {
+                (None, None) => query.key_condition_expression("#pk = :pk"),
+                (Some(after), None) => ranged(query)
+                    .key_condition_expression("#pk = :pk AND #sk > :after")
+                    .expression_attribute_values(":after", s(after)),
+                (None, Some(bound)) => ranged(query)
+                    .key_condition_expression("#pk = :pk AND #sk < :before")
+                    .expression_attribute_values(":before", s(bound)),
+                (Some(after), Some(bound)) => ranged(query)
+                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :after AND :before")
+                    .expression_attribute_values(":after", s(after))
+                    .expression_attribute_values(":before", s(bound)),
+            }
+            .send()
         });
         let pages = try_join_all(shards).await.map_err(store_error)?;
-        let mut items: Vec<Item> = pages.into_iter().flat_map(|page| page.items.unwrap_or_default()).collect();
-        let since = |item: &Item| item.get(SHARDED_INDEX_SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        items.sort_by_key(since);
-        items.truncate(limit);
-        Ok(items)
+        let sort_key =
+            |item: &Item| item.get(SHARDED_INDEX_SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let mut more = pages.iter().any(|page| page.last_evaluated_key.is_some());
+        let mut items: Vec<Item> = pages
+            .into_iter()
+            .flat_map(|page| page.items.unwrap_or_default())
+            .filter(|item| after.is_none_or(|after| sort_key(item).as_str() > after))
+            .filter(|item| bound.as_ref().is_none_or(|bound| &sort_key(item) < bound))
+            .collect();
+        items.sort_by_key(sort_key);
+        if items.len() > want {
+            more = true;
+            items.truncate(want);
+        }
+        let next = if more { items.last().map(sort_key) } else { None };
+        Ok(Page { items, next })
     }
 }

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "storefront", include_str!("../../../migrations/0001_storefront.sql")),
     (2, "sharding", include_str!("../../../migrations/0002_sharding.sql")),
     (3, "unpaid cap", include_str!("../../../migrations/0003_unpaid_cap.sql")),
+    (4, "follow ups", include_str!("../../../migrations/0004_follow_ups.sql")),
 ];
 
 /// The migrator over [`MIGRATIONS`].

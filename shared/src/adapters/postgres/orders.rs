@@ -17,7 +17,7 @@ use crate::domain::{
     FollowUp, MAX_UNPAID_ORDERS, Order, OrderId, OrderRef, OrderStatus, ProductId, StockDelta, UserId,
 };
 use crate::ports::{
-    IdempotencyScope, OrderStore, OrderTransition, Page, PageRequest, PlaceOrderError, Restock, StoreError,
+    Due, IdempotencyScope, OrderStore, OrderTransition, Page, PageRequest, PlaceOrderError, Restock, StoreError,
     TransitionError,
 };
 
@@ -44,6 +44,7 @@ fn bind_order<'q>(query: Query<'q, Postgres, PgArguments>, order: &'q Order) -> 
         .bind(to_json(&order.shares))
         .bind(order.created_at)
         .bind(order.updated_at)
+        .bind(order.retry.as_ref().map(to_json))
         .bind(order.payment_status_name())
         .bind(open_kind)
         .bind(open_since)
@@ -105,7 +106,8 @@ pub(super) async fn insert_order_within_cap(
 pub(super) async fn insert_order(tx: &mut Transaction<'_, Postgres>, order: &Order) -> Result<bool, sqlx::Error> {
     let sql = format!(
         "INSERT INTO orders ({ORDER_COLUMNS}, payment_status, open_kind, open_since) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (order_id) DO NOTHING"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         ON CONFLICT (order_id) DO NOTHING"
     );
     Ok(bind_order(sqlx::query(&sql), order).execute(&mut **tx).await?.rows_affected() == 1)
 }
@@ -213,9 +215,10 @@ pub(super) async fn update_order(
     next: &Order,
 ) -> Result<bool, sqlx::Error> {
     let (open_kind, open_since) = open(next);
+    let parked_at = next.parked().then_some(next.updated_at);
     let moved = sqlx::query(
         "UPDATE orders SET status = $3, shipped_artisans = $4, payment = COALESCE($5, payment), \
-           payment_status = $6, updated_at = $7, open_kind = $8, open_since = $9 \
+           payment_status = $6, updated_at = $7, open_kind = $8, open_since = $9, retry = $13, parked_at = $14 \
          WHERE order_id = $1 AND user_id = $2 AND status = $10 AND jsonb_array_length(shipped_artisans) = $11 \
            AND payment_status = $12",
     )
@@ -231,6 +234,8 @@ pub(super) async fn update_order(
     .bind(current.status.as_str())
     .bind(i32::try_from(current.shipped_artisans.len()).unwrap_or(i32::MAX))
     .bind(current.payment_status_name())
+    .bind(next.retry.as_ref().map(to_json))
+    .bind(parked_at)
     .execute(&mut **tx)
     .await?;
     Ok(moved.rows_affected() == 1)
@@ -366,25 +371,83 @@ impl PgStore {
     }
 }
 
+/// A due list's position: when the item became owed (microseconds since the epoch, the precision both the store and
+/// the clock keep) and its id, as `<micros>:<id>`; keyset paging goes on after it. A sharded store merges its
+/// shards' pages by it.
+pub(super) fn due_position(since: OffsetDateTime, id: &str) -> String {
+    format!("{:020}:{id}", since.unix_timestamp_nanos() / 1000)
+}
+
+/// The (time, id) a position names; a position this store did not make reads as none (the list from its start).
+pub(super) fn read_position(position: Option<&str>) -> Option<(OffsetDateTime, String)> {
+    let (micros, id) = position?.split_once(':')?;
+    let since = OffsetDateTime::from_unix_timestamp_nanos(micros.parse::<i128>().ok()?.checked_mul(1000)?).ok()?;
+    Some((since, id.to_owned()))
+}
+
 impl PgStore {
-    /// [`OrderStore::orders_due`], each with the time it has owed `follow_up` since (a sharded store merges the
-    /// shards' lists by it).
-    pub(super) async fn orders_due_since(
+    /// [`OrderStore::orders_due`]: one page, with each item's position (a sharded store merges its shards' pages).
+    pub(super) async fn orders_due_page(
         &self,
         follow_up: FollowUp,
         before: OffsetDateTime,
-        limit: usize,
-    ) -> Result<Vec<(OffsetDateTime, OrderRef)>, StoreError> {
+        page: &PageRequest,
+    ) -> Result<Vec<(String, Due)>, StoreError> {
+        let (after_since, after_id) = read_position(page.after.as_deref()).unzip();
         let statement = sqlx::query(
-            "SELECT user_id, order_id, open_since FROM orders WHERE open_kind = $1 AND open_since < $2 \
-             ORDER BY open_since, order_id LIMIT $3",
+            "SELECT user_id, order_id, open_since, retry FROM orders \
+             WHERE open_kind = $1 AND open_since < $2 AND parked_at IS NULL \
+               AND ($3::timestamptz IS NULL OR (open_since, order_id) > ($3, $4)) \
+             ORDER BY open_since, order_id LIMIT $5",
         )
         .bind(follow_up.as_str())
         .bind(before)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        .bind(after_since)
+        .bind(after_id)
+        .bind(i64::try_from(page.limit).unwrap_or(i64::MAX));
         let found = self.writer.fetch_all(statement).await?;
-        Ok(found.iter().filter_map(|row| Some((row.try_get("open_since").ok()?, rows::order_ref(row)?))).collect())
+        Ok(found
+            .iter()
+            .filter_map(|row| {
+                let since: OffsetDateTime = row.try_get("open_since").ok()?;
+                let order = rows::order_ref(row)?;
+                let retry = row
+                    .try_get::<Option<sqlx::Json<crate::domain::Retry>>, _>("retry")
+                    .ok()
+                    .flatten()
+                    .map(|sqlx::Json(retry)| retry);
+                Some((due_position(since, order.order_id.as_str()), Due { order, retry }))
+            })
+            .collect())
     }
+
+    /// [`OrderStore::parked_orders`]: one page, with each order's position.
+    pub(super) async fn parked_orders_page(&self, page: &PageRequest) -> Result<Vec<(String, Order)>, StoreError> {
+        let (after_since, after_id) = read_position(page.after.as_deref()).unzip();
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS}, parked_at FROM orders WHERE parked_at IS NOT NULL \
+             AND ($1::timestamptz IS NULL OR (parked_at, order_id) > ($1, $2)) ORDER BY parked_at, order_id LIMIT $3"
+        );
+        let statement =
+            sqlx::query(&sql).bind(after_since).bind(after_id).bind(i64::try_from(page.limit).unwrap_or(i64::MAX));
+        let found = self.writer.fetch_all(statement).await?;
+        Ok(found
+            .iter()
+            .filter_map(|row| {
+                let at: OffsetDateTime = row.try_get("parked_at").ok()?;
+                let order = rows::order(row).inspect_err(|e| tracing::error!(%e, "parked order left out")).ok()?;
+                Some((due_position(at, order.order_id.as_str()), order))
+            })
+            .collect())
+    }
+}
+
+/// A page of at most `limit` from positioned items (in position order), its `next` the last one's position when the
+/// list may go on.
+pub(super) fn paged<T>(items: Vec<(String, T)>, limit: usize) -> Page<T> {
+    let full = items.len() >= limit;
+    let next = if full { items.last().map(|(position, _)| position.clone()) } else { None };
+    Page { items: items.into_iter().map(|(_, item)| item).collect(), next }
 }
 
 /// Whose orders a page lists.
@@ -489,8 +552,12 @@ impl OrderStore for PgStore {
         &self,
         follow_up: FollowUp,
         before: OffsetDateTime,
-        limit: usize,
-    ) -> Result<Vec<OrderRef>, StoreError> {
-        Ok(self.orders_due_since(follow_up, before, limit).await?.into_iter().map(|(_, order)| order).collect())
+        page: &PageRequest,
+    ) -> Result<Page<Due>, StoreError> {
+        Ok(paged(self.orders_due_page(follow_up, before, page).await?, page.limit))
+    }
+
+    async fn parked_orders(&self, page: &PageRequest) -> Result<Page<Order>, StoreError> {
+        Ok(paged(self.parked_orders_page(page).await?, page.limit))
     }
 }

@@ -18,9 +18,10 @@ pub const PRODUCT_COLUMNS: &str = "product_id, artisan_id, title, description, c
 
 /// The columns an order is read from (the order [`order`] expects them in).
 pub const ORDER_COLUMNS: &str = "order_id, user_id, status, items, total_amount, currency, contact_email, \
-     shipped_artisans, payment, shares, created_at, updated_at";
+     shipped_artisans, payment, shares, created_at, updated_at, retry";
 
-pub const PAYOUT_COLUMNS: &str = "artisan_id, order_id, amount, currency, status, transfer_id, created_at, updated_at";
+pub const PAYOUT_COLUMNS: &str = "artisan_id, order_id, amount, currency, status, transfer_id, reason, reversal_id, \
+     destination, intent_id, charge_id, version, retry, created_at, updated_at";
 
 fn malformed(table: &str, column: &str) -> StoreError {
     StoreError::unexpected(format!("malformed row in {table}: {column}"))
@@ -126,6 +127,7 @@ pub fn order(row: &PgRow) -> Result<Order, StoreError> {
         contact_email: get(row, T, "contact_email")?,
         payment: json(row, T, "payment")?,
         shares: json(row, T, "shares")?,
+        retry: json(row, T, "retry")?,
         created_at: get(row, T, "created_at")?,
         updated_at: get(row, T, "updated_at")?,
     })
@@ -138,12 +140,24 @@ pub fn payout(row: &PgRow) -> Result<Payout, StoreError> {
         order_id: parsed(row, T, "order_id", OrderId::parse)?,
         amount: money(row, T, "amount")?,
         status: parsed(row, T, "status", PayoutStatus::parse)?,
-        transfer_id: get::<Option<String>>(row, T, "transfer_id")?
-            .map(|id| ProviderRef::parse(&id).ok_or_else(|| malformed(T, "transfer_id")))
-            .transpose()?,
+        transfer_id: reference(row, T, "transfer_id")?,
+        reason: get(row, T, "reason")?,
+        reversal_id: reference(row, T, "reversal_id")?,
+        destination: reference(row, T, "destination")?,
+        intent_id: reference(row, T, "intent_id")?,
+        charge_id: reference(row, T, "charge_id")?,
+        version: bounded(row, T, "version")?,
+        retry: json(row, T, "retry")?,
         created_at: get(row, T, "created_at")?,
         updated_at: get(row, T, "updated_at")?,
     })
+}
+
+/// A provider id column that may be `NULL`.
+fn reference(row: &PgRow, table: &str, column: &str) -> Result<Option<ProviderRef>, StoreError> {
+    get::<Option<String>>(row, table, column)?
+        .map(|id| ProviderRef::parse(&id).ok_or_else(|| malformed(table, column)))
+        .transpose()
 }
 
 pub fn payout_account(row: &PgRow) -> Result<PayoutAccount, StoreError> {

@@ -23,9 +23,10 @@ use time::OffsetDateTime;
 
 use crate::adapters::aws::LazyClient;
 use crate::domain::{
-    IntentState, Money, Order, OrderId, OrderRef, PaymentEnd, PaymentEvent, PaymentOutcome, Payout, ProviderRef, UserId,
+    Currency, DisputeStage, IntentState, Money, Order, OrderId, OrderRef, PaymentEnd, PaymentEvent, PaymentOutcome,
+    Payout, ProviderRef, UserId,
 };
-use crate::ports::{CreatedIntent, EventError, PaymentError, PaymentProvider, VerifiedEvent};
+use crate::ports::{CreatedIntent, EventError, IntentRecord, PaymentError, PaymentProvider, VerifiedEvent};
 
 /// The API version every call asks for, so a change of the account's default never changes what we parse.
 pub const API_VERSION: &str = "2024-06-20";
@@ -232,14 +233,18 @@ impl PaymentProvider for StripeProvider {
         }
         // Paid (or cancelled) already: where it stands is the answer.
         if json["error"]["code"] == "payment_intent_unexpected_state" {
-            return self.intent_state(intent).await;
+            return Ok(self.read_intent(intent).await?.state);
         }
         Err(PaymentError::Refused(format!("{path}: {status}: {}", error_message(&json))))
     }
 
-    async fn intent_state(&self, intent: &ProviderRef) -> Result<IntentState, PaymentError> {
+    async fn read_intent(&self, intent: &ProviderRef) -> Result<IntentRecord, PaymentError> {
         let json = self.object(http::Method::GET, &format!("/v1/payment_intents/{intent}"), &[], None).await?;
-        intent_state(&json)
+        Ok(IntentRecord {
+            state: intent_state(&json)?,
+            charge_id: json["latest_charge"].as_str().and_then(ProviderRef::parse),
+            order: order_of(&json["metadata"]),
+        })
     }
 
     async fn refund(&self, order: &OrderId, intent: &ProviderRef, amount: Money) -> Result<ProviderRef, PaymentError> {
@@ -248,22 +253,45 @@ impl PaymentProvider for StripeProvider {
             ("amount", amount.amount.to_string()),
             ("metadata[order_id]", order.to_string()),
         ];
-        let key = format!("refund-{order}");
+        // Named by the amount too: what is left to refund changes when part went back at the provider meanwhile, and
+        // a key reused with another amount is refused (the same amount again is the same refund).
+        let key = format!("refund-{order}-{}", amount.amount);
         let json = self.object(http::Method::POST, "/v1/refunds", &form, Some(&key)).await?;
         provider_ref(&json, "id")
     }
 
-    async fn transfer(&self, payout: &Payout, account: &ProviderRef) -> Result<ProviderRef, PaymentError> {
+    async fn transfer(
+        &self,
+        payout: &Payout,
+        destination: &ProviderRef,
+        charge: &ProviderRef,
+    ) -> Result<ProviderRef, PaymentError> {
+        // Separate charges and transfers, as Stripe documents them: the transfer names the charge it is funded from
+        // (`source_transaction`), so it goes out while the charge's funds are still pending instead of failing
+        // `balance_insufficient`, and joins the charge's transfer group (the order) by it.
         let form = [
             ("amount", payout.amount.amount.to_string()),
             ("currency", currency(payout.amount)),
-            ("destination", account.to_string()),
-            ("transfer_group", payout.order_id.to_string()),
+            ("destination", destination.to_string()),
+            ("source_transaction", charge.to_string()),
             ("metadata[order_id]", payout.order_id.to_string()),
             ("metadata[artisan_id]", payout.artisan_id.to_string()),
         ];
-        let key = format!("payout-{}-{}", payout.order_id, payout.artisan_id);
+        // Named by the payout and its destination: a key never travels with another account.
+        let key = format!("payout-{}-{}-{destination}", payout.order_id, payout.artisan_id);
         let json = self.object(http::Method::POST, "/v1/transfers", &form, Some(&key)).await?;
+        provider_ref(&json, "id")
+    }
+
+    async fn reverse_transfer(&self, payout: &Payout, transfer: &ProviderRef) -> Result<ProviderRef, PaymentError> {
+        let form = [
+            ("amount", payout.amount.amount.to_string()),
+            ("metadata[order_id]", payout.order_id.to_string()),
+            ("metadata[artisan_id]", payout.artisan_id.to_string()),
+        ];
+        let key = format!("reversal-{}-{}", payout.order_id, payout.artisan_id);
+        let path = format!("/v1/transfers/{transfer}/reversals");
+        let json = self.object(http::Method::POST, &path, &form, Some(&key)).await?;
         provider_ref(&json, "id")
     }
 
@@ -280,31 +308,57 @@ impl PaymentProvider for StripeProvider {
     }
 }
 
-/// The event a verified payload carries, as the storefront acts on it.
+/// The order a metadata object names, if it names one of ours.
+fn order_of(metadata: &serde_json::Value) -> Option<OrderRef> {
+    let user_id = metadata["user_id"].as_str().and_then(UserId::parse)?;
+    let order_id = metadata["order_id"].as_str().and_then(OrderId::parse)?;
+    Some(OrderRef { user_id, order_id })
+}
+
+/// The event a verified payload carries, as the storefront acts on it: an intent's outcome, a charge refunded (by
+/// how much in all), or a dispute of a charge opened or closed.
 fn read_event(payload: &[u8]) -> Result<VerifiedEvent, EventError> {
     let json: serde_json::Value =
         serde_json::from_slice(payload).map_err(|e| EventError::Malformed(format!("not JSON: {e}")))?;
     let event_id = json["id"].as_str().ok_or_else(|| EventError::Malformed("no event id".into()))?;
     let kind = json["type"].as_str().ok_or_else(|| EventError::Malformed("no event type".into()))?;
-    let outcome = match kind {
-        "payment_intent.succeeded" => PaymentOutcome::Succeeded,
-        "payment_intent.payment_failed" => PaymentOutcome::Ended(PaymentEnd::Failed),
-        "payment_intent.canceled" => PaymentOutcome::Ended(PaymentEnd::Canceled),
+    let object = &json["data"]["object"];
+    let malformed = |what: &str| EventError::Malformed(format!("{kind} without a valid {what}"));
+    let reference = |field: &str| object[field].as_str().and_then(ProviderRef::parse).ok_or_else(|| malformed(field));
+    let (outcome, intent_id, charge_id) = match kind {
+        "payment_intent.succeeded" | "payment_intent.payment_failed" | "payment_intent.canceled" => {
+            let outcome = match kind {
+                "payment_intent.succeeded" => PaymentOutcome::Succeeded,
+                "payment_intent.payment_failed" => PaymentOutcome::Ended(PaymentEnd::Failed),
+                _ => PaymentOutcome::Ended(PaymentEnd::Canceled),
+            };
+            let charge = object["latest_charge"].as_str().and_then(ProviderRef::parse);
+            (outcome, reference("id").map_err(|_| malformed("intent id"))?, charge)
+        }
+        "charge.refunded" => {
+            let refunded = object["amount_refunded"].as_i64().filter(|amount| *amount >= 0);
+            let currency = object["currency"].as_str().and_then(|c| Currency::parse(&c.to_ascii_uppercase()));
+            let (Some(amount), Some(currency)) = (refunded, currency) else {
+                return Err(malformed("amount_refunded and currency"));
+            };
+            let total = Money::new(amount, currency);
+            (PaymentOutcome::Refunded { total }, reference("payment_intent")?, Some(reference("id")?))
+        }
+        "charge.dispute.created" | "charge.dispute.closed" => {
+            let stage = match (kind, object["status"].as_str()) {
+                ("charge.dispute.created", _) => DisputeStage::Opened,
+                (_, Some("lost")) => DisputeStage::Lost,
+                // Won, or an inquiry closed without a chargeback: the money stays.
+                (_, Some("won" | "warning_closed")) => DisputeStage::Won,
+                _ => return Err(malformed("closed dispute status")),
+            };
+            (PaymentOutcome::Dispute(stage), reference("payment_intent")?, Some(reference("charge")?))
+        }
         _ => return Ok(VerifiedEvent::Ignored { event_id: event_id.to_owned(), kind: kind.to_owned() }),
     };
-    let intent = &json["data"]["object"];
-    let malformed = |what: &str| EventError::Malformed(format!("{kind} without a valid {what}"));
     let event_id = ProviderRef::parse(event_id).ok_or_else(|| malformed("event id"))?;
-    let intent_id = intent["id"].as_str().and_then(ProviderRef::parse).ok_or_else(|| malformed("intent id"))?;
-    let metadata = &intent["metadata"];
-    let order = match (
-        metadata["user_id"].as_str().and_then(UserId::parse),
-        metadata["order_id"].as_str().and_then(OrderId::parse),
-    ) {
-        (Some(user_id), Some(order_id)) => Some(OrderRef { user_id, order_id }),
-        _ => None,
-    };
-    Ok(VerifiedEvent::Payment(PaymentEvent { event_id, intent_id, outcome, order }))
+    let order = order_of(&object["metadata"]);
+    Ok(VerifiedEvent::Payment(PaymentEvent { event_id, intent_id, outcome, order, charge_id }))
 }
 
 #[cfg(test)]
@@ -330,7 +384,7 @@ mod tests {
         assert_eq!(paid.order.map(|o| o.user_id.to_string()), Some("alice".to_owned()));
         let failed = read_event(event("payment_intent.payment_failed", "{}").as_bytes());
         assert!(matches!(failed, Ok(VerifiedEvent::Payment(PaymentEvent { order: None, .. }))), "not our intent");
-        let other = read_event(event("charge.refunded", ours).as_bytes());
+        let other = read_event(event("customer.created", ours).as_bytes());
         assert!(matches!(other, Ok(VerifiedEvent::Ignored { .. })));
         assert!(matches!(read_event(b"{]"), Err(EventError::Malformed(_))));
         let bad_id = r#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi/1"}}}"#;

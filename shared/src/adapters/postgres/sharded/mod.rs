@@ -32,9 +32,9 @@ use crate::domain::{
     ProviderRef, UserId,
 };
 use crate::ports::{
-    ArtisanProfile, CartLineError, CartStore, CatalogStore, Claim, Housekeeping, IdempotencyScope, IdempotencyStore,
-    OrderStore, OrderTransition, Page, PageRequest, ParkError, PaymentStore, PlaceOrderError, ProductFilter,
-    StockAdjustment, StockChangeError, StoreError, TransitionError,
+    ArtisanProfile, CartLineError, CartStore, CatalogStore, Claim, Due, Housekeeping, IdempotencyScope,
+    IdempotencyStore, OrderStore, OrderTransition, Page, PageRequest, ParkError, PaymentStore, PlaceOrderError,
+    ProductFilter, StockAdjustment, StockChangeError, StoreError, TransitionError,
 };
 pub use ring::{SLOTS, Slot, SlotMap};
 use routing::{Access, Routing};
@@ -343,19 +343,27 @@ impl OrderStore for ShardedStore {
         self.shard_for(&order.user_id, Access::Write).await?.notice_sent(order, now).await
     }
 
-    /// Every shard's, oldest first (the background functions' query, never a shopper's).
+    /// Every shard's, oldest first (the background functions' query, never a shopper's): each shard's page from
+    /// the same position, merged and cut to one page.
     async fn orders_due(
         &self,
         follow_up: FollowUp,
         before: OffsetDateTime,
-        limit: usize,
-    ) -> Result<Vec<OrderRef>, StoreError> {
-        let mut due: Vec<(OffsetDateTime, OrderRef)> = Vec::new();
+        page: &PageRequest,
+    ) -> Result<Page<Due>, StoreError> {
+        let mut due = Vec::new();
         for shard in &self.shards {
-            due.extend(shard.orders_due_since(follow_up, before, limit).await?);
+            due.extend(shard.orders_due_page(follow_up, before, page).await?);
         }
-        due.sort_by(|a, b| (a.0, a.1.order_id.as_str()).cmp(&(b.0, b.1.order_id.as_str())));
-        Ok(due.into_iter().take(limit).map(|(_, order)| order).collect())
+        Ok(merged(due, page.limit))
+    }
+
+    async fn parked_orders(&self, page: &PageRequest) -> Result<Page<Order>, StoreError> {
+        let mut parked = Vec::new();
+        for shard in &self.shards {
+            parked.extend(shard.parked_orders_page(page).await?);
+        }
+        Ok(merged(parked, page.limit))
     }
 }
 
@@ -395,13 +403,33 @@ impl PaymentStore for ShardedStore {
         self.catalog.save_payout(current, next).await
     }
 
-    async fn park_payout(&self, payout: &Payout) -> Result<(), ParkError> {
-        self.catalog.park_payout(payout).await
+    async fn await_account(&self, payout: &Payout) -> Result<(), ParkError> {
+        self.catalog.await_account(payout).await
     }
 
-    async fn payouts_due(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<(UserId, OrderId)>, StoreError> {
-        self.catalog.payouts_due(before, limit).await
+    async fn payouts_due(&self, before: OffsetDateTime, page: &PageRequest) -> Result<Page<Payout>, StoreError> {
+        self.catalog.payouts_due(before, page).await
     }
+
+    async fn artisans_to_pay(&self, page: &PageRequest) -> Result<Page<UserId>, StoreError> {
+        self.catalog.artisans_to_pay(page).await
+    }
+
+    async fn payouts_awaiting_account(&self, artisan: &UserId, limit: usize) -> Result<Vec<Payout>, StoreError> {
+        self.catalog.payouts_awaiting_account(artisan, limit).await
+    }
+
+    async fn parked_payouts(&self, page: &PageRequest) -> Result<Page<Payout>, StoreError> {
+        self.catalog.parked_payouts(page).await
+    }
+}
+
+/// The shards' positioned pages as one: in position order, cut to `limit`, read on from the last position shown
+/// (every shard reads from the same position, so nothing past it is skipped).
+fn merged<T>(mut items: Vec<(String, T)>, limit: usize) -> Page<T> {
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    items.truncate(limit);
+    super::orders::paged(items, limit)
 }
 
 /// What expired, in every database; then the reservations and moves a failure left ([`ShardedStore::sweep`]).
