@@ -241,7 +241,10 @@ pub async fn pay(
     };
     let webhook = match form.webhook.as_deref() {
         None | Some("now") => Webhook::Now,
-        Some("late") => Webhook::After(std::time::Duration::from_secs(form.delay_seconds.unwrap_or(30).clamp(1, 3600))),
+        Some("late") => match form.delay_seconds.unwrap_or(30) {
+            seconds @ 1..=3600 => Webhook::After(std::time::Duration::from_secs(seconds)),
+            _ => return problem(ApiError::bad_request("delay_seconds must be 1 to 3600")),
+        },
         Some("never") => Webhook::Never,
         Some(_) => return problem(ApiError::bad_request("webhook must be now, late or never")),
     };

@@ -1,6 +1,7 @@
-//! Bad numbers never corrupt data: every numeric field of every route, sent at the integer edges (i64 and u32
-//! limits, one past them), as fractions, strings, null, booleans, arrays and objects, gets a problem+json 4xx,
-//! never a 5xx, and changes nothing. (An integral number spelled `2.0` or `2e3` is the integer it names.) A stored item no read can map is left out of lists instead of failing them.
+//! Bad numbers never corrupt data: every numeric field, header and query parameter of every route, sent at the
+//! integer edges (i64 and u32 limits, one past them, 20 digits, -1, 0), as fractions, strings, null, booleans, arrays
+//! and objects, gets a problem+json 4xx, never a 5xx, and changes nothing. (The webhook's signature time is fuzzed in
+//! tests/e2e/webhook.rs.) (An integral number spelled `2.0` or `2e3` is the integer it names.) A stored item no read can map is left out of lists instead of failing them.
 
 use reqwest::Method;
 use storefront_tests::*;
@@ -16,6 +17,8 @@ const NEVER_VALID: &[&str] = &[
     "4294967295",
     "4294967296",
     "-4294967296",
+    "12345678901234567890",
+    "99999999999999999999",
     "1.5",
     "-0.5",
     "1e-3",
@@ -26,6 +29,22 @@ const NEVER_VALID: &[&str] = &[
     "true",
     "[]",
     "{}",
+];
+
+/// Every `limit` no listing accepts (1 to 100 are).
+const LIMITS: &[&str] = &[
+    "-9223372036854775808",
+    "9223372036854775807",
+    "18446744073709551616",
+    "99999999999999999999",
+    "4294967296",
+    "-1",
+    "0",
+    "101",
+    "1.5",
+    "1e2",
+    "abc",
+    "",
 ];
 
 /// The JSON bodies to try: `template` with `FIELD` replaced by each bad value (and the field's own extras).
@@ -108,16 +127,15 @@ async fn numbers_at_every_edge_are_refused_and_change_nothing() {
             tried += 1;
         }
     }
-    for path in ["/products", "/orders", "/artisan/orders", "/artisan/products"] {
+    for path in ["/products", "/orders", "/artisan/orders", "/artisan/products", "/artisan/payouts"] {
         let token = if path.starts_with("/artisan") { &ana } else { &alice };
-        for limit in ["-9223372036854775808", "18446744073709551616", "4294967296", "1.5", "abc", "", "0", "101", "1e2"]
-        {
+        for limit in LIMITS {
             let response = app.get_as(&format!("{path}?limit={limit}"), token).await;
             assert_refused(&response, &format!("GET {path}?limit={limit}"));
             tried += 1;
         }
     }
-    assert_eq!(tried, 6 * NEVER_VALID.len() + 3 + 2 + 3 + 4 + 3 + 3 + 4 * 9, "the whole corpus ran");
+    assert_eq!(tried, 6 * NEVER_VALID.len() + 3 + 2 + 3 + 4 + 3 + 3 + 5 * LIMITS.len(), "the whole corpus ran");
     let after = (app.get(&format!("/products/{id}")).await.ok(200).clone(), app.get_as("/cart", &alice).await.text);
     assert_eq!(after, before, "nothing changed");
     assert_eq!(app.get("/categories").await.text, categories, "no product was created");
@@ -173,4 +191,60 @@ async fn corrupt(app: &TestApp, id: &str) {
         .send()
         .await
         .expect("corrupted");
+}
+
+/// The numbers a request carries outside its JSON body: If-Match's version and the local payment page's delay.
+#[tokio::test]
+async fn numbers_in_headers_and_forms_at_every_edge_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let (ana, alice) = (app.artisan("ana").await, app.shopper("alice").await);
+    let product = app.create_product(&ana, "Jug", "ceramics", 2000, 3).await;
+    let id = product["product_id"].as_str().expect("id").to_owned();
+    let before = app.get(&format!("/products/{id}")).await.ok(200).clone();
+    let path = format!("/products/{id}");
+    let edit = r#"{"title":"Edited"}"#;
+    // A version no product is at (well formed: 412), or not a version at all (400).
+    for (if_match, status) in [
+        ("9223372036854775807", 412),
+        ("\"9223372036854775807\"", 412),
+        ("W/\"9999999999999999999\"", 412),
+        ("0", 412),
+        ("\"0\"", 412),
+        ("-9223372036854775808", 400),
+        ("\"-1\"", 400),
+        ("-1", 400),
+        ("18446744073709551616", 400),
+        ("99999999999999999999", 400),
+        ("\"12345678901234567890\"", 400),
+        ("1.5", 400),
+        ("1e3", 400),
+        ("", 400),
+    ] {
+        let headers = [("content-type", "application/json"), ("if-match", if_match)];
+        let response = app.send_raw(Method::PATCH, &path, Some(&ana), edit, &headers).await;
+        assert_eq!(response.status, status, "If-Match: {if_match}: {}", response.text);
+        assert_refused(&response, &format!("If-Match: {if_match}"));
+    }
+    assert_eq!(app.get(&path).await.ok(200), &before, "no edit went through");
+
+    let order = app.order(&alice, "edge-pay", buy(&id, 1)).await.ok(201)["order_id"].as_str().expect("id").to_owned();
+    let intent = app.intent_of("alice", &order).await;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    for delay in [
+        "-9223372036854775808",
+        "9223372036854775807",
+        "18446744073709551616",
+        "99999999999999999999",
+        "-1",
+        "0",
+        "3601",
+        "1.5",
+        "x",
+    ] {
+        let body = format!("outcome=succeed&webhook=late&delay_seconds={delay}");
+        let response = app.send_raw(Method::POST, &format!("/dev/pay/{intent}"), None, body, &form).await;
+        assert_refused(&response, &format!("delay_seconds={delay}"));
+    }
+    assert_eq!(app.status_of("alice", &order).await, "awaiting_payment", "no payment was taken");
+    assert_eq!(app.stock_of(&id).await, 2, "the order's one reserved, nothing else moved");
 }

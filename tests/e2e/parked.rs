@@ -18,7 +18,7 @@ fn admin_binary() -> PathBuf {
 }
 
 /// Runs `storefront-admin` on the app's store, as an operator would (the variables `make dev` reads).
-fn admin(app: &TestApp, args: &[&str]) -> String {
+pub(crate) fn admin(app: &TestApp, args: &[&str]) -> String {
     let mut command = Command::new(admin_binary());
     command.args(args).env_remove("STORE").env_remove("SHARDS").env_remove("SHARD_URLS");
     match app.database() {

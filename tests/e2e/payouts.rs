@@ -273,3 +273,41 @@ async fn a_refund_or_a_dispute_at_the_provider_moves_the_order_and_its_payouts()
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.server.payments().reversals().len(), reversed);
 }
+
+/// Payouts a release before the waiting lists stranded on DynamoDB (waiting for an account, their index keys removed,
+/// never brought back when one was connected) are in no list the reconciler reads; `storefront-admin
+/// reindex-payouts` writes them back into the due list, once, and the reconciler pays them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payouts_an_earlier_release_stranded_are_put_back_by_an_operator_and_paid() {
+    let app = spawn_app_with(|o| o.in_process_workers = false).await;
+    if app.database().is_some() {
+        let told = crate::parked::admin(&app, &["reindex-payouts"]);
+        assert!(told.contains("nothing to reindex"), "{told}");
+        return;
+    }
+    let state = app.server.app.clone();
+    let tray = product(&app, "ivo", 2000, 5).await;
+    let order = shipped(&app, "bea", "stranded", buy(&tray, 1), &["ivo"]).await;
+    // As that release left it: accrued, no version, in no list.
+    let sdk = storefront::adapters::aws::local_sdk_config(app.server.dynamodb_endpoint()).await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .update_item()
+        .table_name(storefront_local::TABLE_NAME)
+        .set_key(Some(storefront::adapters::dynamodb::keys::payout_key(&user("ivo"), &order_id(&order))))
+        .update_expression("REMOVE GSI1PK, GSI1SK, version")
+        .condition_expression("attribute_exists(GSI1PK)")
+        .send()
+        .await
+        .expect("stranded");
+    let ivo = app.artisan("ivo").await;
+    app.send(Method::PUT, "/artisan/payout-account", Some(&ivo), Some(json!({"account_id": "acct_ivo"}))).await.ok(200);
+    reconcile(&state.payment_ports(), time::Duration::ZERO, ReconcileBudget::DEFAULT).await.expect("ran");
+    assert_eq!(payout_status(&app, "ivo", &order).await, PayoutStatus::Accrued, "no list holds it");
+
+    let told = crate::parked::admin(&app, &["reindex-payouts"]);
+    assert!(told.contains("1 stranded payout(s) back in the due list"), "{told}");
+    assert!(crate::parked::admin(&app, &["reindex-payouts"]).contains("0 stranded payout(s)"), "once");
+    reconcile(&state.payment_ports(), time::Duration::ZERO, ReconcileBudget::DEFAULT).await.expect("ran");
+    assert_eq!(payout_status(&app, "ivo", &order).await, PayoutStatus::Transferred);
+    assert_eq!(app.server.payments().transfers().len(), 1);
+}

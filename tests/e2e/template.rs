@@ -383,6 +383,17 @@ fn one_distribution_serves_pages_assets_photos_and_the_api_at_the_same_paths() {
     let pages_policy = &template["Resources"]["PagesCachePolicy"]["Properties"]["CachePolicyConfig"];
     assert_eq!(pages_policy["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]["HeaderBehavior"], "none");
     assert_eq!(pages_policy["ParametersInCacheKeyAndForwardedToOrigin"]["CookiesConfig"]["CookieBehavior"], "none");
+    // Pages are keyed on the query parameters they read and nothing else reaches them: `?anything` is the cached
+    // page, never a fresh render (a sitemap index walks the catalog).
+    let queries = &pages_policy["ParametersInCacheKeyAndForwardedToOrigin"]["QueryStringsConfig"];
+    assert_eq!(queries["QueryStringBehavior"], "whitelist");
+    let keyed: BTreeSet<&str> =
+        queries["QueryStrings"].as_sequence().expect("named").iter().map(|q| q.as_str().expect("a name")).collect();
+    assert_eq!(keyed, storefront_web::QUERY_PARAMETERS.iter().copied().collect(), "the pages' cache key");
+    assert_eq!(target(&default["OriginRequestPolicyId"]).as_deref(), Some("PagesOriginRequestPolicy"));
+    let forwarded = &template["Resources"]["PagesOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"];
+    assert_eq!(forwarded["QueryStringsConfig"]["QueryStringBehavior"], "none", "only the key's parameters");
+    assert_eq!(forwarded["CookiesConfig"]["CookieBehavior"], "none");
     // The pages function reads the catalog and writes nothing.
     let actions = crate::routes::granted_actions(&template, "web-pages");
     assert!(actions.iter().all(|a| ["dynamodb:GetItem", "dynamodb:Query"].contains(&a.as_str())), "{actions:?}");
@@ -583,4 +594,60 @@ fn the_sam_local_env_file_gives_every_function_what_it_reads_at_make_devs_fixed_
     for value in everyone.values().filter_map(|v| v.as_str()).filter(|v| v.contains("host.docker.internal")) {
         assert!(addresses.iter().any(|a| value.starts_with(a.as_str())), "{value} is no stand-in of make dev");
     }
+}
+
+/// (metric, function) of every alarm on the storefront's own metrics, a single metric or one of a math expression's.
+fn storefront_metric_alarms(template: &Value) -> BTreeSet<(String, String)> {
+    let function_of = |dimensions: &Value| {
+        dimensions.as_sequence().and_then(|d| d.iter().find(|d| d["Name"] == "Function")).map(|d| {
+            d["Value"].as_str().unwrap_or_else(|| panic!("a function's name, not {:?}", d["Value"])).to_owned()
+        })
+    };
+    let mut watched = BTreeSet::new();
+    for (id, alarm) in resources(template, "AWS::CloudWatch::Alarm") {
+        let properties = &alarm["Properties"];
+        let stats = properties["Metrics"].as_sequence().cloned().unwrap_or_default();
+        let metrics =
+            std::iter::once(properties.clone()).chain(stats.iter().map(|m| m["MetricStat"]["Metric"].clone()));
+        for metric in metrics.filter(|m| m["Namespace"] == "Storefront") {
+            let name = metric["MetricName"].as_str().expect("a metric name").to_owned();
+            let function = function_of(&metric["Dimensions"]).unwrap_or_else(|| panic!("{id}: {name} by function"));
+            watched.insert((name, function));
+        }
+    }
+    watched
+}
+
+/// A payment refused for want of credentials, a forged or mis-signed webhook and payment work parked for an operator
+/// must wake someone; every alarm on the storefront's metrics names a metric the code counts and a function it
+/// deploys (a typo there is an alarm that never fires).
+#[test]
+fn money_that_stops_moving_wakes_someone_and_every_metric_alarm_watches_what_the_code_counts() {
+    let watched = storefront_metric_alarms(&template());
+    let counted: BTreeSet<&str> = storefront::telemetry::metrics::Metric::ALL.iter().map(|m| m.name()).collect();
+    let functions: BTreeSet<&str> = storefront_registry::names().collect();
+    for (metric, function) in &watched {
+        assert!(counted.contains(metric.as_str()), "an alarm watches {metric}, which the code never counts");
+        assert!(functions.contains(function.as_str()), "an alarm watches {metric} of {function}, not a function");
+    }
+    let alarmed = |metric: &str, function: &str| watched.contains(&(metric.to_owned(), function.to_owned()));
+    for function in ["payment-webhook", "place-order", "payment-worker", "order-sweeper", "payment-reconciler"] {
+        assert!(alarmed("PaymentsMisconfigured", function), "PaymentsMisconfigured of {function} is not alarmed");
+    }
+    assert!(alarmed("WebhookSignaturesRefused", "payment-webhook"));
+    assert!(alarmed("FollowUpsParked", "payment-reconciler"));
+}
+
+/// The sweeper and the reconciler stop reading a backlog at their budgets, leaving the rest to the next run; the
+/// functions must be given longer than that, or Lambda kills a run mid-write and every run after it the same way.
+#[test]
+fn the_scheduled_jobs_stop_within_their_timeouts() {
+    use storefront::services::{reconciler::ReconcileBudget, sweeper::SweepBudget};
+    let template = template();
+    let timeout = |function: &str| number(&template["Resources"][function]["Properties"]["Timeout"]);
+    // The work in flight when a budget ends (8 provider or store calls at once, each with its own timeout) and
+    // the sweeper's confirmations and housekeeping after expiry.
+    let margin = 20;
+    assert!(SweepBudget::DEFAULT.expiry.as_secs() + margin <= timeout("OrderSweeperFunction"));
+    assert!(ReconcileBudget::DEFAULT.whole_run().as_secs() + margin <= timeout("PaymentReconcilerFunction"));
 }

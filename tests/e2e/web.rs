@@ -145,6 +145,16 @@ async fn the_sitemap_lists_every_product_and_robots_points_at_it() {
         .filter(|loc| loc.contains("part=products"))
         .collect();
     assert!(!parts.is_empty());
+    // The edge keys pages on the parameters they read alone: every part's URL uses only those, and any other
+    // parameter is ignored (the same index).
+    for part in &parts {
+        let url = reqwest::Url::parse(part).expect("a URL");
+        for (name, _) in url.query_pairs() {
+            assert!(storefront_web::QUERY_PARAMETERS.contains(&name.as_ref()), "{part}: {name} is not in the key");
+        }
+    }
+    let with_junk = app.client.get(app.url("/sitemap.xml?utm_source=x&part2=products")).send().await.expect("index");
+    assert_eq!(with_junk.text().await.expect("xml"), index);
     let mut listed = std::collections::BTreeSet::new();
     for part in parts {
         let xml = app.client.get(&part).send().await.expect("part").text().await.expect("xml");

@@ -43,6 +43,11 @@ pub const PAGE_PATHS: &[&str] = &[
     "/robots.txt",
 ];
 
+/// The query parameters pages read: a listing's `cursor`, the sitemap's `part` and `after`. CloudFront keys pages
+/// on these alone and forwards no other (template.yaml, `PagesCachePolicy`): `?anything` else is the same page,
+/// from the cache.
+pub const QUERY_PARAMETERS: &[&str] = &["cursor", "part", "after"];
+
 /// Paths that belong to the JSON API (or the local server's own endpoints): an unknown one there is answered as
 /// the API answers, with problem+json, never with an HTML page.
 const API_PREFIXES: &[&str] = &[
@@ -85,7 +90,11 @@ pub async fn handle(state: AppState, req: Request) -> Result<Response<Body>, Api
     }
     let ctx = Ctx::new(&state.site, &req);
     let query = req.query_string_parameters();
-    let cursor = query.first("cursor");
+    let param = |name: &str| {
+        debug_assert!(QUERY_PARAMETERS.contains(&name), "{name} is not in the pages' cache key");
+        query.first(name)
+    };
+    let cursor = param("cursor");
     let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     let outcome = match segments.as_slice() {
         [] => Outcome::Page(public::home(&state, &ctx).await?, Caching::Catalog),
@@ -129,10 +138,10 @@ pub async fn handle(state: AppState, req: Request) -> Result<Response<Body>, Api
         ["signout"] => Outcome::Page(shells::signout(&ctx), Caching::Shell),
         ["robots.txt"] => Outcome::Text("text/plain; charset=utf-8", seo::robots(&ctx), Caching::Catalog),
         ["sitemap.xml"] => {
-            let xml = match query.first("part") {
+            let xml = match param("part") {
                 None => seo::index(&state, &ctx).await?,
                 Some("pages") => seo::pages(&ctx),
-                Some("products") => seo::products(&state, &ctx, query.first("after")).await?,
+                Some("products") => seo::products(&state, &ctx, param("after")).await?,
                 Some(_) => return Err(ApiError::not_found("sitemap part")),
             };
             Outcome::Text("application/xml; charset=utf-8", xml, Caching::Catalog)

@@ -8,6 +8,8 @@
 //! - `unpark order <user_id> <order_id>`: the order's settlement due again, its tries forgotten.
 //! - `unpark payout <artisan_id> <order_id> [--destination acct_…]`: the payout due again; with a new destination
 //!   when the first one will never work (its transfer was refused, so none was made).
+//! - `reindex-payouts`: once, after upgrading a DynamoDB store from a release before the waiting lists: payouts it
+//!   left in no list (waiting for an account) go back into the due list.
 //!
 //! On a sharded Postgres store (docs/sharding.md):
 //! - `slots`: which slots each shard holds, and any slot being moved.
@@ -25,14 +27,14 @@ use storefront::adapters::postgres::sharded::{MAP_LEASE, ShardedStore, SlotMap};
 use storefront_local::{LocalStore, Options};
 
 const USAGE: &str = "usage: storefront-admin parked | unpark order <user_id> <order_id> | \
-    unpark payout <artisan_id> <order_id> [--destination <account>] | slots | reshard <shards> [--settle-seconds <s>] | \
+    unpark payout <artisan_id> <order_id> [--destination <account>] | reindex-payouts | slots | reshard <shards> [--settle-seconds <s>] | \
     audit | sweep";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    if matches!(args.first(), Some(&"parked" | &"unpark")) {
+    if matches!(args.first(), Some(&"parked" | &"unpark" | &"reindex-payouts")) {
         return parked::run(&args).await;
     }
     let store = store()?;
@@ -118,6 +120,9 @@ mod parked {
     use super::USAGE;
 
     pub async fn run(args: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
+        if args == ["reindex-payouts"] {
+            return reindex().await;
+        }
         let stores = stores().await?;
         let now = time::OffsetDateTime::now_utc();
         match args {
@@ -203,13 +208,32 @@ mod parked {
         Ok(OrderId::parse(raw).ok_or_else(|| format!("not an order id: {raw}"))?)
     }
 
+    async fn reindex() -> Result<(), Box<dyn std::error::Error>> {
+        match Options::from_env()?.store {
+            LocalStore::DynamoDb => {
+                let (client, table) = dynamodb().await?;
+                let reindexed =
+                    storefront::adapters::dynamodb::DynamoStore::new(client, table).reindex_stranded_payouts().await?;
+                println!("{reindexed} stranded payout(s) back in the due list");
+            }
+            LocalStore::Postgres { .. } => println!("nothing to reindex: Postgres finds accrued payouts by status"),
+        }
+        Ok(())
+    }
+
+    /// The DynamoDB client and table the environment names.
+    async fn dynamodb() -> Result<(aws_sdk_dynamodb::Client, String), Box<dyn std::error::Error>> {
+        let (sdk, _) = storefront::adapters::aws::sdk_config().await?;
+        let table = std::env::var(storefront::config::TABLE_NAME).unwrap_or_else(|_| "storefront".to_owned());
+        Ok((aws_sdk_dynamodb::Client::new(&sdk), table))
+    }
+
     /// The store the environment names, as `make dev` reads it.
     async fn stores() -> Result<Stores, Box<dyn std::error::Error>> {
         Ok(match Options::from_env()?.store {
             LocalStore::DynamoDb => {
-                let (sdk, _) = storefront::adapters::aws::sdk_config().await?;
-                let table = std::env::var(storefront::config::TABLE_NAME).unwrap_or_else(|_| "storefront".to_owned());
-                Stores::dynamodb(aws_sdk_dynamodb::Client::new(&sdk), &table)
+                let (client, table) = dynamodb().await?;
+                Stores::dynamodb(client, &table)
             }
             LocalStore::Postgres { url, read_url, shards, .. } => {
                 let config = storefront::config::PostgresConfig {

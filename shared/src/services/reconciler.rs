@@ -39,6 +39,13 @@ pub struct ReconcileBudget {
 
 impl ReconcileBudget {
     pub const DEFAULT: ReconcileBudget = ReconcileBudget { per_step: StdDuration::from_secs(25) };
+    /// Payments, settlements, payouts, payouts waiting for an account.
+    pub const STEPS: u32 = 4;
+
+    /// The longest a run reads for (a step's last page of work may run past it by a provider call).
+    pub fn whole_run(self) -> StdDuration {
+        self.per_step * Self::STEPS
+    }
 }
 
 /// An order or payout found wrong, and what the reconciler did about it.

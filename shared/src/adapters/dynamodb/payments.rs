@@ -23,6 +23,46 @@ fn same_version(read: u64) -> &'static str {
     if read == 0 { "(attribute_not_exists(version) OR version = :version)" } else { "version = :version" }
 }
 
+impl DynamoStore {
+    /// Payouts a release before the waiting lists left in no list: waiting for an account, their index keys were
+    /// removed, and connecting one never brought them back. Each is written again with its keys (into the due
+    /// list: the reconciler pays it, or puts it in its artisan's waiting list). A scan of the table, run once by
+    /// an operator after the upgrade (`storefront-admin reindex-payouts`; docs/operations.md); answers how many it
+    /// wrote back. (Postgres has none: it finds accrued payouts by their status.)
+    pub async fn reindex_stranded_payouts(&self) -> Result<usize, StoreError> {
+        let mut start = None;
+        let mut reindexed = 0;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#entity = :payout AND #status = :accrued AND attribute_not_exists(#open_pk)")
+                .expression_attribute_names("#entity", "entity")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#open_pk", SHARDED_INDEX_PK)
+                .expression_attribute_values(":payout", s("payout"))
+                .expression_attribute_values(":accrued", s(PayoutStatus::Accrued.as_str()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            for payout in readable(output.items(), payout_from_item) {
+                match self.save_payout(&payout, &payout).await {
+                    Ok(()) => reindexed += 1,
+                    // Changed since the scan read it: that write gave it its keys.
+                    Err(TransitionError::Stale) => {}
+                    Err(TransitionError::Store(error)) => return Err(error),
+                }
+            }
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(reindexed),
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl PaymentStore for DynamoStore {
     async fn event_seen(&self, event_id: &ProviderRef) -> Result<bool, StoreError> {

@@ -348,8 +348,9 @@ fn read_event(payload: &[u8]) -> Result<VerifiedEvent, EventError> {
             let stage = match (kind, object["status"].as_str()) {
                 ("charge.dispute.created", _) => DisputeStage::Opened,
                 (_, Some("lost")) => DisputeStage::Lost,
-                // Won, or an inquiry closed without a chargeback: the money stays.
-                (_, Some("won" | "warning_closed")) => DisputeStage::Won,
+                // Won, an inquiry closed without a chargeback, or one prevented before it became one: the money
+                // stays.
+                (_, Some("won" | "warning_closed" | "prevented")) => DisputeStage::Won,
                 _ => return Err(malformed("closed dispute status")),
             };
             (PaymentOutcome::Dispute(stage), reference("payment_intent")?, Some(reference("charge")?))
@@ -389,6 +390,55 @@ mod tests {
         assert!(matches!(read_event(b"{]"), Err(EventError::Malformed(_))));
         let bad_id = r#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi/1"}}}"#;
         assert!(matches!(read_event(bad_id.as_bytes()), Err(EventError::Malformed(_))));
+    }
+
+    /// The shapes of Stripe's charge and dispute objects (the fields the storefront reads; the rest is ignored).
+    #[test]
+    fn refunds_and_disputes_made_at_the_provider_name_their_intent_charge_and_stage() {
+        use serde_json::json;
+        let read = |kind: &str, object: serde_json::Value| {
+            let event = serde_json::json!({"id": "evt_9", "type": kind, "data": {"object": object}});
+            read_event(event.to_string().as_bytes())
+        };
+        let charge = |refunded: serde_json::Value, currency: &str| {
+            serde_json::json!({"id": "ch_7", "object": "charge", "payment_intent": "pi_3", "amount": 4200,
+                "amount_refunded": refunded, "currency": currency, "refunded": false, "metadata": {}})
+        };
+        let Ok(VerifiedEvent::Payment(refund)) = read("charge.refunded", charge(json!(1500), "usd")) else {
+            panic!("a refund event")
+        };
+        assert_eq!(refund.outcome, PaymentOutcome::Refunded { total: Money::new(1500, Currency::Usd) });
+        assert_eq!((refund.intent_id.as_str(), refund.charge_id.as_ref().map(|c| c.as_str())), ("pi_3", Some("ch_7")));
+        assert_eq!(refund.order, None, "the worker asks the provider for the intent's order");
+        for (refunded, currency) in
+            [(json!(-1), "usd"), (json!(1500.5), "usd"), (json!("1500"), "usd"), (json!(1500), "xyz")]
+        {
+            let refused = read("charge.refunded", charge(refunded.clone(), currency));
+            assert!(matches!(refused, Err(EventError::Malformed(_))), "{refunded} {currency}");
+        }
+
+        let dispute = |status: &str| {
+            serde_json::json!({"id": "dp_5", "object": "dispute", "charge": "ch_7", "payment_intent": "pi_3",
+                "amount": 4200, "currency": "usd", "status": status, "reason": "fraudulent"})
+        };
+        for (kind, status, stage) in [
+            ("charge.dispute.created", "needs_response", DisputeStage::Opened),
+            ("charge.dispute.created", "warning_needs_response", DisputeStage::Opened),
+            ("charge.dispute.closed", "won", DisputeStage::Won),
+            ("charge.dispute.closed", "warning_closed", DisputeStage::Won),
+            ("charge.dispute.closed", "prevented", DisputeStage::Won),
+            ("charge.dispute.closed", "lost", DisputeStage::Lost),
+        ] {
+            let Ok(VerifiedEvent::Payment(event)) = read(kind, dispute(status)) else { panic!("{kind} {status}") };
+            assert_eq!(event.outcome, PaymentOutcome::Dispute(stage), "{kind} {status}");
+            assert_eq!(event.charge_id.as_ref().map(|c| c.as_str()), Some("ch_7"), "the disputed charge, not dp_");
+        }
+        assert!(matches!(read("charge.dispute.closed", dispute("under_review")), Err(EventError::Malformed(_))));
+        let no_intent = serde_json::json!({"id": "dp_5", "charge": "ch_7", "status": "lost"});
+        assert!(matches!(read("charge.dispute.closed", no_intent), Err(EventError::Malformed(_))));
+        let paid = serde_json::json!({"id": "pi_3", "latest_charge": "ch_7", "metadata": {}});
+        let Ok(VerifiedEvent::Payment(paid)) = read("payment_intent.succeeded", paid) else { panic!("paid") };
+        assert_eq!(paid.charge_id.as_ref().map(|c| c.as_str()), Some("ch_7"), "transfers are funded from it");
     }
 
     #[tokio::test]
