@@ -38,13 +38,14 @@ DYNAMODB_SKIPS := --skip on_postgres:: --skip sharding::
 # environment is the DynamoDB backend's, the DynamoDB warm-ups (the health check, the connections on demand) and the
 # round trips a request makes to DynamoDB) and what no store touches (the template and route tables), which the first
 # run covers. A third run shards customer data over four databases (docs/sharding.md): the same suites, the same
-# answers; the sharding suite itself (its own two-shard stores, faults injected) runs once, directly.
+# answers; the sharding suite itself (its own two-shard stores, faults injected) runs once, directly. `--workspace`
+# with `--test e2e`: the features the first run resolved (the bench's among them), so nothing is built again.
 POSTGRES_SKIPS := --skip conformance:: --skip faults:: --skip retries:: --skip recovery:: --skip template:: --skip routes:: --skip sam_local --skip dynamodb_warm_up --skip dynamodb_round_trips
 
 postgres-suites: ## (inside scripts/with-postgres.sh) the end-to-end suites on Postgres: directly, through pgbouncer, and sharded
-	STORE=postgres DATABASE_URL=$$POSTGRES_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test -p storefront-tests --test e2e -- $(POSTGRES_SKIPS)
-	STORE=postgres DATABASE_URL=$$PGBOUNCER_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test -p storefront-tests --test e2e -- $(POSTGRES_SKIPS) --skip sharding::
-	STORE=postgres SHARDS=4 DATABASE_URL=$$POSTGRES_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test -p storefront-tests --test e2e -- $(POSTGRES_SKIPS) --skip sharding::
+	STORE=postgres DATABASE_URL=$$POSTGRES_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test --workspace --test e2e -- $(POSTGRES_SKIPS)
+	STORE=postgres DATABASE_URL=$$PGBOUNCER_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test --workspace --test e2e -- $(POSTGRES_SKIPS) --skip sharding::
+	STORE=postgres SHARDS=4 DATABASE_URL=$$POSTGRES_URL DATABASE_SETUP_URL=$$POSTGRES_URL cargo test --workspace --test e2e -- $(POSTGRES_SKIPS) --skip sharding::
 
 contract: tools ## schemathesis against a fresh local server from /openapi.json (SEED=n, EXAMPLES=n for a deeper run)
 	cargo build --quiet -p storefront-local --bins
@@ -82,7 +83,7 @@ unit: ## the library's unit tests only (fast)
 
 e2e: tools ## the end-to-end suites on DynamoDB only (binaries built first, moto for conformance); make test adds Postgres
 	cargo build --workspace --bins --quiet
-	scripts/with-moto.sh cargo test -p storefront-tests -- $(DYNAMODB_SKIPS)
+	scripts/with-moto.sh cargo test --workspace --test e2e -- $(DYNAMODB_SKIPS)
 
 migrate: tools ## Backend=postgres: run a deployed stack's migration step again (STACK=<stack name>)
 	$(VENV)/bin/sam remote invoke DbMigrateFunction --stack-name $${STACK:?set STACK to the stack name} --event '{}'

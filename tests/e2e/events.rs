@@ -196,7 +196,7 @@ pub(crate) fn comparable(body: &str) -> serde_json::Value {
 }
 
 /// One event through its handler in-process: (name, status, content type, comparable body).
-pub(crate) async fn run_event(name: String, text: String) -> (String, u16, String, serde_json::Value) {
+async fn run_event(name: String, text: String) -> (String, u16, String, serde_json::Value) {
     let function_name = name.split('.').next().expect("function part");
     let function = FUNCTIONS
         .iter()
@@ -229,14 +229,30 @@ pub(crate) async fn run_event(name: String, text: String) -> (String, u16, Strin
 
 #[tokio::test]
 async fn every_sample_event_gets_its_expected_status_from_its_handler() {
-    use futures::StreamExt;
-    // A few at a time: each event gets a server (and on Postgres a database) of its own.
-    let runs = sample_events().into_iter().map(|(name, text)| run_event(name, text));
-    let results: Vec<_> = futures::stream::iter(runs).buffer_unordered(4).collect().await;
     let expected: BTreeMap<&str, u16> = EXPECTED.iter().copied().collect();
-    for (name, status, _, _) in &results {
+    let runs = in_process_runs().await;
+    assert_eq!(runs.len(), sample_events().len());
+    for (name, (status, _, _)) in runs {
         assert_eq!(Some(status), expected.get(name.as_str()), "{name}");
     }
+}
+
+/// What each sample API event's handler answers in-process (status, content type, comparable body), each against a
+/// stack of its own, four at a time. Made once per test process: this file's status check and the binaries'
+/// comparison (tests/e2e/invocations.rs) read the same runs (on sharded Postgres a stack is five databases).
+pub(crate) async fn in_process_runs() -> &'static BTreeMap<String, (u16, String, serde_json::Value)> {
+    use futures::StreamExt;
+    static RUNS: tokio::sync::OnceCell<BTreeMap<String, (u16, String, serde_json::Value)>> =
+        tokio::sync::OnceCell::const_new();
+    RUNS.get_or_init(|| async {
+        let runs = sample_events().into_iter().map(|(name, text)| run_event(name, text));
+        futures::stream::iter(runs)
+            .buffer_unordered(4)
+            .map(|(name, status, content_type, body)| (name, (status, content_type, body)))
+            .collect()
+            .await
+    })
+    .await
 }
 
 #[test]

@@ -20,7 +20,7 @@ use storefront_tests::*;
 
 use storefront_local::iam::Use;
 
-use crate::events::{EXPECTED, comparable, render, run_event, sample_events};
+use crate::events::{EXPECTED, comparable, in_process_runs, render, sample_events};
 use crate::grants::{assert_grants_match_use, grant_findings};
 
 struct Tools {
@@ -231,11 +231,12 @@ async fn every_api_event_gets_its_expected_status_from_the_real_function_binary(
         }
     }
     // The binary answers exactly what the handler answers in-process (the local server's path), body and all.
-    for (name, text) in events {
-        let run = &results[&name];
-        let (_, status, content_type, body) = run_event(name.clone(), text).await;
-        assert_eq!((run.status, &run.content_type), (status, &content_type), "{name}");
-        assert_eq!(run.body, body, "{name}: the binary's body differs from the handler's");
+    let handled = in_process_runs().await;
+    assert_eq!(handled.len(), events.len());
+    for (name, (status, content_type, body)) in handled {
+        let run = &results[name];
+        assert_eq!((run.status, &run.content_type), (*status, content_type), "{name}");
+        assert_eq!(&run.body, body, "{name}: the binary's body differs from the handler's");
     }
     let findings: Vec<String> = FUNCTIONS
         .iter()
