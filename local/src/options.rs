@@ -142,7 +142,7 @@ pub struct LocalShard {
 /// `make dev`'s port when `PORT` is unset (its stand-ins take the next six: events/env.json names them).
 pub const DEFAULT_PORT: u16 = 3000;
 
-/// `DATABASE_URL` when `STORE=postgres` leaves it unset (../shared/API.md, "Local server").
+/// `DATABASE_URL` when `STORE=postgres` leaves it unset (docs/api.md, "Local server").
 pub const DEFAULT_DATABASE_URL: &str = "postgres://127.0.0.1:5432/storefront";
 
 impl Options {

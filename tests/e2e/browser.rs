@@ -2,7 +2,7 @@
 //! shopper browses, signs in, fills a bag, checks out, pays on the test-card page and sees the order confirmed; an
 //! artisan signs in, lists a product, uploads a real photo and sees its thumbnail; a shopper is kept out of the
 //! workshop. axe-core checks every page on the way (serious or critical violations fail the test), and the main
-//! pages are saved to docs/screenshots/.
+//! pages are saved to target/screenshots/, or to docs/screenshots/ (the README's) with `make screenshots`.
 
 use std::path::PathBuf;
 
@@ -13,9 +13,14 @@ use storefront_tests::*;
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 900;
 
+/// Where the pages are saved: the README's own pictures only when asked (`UPDATE_SCREENSHOTS=1`, `make
+/// screenshots`), so that a test run leaves the tree as it found it.
 fn screenshots() -> PathBuf {
-    let dir = repo_root().join("docs/screenshots");
-    std::fs::create_dir_all(&dir).expect("docs/screenshots");
+    let dir = match std::env::var_os("UPDATE_SCREENSHOTS") {
+        Some(_) => repo_root().join("docs/screenshots"),
+        None => repo_root().join("target/screenshots"),
+    };
+    std::fs::create_dir_all(&dir).expect("the screenshots' folder");
     dir
 }
 

@@ -21,6 +21,7 @@ use storefront::services::payments;
 use storefront::services::{ServiceError, orders, products};
 use storefront::{AppState, Connections};
 use storefront_local::queue::{LocalQueue, QueueSettings};
+use storefront_tests::only_on;
 use time::OffsetDateTime;
 
 fn moto_endpoint() -> String {
@@ -112,6 +113,7 @@ async fn buy(
 
 #[tokio::test]
 async fn catalog_listing_counts_and_stock_rules_hold_on_moto() {
+    only_on!(DynamoDb, "moto: the DynamoDB, SQS and S3 adapters on AWS's own wire");
     let state = moto_state().await;
     let mut ids = Vec::new();
     for _ in 0..7 {
@@ -159,6 +161,7 @@ async fn catalog_listing_counts_and_stock_rules_hold_on_moto() {
 /// The races of tests/e2e/races.rs, the same ones at the same sizes as on the embedded engine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn checkout_races_hold_on_moto() {
+    only_on!(DynamoDb, "moto: the DynamoDB, SQS and S3 adapters on AWS's own wire");
     let state = moto_state().await;
     // Moto serves one call at a time: sixteen buyers at once still contend, without queueing past the SDK's timeout.
     crate::races::all(crate::races::Race { state, label: "moto", in_flight: 16 }).await;
@@ -166,6 +169,7 @@ async fn checkout_races_hold_on_moto() {
 
 #[tokio::test]
 async fn a_cart_holds_at_most_its_limit_of_products_on_moto() {
+    only_on!(DynamoDb, "moto: the DynamoDB, SQS and S3 adapters on AWS's own wire");
     use storefront::domain::{CartLine, MAX_CART_LINES, Quantity};
     use storefront::ports::CartLineError;
     let state = moto_state().await;
@@ -202,6 +206,7 @@ async fn due(state: &AppState, follow_up: FollowUp) -> Vec<OrderRef> {
 
 #[tokio::test]
 async fn idempotency_and_status_moves_hold_on_moto() {
+    only_on!(DynamoDb, "moto: the DynamoDB, SQS and S3 adapters on AWS's own wire");
     let (state, provider) = moto_state_and_provider().await;
     let id = product(&state, "ana", 5).await;
     let Ok(CheckoutOutcome::Placed(order)) = buy(&state, "alice", "k1", &id, 2).await else { panic!("placed") };
@@ -242,6 +247,7 @@ async fn idempotency_and_status_moves_hold_on_moto() {
 
 #[tokio::test]
 async fn payment_records_and_payouts_hold_on_moto() {
+    only_on!(DynamoDb, "moto: the DynamoDB, SQS and S3 adapters on AWS's own wire");
     let (state, provider) = moto_state_and_provider().await;
     let records = state.payment_records.as_ref();
     let (ana, now) = (user("ana"), state.clock.now());
@@ -309,6 +315,7 @@ async fn payment_records_and_payouts_hold_on_moto() {
 
 #[tokio::test]
 async fn the_sqs_adapter_delivers_paid_orders_and_payment_work_on_moto() {
+    only_on!(DynamoDb, "moto: the DynamoDB, SQS and S3 adapters on AWS's own wire");
     use storefront::ports::{PaymentMessage, PaymentQueue};
     let endpoint = moto_endpoint();
     let sdk = storefront::adapters::aws::local_sdk_config(&endpoint).await;
@@ -330,6 +337,7 @@ async fn the_sqs_adapter_delivers_paid_orders_and_payment_work_on_moto() {
 
 #[tokio::test]
 async fn the_s3_adapter_presigns_stores_and_deletes_on_moto() {
+    only_on!(DynamoDb, "moto: the DynamoDB, SQS and S3 adapters on AWS's own wire");
     let state = moto_state().await;
     let blobs = state.blobs.as_ref();
     let now = OffsetDateTime::now_utc();

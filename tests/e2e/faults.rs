@@ -26,6 +26,7 @@ async fn order_count(app: &TestApp, token: &str) -> usize {
 
 #[tokio::test]
 async fn transaction_conflicts_are_retried_into_one_order() {
+    only_on!(DynamoDb, "faults injected on DynamoDB's wire by a proxy in front of the engine");
     let app = spawn_app_with(|o| o.fault_injection = true).await;
     let (alice, product) = setup(&app, 5).await;
     let faults = app.server.faults.clone().expect("fault injection on");
@@ -38,6 +39,7 @@ async fn transaction_conflicts_are_retried_into_one_order() {
 
 #[tokio::test]
 async fn past_the_retry_budget_checkout_answers_503_and_writes_nothing() {
+    only_on!(DynamoDb, "faults injected on DynamoDB's wire by a proxy in front of the engine");
     let app = spawn_app_with(|o| o.fault_injection = true).await;
     let (alice, product) = setup(&app, 5).await;
     let faults = app.server.faults.clone().expect("fault injection on");
@@ -55,6 +57,7 @@ async fn past_the_retry_budget_checkout_answers_503_and_writes_nothing() {
 
 #[tokio::test]
 async fn throttling_is_retried_by_the_sdk_and_then_reported_as_503() {
+    only_on!(DynamoDb, "faults injected on DynamoDB's wire by a proxy in front of the engine");
     let app = spawn_app_with(|o| o.fault_injection = true).await;
     let (alice, product) = setup(&app, 5).await;
     let faults = app.server.faults.clone().expect("fault injection on");
@@ -69,6 +72,7 @@ async fn throttling_is_retried_by_the_sdk_and_then_reported_as_503() {
 
 #[tokio::test]
 async fn a_write_answered_too_late_is_retried_without_a_second_order() {
+    only_on!(DynamoDb, "faults injected on DynamoDB's wire by a proxy in front of the engine");
     let app = spawn_app_with(|o| o.fault_injection = true).await;
     let (alice, product) = setup(&app, 5).await;
     let faults = app.server.faults.clone().expect("fault injection on");
@@ -83,6 +87,7 @@ async fn a_write_answered_too_late_is_retried_without_a_second_order() {
 
 #[tokio::test]
 async fn an_order_whose_message_was_lost_is_confirmed_by_the_sweeper() {
+    only_on!(DynamoDb, "faults injected on DynamoDB's wire by a proxy in front of the engine");
     let app = spawn_app_with(|o| {
         o.sweep_every = Duration::from_millis(200);
         o.stuck_after = time::Duration::milliseconds(500);
@@ -104,6 +109,7 @@ async fn an_order_whose_message_was_lost_is_confirmed_by_the_sweeper() {
 
 #[tokio::test]
 async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead_letters() {
+    only_on!(DynamoDb, "faults injected on DynamoDB's wire by a proxy in front of the engine");
     let app = spawn_app_with(|o| {
         o.queue = QueueSettings {
             visibility_timeout: Duration::from_millis(50),
@@ -141,6 +147,7 @@ async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead
 
 #[tokio::test]
 async fn a_confirmation_that_fails_to_send_is_retried_until_it_is_delivered_once() {
+    only_on!(DynamoDb, "faults injected on DynamoDB's wire by a proxy in front of the engine");
     let app = spawn_app_with(|o| {
         o.queue = QueueSettings { visibility_timeout: Duration::from_millis(50), max_receive_count: 5, batch_size: 10 };
     })
@@ -159,6 +166,7 @@ async fn a_confirmation_that_fails_to_send_is_retried_until_it_is_delivered_once
 
 #[tokio::test]
 async fn checkout_reads_its_products_strongly_consistent() {
+    only_on!(DynamoDb, "faults injected on DynamoDB's wire by a proxy in front of the engine");
     let app = spawn_app_with(|o| o.fault_injection = true).await;
     let (alice, product) = setup(&app, 5).await;
     let faults = app.server.faults.clone().expect("fault injection on");
@@ -179,6 +187,7 @@ async fn checkout_reads_its_products_strongly_consistent() {
 
 #[tokio::test]
 async fn a_price_change_during_checkout_is_never_sold_at_the_old_price() {
+    only_on!(DynamoDb, "faults injected on DynamoDB's wire by a proxy in front of the engine");
     let app = spawn_app_with(|o| o.fault_injection = true).await;
     let (alice, product) = setup(&app, 5).await;
     let faults = app.server.faults.clone().expect("fault injection on");

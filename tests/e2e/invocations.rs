@@ -705,6 +705,7 @@ async fn a_function_without_its_configuration_fails_init_naming_the_variable_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_functions_answer_on_the_sam_local_env_file_pointed_at_the_stand_ins() {
+    only_on!(DynamoDb, "events/env.json is sam local's environment, the DynamoDB backend's");
     use crate::template::{sam_local_address, sam_local_env_file, stand_in_variable};
     use storefront_local::options::StandIn;
 
@@ -916,6 +917,7 @@ async fn bare_connections(relay: &Relay, count: usize, running: FunctionProcess)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamodb_warm_up_on_demand_opens_a_bare_connection_the_first_request_takes() {
+    only_on!(DynamoDb, "DynamoDB's warm-up connections");
     let RelayedStart { event, tools, api, app, _dir, file, relay, running } =
         behind_a_relay("get-product", "get-product.ok", "on-demand").await;
     // Before any event: the connection opens by itself, and nothing is sent on it.
@@ -933,6 +935,7 @@ async fn the_dynamodb_warm_up_on_demand_opens_a_bare_connection_the_first_reques
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamodb_warm_up_on_demand_opens_a_connection_for_each_of_a_listings_first_calls() {
+    only_on!(DynamoDb, "DynamoDB's warm-up connections");
     let calls = storefront::app::LISTING_CALLS;
     let RelayedStart { event, tools, api, app, _dir, file, relay, running } =
         behind_a_relay("list-products", "list-products.ok", "on-demand").await;
@@ -953,6 +956,7 @@ async fn the_dynamodb_warm_up_on_demand_opens_a_connection_for_each_of_a_listing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamodb_warm_up_opens_the_connection_the_first_request_uses_and_calls_no_api() {
+    only_on!(DynamoDb, "DynamoDB's warm-up connections");
     // As under provisioned concurrency, where `WARM_UP`'s default opens the connection in init.
     let RelayedStart { event, tools, api, app, _dir, file, relay, running } =
         behind_a_relay("get-product", "get-product.ok", "provisioned-concurrency").await;
@@ -1000,6 +1004,7 @@ fn calls(rounds: &[&[&str]]) -> Vec<Vec<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cart_change_makes_two_dynamodb_round_trips_on_connections_opened_at_init() {
+    only_on!(DynamoDb, "the round trips a request makes to DynamoDB");
     use storefront::services::carts::CART_CALLS;
     // alice's cart holds another product (put) or keeps one (remove): its price is read beside the write, or after.
     let put = round_trips_of("put-cart-item", "put-cart-item.ok", CART_CALLS, 200).await;
@@ -1011,6 +1016,7 @@ async fn a_cart_change_makes_two_dynamodb_round_trips_on_connections_opened_at_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkout_claims_its_key_beside_its_reads_in_dynamodb_round_trips() {
+    only_on!(DynamoDb, "the round trips a request makes to DynamoDB");
     use storefront::services::checkout::CHECKOUT_CALLS;
     let placed = round_trips_of("place-order", "place-order.buy-now", CHECKOUT_CALLS, 201).await;
     assert_eq!(placed, calls(&[&["BatchGetItem", "PutItem"], &["TransactWriteItems"], &["TransactWriteItems"]]));

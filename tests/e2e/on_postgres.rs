@@ -43,6 +43,7 @@ async fn terminate_sessions(pool: &sqlx::PgPool, database: &str) -> i64 {
 
 #[tokio::test]
 async fn a_connection_the_server_ended_is_replaced_and_the_next_request_succeeds() {
+    only_on!(Postgres | PgBouncer | Sharded, "what only the Postgres backend has");
     let app = spawn_app().await;
     let (ana, alice) = (app.artisan("ana").await, app.shopper("alice").await);
     let vase =
@@ -67,6 +68,7 @@ async fn a_connection_the_server_ended_is_replaced_and_the_next_request_succeeds
 
 #[tokio::test]
 async fn public_reads_take_the_reader_and_checkout_the_writer() {
+    only_on!(Postgres | PgBouncer | Sharded, "what only the Postgres backend has");
     // The reader is a role of its own on a connection of its own; what it may read decides what it can serve.
     let setup_url = setup_url();
     let reader = format!("storefront_reader_{}", std::process::id());
@@ -114,6 +116,7 @@ async fn public_reads_take_the_reader_and_checkout_the_writer() {
 
 #[tokio::test]
 async fn the_migration_step_migrates_once_and_lets_the_app_role_use_the_tables_only() {
+    only_on!(Postgres | PgBouncer | Sharded, "what only the Postgres backend has");
     let setup_url = setup_url();
     let name = format!("storefront_test_migrate_{}", std::process::id());
     let url = admin::with_database(&setup_url, &name).expect("URL");

@@ -42,15 +42,15 @@ async fn event(app: &TestApp, id: &str, kind: &str, user: &str, order: &str) -> 
     .to_string()
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn sign(secret: &str, at: i64, body: &str) -> String {
+pub(crate) fn sign(secret: &str, at: i64, body: &str) -> String {
     storefront::adapters::stripe::webhook::sign(secret, at, body.as_bytes())
 }
 
-async fn deliver(app: &TestApp, body: &str, signature: Option<&str>) -> TestResponse {
+pub(crate) async fn deliver(app: &TestApp, body: &str, signature: Option<&str>) -> TestResponse {
     let mut headers = vec![("content-type", "application/json")];
     if let Some(signature) = signature {
         headers.push(("stripe-signature", signature));

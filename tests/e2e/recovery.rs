@@ -57,6 +57,7 @@ async fn status(app: &TestApp, token: &str, id: &str) -> String {
 
 #[tokio::test]
 async fn an_abandoned_claim_is_taken_over_once_its_lock_runs_out() {
+    only_on!(DynamoDb, "the DynamoDB adapter's retry and recovery paths, driven by its fault hooks");
     let app = spawn_app().await;
     let (alice, jug) = (app.shopper("alice").await, product(&app, "ana", 5).await);
     let state = app.server.app.clone();
@@ -83,6 +84,7 @@ async fn an_abandoned_claim_is_taken_over_once_its_lock_runs_out() {
 
 #[tokio::test]
 async fn a_claim_whose_release_fails_keeps_its_key_until_the_lock_runs_out_and_no_answer_changes() {
+    only_on!(DynamoDb, "the DynamoDB adapter's retry and recovery paths, driven by its fault hooks");
     let (app, faults) = faulty_app(true).await;
     let (alice, jug) = (app.shopper("alice").await, product(&app, "ana", 1).await);
     // Out of stock, and giving the key back fails: the client still gets the true answer.
@@ -110,6 +112,7 @@ async fn a_claim_whose_release_fails_keeps_its_key_until_the_lock_runs_out_and_n
 
 #[tokio::test]
 async fn unprocessed_keys_of_a_batch_read_are_read_again_and_past_the_budget_answer_503() {
+    only_on!(DynamoDb, "the DynamoDB adapter's retry and recovery paths, driven by its fault hooks");
     let (app, faults) = faulty_app(true).await;
     let (alice, jug) = (app.shopper("alice").await, product(&app, "ana", 3).await);
     faults.unprocess_next_batch_reads(2);
@@ -126,6 +129,7 @@ async fn unprocessed_keys_of_a_batch_read_are_read_again_and_past_the_budget_ans
 
 #[tokio::test]
 async fn conflicts_while_confirming_cancelling_and_shipping_are_retried_into_one_move() {
+    only_on!(DynamoDb, "the DynamoDB adapter's retry and recovery paths, driven by its fault hooks");
     let (app, faults) = faulty_app(false).await;
     let (alice, ana) = (app.shopper("alice").await, app.artisan("ana").await);
     let jug = product(&app, "ana", 5).await;
@@ -178,6 +182,7 @@ async fn conflicts_while_confirming_cancelling_and_shipping_are_retried_into_one
 
 #[tokio::test]
 async fn two_artisans_shipping_one_order_at_the_same_instant_both_ship_it() {
+    only_on!(DynamoDb, "the DynamoDB adapter's retry and recovery paths, driven by its fault hooks");
     let (app, faults) = faulty_app(true).await;
     let (alice, ana, bo) = (app.shopper("alice").await, app.artisan("ana").await, app.artisan("bo").await);
     let (jug, cup) = (product(&app, "ana", 5).await, product(&app, "bo", 5).await);
@@ -200,6 +205,7 @@ async fn two_artisans_shipping_one_order_at_the_same_instant_both_ship_it() {
 
 #[tokio::test]
 async fn a_confirmation_whose_sent_mark_fails_is_delivered_again_once() {
+    only_on!(DynamoDb, "the DynamoDB adapter's retry and recovery paths, driven by its fault hooks");
     let (app, faults) = faulty_app(true).await;
     let (alice, jug) = (app.shopper("alice").await, product(&app, "ana", 5).await);
     // The email goes out, then marking it sent fails: the message comes back and the still-pending notice is
@@ -218,6 +224,7 @@ async fn a_confirmation_whose_sent_mark_fails_is_delivered_again_once() {
 
 #[tokio::test]
 async fn the_sweepers_own_resend_failing_is_retried_by_the_next_sweep() {
+    only_on!(DynamoDb, "the DynamoDB adapter's retry and recovery paths, driven by its fault hooks");
     let app = spawn_app_with(|o| {
         o.sweep_every = Duration::from_millis(200);
         o.stuck_after = time::Duration::milliseconds(300);

@@ -8,7 +8,7 @@ use serde_yaml::Value;
 use storefront::adapters::dynamodb::{keys, schema};
 use storefront::api::{Access, Role};
 use storefront_registry::FUNCTIONS;
-use storefront_tests::repo_root;
+use storefront_tests::{only_on, repo_root};
 
 pub(crate) fn template() -> Value {
     let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
@@ -52,6 +52,7 @@ fn template_routes(template: &Value) -> BTreeSet<(String, String, String, String
 
 #[test]
 fn template_and_local_router_serve_the_same_routes_with_the_same_protection() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let from_template = template_routes(&template());
     let from_router: BTreeSet<_> = FUNCTIONS
         .iter()
@@ -74,6 +75,7 @@ fn template_and_local_router_serve_the_same_routes_with_the_same_protection() {
 
 #[test]
 fn every_function_builds_its_own_binary() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     for function in FUNCTIONS.iter().chain(std::iter::once(&storefront_registry::SITE)) {
         let resource = &template["Resources"][format!("{}Function", pascal(function.route.function)).as_str()];
@@ -86,6 +88,7 @@ fn every_function_builds_its_own_binary() {
 
 #[test]
 fn openapi_documents_every_served_route_and_nothing_else_but_the_local_extras() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).expect("openapi.yaml");
     let spec: Value = serde_yaml::from_str(&text).expect("openapi.yaml parses");
     let (mut api, mut local_only) = (BTreeSet::new(), BTreeSet::new());
@@ -126,6 +129,7 @@ fn openapi_documents_every_served_route_and_nothing_else_but_the_local_extras() 
 
 #[test]
 fn read_routes_get_read_only_table_access_and_no_route_gets_scan() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     // s3:PutObject counts: an upload URL is signed with the function's own authority to write.
     let writes = [
@@ -155,6 +159,7 @@ fn read_routes_get_read_only_table_access_and_no_route_gets_scan() {
 
 #[test]
 fn protected_routes_name_their_role_and_public_ones_are_reads_or_signed_webhooks() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     for function in FUNCTIONS {
         match function.route.access {
             // The provider's signature is a webhook's authentication (checked by the function itself).
@@ -184,6 +189,7 @@ fn protected_routes_name_their_role_and_public_ones_are_reads_or_signed_webhooks
 
 #[test]
 fn the_template_table_matches_the_adapter_schema() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let table = &template["Resources"]["Table"]["Properties"];
     assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");

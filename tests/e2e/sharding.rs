@@ -149,6 +149,7 @@ impl Rig {
 
 #[tokio::test]
 async fn shoppers_orders_live_in_their_own_shard_and_the_artisan_sees_them_all() {
+    only_on!(Postgres, "the sharded store's own two-shard stores and faults, on the server directly");
     let rig = rig(10).await;
     let app = &rig.app;
     let (first, second) = (shopper_in(0, "alice"), shopper_in(1, "bob"));
@@ -189,6 +190,7 @@ async fn shoppers_orders_live_in_their_own_shard_and_the_artisan_sees_them_all()
 
 #[tokio::test]
 async fn a_failed_catalog_commit_takes_nothing() {
+    only_on!(Postgres, "the sharded store's own two-shard stores and faults, on the server directly");
     let rig = rig(4).await;
     let alice = rig.app.shopper(&shopper_in(0, "alice")).await;
     rig.faults.arm(FaultPoint::ReserveCommit, Action::Fault(Fault::Fail));
@@ -204,6 +206,7 @@ async fn a_failed_catalog_commit_takes_nothing() {
 
 #[tokio::test]
 async fn the_shoppers_shard_stopping_between_the_steps_leaves_the_stock_to_the_sweeper() {
+    only_on!(Postgres, "the sharded store's own two-shard stores and faults, on the server directly");
     let rig = rig(4).await;
     let user = shopper_in(1, "alice");
     let alice = rig.app.shopper(&user).await;
@@ -225,6 +228,7 @@ async fn the_shoppers_shard_stopping_between_the_steps_leaves_the_stock_to_the_s
 
 #[tokio::test]
 async fn a_commit_slower_than_the_client_lands_once_and_the_retry_finds_it() {
+    only_on!(Postgres, "the sharded store's own two-shard stores and faults, on the server directly");
     let rig = rig(4).await;
     let alice = rig.app.shopper(&shopper_in(0, "alice")).await;
     rig.faults.arm(FaultPoint::PlaceCommit, Action::Delay(Duration::from_millis(1500)));
@@ -251,6 +255,7 @@ async fn a_commit_slower_than_the_client_lands_once_and_the_retry_finds_it() {
 
 #[tokio::test]
 async fn the_process_stopping_between_any_two_steps_is_finished_by_one_sweep() {
+    only_on!(Postgres, "the sharded store's own two-shard stores and faults, on the server directly");
     // Where it stops, and whether the order exists after (the shopper's retry with the same key then finds it).
     let cases = [
         (FaultPoint::ReserveCommit, false),
@@ -296,6 +301,7 @@ async fn the_process_stopping_between_any_two_steps_is_finished_by_one_sweep() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slots_move_to_a_new_shard_under_live_checkouts_and_nothing_is_lost() {
+    only_on!(Postgres, "the sharded store's own two-shard stores and faults, on the server directly");
     // Three shard databases, the stored map on the first two: the third is the shard being added.
     let lease = Duration::from_millis(100);
     let app = spawn_sharded_app_with(3, |options| {

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use serde_yaml::Value;
 use storefront::worker::MAX_RECEIVE_COUNT;
 use storefront_local::options::{DEFAULT_PORT, StandIn};
+use storefront_tests::only_on;
 
 use crate::routes::template;
 
@@ -59,6 +60,7 @@ fn queue_alarms(template: &Value) -> BTreeSet<(String, String)> {
 
 #[test]
 fn every_work_queue_has_a_dead_letter_queue_and_both_are_watched() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let queues = resources(&template, "AWS::SQS::Queue");
     let alarms = queue_alarms(&template);
@@ -92,6 +94,7 @@ fn every_work_queue_has_a_dead_letter_queue_and_both_are_watched() {
 
 #[test]
 fn every_sqs_event_source_reports_batch_item_failures_and_its_queue_outwaits_the_consumer() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let global_timeout = number(&template["Globals"]["Function"]["Timeout"]);
     let mut sources = 0;
@@ -121,6 +124,7 @@ fn every_sqs_event_source_reports_batch_item_failures_and_its_queue_outwaits_the
 
 #[test]
 fn every_alarm_notifies_the_alarm_topic() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let alarms = resources(&template, "AWS::CloudWatch::Alarm");
     assert!(alarms.len() >= 10);
@@ -137,6 +141,7 @@ fn every_alarm_notifies_the_alarm_topic() {
 
 #[test]
 fn the_media_bucket_is_private_and_read_only_by_cloudfront_through_oac() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let buckets = resources(&template, "AWS::S3::Bucket");
     assert_eq!(buckets.len(), 1);
@@ -192,6 +197,7 @@ fn the_media_bucket_is_private_and_read_only_by_cloudfront_through_oac() {
 
 #[test]
 fn functions_log_json_to_a_group_with_retention_and_are_traced() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Tracing"], "Active");
@@ -210,6 +216,7 @@ fn functions_log_json_to_a_group_with_retention_and_are_traced() {
 
 #[test]
 fn the_dashboard_body_is_json_once_substituted() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let (_, dashboard) = resources(&template, "AWS::CloudWatch::Dashboard").into_iter().next().expect("dashboard");
     let Value::Tagged(body) = &dashboard["Properties"]["DashboardBody"] else { panic!("a !Sub body") };
@@ -248,6 +255,7 @@ fn actions(statement: &Value) -> Vec<String> {
 
 #[test]
 fn the_image_worker_may_list_uploads_only_and_says_so_to_its_code() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let worker = "ImageWorkerFunction";
     let list: Vec<Value> =
@@ -265,6 +273,7 @@ fn the_image_worker_may_list_uploads_only_and_says_so_to_its_code() {
 
 #[test]
 fn emails_are_trusted_only_verified_and_sent_only_from_the_configured_sender() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let pool = &template["Resources"]["UserPool"]["Properties"];
     assert_eq!(
@@ -288,6 +297,7 @@ fn emails_are_trusted_only_verified_and_sent_only_from_the_configured_sender() {
 
 #[test]
 fn anyone_who_signs_up_is_a_shopper_and_the_groups_are_the_roles_the_code_knows() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     use storefront::api::{Role, auth::roles_of};
     let template = template();
     let pool = &template["Resources"]["UserPool"]["Properties"];
@@ -306,6 +316,7 @@ fn anyone_who_signs_up_is_a_shopper_and_the_groups_are_the_roles_the_code_knows(
 
 #[test]
 fn checkout_and_the_workers_keep_capacity_and_public_reads_are_throttled_on_their_own() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let checkout = &template["Resources"]["PlaceOrderFunction"]["Properties"]["ReservedConcurrentExecutions"];
     assert!(serde_yaml::to_string(checkout).expect("yaml").contains("CheckoutReservedConcurrency"), "{checkout:?}");
@@ -332,6 +343,7 @@ fn checkout_and_the_workers_keep_capacity_and_public_reads_are_throttled_on_thei
 
 #[test]
 fn one_distribution_serves_pages_assets_photos_and_the_api_at_the_same_paths() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let distributions = resources(&template, "AWS::CloudFront::Distribution");
     assert_eq!(distributions.len(), 1, "one origin for everything");
@@ -351,7 +363,7 @@ fn one_distribution_serves_pages_assets_photos_and_the_api_at_the_same_paths() {
         let behavior = behaviors.iter().find(|b| pattern(b) == prefix).expect("a behavior for the bucket's paths");
         assert!(!is_api(behavior), "{prefix} comes from the bucket");
     }
-    // Every API path of API.md goes to the API, keyed by its Authorization header, never rewritten.
+    // Every API path of docs/api.md goes to the API, keyed by its Authorization header, never rewritten.
     for function in storefront_registry::FUNCTIONS {
         let path = function.route.path;
         let behavior = behaviors
@@ -409,6 +421,7 @@ fn untagged(value: &Value) -> &Value {
 
 #[test]
 fn on_postgres_every_function_is_in_the_vpc_and_connects_through_the_proxy_with_iam_and_tls() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let on_postgres = |id: &str| template["Resources"][id]["Condition"] == "OnPostgres";
     // The whole Postgres side exists only with Backend=postgres.
@@ -549,6 +562,7 @@ fn declared_variables(template: &Value, function: &Value) -> Vec<(String, Value)
 
 #[test]
 fn the_sam_local_env_file_gives_every_function_what_it_reads_at_make_devs_fixed_ports() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let template = template();
     let file = sam_local_env_file();
     let everyone = file["Parameters"].as_object().expect("a Parameters object for every function");
@@ -623,6 +637,7 @@ fn storefront_metric_alarms(template: &Value) -> BTreeSet<(String, String)> {
 /// deploys (a typo there is an alarm that never fires).
 #[test]
 fn money_that_stops_moving_wakes_someone_and_every_metric_alarm_watches_what_the_code_counts() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     let watched = storefront_metric_alarms(&template());
     let counted: BTreeSet<&str> = storefront::telemetry::metrics::Metric::ALL.iter().map(|m| m.name()).collect();
     let functions: BTreeSet<&str> = storefront_registry::names().collect();
@@ -642,6 +657,7 @@ fn money_that_stops_moving_wakes_someone_and_every_metric_alarm_watches_what_the
 /// functions must be given longer than that, or Lambda kills a run mid-write and every run after it the same way.
 #[test]
 fn the_scheduled_jobs_stop_within_their_timeouts() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
     use storefront::services::{reconciler::ReconcileBudget, sweeper::SweepBudget};
     let template = template();
     let timeout = |function: &str| number(&template["Resources"][function]["Properties"]["Timeout"]);

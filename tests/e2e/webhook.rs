@@ -6,27 +6,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use reqwest::Method;
 use serde_json::Value;
 use storefront_tests::*;
 
-const WEBHOOK: &str = "/webhooks/payments";
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn sign(secret: &str, at: i64, body: &str) -> String {
-    storefront::adapters::stripe::webhook::sign(secret, at, body.as_bytes())
-}
-
-async fn deliver(app: &TestApp, body: &str, signature: Option<&str>) -> TestResponse {
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(signature) = signature {
-        headers.push(("stripe-signature", signature));
-    }
-    app.send_raw(Method::POST, WEBHOOK, None, body.to_owned(), &headers).await
-}
+use crate::payments::{deliver, now, sign};
 
 /// The payment secret as Secrets Manager holds it.
 fn served(api_key: &str, webhook_secret: &str) -> String {

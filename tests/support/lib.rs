@@ -60,6 +60,63 @@ impl Backend {
     }
 }
 
+/// One of the runs `make test` makes of the end-to-end suites: on DynamoDB (the embedded engine, moto for the
+/// conformance suite), then on Postgres directly, through pgbouncer, and sharded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    DynamoDb,
+    Postgres,
+    PgBouncer,
+    Sharded,
+}
+
+impl Run {
+    pub const ALL: [Run; 4] = [Run::DynamoDb, Run::Postgres, Run::PgBouncer, Run::Sharded];
+
+    /// This process's run, from the environment [`backend`] reads: through a pooler when the app's URL is not the
+    /// direct one.
+    pub fn current() -> Run {
+        match backend() {
+            Backend::DynamoDb => Run::DynamoDb,
+            Backend::Postgres { shards, .. } if shards > 0 => Run::Sharded,
+            Backend::Postgres { url, setup_url, .. } if url != setup_url => Run::PgBouncer,
+            Backend::Postgres { .. } => Run::Postgres,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Run::DynamoDb => "DynamoDb",
+            Run::Postgres => "Postgres",
+            Run::PgBouncer => "PgBouncer",
+            Run::Sharded => "Sharded",
+        }
+    }
+}
+
+/// Whether a test that runs only on `runs` goes on here; when not, it says so and why (shown with `--nocapture`).
+/// Call it through [`only_on!`], which the suites' own test (`tests/e2e/suites.rs`) reads to list what each run
+/// leaves out.
+pub fn runs_here(runs: &[Run], why: &str) -> bool {
+    assert!(!why.trim().is_empty(), "a test that runs only on some backends says why");
+    let here = Run::current();
+    if !runs.contains(&here) {
+        eprintln!("not on {}: {why}", here.name());
+    }
+    runs.contains(&here)
+}
+
+/// The first line of a test that holds only on some of `make test`'s runs: `only_on!(DynamoDb, "why");` or
+/// `only_on!(Postgres | PgBouncer, "why");`. Elsewhere the test returns at once, having said why.
+#[macro_export]
+macro_rules! only_on {
+    ($($run:ident)|+, $why:literal) => {
+        if !$crate::runs_here(&[$($crate::Run::$run),+], $why) {
+            return;
+        }
+    };
+}
+
 /// A database made for one test (named after the process and a counter, so parallel tests and runs never share
 /// one), dropped with it.
 pub struct TestDatabase {

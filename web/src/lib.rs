@@ -1,4 +1,5 @@
-//! The web storefront: HTML for people, beside the JSON API on the same origin and at the paths of API.md, "Pages".
+//! The web storefront: HTML for people, beside the JSON API on the same origin and at the paths of docs/api.md,
+//! "Pages".
 //!
 //! One function renders every page (`functions/web-pages`, the HTTP API's default route): the public pages
 //! (home, category, artisan, product) from the catalog, cacheable at CloudFront; the per-user pages as shells the
@@ -21,7 +22,7 @@ use storefront::domain::{OrderId, ProductId, UserId};
 pub use layout::slug;
 use layout::{Caching, Ctx, HTML, respond};
 
-/// Every page path, as API.md names them (for the docs and the tests; the function answers whatever the API's
+/// Every page path, as docs/api.md names them (for the docs and the tests; the function answers whatever the API's
 /// other routes do not).
 pub const PAGE_PATHS: &[&str] = &[
     "/",

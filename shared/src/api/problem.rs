@@ -13,7 +13,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    /// The problem `type` slug of API.md (`validation`, `out-of-stock`, …).
+    /// The problem `type` slug of docs/api.md (`validation`, `out-of-stock`, …).
     pub kind: &'static str,
     pub title: &'static str,
     pub detail: String,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{ApiError, Caller};
 use crate::domain::{IdempotencyKey, ProductId, ValidationErrors};
 
-/// Largest accepted request body (API.md: 413 above it).
+/// Largest accepted request body (docs/api.md: 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn body_bytes(req: &Request) -> &[u8] {
