@@ -21,10 +21,18 @@ use crate::payments::Webhook;
 struct TokenRequest {
     user_id: String,
     role: String,
-    name: Option<String>,
-    email: Option<String>,
+    // Absent, never null: the contract says a string (or a boolean), and `null` is refused as the schema does.
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
     /// Local tokens stand for addresses the developer typed: verified unless said otherwise.
-    email_verified: Option<bool>,
+    #[serde(default = "verified")]
+    email_verified: bool,
+}
+
+fn verified() -> bool {
+    true
 }
 
 /// `POST /dev/token`: a token for any user and role, signed with this data dir's key. Local only.
@@ -49,9 +57,10 @@ pub async fn dev_token(State(gateway): State<Gateway>, req: AxumRequest) -> Axum
     let (Some(user), Some(role)) = (user, role) else {
         return problem(ApiError::validation(errors));
     };
-    let mut claims = Claims::new(user.as_str(), role, body.name, OffsetDateTime::now_utc().unix_timestamp());
-    claims.email_verified = body.email.is_some() && body.email_verified.unwrap_or(true);
-    claims.email = body.email;
+    let name = Some(body.name).filter(|name| !name.is_empty());
+    let mut claims = Claims::new(user.as_str(), role, name, OffsetDateTime::now_utc().unix_timestamp());
+    claims.email = Some(body.email).filter(|email| !email.is_empty());
+    claims.email_verified = claims.email.is_some() && body.email_verified;
     let token = gateway.jwt.sign(&claims);
     match json_response(
         http::StatusCode::OK,

@@ -13,7 +13,7 @@ use storefront::adapters::stripe::StripeProvider;
 use storefront::app::Stores;
 use storefront::config::{Config, PostgresConfig, StoreConfig};
 use storefront::worker::{QueueWorker, ScheduledJob};
-use storefront::{AppState, Connections};
+use storefront::{AppState, OtherPorts};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -172,6 +172,8 @@ async fn prepare_slot_map(
     store.ensure_slot_map(&map).await.map_err(|e| failed(e.to_string()))
 }
 
+/// Starts the whole storefront on this machine, in its steps: the stand-ins, the store, the state the functions
+/// share, the demo catalog, the in-process workers and jobs, then the HTTP server.
 pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     if options.fault_injection && options.store != LocalStore::DynamoDb {
         // A test that asks for faults must get them, not pass without any.
@@ -181,13 +183,90 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
     std::fs::create_dir_all(&options.data_dir)?;
     let secrets = crate::secrets::load_or_create(&options.data_dir)?;
     let stand_ins = StandIns::start(&options, &options.data_dir, &secrets.payments).await?;
-    let (stores, store, marker) = match &options.store {
+    let (stores, store, marker) = open_store(&options, &stand_ins).await?;
+    let s3 = storefront::adapters::aws::local_sdk_config(&stand_ins.s3.endpoint).await;
+    let blobs = S3BlobStore::new(S3BlobStore::local_client(&s3), MEDIA_BUCKET);
+    blobs.ensure_bucket().await?;
+
+    // Bound first: the server's own URL is where photos are served from, like the CDN.
+    let (listener, addr) = crate::options::listen(SocketAddr::new(options.bind, options.port)).await?;
+    stand_ins.payments.controls.deliver_to(format!("http://{addr}/webhooks/payments"));
+    let config = Config {
+        order_queue_url: format!("local://{ORDER_QUEUE}"),
+        media_bucket: MEDIA_BUCKET.to_owned(),
+        cdn_base_url: format!("http://{addr}"),
+        warm_up: storefront::config::WarmUp::AtInit,
+        stuck_after: options.stuck_after,
+        payment_queue_url: format!("local://{PAYMENT_QUEUE}"),
+        // This server's own adapter is given the keys; function processes load them from the local Secrets Manager.
+        payments_secret_id: PAYMENTS_SECRET_ARN.to_owned(),
+        payments_api_url: stand_ins.payments.endpoint.clone(),
+        payment_window: options.payment_window,
+        site: storefront::config::SiteConfig {
+            storage_origin: stand_ins.s3.endpoint.clone(),
+            ..storefront::config::SiteConfig::default()
+        },
+        ..Config::local(store, secrets.cursor_secret.into_bytes())
+    };
+    let lambda = LambdaSide::start(&stand_ins, &config, options.record_lambda_calls).await?;
+    let outbox = Arc::new(LocalOutbox::default());
+    // The keys come from the local Secrets Manager, through the production adapter (read again every `secret_ttl`).
+    let secrets_manager = storefront::adapters::aws::local_sdk_config(&stand_ins.secrets_manager.endpoint).await;
+    let provider = StripeProvider::from_secrets_manager(
+        &config.payments_api_url,
+        storefront::adapters::aws::LazyClient::new(&secrets_manager, aws_sdk_secretsmanager::Client::new),
+        PAYMENTS_SECRET_ARN,
+    )
+    .reading_secrets_every(options.secret_ttl);
+    let others = OtherPorts {
+        order_queue: stand_ins.orders.clone(),
+        payment_queue: stand_ins.payment_queue.clone(),
+        blobs: Arc::new(blobs),
+        payments: Arc::new(provider),
+    };
+    let mut app = AppState::with_stores(stores, others, &config);
+    app.notifier = outbox.clone();
+
+    let seeded = seed_once(&app, &options, &options.data_dir.join(marker)).await?;
+    let background = if options.in_process_workers { in_process_work(&stand_ins, &app, &options) } else { Vec::new() };
+    let gateway = Gateway {
+        app: app.clone(),
+        jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())),
+        payments: stand_ins.payments.controls.clone(),
+        grants: crate::signin::Grants::default(),
+        snapshots: Arc::default(),
+    };
+    let (server, shutdown) = serve(listener, crate::router::router(gateway));
+    Ok(LocalServer {
+        addr,
+        data_dir: options.data_dir,
+        seeded,
+        app,
+        queue: stand_ins.orders.clone(),
+        payment_queue: stand_ins.payment_queue.clone(),
+        image_queue: stand_ins.images.clone(),
+        outbox,
+        faults: stand_ins.faults.clone(),
+        lambda_calls: lambda.calls.clone(),
+        stand_ins,
+        lambda,
+        background,
+        shutdown: Some(shutdown),
+        server,
+    })
+}
+
+/// The store the options name, ready: DynamoDB's table on its stand-in, or Postgres's databases created and
+/// migrated (and the slot map stored when sharded). Its ports, its configuration, and the name of the marker that
+/// says its demo catalog was written.
+async fn open_store(options: &Options, stand_ins: &StandIns) -> Result<(Stores, StoreConfig, String), StartError> {
+    match &options.store {
         LocalStore::DynamoDb => {
             let sdk = storefront::adapters::aws::local_sdk_config(&stand_ins.dynamodb_endpoint).await;
             let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
             schema::ensure_table(&dynamodb, TABLE_NAME).await?;
             let store = StoreConfig::DynamoDb { table_name: TABLE_NAME.to_owned() };
-            (Stores::dynamodb(dynamodb, TABLE_NAME), store, SEEDED_MARKER.to_owned())
+            Ok((Stores::dynamodb(dynamodb, TABLE_NAME), store, SEEDED_MARKER.to_owned()))
         }
         LocalStore::Postgres { url, read_url, setup_url, shards } => {
             let database = prepare_postgres(setup_url.as_deref().unwrap_or(url)).await?;
@@ -206,86 +285,39 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
             };
             let stores = Stores::postgres(&config, None, options.sharding.store.clone())
                 .map_err(|e| StartError::Config(e.to_string()))?;
-            (stores, StoreConfig::Postgres(config), format!("{SEEDED_MARKER}-postgres-{database}"))
+            Ok((stores, StoreConfig::Postgres(config), format!("{SEEDED_MARKER}-postgres-{database}")))
         }
-    };
-    let s3 = storefront::adapters::aws::local_sdk_config(&stand_ins.s3.endpoint).await;
-    let blobs = S3BlobStore::new(S3BlobStore::local_client(&s3), MEDIA_BUCKET);
-    blobs.ensure_bucket().await?;
+    }
+}
 
-    // Bound first: the server's own URL is where photos are served from, like the CDN.
-    let (listener, addr) = crate::options::listen(SocketAddr::new(options.bind, options.port)).await?;
-    stand_ins.payments.controls.deliver_to(format!("http://{addr}/webhooks/payments"));
-    let config = Config {
-        store,
-        cursor_secret: secrets.cursor_secret.into_bytes(),
-        order_queue_url: format!("local://{ORDER_QUEUE}"),
-        confirmation_sender: None,
-        media_bucket: MEDIA_BUCKET.to_owned(),
-        cdn_base_url: format!("http://{addr}"),
-        s3_force_path_style: true,
-        warm_up: storefront::config::WarmUp::AtInit,
-        uploads_listable: false,
-        stuck_after: options.stuck_after,
-        payment_queue_url: format!("local://{PAYMENT_QUEUE}"),
-        // This server's own adapter is given the keys; function processes load them from the local Secrets Manager.
-        payments_secret_id: PAYMENTS_SECRET_ARN.to_owned(),
-        payments_api_url: stand_ins.payments.endpoint.clone(),
-        platform_fee: storefront::domain::FeeRate::DEFAULT,
-        payment_window: options.payment_window,
-        site: storefront::config::SiteConfig {
-            storage_origin: stand_ins.s3.endpoint.clone(),
-            ..storefront::config::SiteConfig::default()
-        },
-    };
-    let lambda = LambdaSide::start(&stand_ins, &config, options.record_lambda_calls).await?;
-    let outbox = Arc::new(LocalOutbox::default());
-    // The keys come from the local Secrets Manager, through the production adapter (read again every `secret_ttl`).
-    let secrets_manager = storefront::adapters::aws::local_sdk_config(&stand_ins.secrets_manager.endpoint).await;
-    let provider = StripeProvider::from_secrets_manager(
-        &config.payments_api_url,
-        storefront::adapters::aws::LazyClient::new(&secrets_manager, aws_sdk_secretsmanager::Client::new),
-        PAYMENTS_SECRET_ARN,
-    )
-    .reading_secrets_every(options.secret_ttl);
-    let connections = Connections {
-        order_queue: stand_ins.orders.clone(),
-        payment_queue: stand_ins.payment_queue.clone(),
-        blobs: Arc::new(blobs),
-        payments: Arc::new(provider),
-    };
-    let mut app = AppState::with_stores(stores, connections, &config);
-    app.notifier = outbox.clone();
-
-    // Seeded once per data dir, with what the store lacks (a database kept from an earlier data dir keeps its
-    // products); a seed cut short is finished on the next start.
-    let marker = options.data_dir.join(marker);
-    let fresh = !marker.exists();
-    let seeded = if fresh { crate::seed::demo_catalog(app.catalog.as_ref()).await? } else { 0 };
-    if fresh && options.seed_photos {
+/// The demo catalog (and its photos), once per data dir, with what the store lacks (a database kept from an earlier
+/// data dir keeps its products); a seed cut short is finished on the next start. How many products it wrote.
+async fn seed_once(app: &AppState, options: &Options, marker: &std::path::Path) -> Result<usize, StartError> {
+    if marker.exists() {
+        return Ok(0);
+    }
+    let seeded = crate::seed::demo_catalog(app.catalog.as_ref()).await?;
+    if options.seed_photos {
         // Through the photo pipeline, before the image worker starts (the uploads are processed here, once). A
         // product that has the photo already keeps it as it is; the photo's files go to this data dir's storage.
-        crate::seed::demo_photos(&app).await.map_err(|e| StartError::Config(format!("demo photos: {e}")))?;
+        crate::seed::demo_photos(app).await.map_err(|e| StartError::Config(format!("demo photos: {e}")))?;
     }
-    std::fs::write(&marker, b"demo catalog written\n")?;
+    std::fs::write(marker, b"demo catalog written\n")?;
+    Ok(seeded)
+}
 
-    let mut background = Vec::new();
-    if options.in_process_workers {
-        for worker in storefront_registry::WORKERS {
-            background.push(spawn_worker(*worker, stand_ins.queue(worker.queue).clone(), app.clone()));
-        }
-        for job in storefront_registry::JOBS {
-            background.push(spawn_job(*job, options.sweep_every, app.clone()));
-        }
-    }
-    let gateway = Gateway {
-        app: app.clone(),
-        jwt: Arc::new(JwtKey::new(secrets.jwt_key.as_bytes())),
-        payments: stand_ins.payments.controls.clone(),
-        grants: crate::signin::Grants::default(),
-        snapshots: Arc::default(),
-    };
-    let router = crate::router::router(gateway);
+/// Every queue worker fed from its local queue and every scheduled job on its local schedule, as Lambda's event
+/// source mappings and EventBridge run them in AWS.
+fn in_process_work(stand_ins: &StandIns, app: &AppState, options: &Options) -> Vec<JoinHandle<()>> {
+    let workers = storefront_registry::WORKERS
+        .iter()
+        .map(|worker| spawn_worker(*worker, stand_ins.queue(worker.queue).clone(), app.clone()));
+    let jobs = storefront_registry::JOBS.iter().map(|job| spawn_job(*job, options.sweep_every, app.clone()));
+    workers.chain(jobs).collect()
+}
+
+/// Serves `router` on `listener` until the sender is used (or dropped): the server's task and its stop.
+fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> (JoinHandle<()>, oneshot::Sender<()>) {
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async {
@@ -295,23 +327,7 @@ pub async fn start(options: Options) -> Result<LocalServer, StartError> {
             tracing::error!(%error, "local server stopped");
         }
     });
-    Ok(LocalServer {
-        addr,
-        data_dir: options.data_dir,
-        seeded,
-        app,
-        queue: stand_ins.orders.clone(),
-        payment_queue: stand_ins.payment_queue.clone(),
-        image_queue: stand_ins.images.clone(),
-        outbox,
-        faults: stand_ins.faults.clone(),
-        lambda_calls: lambda.calls.clone(),
-        stand_ins,
-        lambda,
-        background,
-        shutdown: Some(shutdown),
-        server,
-    })
+    (server, shutdown)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request as AxumRequest, State};
 use axum::response::{Html, IntoResponse, Redirect, Response as AxumResponse};
 use base64::Engine;
@@ -105,7 +106,9 @@ fn refused(reason: &str) -> AxumResponse {
 }
 
 /// `GET /dev/oauth2/authorize`: the sign-in form.
-pub async fn authorize_form(Query(query): Query<AuthorizeQuery>, req: AxumRequest) -> AxumResponse {
+pub async fn authorize_form(query: Result<Query<AuthorizeQuery>, QueryRejection>, req: AxumRequest) -> AxumResponse {
+    // A query that is not one (a parameter missing or repeated) is refused on the same page as any other.
+    let Ok(Query(query)) = query else { return refused("not a sign-in request: a parameter is missing or malformed") };
     if let Err(reason) = check(&query, &host(&req)) {
         return refused(&reason);
     }

@@ -19,8 +19,8 @@ use crate::config::{
 };
 use crate::domain::FeeRate;
 use crate::ports::{
-    BlobStore, CartStore, CatalogStore, Clock, Housekeeping, IdempotencyStore, Notifier, OrderQueue, OrderStore,
-    PaymentProvider, PaymentQueue, PaymentStore, SystemClock,
+    BlobStore, CartStore, CatalogReads, CatalogStore, Clock, Housekeeping, IdempotencyStore, Notifier, OrderQueue,
+    OrderStore, PaymentProvider, PaymentQueue, PaymentStore, SystemClock,
 };
 use crate::services::checkout::CheckoutPorts;
 use crate::services::images::ImagePorts;
@@ -32,8 +32,8 @@ pub const CATALOG_CACHE_TTL: std::time::Duration = std::time::Duration::from_sec
 
 /// What a function reaches besides its store, declared with it (`route!`, `queue_worker!`, `scheduled_job!`): its
 /// init builds those clients and no other, so its binary links only their SDK code: a product page's links none of
-/// S3's, SQS's, SES's or Secrets Manager's, and is 7.8 MB instead of 10.0, less for the loader to map and relocate
-/// at every cold start (bench/notes.md).
+/// S3's, SQS's, SES's or Secrets Manager's, and is smaller, less for the loader to map and relocate at every cold
+/// start (the sizes: docs/benchmarks.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reach(u8);
 
@@ -85,15 +85,11 @@ macro_rules! reach {
     };
 }
 
-/// The store calls a catalog listing makes at once on DynamoDB, one Query per shard of the catalog's index: what a
-/// listing route declares as its first request's `connections` (`route!`).
-pub const LISTING_CALLS: usize = crate::adapters::dynamodb::keys::CATALOG_SHARDS as usize;
-
 /// How a function's init builds its state: [`AppState::for_function`] for the function's [`Reach`].
 pub type Build = fn(&aws_config::SdkConfig, &Config) -> Result<AppState, ConfigError>;
 
-/// What the state reaches besides the table: the queues, the media bucket, the payment provider.
-pub struct Connections {
+/// The ports besides the store: the queues, the media bucket, the payment provider.
+pub struct OtherPorts {
     pub order_queue: Arc<dyn OrderQueue>,
     pub payment_queue: Arc<dyn PaymentQueue>,
     pub blobs: Arc<dyn BlobStore>,
@@ -104,9 +100,9 @@ pub struct Connections {
 pub struct AppState {
     /// Strongly consistent: every write path and checkout.
     pub catalog: Arc<dyn CatalogStore>,
-    /// The same catalog behind the in-function cache: public reads (product pages, listings, artisans,
-    /// categories) only.
-    pub catalog_reads: Arc<dyn CatalogStore>,
+    /// The same catalog behind the in-function cache (and on Postgres the reader endpoint): public reads (product
+    /// pages, listings, artisans, categories) only, and read-only by its type.
+    pub catalog_reads: Arc<dyn CatalogReads>,
     pub carts: Arc<dyn CartStore>,
     pub orders: Arc<dyn OrderStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
@@ -136,7 +132,7 @@ pub struct AppState {
     /// Whether [`AppState::warm_up`] opens the connection (`Config::warm_up`).
     warm_up: WarmUp,
     /// What the warm-up opens: the store's connection, and the reader's when it has its own.
-    warm_up_stores: Vec<Arc<dyn CatalogStore>>,
+    warm_up_stores: Vec<Arc<dyn CatalogReads>>,
     /// What the connections above are real for; the rest are [`NotReached`].
     reach: Reach,
 }
@@ -144,31 +140,39 @@ pub struct AppState {
 /// The store ports, all on one backend.
 pub struct Stores {
     pub catalog: Arc<dyn CatalogStore>,
-    pub catalog_reads: Arc<dyn CatalogStore>,
+    pub catalog_reads: Arc<dyn CatalogReads>,
     pub carts: Arc<dyn CartStore>,
     pub orders: Arc<dyn OrderStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub payment_records: Arc<dyn PaymentStore>,
     pub housekeeping: Arc<dyn Housekeeping>,
     /// The connections the warm-up opens.
-    pub warm_up: Vec<Arc<dyn CatalogStore>>,
+    pub warm_up: Vec<Arc<dyn CatalogReads>>,
 }
 
 impl Stores {
-    /// Every port on the DynamoDB table, public catalog reads through the in-function cache.
-    pub fn dynamodb(client: impl Into<LazyClient<aws_sdk_dynamodb::Client>>, table: &str) -> Self {
-        let store = Arc::new(DynamoStore::new(client, table));
-        let cache = CachedCatalog::new(store.clone(), store.catalog_changes(), CATALOG_CACHE_TTL);
+    /// Every port on `store`, public catalog reads on `catalog_reads`, the warm-up opening `warm_up`.
+    pub fn all<S>(store: Arc<S>, catalog_reads: Arc<dyn CatalogReads>, warm_up: Vec<Arc<dyn CatalogReads>>) -> Self
+    where
+        S: CatalogStore + CartStore + OrderStore + IdempotencyStore + PaymentStore + Housekeeping + 'static,
+    {
         Self {
             catalog: store.clone(),
-            catalog_reads: Arc::new(cache),
+            catalog_reads,
             carts: store.clone(),
             orders: store.clone(),
             idempotency: store.clone(),
             payment_records: store.clone(),
-            housekeeping: store.clone(),
-            warm_up: vec![store],
+            housekeeping: store,
+            warm_up,
         }
+    }
+
+    /// Every port on the DynamoDB table, public catalog reads through the in-function cache.
+    pub fn dynamodb(client: impl Into<LazyClient<aws_sdk_dynamodb::Client>>, table: &str) -> Self {
+        let store = Arc::new(DynamoStore::new(client, table));
+        let cache = CachedCatalog::new(store.clone(), store.catalog_changes(), CATALOG_CACHE_TTL);
+        Self::all(store.clone(), Arc::new(cache), vec![store])
     }
 
     /// Every port on Postgres: the writer for everything but public catalog reads, which go to the reader (the
@@ -202,9 +206,9 @@ impl Stores {
             Some(url) => endpoint(DATABASE_READ_URL, url)?,
             None => store.writer().clone(),
         };
-        let reads = Arc::new(PgCatalogReader::new(reader, store.clone()));
-        let cache = CachedCatalog::new(reads.clone(), store.catalog_changes(), CATALOG_CACHE_TTL);
-        let mut warm_up: Vec<Arc<dyn CatalogStore>> = vec![Arc::new(store.clone())];
+        let reads = Arc::new(PgCatalogReader::new(reader));
+        let cache = Arc::new(CachedCatalog::new(reads.clone(), store.catalog_changes(), CATALOG_CACHE_TTL));
+        let mut warm_up: Vec<Arc<dyn CatalogReads>> = vec![Arc::new(store.clone())];
         if config.read_url.is_some() {
             warm_up.push(reads);
         }
@@ -216,28 +220,9 @@ impl Stores {
                 .map(|url| endpoint(SHARD_URLS, url).map(PgStore::new))
                 .collect::<Result<Vec<_>, _>>()?;
             let sharded = Arc::new(ShardedStore::new(store, shards).tuned(tuning));
-            return Ok(Self {
-                catalog: sharded.clone(),
-                catalog_reads: Arc::new(cache),
-                carts: sharded.clone(),
-                orders: sharded.clone(),
-                idempotency: sharded.clone(),
-                payment_records: sharded.clone(),
-                housekeeping: sharded,
-                warm_up,
-            });
+            return Ok(Self::all(sharded, cache, warm_up));
         }
-        let store = Arc::new(store);
-        Ok(Self {
-            catalog: store.clone(),
-            catalog_reads: Arc::new(cache),
-            carts: store.clone(),
-            orders: store.clone(),
-            idempotency: store.clone(),
-            payment_records: store.clone(),
-            housekeeping: store,
-            warm_up,
-        })
+        Ok(Self::all(Arc::new(store), cache, warm_up))
     }
 
     /// The stores `config` names, on the AWS services `sdk` reaches.
@@ -294,8 +279,8 @@ impl AppState {
         } else {
             not_reached.clone()
         };
-        let connections = Connections { order_queue, payment_queue, blobs, payments };
-        let mut state = Self::with_stores(Stores::from_config(config, sdk)?, connections, config);
+        let others = OtherPorts { order_queue, payment_queue, blobs, payments };
+        let mut state = Self::with_stores(Stores::from_config(config, sdk)?, others, config);
         state.notifier = if const { Reach::from_bits(REACH).includes(Reach::EMAIL) } {
             match &config.confirmation_sender {
                 Some(sender) => {
@@ -338,8 +323,8 @@ impl AppState {
     }
 
     /// The stores and the rest as given.
-    pub fn with_stores(stores: Stores, connections: Connections, config: &Config) -> Self {
-        let Connections { order_queue, payment_queue, blobs, payments } = connections;
+    pub fn with_stores(stores: Stores, others: OtherPorts, config: &Config) -> Self {
+        let OtherPorts { order_queue, payment_queue, blobs, payments } = others;
         let Stores { catalog, catalog_reads, carts, orders, idempotency, payment_records, housekeeping, warm_up } =
             stores;
         Self {

@@ -252,123 +252,163 @@ impl Config {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name).filter(|value| !value.trim().is_empty()).ok_or(ConfigError::Missing(name))
-        };
-        let optional = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let flag = |name: &'static str, default: bool| match lookup(name).as_deref().map(str::trim) {
-            None | Some("") => Ok(default),
-            Some("true" | "1") => Ok(true),
-            Some("false" | "0") => Ok(false),
-            Some(other) => Err(ConfigError::Invalid { name, reason: format!("must be true or false, got {other:?}") }),
-        };
-        let store = match lookup(STORE).as_deref().map(str::trim) {
-            None | Some("" | "dynamodb") => StoreConfig::DynamoDb { table_name: required(TABLE_NAME)? },
-            Some("postgres") => {
-                let max_connections = match optional(DATABASE_MAX_CONNECTIONS) {
-                    None => 1,
-                    Some(raw) => {
-                        raw.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or(ConfigError::Invalid {
-                            name: DATABASE_MAX_CONNECTIONS,
-                            reason: format!("must be 1 to 100, got {raw:?}"),
-                        })?
-                    }
-                };
-                StoreConfig::Postgres(PostgresConfig {
-                    url: postgres_url(DATABASE_URL, required(DATABASE_URL)?)?,
-                    read_url: optional(DATABASE_READ_URL)
-                        .map(|url| postgres_url(DATABASE_READ_URL, url))
-                        .transpose()?,
-                    iam_auth: flag(DATABASE_IAM_AUTH, false)?,
-                    max_connections,
-                    shard_urls: shard_urls(&required(DATABASE_URL)?, optional(SHARDS), optional(SHARD_URLS))?,
-                })
-            }
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: STORE,
-                    reason: format!("must be dynamodb or postgres, got {other:?}"),
-                });
-            }
-        };
-        let cursor_secret = required(CURSOR_SECRET)?.into_bytes();
+        let env = Settings(lookup);
+        // The store first: a function with no configuration at all is told of its table (or database) first.
+        let store = StoreConfig::read(&env)?;
+        let cursor_secret = env.required(CURSOR_SECRET)?.into_bytes();
         if cursor_secret.len() < MIN_SECRET_BYTES {
-            return Err(ConfigError::Invalid {
-                name: CURSOR_SECRET,
-                reason: format!("must be at least {MIN_SECRET_BYTES} bytes"),
-            });
+            return Err(env.invalid(CURSOR_SECRET, format!("must be at least {MIN_SECRET_BYTES} bytes")));
         }
-        let order_queue_url = required(ORDER_QUEUE_URL)?;
-        let confirmation_sender = lookup(CONFIRMATION_SENDER).filter(|s| !s.trim().is_empty());
-        let media_bucket = required(MEDIA_BUCKET)?;
-        let cdn_base_url = lookup(CDN_BASE_URL).unwrap_or_default().trim().trim_end_matches('/').to_owned();
-        if !cdn_base_url.is_empty() && !cdn_base_url.starts_with("https://") && !cdn_base_url.starts_with("http://") {
-            return Err(ConfigError::Invalid { name: CDN_BASE_URL, reason: "must be an http(s) URL".into() });
-        }
-        let seconds = |name: &'static str, default: time::Duration| match lookup(name).filter(|v| !v.trim().is_empty())
-        {
-            None => Ok(default),
-            Some(raw) => {
-                raw.trim().parse::<u32>().ok().filter(|s| *s > 0).map(|s| time::Duration::seconds(s.into())).ok_or(
-                    ConfigError::Invalid { name, reason: format!("must be a positive number of seconds, got {raw:?}") },
-                )
-            }
-        };
-        let payments_api_url = lookup(PAYMENTS_API_URL)
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_PAYMENTS_API_URL.to_owned())
-            .trim_end_matches('/')
-            .to_owned();
-        if !payments_api_url.starts_with("https://") && !payments_api_url.starts_with("http://") {
-            return Err(ConfigError::Invalid { name: PAYMENTS_API_URL, reason: "must be an http(s) URL".into() });
-        }
-        let platform_fee = match lookup(PLATFORM_FEE_BPS).filter(|v| !v.trim().is_empty()) {
-            None => FeeRate::DEFAULT,
-            Some(raw) => raw.trim().parse::<u32>().ok().and_then(FeeRate::from_bps).ok_or(ConfigError::Invalid {
-                name: PLATFORM_FEE_BPS,
-                reason: format!("must be 0 to 10000 basis points, got {raw:?}"),
-            })?,
-        };
-        let https = |name: &'static str, value: Option<String>| match value {
-            Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
-                Err(ConfigError::Invalid { name, reason: "must be an http(s) URL".into() })
-            }
-            other => Ok(other.map(|url| url.trim_end_matches('/').to_owned())),
-        };
-        let sign_in = match (https(SIGN_IN_URL, optional(SIGN_IN_URL))?, optional(SIGN_IN_CLIENT_ID)) {
-            (Some(base_url), Some(client_id)) => SignIn { base_url, client_id },
-            (None, None) => SignIn::default(),
-            _ => {
-                return Err(ConfigError::Invalid {
-                    name: SIGN_IN_URL,
-                    reason: format!("{SIGN_IN_URL} and {SIGN_IN_CLIENT_ID} go together"),
-                });
-            }
-        };
-        let site = SiteConfig {
-            url: https(SITE_URL, optional(SITE_URL))?,
-            sign_in,
-            stripe_publishable_key: optional(STRIPE_PUBLISHABLE_KEY),
-            storage_origin: optional(STORAGE_ORIGIN).unwrap_or_else(|| DEFAULT_STORAGE_ORIGIN.to_owned()),
-        };
         Ok(Self {
             store,
             cursor_secret,
-            order_queue_url,
-            confirmation_sender,
-            media_bucket,
-            cdn_base_url,
-            s3_force_path_style: flag(S3_FORCE_PATH_STYLE, false)?,
-            warm_up: WarmUp::from_setting(lookup(WARM_UP).as_deref(), lookup(LAMBDA_INITIALIZATION_TYPE).as_deref())?,
-            uploads_listable: flag(UPLOADS_LISTABLE, false)?,
-            stuck_after: seconds(STUCK_AFTER_SECONDS, DEFAULT_STUCK_AFTER)?,
-            payment_queue_url: required(PAYMENT_QUEUE_URL)?,
-            payments_secret_id: required(PAYMENTS_SECRET_ARN)?,
-            payments_api_url,
-            platform_fee,
-            payment_window: seconds(PAYMENT_WINDOW_SECONDS, DEFAULT_PAYMENT_WINDOW)?,
-            site,
+            order_queue_url: env.required(ORDER_QUEUE_URL)?,
+            confirmation_sender: env.raw(CONFIRMATION_SENDER),
+            media_bucket: env.required(MEDIA_BUCKET)?,
+            cdn_base_url: env.http_url(CDN_BASE_URL)?.unwrap_or_default(),
+            s3_force_path_style: env.flag(S3_FORCE_PATH_STYLE, false)?,
+            warm_up: WarmUp::from_setting(env.raw(WARM_UP).as_deref(), env.raw(LAMBDA_INITIALIZATION_TYPE).as_deref())?,
+            uploads_listable: env.flag(UPLOADS_LISTABLE, false)?,
+            stuck_after: env.seconds(STUCK_AFTER_SECONDS, DEFAULT_STUCK_AFTER)?,
+            payment_queue_url: env.required(PAYMENT_QUEUE_URL)?,
+            payments_secret_id: env.required(PAYMENTS_SECRET_ARN)?,
+            payments_api_url: env.http_url(PAYMENTS_API_URL)?.unwrap_or_else(|| DEFAULT_PAYMENTS_API_URL.to_owned()),
+            platform_fee: match env.optional(PLATFORM_FEE_BPS) {
+                None => FeeRate::DEFAULT,
+                Some(raw) => raw.parse::<u32>().ok().and_then(FeeRate::from_bps).ok_or_else(|| {
+                    env.invalid(PLATFORM_FEE_BPS, format!("must be 0 to 10000 basis points, got {raw:?}"))
+                })?,
+            },
+            payment_window: env.seconds(PAYMENT_WINDOW_SECONDS, DEFAULT_PAYMENT_WINDOW)?,
+            site: SiteConfig::read(&env)?,
         })
+    }
+
+    /// A process on this machine with nothing set but its store: every setting `from_lookup` defaults at its
+    /// default, local names for the rest (queues `local://orders` and `local://payments`, the bucket
+    /// `storefront-media`), S3 addressed by path, no warm-up. The local server and the suites set what differs.
+    pub fn local(store: StoreConfig, cursor_secret: Vec<u8>) -> Self {
+        Self {
+            store,
+            cursor_secret,
+            order_queue_url: "local://orders".into(),
+            confirmation_sender: None,
+            media_bucket: "storefront-media".into(),
+            cdn_base_url: String::new(),
+            s3_force_path_style: true,
+            warm_up: WarmUp::Off,
+            uploads_listable: false,
+            stuck_after: DEFAULT_STUCK_AFTER,
+            payment_queue_url: "local://payments".into(),
+            payments_secret_id: "storefront-payments".into(),
+            payments_api_url: DEFAULT_PAYMENTS_API_URL.into(),
+            platform_fee: FeeRate::DEFAULT,
+            payment_window: DEFAULT_PAYMENT_WINDOW,
+            site: SiteConfig::default(),
+        }
+    }
+}
+
+impl StoreConfig {
+    fn read(env: &Settings<impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
+        match env.raw(STORE).as_deref().map(str::trim) {
+            None | Some("" | "dynamodb") => Ok(Self::DynamoDb { table_name: env.required(TABLE_NAME)? }),
+            Some("postgres") => Ok(Self::Postgres(PostgresConfig::read(env)?)),
+            Some(other) => Err(env.invalid(STORE, format!("must be dynamodb or postgres, got {other:?}"))),
+        }
+    }
+}
+
+impl PostgresConfig {
+    fn read(env: &Settings<impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
+        let max_connections = match env.optional(DATABASE_MAX_CONNECTIONS) {
+            None => 1,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| env.invalid(DATABASE_MAX_CONNECTIONS, format!("must be 1 to 100, got {raw:?}")))?,
+        };
+        let url = env.required(DATABASE_URL)?;
+        Ok(Self {
+            url: postgres_url(DATABASE_URL, url.clone())?,
+            read_url: env.optional(DATABASE_READ_URL).map(|url| postgres_url(DATABASE_READ_URL, url)).transpose()?,
+            iam_auth: env.flag(DATABASE_IAM_AUTH, false)?,
+            max_connections,
+            shard_urls: shard_urls(&url, env.optional(SHARDS), env.optional(SHARD_URLS))?,
+        })
+    }
+}
+
+impl SiteConfig {
+    fn read(env: &Settings<impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
+        let sign_in = match (env.http_url(SIGN_IN_URL)?, env.optional(SIGN_IN_CLIENT_ID)) {
+            (Some(base_url), Some(client_id)) => SignIn { base_url, client_id },
+            (None, None) => SignIn::default(),
+            _ => return Err(env.invalid(SIGN_IN_URL, format!("{SIGN_IN_URL} and {SIGN_IN_CLIENT_ID} go together"))),
+        };
+        Ok(Self {
+            url: env.http_url(SITE_URL)?,
+            sign_in,
+            stripe_publishable_key: env.optional(STRIPE_PUBLISHABLE_KEY),
+            storage_origin: env.optional(STORAGE_ORIGIN).unwrap_or_else(|| DEFAULT_STORAGE_ORIGIN.to_owned()),
+        })
+    }
+}
+
+/// The environment, read the ways every setting is: blank is unset, and a bad value is named with why.
+struct Settings<L>(L);
+
+impl<L: Fn(&str) -> Option<String>> Settings<L> {
+    /// As set, unless blank.
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    /// Trimmed, unless blank.
+    fn optional(&self, name: &str) -> Option<String> {
+        self.raw(name).map(|value| value.trim().to_owned())
+    }
+
+    /// As set (a secret keeps every byte).
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.raw(name).ok_or(ConfigError::Missing(name))
+    }
+
+    fn invalid(&self, name: &'static str, reason: String) -> ConfigError {
+        ConfigError::Invalid { name, reason }
+    }
+
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref() {
+            None => Ok(default),
+            Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(other) => Err(self.invalid(name, format!("must be true or false, got {other:?}"))),
+        }
+    }
+
+    /// A positive number of seconds.
+    fn seconds(&self, name: &'static str, default: time::Duration) -> Result<time::Duration, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|s| *s > 0)
+                .map(|s| time::Duration::seconds(s.into()))
+                .ok_or_else(|| self.invalid(name, format!("must be a positive number of seconds, got {raw:?}"))),
+        }
+    }
+
+    /// An http(s) URL without its trailing slashes.
+    fn http_url(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.optional(name) {
+            Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
+                Err(self.invalid(name, "must be an http(s) URL".into()))
+            }
+            other => Ok(other.map(|url| url.trim_end_matches('/').to_owned())),
+        }
     }
 }
 

@@ -62,11 +62,11 @@ fn block_on<F: Future<Output = Result>>(function: &'static str, serve: impl FnOn
 }
 
 /// Telemetry and the state, once per cold start; an init failure is logged with the function's name.
-/// `connections`: how many of the store's connections to open early (a route's first request's calls at once).
+/// `work`: what its first request asks of the store at once (the store's connections to open early for it).
 async fn init(
     cold_start: &mut ColdStart,
     build: crate::app::Build,
-    connections: usize,
+    work: crate::ports::StoreWork,
 ) -> std::result::Result<AppState, Error> {
     crate::telemetry::init();
     cold_start.mark("telemetry");
@@ -83,7 +83,7 @@ async fn init(
         (https, &config.store, config.warm_up)
         && let Some(endpoint) = crate::adapters::dynamodb::endpoint(&sdk).await
     {
-        https.open_early(&endpoint, connections);
+        https.open_early(&endpoint, crate::adapters::dynamodb::connections_for(work));
     }
     cold_start.mark("clients");
     Ok(state)
@@ -92,7 +92,7 @@ async fn init(
 /// An HTTP route behind API Gateway.
 pub fn run(function: Function) -> Result {
     block_on(function.route.function, |mut cold_start| async move {
-        let state = init(&mut cold_start, function.build, function.connections).await?;
+        let state = init(&mut cold_start, function.build, function.store_work).await?;
         state.warm_up().await;
         cold_start.mark("warm_up");
         cold_start.log();
@@ -124,7 +124,7 @@ impl lambda_http::IntoResponse for AsIs {
 /// An SQS-triggered worker (partial batch failures).
 pub fn run_worker(worker: QueueWorker) -> Result {
     block_on(worker.function, |mut cold_start| async move {
-        let state = init(&mut cold_start, worker.build, 1).await?;
+        let state = init(&mut cold_start, worker.build, crate::ports::StoreWork::OneCall).await?;
         cold_start.log();
         lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
             let state = state.clone();
@@ -141,7 +141,7 @@ pub fn run_worker(worker: QueueWorker) -> Result {
 /// A scheduled job (EventBridge); its JSON summary is the invocation's answer, its failure the invocation's error.
 pub fn run_job(job: ScheduledJob) -> Result {
     block_on(job.function, |mut cold_start| async move {
-        let state = init(&mut cold_start, job.build, 1).await?;
+        let state = init(&mut cold_start, job.build, crate::ports::StoreWork::OneCall).await?;
         cold_start.log();
         lambda_runtime::run(lambda_runtime::service_fn(move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let state = state.clone();

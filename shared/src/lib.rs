@@ -20,4 +20,4 @@ pub mod services;
 pub mod telemetry;
 pub mod worker;
 
-pub use app::{AppState, Connections};
+pub use app::{AppState, OtherPorts};

@@ -19,7 +19,7 @@ use storefront::services::checkout::{Buyer, CheckoutOutcome, checkout};
 use storefront::services::orders::{Confirmation, confirm};
 use storefront::services::payments;
 use storefront::services::{ServiceError, orders, products};
-use storefront::{AppState, Connections};
+use storefront::{AppState, OtherPorts};
 use storefront_local::queue::{LocalQueue, QueueSettings};
 use storefront_tests::only_on;
 use time::OffsetDateTime;
@@ -57,34 +57,21 @@ async fn moto_state_and_provider() -> (AppState, storefront_local::payments::Pay
     schema::ensure_table(&client, &table).await.expect("table on moto");
     let table_copy = table.clone();
     let config = Config {
-        store: storefront::config::StoreConfig::DynamoDb { table_name: table.clone() },
-        cursor_secret: vec![7; 32],
-        order_queue_url: "local://conformance".into(),
-        confirmation_sender: None,
-        media_bucket: table,
+        media_bucket: table.clone(),
         cdn_base_url: "https://cdn.example".into(),
-        s3_force_path_style: true,
-        warm_up: storefront::config::WarmUp::Off,
-        uploads_listable: false,
-        stuck_after: storefront::config::DEFAULT_STUCK_AFTER,
-        payment_queue_url: "local://conformance-payments".into(),
-        payments_secret_id: "unused".into(),
-        payments_api_url: "http://unused".into(),
-        platform_fee: storefront::domain::FeeRate::DEFAULT,
-        payment_window: storefront::config::DEFAULT_PAYMENT_WINDOW,
-        site: storefront::config::SiteConfig::default(),
+        ..Config::local(storefront::config::StoreConfig::DynamoDb { table_name: table }, vec![7; 32])
     };
     let blobs = S3BlobStore::new(S3BlobStore::local_client(&sdk), config.media_bucket.clone());
     blobs.ensure_bucket().await.expect("bucket on moto");
     let (provider, controls) = provider().await;
-    let connections = Connections {
+    let others = OtherPorts {
         order_queue: Arc::new(LocalQueue::new("conformance", QueueSettings::default())),
         payment_queue: Arc::new(LocalQueue::new("conformance-payments", QueueSettings::default())),
         blobs: Arc::new(blobs),
         payments: Arc::new(provider),
     };
     let stores = storefront::app::Stores::dynamodb(client, &table_copy);
-    (AppState::with_stores(stores, connections, &config), controls)
+    (AppState::with_stores(stores, others, &config), controls)
 }
 
 fn user(id: &str) -> UserId {

@@ -217,3 +217,23 @@ fn the_template_table_matches_the_adapter_schema() {
         schema::INDEXES.iter().map(|(i, p, s)| (i.to_string(), p.to_string(), s.to_string())).collect();
     assert_eq!(indexes, expected);
 }
+
+#[test]
+fn the_pages_router_hands_every_api_route_to_the_api_and_knows_no_other_prefix() {
+    only_on!(DynamoDb, "template.yaml and the route tables: no store involved, one run is enough");
+    // The local server's own paths: its stand-ins' pages and the bucket's, with no function behind them.
+    const LOCAL: &[&str] = &["/dev/", "/images/", "/assets/"];
+    let sample =
+        |path: &str| path.split('/').map(|s| if s.starts_with('{') { "x" } else { s }).collect::<Vec<_>>().join("/");
+    for function in FUNCTIONS {
+        let path = sample(function.route.path);
+        assert!(storefront_web::is_api_path(&path), "{path} would be answered by the pages");
+    }
+    for page in storefront_web::PAGE_PATHS {
+        assert!(!storefront_web::is_api_path(&sample(page)), "page {page} would be answered as the API");
+    }
+    for prefix in storefront_web::API_PREFIXES.iter().filter(|p| !LOCAL.contains(p)) {
+        let route = FUNCTIONS.iter().find(|f| f.route.path.starts_with(prefix.trim_end_matches('/')));
+        assert!(route.is_some(), "{prefix} names no route: a prefix left behind by a route that went");
+    }
+}

@@ -11,7 +11,7 @@ use reqwest::Method;
 use storefront::adapters::postgres::sharded::{Fault, FaultHook, FaultPoint, RESERVATION_BOUND, Slot, SlotMap};
 use storefront::adapters::postgres::{admin, sqlx};
 use storefront::domain::{ProductId, UserId};
-use storefront::ports::{CatalogStore, OrderStore};
+use storefront::ports::{CatalogReads, OrderStore};
 use storefront_tests::*;
 
 const SHARDS: usize = 2;
@@ -408,6 +408,10 @@ async fn slots_move_to_a_new_shard_under_live_checkouts_and_nothing_is_lost() {
         assert_eq!(cart["items"].as_array().map(Vec::len), Some(1), "{user}'s cart moved with them: {cart}");
     }
     eprintln!("writes refused while their slot was fenced, then retried: {refusals}");
+    // A cancel that committed just before its slot was fenced finds the slot fenced when it brings the catalog up
+    // to date: its move is durable in the shard, and the sweeper applies it (as after any fault here).
+    let later = time::OffsetDateTime::now_utc() + RESERVATION_BOUND + time::Duration::seconds(5);
+    store.sweep(later).await.expect("swept");
     let audit = store.audit(time::OffsetDateTime::now_utc()).await.expect("audited");
     assert_eq!(audit.problems, Vec::<String>::new());
     let ledger = audit.stock[&ProductId::parse(&product).expect("id")];
@@ -419,5 +423,29 @@ async fn slots_move_to_a_new_shard_under_live_checkouts_and_nothing_is_lost() {
             let left = shard.list_orders(&user, &storefront::ports::PageRequest { limit: 10, after: None }).await;
             assert!(left.expect("read").items.is_empty(), "{user}'s orders were deleted from the source");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_slots_move_copies_every_column() {
+    only_on!(Postgres, "the sharded store's own two-shard stores and faults, on the server directly");
+    use storefront::adapters::postgres::sharded::reshard::SLOT_TABLES;
+    let app = spawn_sharded_app_with(SHARDS, |_| {}).await;
+    let shard = &app.database().expect("a Postgres database").shards[0];
+    let pool = admin::connect_once(&shard.setup_url).await.expect("the shard");
+    for (table, copied) in SLOT_TABLES {
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind(table)
+        .fetch_all(&pool)
+        .await
+        .expect("the columns");
+        let copied: Vec<&str> = copied.split(',').map(str::trim).collect();
+        // `order_sync`'s sequence number is each database's own.
+        let own = |column: &str| *table == "order_sync" && column == "seq";
+        let left_behind: Vec<&String> = columns.iter().filter(|c| !(copied.contains(&c.as_str()) || own(c))).collect();
+        assert!(!columns.is_empty(), "{table} exists in the shard");
+        assert!(left_behind.is_empty(), "a slot's move leaves {table}'s {left_behind:?} behind");
     }
 }

@@ -64,15 +64,29 @@ fn tests_of(module: &str, source: &str) -> Result<Vec<(String, Option<Guarded>)>
     Ok(tests)
 }
 
+/// The suites' sources under `dir`, with their module paths (`invocations/relay.rs` is `invocations::relay`).
+fn sources(dir: &std::path::Path, module: &str) -> Vec<(String, std::path::PathBuf)> {
+    let mut entries: Vec<_> =
+        std::fs::read_dir(dir).expect("a suites folder").map(|e| e.expect("an entry").path()).collect();
+    entries.sort();
+    let mut found = Vec::new();
+    for path in entries {
+        let name = path.file_stem().and_then(|s| s.to_str()).expect("a file name").to_owned();
+        let nested = if module.is_empty() { name.clone() } else { format!("{module}::{name}") };
+        if path.is_dir() {
+            found.extend(sources(&path, &nested));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push((if name == "mod" { module.to_owned() } else { nested }, path));
+        }
+    }
+    found
+}
+
 fn every_test() -> Vec<(String, Option<Guarded>)> {
-    let dir = repo_root().join("tests/e2e");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("tests/e2e").map(|e| e.expect("an entry").path()).collect();
-    files.sort();
     let mut all = Vec::new();
-    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "rs")) {
-        let module = file.file_stem().and_then(|s| s.to_str()).expect("a file name");
-        let source = std::fs::read_to_string(file).expect("a suite");
-        all.extend(tests_of(module, &source).unwrap_or_else(|problem| panic!("{problem}")));
+    for (module, file) in sources(&repo_root().join("tests/e2e"), "") {
+        let source = std::fs::read_to_string(&file).expect("a suite");
+        all.extend(tests_of(&module, &source).unwrap_or_else(|problem| panic!("{problem}")));
     }
     all
 }

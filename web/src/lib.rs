@@ -50,8 +50,9 @@ pub const PAGE_PATHS: &[&str] = &[
 pub const QUERY_PARAMETERS: &[&str] = &["cursor", "part", "after"];
 
 /// Paths that belong to the JSON API (or the local server's own endpoints): an unknown one there is answered as
-/// the API answers, with problem+json, never with an HTML page.
-const API_PREFIXES: &[&str] = &[
+/// the API answers, with problem+json, never with an HTML page. Held to the registry's routes by
+/// `tests/e2e/routes.rs` (every route under one, every one a route's but the local server's own).
+pub const API_PREFIXES: &[&str] = &[
     "/products",
     "/categories",
     "/artisans",
@@ -64,7 +65,8 @@ const API_PREFIXES: &[&str] = &[
     "/assets/",
 ];
 
-fn is_api_path(path: &str) -> bool {
+/// Whether `path` belongs to the JSON API (see [`API_PREFIXES`]).
+pub fn is_api_path(path: &str) -> bool {
     API_PREFIXES.iter().any(|prefix| path == prefix.trim_end_matches('/') || path.starts_with(prefix))
 }
 

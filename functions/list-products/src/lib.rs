@@ -5,7 +5,7 @@ use storefront::domain::{Category, UserId};
 use storefront::ports::ProductFilter;
 
 // A page is one store call per shard of the catalog, all at once: a cold start opens a connection for each.
-storefront::route!(GET "/products", public, handle, connections: storefront::app::LISTING_CALLS);
+storefront::route!(GET "/products", public, handle, store: Listing);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let category = query_param(&req, "category");

@@ -6,7 +6,7 @@ use storefront::api::prelude::*;
 use storefront::domain::Purchase;
 use storefront::services::checkout::{self, CheckoutOutcome};
 
-storefront::route!(POST "/orders", shopper, handle, connections: checkout::CHECKOUT_CALLS, reaches: PAYMENTS);
+storefront::route!(POST "/orders", shopper, handle, store: ReadBesideWrite, reaches: PAYMENTS);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

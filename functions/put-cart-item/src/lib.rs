@@ -5,7 +5,7 @@ use storefront::api::prelude::*;
 use storefront::domain::Quantity;
 use storefront::services::carts;
 
-storefront::route!(PUT "/cart/items/{product_id}", shopper, handle, connections: carts::CART_CALLS);
+storefront::route!(PUT "/cart/items/{product_id}", shopper, handle, store: ReadBesideWrite);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,7 +3,7 @@
 use storefront::api::prelude::*;
 use storefront::services::carts;
 
-storefront::route!(DELETE "/cart/items/{product_id}", shopper, handle, connections: carts::CART_CALLS);
+storefront::route!(DELETE "/cart/items/{product_id}", shopper, handle, store: ReadBesideWrite);
 
 async fn handle(state: AppState, req: Request) -> Result<Response<Body>, ApiError> {
     let caller = caller(&req)?;

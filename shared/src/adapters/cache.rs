@@ -1,5 +1,5 @@
 //! The in-function read cache of the public catalog (DESIGN §8): product pages, listings, artisans and category
-//! counts, kept for a few seconds in front of any `CatalogStore`. A warm Lambda instance answers a hot product
+//! counts, kept for a few seconds in front of any `CatalogReads`. A warm Lambda instance answers a hot product
 //! page from memory; the cost is that another instance's write shows here up to `ttl` later. Writes made through
 //! this process's store drop everything at once (the store's change counter moved), so the local server and a
 //! function that just wrote never read their own stale data.
@@ -14,12 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
 
 use crate::domain::{Product, ProductId, UserId};
-use crate::ports::{
-    ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockAdjustment, StockChangeError, StoreError,
-};
+use crate::ports::{ArtisanProfile, CatalogReads, Page, PageRequest, ProductFilter, StoreError};
 use crate::telemetry::metrics::{self, Metric};
 
 /// Bounds per shelf, so a crawler paging through everything cannot grow a 256 MB function: past its bound a
@@ -112,7 +109,7 @@ impl Shelves {
 }
 
 pub struct CachedCatalog {
-    inner: Arc<dyn CatalogStore>,
+    inner: Arc<dyn CatalogReads>,
     changes: Arc<AtomicU64>,
     ttl: Duration,
     shelves: Mutex<Shelves>,
@@ -120,7 +117,7 @@ pub struct CachedCatalog {
 
 impl CachedCatalog {
     /// `changes` is the store's counter of product-changing writes (`DynamoStore::catalog_changes`).
-    pub fn new(inner: Arc<dyn CatalogStore>, changes: Arc<AtomicU64>, ttl: Duration) -> Self {
+    pub fn new(inner: Arc<dyn CatalogReads>, changes: Arc<AtomicU64>, ttl: Duration) -> Self {
         let generation = changes.load(Ordering::Acquire);
         Self { inner, changes, ttl, shelves: Mutex::new(Shelves::new(generation)) }
     }
@@ -178,7 +175,7 @@ impl CachedCatalog {
 }
 
 #[async_trait]
-impl CatalogStore for CachedCatalog {
+impl CatalogReads for CachedCatalog {
     async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
         self.read_through(|s| &mut s.products, id.clone(), self.inner.get_product(id)).await
     }
@@ -191,24 +188,6 @@ impl CatalogStore for CachedCatalog {
     async fn list_products(&self, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, StoreError> {
         self.read_through(|s| &mut s.pages, (filter.clone(), page.clone()), self.inner.list_products(filter, page))
             .await
-    }
-
-    async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError> {
-        self.inner.create_product(product, display_name).await
-    }
-
-    async fn replace_product(&self, previous: &Product, next: &Product) -> Result<(), StoreError> {
-        self.inner.replace_product(previous, next).await
-    }
-
-    async fn adjust_stock(
-        &self,
-        id: &ProductId,
-        artisan: &UserId,
-        adjustment: &StockAdjustment,
-        now: OffsetDateTime,
-    ) -> Result<Product, StockChangeError> {
-        self.inner.adjust_stock(id, artisan, adjustment, now).await
     }
 
     async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {

@@ -46,20 +46,21 @@ impl Route {
 /// Declares the crate's route function as `pub const FUNCTION`: the method and path as API Gateway names them, who
 /// may call it (`public`, `shopper` or `artisan`), its handler, an `async fn(AppState, Request)`, and, when it
 /// needs more than its store, what else it reaches (`reaches: QUEUES, PAYMENTS`, the [`Reach`] constants): its
-/// init builds nothing else; and when its first request makes several store calls at once, how many
-/// (`connections: N`, 1 unless declared, before `reaches:`): a cold start opens that many of the store's
-/// connections early. The function is named after its crate, which is also its binary and, in PascalCase, its SAM
-/// logical id.
+/// init builds nothing else; and when a request calls the store several times at once, what it does (`store:
+/// Listing` or `store: ReadBesideWrite`, a [`StoreWork`], before `reaches:`; one call at a time unless declared):
+/// the store adapter knows what that takes (on DynamoDB, a cold start opens a connection per call early). The
+/// function is named after its crate, which is also its binary and, in PascalCase, its SAM logical id.
 ///
 /// `storefront::route!(GET "/products/{product_id}", public, handle);`
 /// `storefront::route!(POST "/things", shopper, handle, reaches: PAYMENTS);`
-/// `storefront::route!(GET "/products", public, handle, connections: storefront::app::LISTING_CALLS);`
-/// `storefront::route!(POST "/orders", shopper, handle, connections: 2, reaches: PAYMENTS);`
+/// `storefront::route!(GET "/products", public, handle, store: Listing);`
+/// `storefront::route!(POST "/orders", shopper, handle, store: ReadBesideWrite, reaches: PAYMENTS);`
 ///
 /// [`Reach`]: crate::app::Reach
+/// [`StoreWork`]: crate::ports::StoreWork
 #[macro_export]
 macro_rules! route {
-    ($method:ident $path:literal, $access:ident, $handler:path $(, connections: $connections:expr)?
+    ($method:ident $path:literal, $access:ident, $handler:path $(, store: $work:ident)?
      $(, reaches: $($reach:ident),+)?) => {
         pub const FUNCTION: $crate::api::Function = $crate::api::Function {
             route: $crate::api::Route {
@@ -71,14 +72,14 @@ macro_rules! route {
             handler: |state, req| Box::pin($handler(state, req)),
             reach: $crate::reach!($($($reach),+)?),
             build: $crate::app::AppState::for_function::<{ $crate::reach!($($($reach),+)?).bits() }>,
-            connections: $crate::route!(@connections $($connections)?),
+            store_work: $crate::route!(@store $($work)?),
         };
     };
-    (@connections) => {
-        1
+    (@store) => {
+        $crate::ports::StoreWork::OneCall
     };
-    (@connections $connections:expr) => {
-        $connections
+    (@store $work:ident) => {
+        $crate::ports::StoreWork::$work
     };
     (@access public) => {
         $crate::api::Access::Public
@@ -102,9 +103,8 @@ pub struct Function {
     pub reach: crate::app::Reach,
     /// Its init's state, for that reach.
     pub build: crate::app::Build,
-    /// The store calls its first request makes at once, and so the store connections a cold start opens early:
-    /// over HTTP/1.1 each call in flight takes a connection of its own.
-    pub connections: usize,
+    /// What a request asks of the store at once (and so what a cold start prepares for its first one).
+    pub store_work: crate::ports::StoreWork,
 }
 
 impl Function {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::ValidationErrors;
+use super::{OrderId, ValidationErrors};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
@@ -32,9 +32,50 @@ impl fmt::Display for IdempotencyKey {
     }
 }
 
+/// What the store holds for a key another request claimed first: what that request asked (its fingerprint) and,
+/// once it completed, the order it placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHolder {
+    pub fingerprint: String,
+    pub placed: Option<OrderId>,
+}
+
+/// What a request with a key another request holds is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyVerdict {
+    /// The same request ran and placed this order: answer with it again (as it is now).
+    Replay(OrderId),
+    /// The same request is being served right now by another call.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+impl KeyHolder {
+    /// The verdict for a request asking `fingerprint` with this key.
+    pub fn verdict(&self, fingerprint: &str) -> KeyVerdict {
+        match &self.placed {
+            _ if self.fingerprint != fingerprint => KeyVerdict::Mismatch,
+            Some(order) => KeyVerdict::Replay(order.clone()),
+            None => KeyVerdict::InProgress,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_held_for_another_request_is_a_mismatch_whatever_it_placed() {
+        let order = OrderId::from_parts(1, 2);
+        let running = KeyHolder { fingerprint: "a".into(), placed: None };
+        let done = KeyHolder { fingerprint: "a".into(), placed: Some(order.clone()) };
+        assert_eq!(running.verdict("a"), KeyVerdict::InProgress);
+        assert_eq!(done.verdict("a"), KeyVerdict::Replay(order));
+        assert_eq!(running.verdict("b"), KeyVerdict::Mismatch);
+        assert_eq!(done.verdict("b"), KeyVerdict::Mismatch);
+    }
 
     #[test]
     fn keys_are_short_visible_ascii() {

@@ -15,7 +15,7 @@ pub mod validation;
 
 pub use cart::{CartLine, CartView, CartViewLine, MAX_CART_LINES, Quantity};
 pub use category::Category;
-pub use idempotency::IdempotencyKey;
+pub use idempotency::{IdempotencyKey, KeyHolder, KeyVerdict};
 pub use ids::{OrderId, ProductId, RequestToken, UploadId, UserId, epoch_millis};
 pub use image::{ImageError, ImageType, UploadKey};
 pub use money::{Currency, Money};

@@ -175,6 +175,12 @@ impl Order {
         })
     }
 
+    /// Whether `next` changes what the artisans see of the order ([`Order::for_artisan`]): its status or one of
+    /// their parts' statuses. A payment attached or moving without them does not.
+    pub fn changes_artisan_view(&self, next: &Order) -> bool {
+        self.status != next.status || self.artisans().iter().any(|a| self.part_status(a) != next.part_status(a))
+    }
+
     /// Where the payment stands (`none` before there is one): a move is conditional on it, as on the status.
     pub fn payment_status_name(&self) -> &'static str {
         self.payment.as_ref().map_or("none", |p| p.status.as_str())
@@ -749,6 +755,21 @@ mod tests {
         assert_eq!(confirmed.follow_up(), None);
         assert_eq!(paid.follow_up(), Some(FollowUp::Confirmation));
         assert_eq!(awaiting.follow_up(), Some(FollowUp::Payment));
+    }
+
+    #[test]
+    fn the_artisans_view_changes_with_a_status_or_a_part_never_with_the_payment_alone() {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(1);
+        let paid = moved(awaiting().payment_succeeded(&intent(), None, now));
+        let confirmed = moved(paid.confirm(now));
+        assert!(paid.changes_artisan_view(&confirmed));
+        let mut payment_moved = confirmed.clone();
+        payment_moved.payment = None;
+        assert!(!confirmed.changes_artisan_view(&payment_moved));
+        let mut part_shipped = confirmed.clone();
+        part_shipped.shipped_artisans.push(confirmed.items[0].artisan_id.clone());
+        assert!(confirmed.changes_artisan_view(&part_shipped));
+        assert!(!confirmed.changes_artisan_view(&confirmed.clone()));
     }
 
     #[test]

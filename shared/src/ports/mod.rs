@@ -87,18 +87,47 @@ pub enum StockChangeError {
     Store(#[from] StoreError),
 }
 
+/// What one request of a route asks of its store at once, in the route's terms. The store adapter knows what that
+/// takes on its backend: on DynamoDB a connection per call in flight, opened early by a cold start
+/// (`adapters::dynamodb::connections_for`); a Postgres pool needs nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreWork {
+    /// One call at a time (most routes).
+    #[default]
+    OneCall,
+    /// A catalog listing: every part of the catalog's listing read at once.
+    Listing,
+    /// A read beside a write: a cart change (the cart beside the catalog), a checkout (the key's claim beside the
+    /// reads of the cart or the products).
+    ReadBesideWrite,
+}
+
+/// The catalog's reads. On a store they are strongly consistent; behind `AppState::catalog_reads` (the read cache,
+/// the Postgres reader endpoint) they may be a few seconds old, which is why only public reads go there.
 #[async_trait]
-pub trait CatalogStore: Send + Sync {
-    /// A strongly consistent read of one product (archived ones included).
+pub trait CatalogReads: Send + Sync {
+    /// One product (archived ones included).
     async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError>;
 
-    /// Several products by id, strongly consistent, in any order; missing ids are simply absent, and so is a
-    /// stored product that cannot be read (logged), so one bad item never fails every cart holding it.
+    /// Several products by id, in any order; missing ids are simply absent, and so is a stored product that cannot
+    /// be read (logged), so one bad item never fails every cart holding it.
     async fn get_products(&self, ids: &[ProductId]) -> Result<Vec<Product>, StoreError>;
 
     /// Active products, newest first; a stored product that cannot be read is logged and left out.
     async fn list_products(&self, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, StoreError>;
 
+    async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError>;
+
+    /// Active products per category slug; categories with none may be absent.
+    async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError>;
+
+    /// Opens the store's connection and checks it answers, reading no data and calling no API that needs a grant.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The catalog's writes, on the store itself (never a cache or a replica).
+#[async_trait]
+pub trait CatalogWrites: Send + Sync {
     /// Stores a new product and counts it for its artisan (whose profile is created on first listing, named
     /// `display_name`) and its category, all at once. A retry of a write that landed succeeds; `Conflict` if
     /// another product holds the id.
@@ -118,15 +147,13 @@ pub trait CatalogStore: Send + Sync {
         adjustment: &StockAdjustment,
         now: OffsetDateTime,
     ) -> Result<Product, StockChangeError>;
-
-    async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError>;
-
-    /// Active products per category slug; categories with none may be absent.
-    async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError>;
-
-    /// Opens the store's connection and checks it answers, reading no data and calling no API that needs a grant.
-    async fn ping(&self) -> Result<(), StoreError>;
 }
+
+/// The catalog on its store: strongly consistent reads and the writes. What writes, and what must not read a stale
+/// product (checkout, carts, orders), takes this; a cache or a replica cannot be one.
+pub trait CatalogStore: CatalogReads + CatalogWrites {}
+
+impl<T: CatalogReads + CatalogWrites + ?Sized> CatalogStore for T {}
 
 /// Why a cart line was not written.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,8 @@ use time::OffsetDateTime;
 
 use super::{Page, PageRequest, StoreError};
 use crate::domain::{
-    FollowUp, IdempotencyKey, Order, OrderId, OrderRef, OrderStatus, Payout, ProductId, Retry, StockDelta, UserId,
+    FollowUp, IdempotencyKey, KeyHolder, Order, OrderId, OrderRef, OrderStatus, Payout, ProductId, Retry, StockDelta,
+    UserId,
 };
 
 /// An order owing a follow-up, with its failed tries so far (read with it from the due list, so work that waits
@@ -28,12 +29,9 @@ pub struct IdempotencyScope {
 pub enum Claim {
     /// The key is ours: run the request.
     Fresh,
-    /// The request already ran and placed this order: answer with it again (as it is now).
-    Replay(OrderId),
-    /// The same key is being served right now by another call.
-    InProgress,
-    /// The key was used for a different request.
-    Mismatch,
+    /// Another request holds the key, as stored: the domain decides what this one is told
+    /// ([`KeyHolder::verdict`]).
+    Held(KeyHolder),
 }
 
 #[async_trait]

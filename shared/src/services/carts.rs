@@ -1,6 +1,6 @@
 //! The shopper's cart: lines stored per user, priced from the catalog on every read. Calls that do not wait on
 //! each other's answers go out together: a cart change makes two round trips to the store, not three or four
-//! (the routes declare it: `CART_CALLS`).
+//! (the routes declare it: `StoreWork::ReadBesideWrite`).
 
 use futures::future::try_join;
 
@@ -8,10 +8,6 @@ use crate::domain::{CartLine, CartView, MAX_CART_LINES, Product, ProductId, Quan
 use crate::ports::{CartLineError, CartStore, CatalogStore, Clock, StoreError};
 
 use super::ServiceError;
-
-/// The most store calls a cart change makes at once (a read of the cart beside a read or a write of the catalog's
-/// or the cart's): what a cart route's first request needs connections for.
-pub const CART_CALLS: usize = 2;
 
 /// The products of `lines`, read strongly consistent (one batch), less those already in `known`.
 async fn products_of(

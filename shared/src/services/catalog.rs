@@ -2,7 +2,7 @@
 
 use crate::domain::UserId;
 use crate::domain::category::{CATEGORIES, CategoryInfo};
-use crate::ports::{ArtisanProfile, CatalogStore};
+use crate::ports::{ArtisanProfile, CatalogReads};
 
 use super::ServiceError;
 
@@ -12,7 +12,7 @@ pub struct CategorySummary {
 }
 
 /// Every category of the catalog, in navigation order, with its count of listed products.
-pub async fn categories(catalog: &dyn CatalogStore) -> Result<Vec<CategorySummary>, ServiceError> {
+pub async fn categories(catalog: &dyn CatalogReads) -> Result<Vec<CategorySummary>, ServiceError> {
     let counts = catalog.category_counts().await?;
     Ok(CATEGORIES
         .iter()
@@ -20,6 +20,6 @@ pub async fn categories(catalog: &dyn CatalogStore) -> Result<Vec<CategorySummar
         .collect())
 }
 
-pub async fn artisan(catalog: &dyn CatalogStore, id: &UserId) -> Result<ArtisanProfile, ServiceError> {
+pub async fn artisan(catalog: &dyn CatalogReads, id: &UserId) -> Result<ArtisanProfile, ServiceError> {
     catalog.get_artisan(id).await?.ok_or(ServiceError::NotFound("artisan"))
 }

@@ -10,8 +10,8 @@ use futures::future::join;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{
-    CheckoutLines, Decision, FeeRate, IdempotencyKey, Order, OrderId, OrderStatus, PlaceError, Product, ProductId,
-    Purchase, UserId, ValidationErrors,
+    CheckoutLines, Decision, FeeRate, IdempotencyKey, KeyVerdict, Order, OrderId, OrderStatus, PlaceError, Product,
+    ProductId, Purchase, UserId, ValidationErrors,
 };
 use crate::ports::{
     CartStore, CatalogStore, Claim, Clock, IdempotencyScope, IdempotencyStore, OrderStore, OrderTransition,
@@ -25,10 +25,6 @@ use crate::telemetry::metrics::{self, Metric};
 pub const CONFLICT_ATTEMPTS: u32 = 5;
 /// How long a duplicate request waits for the first one to finish before answering 409 request-in-progress.
 pub const DUPLICATE_WAIT: Duration = Duration::from_millis(1500);
-/// The most store calls a checkout makes at once (the key's claim beside the read of the cart or the products):
-/// what the route's first request needs connections for.
-pub const CHECKOUT_CALLS: usize = 2;
-
 /// A stable hash of what was asked (the cart, or these lines in this order), so a reused key with a different
 /// request is recognised whatever the body's spelling.
 pub fn fingerprint(purchase: &Purchase) -> String {
@@ -117,12 +113,14 @@ async fn claim(
     loop {
         match ports.idempotency.claim(scope, fingerprint, ports.clock.now()).await? {
             Claim::Fresh => return Ok(None),
-            Claim::Replay(order_id) => return Ok(Some(order_id)),
-            Claim::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
-            Claim::InProgress if std::time::Instant::now() < waited_until => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Claim::InProgress => return Err(ServiceError::RequestInProgress),
+            Claim::Held(holder) => match holder.verdict(fingerprint) {
+                KeyVerdict::Replay(order_id) => return Ok(Some(order_id)),
+                KeyVerdict::Mismatch => return Err(ServiceError::IdempotencyKeyReused),
+                KeyVerdict::InProgress if std::time::Instant::now() < waited_until => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                KeyVerdict::InProgress => return Err(ServiceError::RequestInProgress),
+            },
         }
     }
 }

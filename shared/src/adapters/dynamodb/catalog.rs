@@ -1,4 +1,4 @@
-//! `CatalogStore` on DynamoDB: products, artisan profiles and the per-category counts.
+//! `CatalogReads` and `CatalogWrites` on DynamoDB: products, artisan profiles and the per-category counts.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,7 +15,8 @@ use crate::adapters::retention::ADJUSTMENT_MEMORY;
 use crate::domain::category::CATEGORIES;
 use crate::domain::{Category, Product, ProductId, UserId};
 use crate::ports::{
-    ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockAdjustment, StockChangeError, StoreError,
+    ArtisanProfile, CatalogReads, CatalogWrites, Page, PageRequest, ProductFilter, StockAdjustment, StockChangeError,
+    StoreError,
 };
 
 /// BatchGetItem takes at most 100 keys per call.
@@ -169,7 +170,7 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl CatalogStore for DynamoStore {
+impl CatalogReads for DynamoStore {
     async fn ping(&self) -> Result<(), StoreError> {
         super::health::open_connection(&self.client, &self.table).await
     }
@@ -233,6 +234,26 @@ impl CatalogStore for DynamoStore {
         Ok(Page { items: products, next })
     }
 
+    async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(artisan_key(id)))
+            .send()
+            .await
+            .map_err(store_error)?;
+        output.item.as_ref().map(|item| artisan_from_item(id, item)).transpose()
+    }
+
+    async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
+        let keys = CATEGORIES.iter().map(|c| category_counter_key(c.slug)).collect();
+        Ok(self.batch_get(keys).await?.iter().filter_map(category_count_from_item).collect())
+    }
+}
+
+#[async_trait]
+impl CatalogWrites for DynamoStore {
     async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError> {
         // The profile exists from the first listing on; its name is set once and kept.
         let profile = Update::builder()
@@ -310,22 +331,5 @@ impl CatalogStore for DynamoStore {
             other => Self::product_outcome(other)?,
         }
         self.get_product(id).await?.ok_or_else(|| StoreError::NotFound.into())
-    }
-
-    async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(artisan_key(id)))
-            .send()
-            .await
-            .map_err(store_error)?;
-        output.item.as_ref().map(|item| artisan_from_item(id, item)).transpose()
-    }
-
-    async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
-        let keys = CATEGORIES.iter().map(|c| category_counter_key(c.slug)).collect();
-        Ok(self.batch_get(keys).await?.iter().filter_map(category_count_from_item).collect())
     }
 }

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::{BoxError, SdkError};
 
-use crate::ports::StoreError;
+use crate::ports::{StoreError, StoreWork};
 
 /// What the health check keeps of the request: where it goes and who sends it, not the operation (its target,
 /// body, signature) that a `GET` does not carry.
@@ -71,6 +71,17 @@ pub(crate) async fn open_connection(client: &Client, table: &str) -> Result<(), 
             Err(StoreError::unexpected(format!("health check answered {}", error.raw().status())))
         }
         Err(error) => Err(super::store_error(error)),
+    }
+}
+
+/// The connections a request doing `work` takes at once: over HTTP/1.1 each call in flight needs its own, and a
+/// listing reads every shard of the catalog's index together (`keys::CATALOG_SHARDS`). What a cold start opens early
+/// for its first request (`HttpsClient::open_early`).
+pub fn connections_for(work: StoreWork) -> usize {
+    match work {
+        StoreWork::OneCall => 1,
+        StoreWork::Listing => super::keys::CATALOG_SHARDS as usize,
+        StoreWork::ReadBesideWrite => 2,
     }
 }
 

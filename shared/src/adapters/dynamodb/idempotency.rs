@@ -11,7 +11,7 @@ use super::keys::*;
 use super::write::update;
 use super::{DynamoStore, store_error};
 use crate::adapters::retention::{CLAIM_LOCK, IDEMPOTENCY_TTL};
-use crate::domain::{Order, OrderId, RequestToken};
+use crate::domain::{KeyHolder, Order, OrderId, RequestToken};
 use crate::ports::{Claim, IdempotencyScope, IdempotencyStore, StoreError};
 
 const IN_PROGRESS: &str = "in_progress";
@@ -91,16 +91,15 @@ impl IdempotencyStore for DynamoStore {
                 if get_s(&existing, "claim_id").ok() == Some(claim_id.as_str()) {
                     return Ok(Claim::Fresh);
                 }
-                if get_s(&existing, "fingerprint").ok() != Some(fingerprint) {
-                    return Ok(Claim::Mismatch);
-                }
-                if get_s(&existing, "state").ok() == Some(COMPLETED) {
-                    let order = get_s(&existing, "order_id")?;
-                    return Ok(Claim::Replay(
-                        OrderId::parse(order).ok_or_else(|| StoreError::unexpected("malformed idempotency record"))?,
-                    ));
-                }
-                Ok(Claim::InProgress)
+                let placed = match get_s(&existing, "state").ok() {
+                    Some(COMPLETED) => Some(
+                        OrderId::parse(get_s(&existing, "order_id")?)
+                            .ok_or_else(|| StoreError::unexpected("malformed idempotency record"))?,
+                    ),
+                    _ => None,
+                };
+                let fingerprint = get_s(&existing, "fingerprint").unwrap_or_default().to_owned();
+                Ok(Claim::Held(KeyHolder { fingerprint, placed }))
             }
             Err(error) => Err(store_error(error)),
         }

@@ -3,11 +3,12 @@
 mod carts;
 mod catalog;
 mod health;
-pub use health::endpoint;
+pub use health::{connections_for, endpoint};
 mod idempotency;
 pub mod items;
 pub mod keys;
 mod orders;
+mod paging;
 mod payments;
 pub mod schema;
 mod shards;

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::idempotency::completion;
 use super::items::*;
 use super::keys::*;
+use super::paging::Listing;
 use super::write::{CONDITION_FAILED, Outcome, TRANSACTION_CONFLICT, put_new, stock_move, update};
 use super::{DynamoStore, store_error};
 use crate::domain::{
@@ -75,67 +76,14 @@ fn status_move(table: &str, key: Item, from: OrderStatus, to: OrderStatus, now: 
         .expression_attribute_values(":now", timestamp(now))
 }
 
-/// Query calls one filtered listing makes at most: a filter that leaves most items out answers a short page (even an
-/// empty one) with a cursor to read on from, never a read of a whole partition in one request.
-pub(super) const MAX_FILTERED_READS: usize = 5;
-
-/// The position a read stopped at, from its last evaluated key (`<prefix><id>`).
-pub(super) fn stopped_at(key: &Item, prefix: &str) -> Option<String> {
-    key.get(SK).and_then(|v| v.as_s().ok()).and_then(|sk| sk.strip_prefix(prefix)).map(str::to_owned)
-}
-
-impl DynamoStore {
-    /// A newest-first page of order items under `pk`, optionally filtered by status (at most
-    /// [`MAX_FILTERED_READS`] reads: a short page and a cursor when the filter leaves most out).
-    async fn order_page(
-        &self,
-        pk: String,
-        status: Option<OrderStatus>,
-        page: &PageRequest,
-    ) -> Result<Page<Order>, StoreError> {
-        let want = page.limit + 1;
-        let mut start_key = page.after.as_ref().map(|after| {
-            std::collections::HashMap::from([
-                (PK.to_owned(), s(&pk)),
-                (SK.to_owned(), s(format!("{ORDER_PREFIX}{after}"))),
-            ])
-        });
-        let mut orders = Vec::new();
-        let mut stopped = None;
-        for _ in 0..MAX_FILTERED_READS {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":prefix", s(ORDER_PREFIX))
-                .scan_index_forward(false)
-                .limit(if status.is_some() { 100 } else { want.clamp(1, 1000) as i32 })
-                .set_exclusive_start_key(start_key.take());
-            if let Some(status) = status {
-                query = query
-                    .filter_expression("#status = :status")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":status", s(status.as_str()));
-            }
-            let output = query.send().await.map_err(store_error)?;
-            orders.extend(readable(output.items(), order_from_item));
-            stopped = output.last_evaluated_key.as_ref().and_then(|key| stopped_at(key, ORDER_PREFIX));
-            match output.last_evaluated_key {
-                Some(key) if orders.len() < want => start_key = Some(key),
-                _ => break,
-            }
-        }
-        let more = orders.len() > page.limit;
-        orders.truncate(page.limit);
-        let next = match (more, start_key) {
-            (true, _) => orders.last().map(|o| o.order_id.to_string()),
-            // The reads ran out with the partition not done: on from where they stopped.
-            (false, Some(_)) => stopped,
-            (false, None) => None,
-        };
-        Ok(Page { items: orders, next })
+/// The order items under `pk` (a shopper's orders, or an artisan's parts), with `status` when filtered.
+fn orders_of(pk: &str, status: Option<OrderStatus>) -> Listing<'_, Order> {
+    Listing {
+        pk,
+        prefix: ORDER_PREFIX,
+        status: status.map(OrderStatus::as_str),
+        read: order_from_item,
+        cursor: |order| order.order_id.to_string(),
     }
 }
 
@@ -202,7 +150,7 @@ impl OrderStore for DynamoStore {
     }
 
     async fn list_orders(&self, user: &UserId, page: &PageRequest) -> Result<Page<Order>, StoreError> {
-        self.order_page(user_pk(user), None, page).await
+        self.partition_page(orders_of(&user_pk(user), None), page).await
     }
 
     async fn list_artisan_orders(
@@ -211,7 +159,7 @@ impl OrderStore for DynamoStore {
         status: Option<OrderStatus>,
         page: &PageRequest,
     ) -> Result<Page<Order>, StoreError> {
-        self.order_page(artisan_pk(artisan), status, page).await
+        self.partition_page(orders_of(&artisan_pk(artisan), status), page).await
     }
 
     async fn get_artisan_order(&self, artisan: &UserId, id: &OrderId) -> Result<Option<Order>, StoreError> {

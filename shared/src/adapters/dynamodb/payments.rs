@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::items::*;
 use super::keys::*;
-use super::orders::{MAX_FILTERED_READS, stopped_at};
+use super::paging::Listing;
 use super::write::{CONDITION_FAILED, Outcome, TRANSACTION_CONFLICT, update};
 use super::{DynamoStore, store_error};
 use crate::adapters::retention::EVENT_MEMORY;
@@ -118,49 +118,14 @@ impl PaymentStore for DynamoStore {
         status: Option<PayoutStatus>,
         page: &PageRequest,
     ) -> Result<Page<Payout>, StoreError> {
-        let pk = artisan_pk(artisan);
-        let want = page.limit + 1;
-        let mut start_key = page.after.as_ref().map(|after| {
-            std::collections::HashMap::from([
-                (PK.to_owned(), s(&pk)),
-                (SK.to_owned(), s(format!("{PAYOUT_PREFIX}{after}"))),
-            ])
-        });
-        let mut payouts = Vec::new();
-        let mut stopped = None;
-        for _ in 0..MAX_FILTERED_READS {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":prefix", s(PAYOUT_PREFIX))
-                .scan_index_forward(false)
-                .limit(if status.is_some() { 100 } else { want.clamp(1, 1000) as i32 })
-                .set_exclusive_start_key(start_key.take());
-            if let Some(status) = status {
-                query = query
-                    .filter_expression("#status = :status")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":status", s(status.as_str()));
-            }
-            let output = query.send().await.map_err(store_error)?;
-            payouts.extend(readable(output.items(), payout_from_item));
-            stopped = output.last_evaluated_key.as_ref().and_then(|key| stopped_at(key, PAYOUT_PREFIX));
-            match output.last_evaluated_key {
-                Some(key) if payouts.len() < want => start_key = Some(key),
-                _ => break,
-            }
-        }
-        let more = payouts.len() > page.limit;
-        payouts.truncate(page.limit);
-        let next = match (more, start_key) {
-            (true, _) => payouts.last().map(|p| p.order_id.to_string()),
-            (false, Some(_)) => stopped,
-            (false, None) => None,
+        let listing = Listing {
+            pk: &artisan_pk(artisan),
+            prefix: PAYOUT_PREFIX,
+            status: status.map(PayoutStatus::as_str),
+            read: payout_from_item,
+            cursor: |payout| payout.order_id.to_string(),
         };
-        Ok(Page { items: payouts, next })
+        self.partition_page(listing, page).await
     }
 
     async fn save_payout(&self, current: &Payout, next: &Payout) -> Result<(), TransitionError> {

@@ -1,5 +1,5 @@
-//! `CatalogStore` on Postgres: products (listed ones in partial indexes, newest first), stock adjustments, artisan
-//! profiles and the per-category counts, which move in the same transaction as the product.
+//! `CatalogReads` and `CatalogWrites` on Postgres: products (listed ones in partial indexes, newest first), stock
+//! adjustments, artisan profiles and the per-category counts, which move in the same transaction as the product.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,7 +11,8 @@ use super::rows::{self, PRODUCT_COLUMNS, readable, to_json};
 use super::{Endpoint, PgCatalogReader, PgStore, is_unique_violation, store_error};
 use crate::domain::{Product, ProductId, StockDelta, UserId};
 use crate::ports::{
-    ArtisanProfile, CatalogStore, Page, PageRequest, ProductFilter, StockAdjustment, StockChangeError, StoreError,
+    ArtisanProfile, CatalogReads, CatalogWrites, Page, PageRequest, ProductFilter, StockAdjustment, StockChangeError,
+    StoreError,
 };
 
 /// Moves a product's stock by `delta` if the result stays in bounds (and, for a sale, the product is still for
@@ -187,7 +188,7 @@ fn bind_product<'q>(
 }
 
 #[async_trait]
-impl CatalogStore for PgStore {
+impl CatalogReads for PgStore {
     async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
         reads::get_product(&self.writer, id).await
     }
@@ -200,6 +201,21 @@ impl CatalogStore for PgStore {
         reads::list_products(&self.writer, filter, page).await
     }
 
+    async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
+        reads::get_artisan(&self.writer, id).await
+    }
+
+    async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
+        reads::category_counts(&self.writer).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        reads::ping(&self.writer).await
+    }
+}
+
+#[async_trait]
+impl CatalogWrites for PgStore {
     async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError> {
         let inserted = insert_product(self.writer.begin().await?, product, display_name).await;
         self.catalog_changed();
@@ -298,23 +314,11 @@ impl CatalogStore for PgStore {
         self.catalog_changed();
         Ok(product)
     }
-
-    async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
-        reads::get_artisan(&self.writer, id).await
-    }
-
-    async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
-        reads::category_counts(&self.writer).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        reads::ping(&self.writer).await
-    }
 }
 
-/// Public reads on the reader; writes (and checkout's strong reads, which never come here) on the writer.
+/// Public reads on the reader (checkout's strong reads and every write stay on the writer, `PgStore`).
 #[async_trait]
-impl CatalogStore for PgCatalogReader {
+impl CatalogReads for PgCatalogReader {
     async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
         reads::get_product(&self.reader, id).await
     }
@@ -325,24 +329,6 @@ impl CatalogStore for PgCatalogReader {
 
     async fn list_products(&self, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, StoreError> {
         reads::list_products(&self.reader, filter, page).await
-    }
-
-    async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError> {
-        self.store.create_product(product, display_name).await
-    }
-
-    async fn replace_product(&self, previous: &Product, next: &Product) -> Result<(), StoreError> {
-        self.store.replace_product(previous, next).await
-    }
-
-    async fn adjust_stock(
-        &self,
-        id: &ProductId,
-        artisan: &UserId,
-        adjustment: &StockAdjustment,
-        now: OffsetDateTime,
-    ) -> Result<Product, StockChangeError> {
-        self.store.adjust_stock(id, artisan, adjustment, now).await
     }
 
     async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {

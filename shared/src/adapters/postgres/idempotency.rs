@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::{PgStore, store_error};
 use crate::adapters::retention::{CLAIM_LOCK, IDEMPOTENCY_TTL};
-use crate::domain::{OrderId, RequestToken};
+use crate::domain::{KeyHolder, OrderId, RequestToken};
 use crate::ports::{Claim, IdempotencyScope, IdempotencyStore, StoreError};
 
 /// Completes the claim on `scope` with the order it placed, inside the checkout's transaction; whether it held
@@ -70,16 +70,13 @@ impl IdempotencyStore for PgStore {
             .ok_or_else(|| StoreError::Conflict("idempotency record vanished".into()))?;
         let read = |column: &str| row.try_get::<Option<String>, _>(column).map_err(store_error);
         let (stored_fingerprint, state, order) = (read("fingerprint")?, read("state")?, read("order_id")?);
-        let (stored_fingerprint, state) = (stored_fingerprint.unwrap_or_default(), state.unwrap_or_default());
-        if stored_fingerprint != fingerprint {
-            return Ok(Claim::Mismatch);
-        }
-        match (state.as_str(), order) {
-            ("completed", Some(order)) => Ok(Claim::Replay(
-                OrderId::parse(&order).ok_or_else(|| StoreError::unexpected("malformed idempotency record"))?,
-            )),
-            _ => Ok(Claim::InProgress),
-        }
+        let placed = match (state.as_deref(), order) {
+            (Some("completed"), Some(order)) => {
+                Some(OrderId::parse(&order).ok_or_else(|| StoreError::unexpected("malformed idempotency record"))?)
+            }
+            _ => None,
+        };
+        Ok(Claim::Held(KeyHolder { fingerprint: stored_fingerprint.unwrap_or_default(), placed }))
     }
 
     async fn release(&self, scope: &IdempotencyScope) -> Result<(), StoreError> {

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "sharding", include_str!("../../../migrations/0002_sharding.sql")),
     (3, "unpaid cap", include_str!("../../../migrations/0003_unpaid_cap.sql")),
     (4, "follow ups", include_str!("../../../migrations/0004_follow_ups.sql")),
+    (5, "sync restock", include_str!("../../../migrations/0005_sync_restock.sql")),
 ];
 
 /// The migrator over [`MIGRATIONS`].

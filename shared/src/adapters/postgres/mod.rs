@@ -192,16 +192,15 @@ impl PgStore {
     }
 }
 
-/// The catalog's reads on the reader endpoint (public pages and listings), its writes on the writer.
+/// The catalog's reads on the reader endpoint (public pages and listings): a read-only handle, by its type.
 #[derive(Clone)]
 pub struct PgCatalogReader {
     reader: Endpoint,
-    store: PgStore,
 }
 
 impl PgCatalogReader {
-    pub fn new(reader: Endpoint, store: PgStore) -> Self {
-        Self { reader, store }
+    pub fn new(reader: Endpoint) -> Self {
+        Self { reader }
     }
 }
 

@@ -21,7 +21,7 @@ use super::super::orders::{
 use super::super::sqlx::{self, Postgres, Row, Transaction};
 use super::super::{PgStore, is_conflict, store_error};
 use super::{Access, Fault, FaultPoint, ShardedStore};
-use crate::domain::{Order, OrderId, ProductId, StockDelta, UserId};
+use crate::domain::{Order, OrderId, ProductId, StockDelta, UserId, returnable_units};
 use crate::ports::{IdempotencyScope, OrderStore, PlaceOrderError, StoreError};
 
 /// What step 2 found.
@@ -77,14 +77,15 @@ pub(super) fn restock_of(lines: &serde_json::Value) -> Vec<(ProductId, StockDelt
     back
 }
 
-/// Puts a reservation's units back and marks it `to` (`void` or `released`), if it is still in one of `from`;
-/// whether it moved.
+/// Marks a reservation `to` (`void` or `released`) if it is still in one of `from`, and puts units back on the
+/// shelf: `lines` when the move decided them (a cancellation's restock), else the reservation's own. Whether it moved.
 pub(super) async fn give_back(
     tx: &mut Transaction<'_, Postgres>,
     order: &OrderId,
     from: &[&str],
     to: &str,
     now: OffsetDateTime,
+    lines: Option<&[(ProductId, StockDelta)]>,
 ) -> Result<bool, sqlx::Error> {
     let from: Vec<&str> = from.to_vec();
     let moved = sqlx::query(
@@ -97,21 +98,44 @@ pub(super) async fn give_back(
     .fetch_optional(&mut **tx)
     .await?;
     let Some(row) = moved else { return Ok(false) };
-    let lines: sqlx::Json<serde_json::Value> = row.try_get("lines")?;
-    for (product, delta) in restock_of(&lines.0) {
-        // Back on the shelf up to the stock ceiling: an artisan may have raised the stock meanwhile.
+    let reserved: sqlx::Json<serde_json::Value> = row.try_get("lines")?;
+    let mut back = match lines {
+        Some(lines) => lines.to_vec(),
+        None => restock_of(&reserved.0),
+    };
+    back.sort_by(|a, b| a.0.cmp(&b.0));
+    for (product, delta) in back {
+        let stock = sqlx::query("SELECT stock FROM products WHERE product_id = $1 FOR UPDATE")
+            .bind(product.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+        let Some(stock) = stock else { continue };
+        // Back on the shelf as far as the ceiling allows (the domain's rule): an artisan may have raised the stock
+        // since the move was decided.
+        let stock = u32::try_from(stock.try_get::<i64, _>("stock")?).unwrap_or(u32::MAX);
+        let wanted = u32::try_from(delta.get()).unwrap_or(0);
+        let units = returnable_units(stock, wanted);
+        if units < wanted {
+            tracing::warn!(product_id = %product, units, "the stock is near its ceiling; returning fewer units");
+        }
         sqlx::query(
-            "UPDATE products SET stock = LEAST(stock + $2, $4), version = version + 1, updated_at = $3 \
-             WHERE product_id = $1",
+            "UPDATE products SET stock = stock + $2, version = version + 1, updated_at = $3 WHERE product_id = $1",
         )
         .bind(product.as_str())
-        .bind(delta.get())
+        .bind(i64::from(units))
         .bind(now)
-        .bind(crate::domain::product::MAX_STOCK)
         .execute(&mut **tx)
         .await?;
     }
     Ok(true)
+}
+
+/// `lines` as a reservation stores them: `[{"product_id": "...", "quantity": n}]`.
+pub(super) fn lines_of(lines: &[(ProductId, StockDelta)]) -> serde_json::Value {
+    lines
+        .iter()
+        .map(|(product, delta)| serde_json::json!({ "product_id": product.as_str(), "quantity": delta.get() }))
+        .collect()
 }
 
 impl ShardedStore {
@@ -285,7 +309,7 @@ impl ShardedStore {
         match outcome {
             Outcome::Voided => {
                 let mut tx = self.catalog.writer().begin().await?;
-                give_back(&mut tx, order, &["reserved"], "void", now).await.map_err(store_error)?;
+                give_back(&mut tx, order, &["reserved"], "void", now, None).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 self.catalog.catalog_changed();
                 Ok(())

@@ -32,7 +32,7 @@ use crate::domain::{
     ProviderRef, UserId,
 };
 use crate::ports::{
-    ArtisanProfile, CartLineError, CartStore, CatalogStore, Claim, Due, Housekeeping, IdempotencyScope,
+    ArtisanProfile, CartLineError, CartStore, CatalogReads, CatalogWrites, Claim, Due, Housekeeping, IdempotencyScope,
     IdempotencyStore, OrderStore, OrderTransition, Page, PageRequest, ParkError, PaymentStore, PlaceOrderError,
     ProductFilter, StockAdjustment, StockChangeError, StoreError, TransitionError,
 };
@@ -214,7 +214,7 @@ impl ShardedStore {
 }
 
 #[async_trait]
-impl CatalogStore for ShardedStore {
+impl CatalogReads for ShardedStore {
     async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
         self.catalog.get_product(id).await
     }
@@ -227,6 +227,23 @@ impl CatalogStore for ShardedStore {
         self.catalog.list_products(filter, page).await
     }
 
+    async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
+        self.catalog.get_artisan(id).await
+    }
+
+    async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
+        self.catalog.category_counts().await
+    }
+
+    /// The catalog database only: a shard's connection opens on its first user (which shard that is, init cannot
+    /// know).
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.catalog.ping().await
+    }
+}
+
+#[async_trait]
+impl CatalogWrites for ShardedStore {
     async fn create_product(&self, product: &Product, display_name: &str) -> Result<(), StoreError> {
         self.catalog.create_product(product, display_name).await
     }
@@ -243,20 +260,6 @@ impl CatalogStore for ShardedStore {
         now: OffsetDateTime,
     ) -> Result<Product, StockChangeError> {
         self.catalog.adjust_stock(id, artisan, adjustment, now).await
-    }
-
-    async fn get_artisan(&self, id: &UserId) -> Result<Option<ArtisanProfile>, StoreError> {
-        self.catalog.get_artisan(id).await
-    }
-
-    async fn category_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
-        self.catalog.category_counts().await
-    }
-
-    /// The catalog database only: a shard's connection opens on its first user (which shard that is, init cannot
-    /// know).
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.catalog.ping().await
     }
 }
 

@@ -19,19 +19,20 @@ use super::super::{PgStore, store_error};
 use super::{ShardedStore, Slot, SlotMap};
 use crate::ports::StoreError;
 
-/// The customer tables a slot's rows live in, each with the columns that identify a row's content (`order_sync`'s
-/// sequence number is local to each database; the target numbers the rows again).
-const SLOT_TABLES: &[(&str, &str)] = &[
+/// The customer tables a slot's rows live in, each with every column of its rows (`order_sync`'s sequence number is
+/// local to each database; the target numbers the rows again). `shoppers` holds only a lock row, written again by
+/// the next checkout. A test holds this to the migrated schema (`sharding::a_slots_move_copies_every_column`).
+pub const SLOT_TABLES: &[(&str, &str)] = &[
     ("cart_lines", "user_id, product_id, quantity, added_at, updated_at, expires_at"),
     ("idempotency_records", "user_id, key, state, fingerprint, claim_id, lock_until, order_id, created_at, expires_at"),
     (
         "orders",
         "order_id, user_id, status, items, total_amount, currency, contact_email, shipped_artisans, payment, \
-         payment_status, shares, created_at, updated_at, open_kind, open_since",
+         payment_status, shares, created_at, updated_at, open_kind, open_since, retry, parked_at",
     ),
     ("notices", "order_id, user_id, sent, created_at, sent_at"),
     ("placements", "order_id, user_id, outcome, decided_at"),
-    ("order_sync", "order_id, user_id, payouts, created_at"),
+    ("order_sync", "order_id, user_id, payouts, restock, created_at"),
 ];
 
 /// The rows of `slot`: the first byte of the SHA-256 of the user id, computed by Postgres as [`Slot::of`] does.

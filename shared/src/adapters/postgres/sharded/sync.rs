@@ -6,16 +6,16 @@
 //! copy moves only forward, a reservation is released once, a payout exists once. What a crash leaves, the sweeper
 //! applies.
 //!
-//! A cancellation's units come back from its reservation (what the checkout took, bounded by the stock ceiling,
-//! as the domain's restock is), not from the transition's restock lines: the reservation is what remembers they
-//! came back once.
+//! A cancellation's units are the ones its decision gives back (the transition's restock, recorded in the sync
+//! row), bounded again by the stock ceiling as it is when they land; releasing the reservation in the same
+//! transaction is what makes them come back once.
 
 use super::super::orders::{ExistingPart, insert_order, record_notice, update_order, write_parts};
 use super::super::payments::insert_payout;
 use super::super::rows::to_json;
 use super::super::sqlx::{self, Postgres, Row, Transaction};
 use super::super::{is_conflict, store_error};
-use super::checkout::give_back;
+use super::checkout::{give_back, lines_of, restock_of};
 use super::{Access, FaultPoint, ShardedStore};
 use crate::domain::{Order, OrderId, OrderStatus, Payout, UserId};
 use crate::ports::{OrderStore, OrderTransition, StoreError, TransitionError};
@@ -23,11 +23,9 @@ use crate::ports::{OrderStore, OrderTransition, StoreError, TransitionError};
 impl ShardedStore {
     pub(super) async fn move_order(&self, transition: &OrderTransition<'_>) -> Result<(), TransitionError> {
         let (current, next) = (transition.current, transition.next);
-        // What the artisans' copy shows (`Order::for_artisan`: statuses, not the payment) or the catalog holds
-        // (stock, payouts): a payment attached or moving without the order's status owes the catalog nothing.
-        let owes_catalog = current.status != next.status
-            || current.shipped_artisans != next.shipped_artisans
-            || !transition.payouts.is_empty();
+        // What the artisans' copy shows or the catalog holds (stock, payouts): a payment attached or moving
+        // without the order's status owes the catalog nothing.
+        let owes_catalog = current.changes_artisan_view(next) || !transition.payouts.is_empty();
         let shard = self.shard_for(&current.user_id, Access::Write).await?;
         let mut tx = shard.writer().begin().await?;
         let written = async {
@@ -38,13 +36,19 @@ impl ShardedStore {
                 return Ok(false);
             }
             if owes_catalog {
-                sqlx::query("INSERT INTO order_sync (order_id, user_id, payouts, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(current.order_id.as_str())
-                    .bind(current.user_id.as_str())
-                    .bind(to_json(&transition.payouts))
-                    .bind(next.updated_at)
-                    .execute(&mut *tx)
-                    .await?;
+                // The units the decision gives back, recorded with the move that decided them (only one does).
+                let restock: Vec<_> = transition.restock.iter().map(|r| (r.product_id.clone(), r.delta)).collect();
+                let restock = current.returns_stock(next).then(|| lines_of(&restock));
+                sqlx::query(
+                    "INSERT INTO order_sync (order_id, user_id, payouts, restock, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(current.order_id.as_str())
+                .bind(current.user_id.as_str())
+                .bind(to_json(&transition.payouts))
+                .bind(restock)
+                .bind(next.updated_at)
+                .execute(&mut *tx)
+                .await?;
             }
             Ok::<_, sqlx::Error>(true)
         }
@@ -78,15 +82,23 @@ impl ShardedStore {
         let pending = shard
             .writer()
             .fetch_all(
-                sqlx::query("SELECT seq, payouts FROM order_sync WHERE order_id = $1 ORDER BY seq").bind(id.as_str()),
+                sqlx::query("SELECT seq, payouts, restock FROM order_sync WHERE order_id = $1 ORDER BY seq")
+                    .bind(id.as_str()),
             )
             .await?;
         let mut last_seq = None;
         let mut payouts: Vec<Payout> = Vec::new();
+        // What the cancellation decided to give back; `None` when its row is one of an earlier release (which
+        // recorded none), and then the reservation's lines go back, as that release did.
+        let mut restock: Option<Vec<_>> = None;
         for row in &pending {
             last_seq = Some(row.try_get::<i64, _>("seq").map_err(store_error)?);
             let owed: sqlx::Json<Vec<Payout>> = row.try_get("payouts").map_err(store_error)?;
             payouts.extend(owed.0);
+            let decided: Option<sqlx::Json<serde_json::Value>> = row.try_get("restock").map_err(store_error)?;
+            if let Some(decided) = decided {
+                restock.get_or_insert_with(Vec::new).extend(restock_of(&decided.0));
+            }
         }
         let mut restocked = false;
         let mut tx = self.catalog.writer().begin().await?;
@@ -101,9 +113,9 @@ impl ShardedStore {
             .await?;
             upsert_copy(&mut tx, &order).await?;
             if order.status == OrderStatus::Cancelled {
-                // A cancelled order's units go back once (bounded by the stock ceiling, as the domain's restock
-                // is): the reservation remembers they did.
-                restocked = give_back(&mut tx, id, &["reserved", "taken"], "released", order.updated_at).await?;
+                // A cancelled order's units go back once: the reservation remembers they did.
+                let (from, now) = (&["reserved", "taken"], order.updated_at);
+                restocked = give_back(&mut tx, id, from, "released", now, restock.as_deref()).await?;
             }
             for payout in &payouts {
                 insert_payout(&mut tx, payout).await?;
