@@ -23,7 +23,7 @@ dev: ## run the whole storefront locally on http://127.0.0.1:$${PORT:-3000} (dat
 
 test: tools browser-tools lint template-check ## install what the tests need, then run every check and test
 	mkdir -p target
-	# The function binaries themselves: tests/e2e/invocations.rs runs them under the Runtime API harness.
+	# The function binaries themselves: tests/e2e/invocations/ runs them under the Runtime API harness.
 	cargo build --workspace --bins --quiet
 	scripts/with-moto.sh cargo test --workspace 2>&1 | tee target/test-output.log
 	scripts/with-postgres.sh $(MAKE) --no-print-directory postgres-suites 2>&1 | tee target/test-output-postgres.log

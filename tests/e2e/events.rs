@@ -239,7 +239,7 @@ async fn every_sample_event_gets_its_expected_status_from_its_handler() {
 
 /// What each sample API event's handler answers in-process (status, content type, comparable body), each against a
 /// stack of its own, four at a time. Made once per test process: this file's status check and the binaries'
-/// comparison (tests/e2e/invocations.rs) read the same runs (on sharded Postgres a stack is five databases).
+/// comparison (tests/e2e/invocations/) read the same runs (on sharded Postgres a stack is five databases).
 pub(crate) async fn in_process_runs() -> &'static BTreeMap<String, (u16, String, serde_json::Value)> {
     use futures::StreamExt;
     static RUNS: tokio::sync::OnceCell<BTreeMap<String, (u16, String, serde_json::Value)>> =

@@ -138,7 +138,7 @@ async fn a_duplicate_message_confirms_once_and_a_poison_message_ends_in_the_dead
     assert_eq!(delivered(&app), vec![id.clone()], "a duplicate delivery sends no second confirmation");
 
     // Through the queue, the poison message is retried and then dead-lettered. (That its last failure is counted as
-    // `DlqSends` is checked on the worker binary's own EMF line, tests/e2e/invocations.rs: this process's counters
+    // `DlqSends` is checked on the worker binary's own EMF line, tests/e2e/invocations/: this process's counters
     // are shared by every test running beside this one.)
     app.server.queue.send("not an order".into()).expect("sent");
     assert!(eventually(5, || async { app.server.queue.dead_letters() == ["not an order".to_owned()] }).await);

@@ -2,7 +2,7 @@
 //! resource, `Effect` honoured, scalar or list `Action`, the `s3:prefix` condition) against what the function's
 //! own binary asked IAM for while it ran (recorded by the proxies in front of every stand-in,
 //! `storefront_local::iam`). Both ways: a use no grant covers is AccessDenied in AWS; a grant nothing used is more
-//! than the function needs. tests/e2e/invocations.rs drives the binaries through every sample event and the
+//! than the function needs. tests/e2e/invocations/ drives the binaries through every sample event and the
 //! workers' real paths, then asks this module.
 
 use std::collections::BTreeSet;

@@ -2,7 +2,7 @@
 //! cfn-lint check the syntax; these check the intent): every queue has a dead-letter queue and alarms, every SQS
 //! event source reports batch item failures and its queue hides a batch long enough, every alarm reaches the
 //! topic, the bucket is private and only CloudFront (through OAC) reads it, logs are JSON with a retention, and the
-//! dashboard is valid JSON. Grants are held to what each function really calls in tests/e2e/invocations.rs, and
+//! dashboard is valid JSON. Grants are held to what each function really calls in tests/e2e/invocations/, and
 //! routes to their authorizers in tests/e2e/routes.rs.
 
 use std::collections::BTreeSet;

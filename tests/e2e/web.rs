@@ -198,3 +198,27 @@ async fn assets_are_content_hashed_immutable_and_the_static_floor_serves_a_page_
     assert_eq!(fixed.text().await.expect("html"), live);
     assert_eq!(app.client.get(app.url("/dev/static/")).send().await.expect("home").status(), 200);
 }
+
+#[tokio::test]
+async fn every_page_path_the_router_lists_is_a_page_it_serves() {
+    let app = spawn_app().await;
+    // A real value for each parameter: a category, a seeded artisan and product, any well-formed order id (the
+    // order pages are shells that read the order in the browser).
+    let value = |name: &str| match name {
+        "{category}" => "ceramics".to_owned(),
+        "{artisan_id}" => "marta-clay".to_owned(),
+        "{product_id}" => PRODUCT.to_owned(),
+        "{order_id}" => storefront::domain::OrderId::from_parts(1, 1).to_string(),
+        "{slug}" => "celadon-tea-bowl".to_owned(),
+        other => other.to_owned(),
+    };
+    for template in storefront_web::PAGE_PATHS {
+        let path: Vec<String> = template.split('/').map(value).collect();
+        let path = path.join("/");
+        let response = page(&app, &path).await;
+        let status = response.status().as_u16();
+        let content_type = header(&response, "content-type").to_owned();
+        assert_eq!(status, 200, "{template} ({path}) is served: {}", response.text().await.unwrap_or_default());
+        assert!(!content_type.contains("problem+json"), "{template} is a page, not the API's: {content_type}");
+    }
+}
