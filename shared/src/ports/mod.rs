@@ -90,10 +90,9 @@ pub enum StockChangeError {
 /// What one request of a route asks of its store at once, in the route's terms. The store adapter knows what that
 /// takes on its backend: on DynamoDB a connection per call in flight, opened early by a cold start
 /// (`adapters::dynamodb::connections_for`); a Postgres pool needs nothing more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreWork {
     /// One call at a time (most routes).
-    #[default]
     OneCall,
     /// A catalog listing: every part of the catalog's listing read at once.
     Listing,

@@ -53,12 +53,11 @@ fn failed(point: FaultPoint) -> StoreError {
     StoreError::Unavailable(format!("fault injected: the database failed at {point:?}").into())
 }
 
-/// The reservation's lines as stored: `[{"product_id": "...", "quantity": n}]`.
-fn lines_json(order: &Order) -> serde_json::Value {
-    order
-        .items
-        .iter()
-        .map(|line| serde_json::json!({ "product_id": line.product_id.as_str(), "quantity": line.quantity.get() }))
+/// Lines as a reservation (and a cancellation's sync row) stores them: `[{"product_id": "...", "quantity": n}]`.
+pub(super) fn lines_json<'a>(lines: impl IntoIterator<Item = (&'a ProductId, i64)>) -> serde_json::Value {
+    lines
+        .into_iter()
+        .map(|(product, quantity)| serde_json::json!({ "product_id": product.as_str(), "quantity": quantity }))
         .collect()
 }
 
@@ -73,7 +72,6 @@ pub(super) fn restock_of(lines: &serde_json::Value) -> Vec<(ProductId, StockDelt
             _ => tracing::error!(%line, "unreadable reservation line; its units stay reserved"),
         }
     }
-    back.sort_by(|a, b| a.0.cmp(&b.0));
     back
 }
 
@@ -103,6 +101,7 @@ pub(super) async fn give_back(
         Some(lines) => lines.to_vec(),
         None => restock_of(&reserved.0),
     };
+    // In product order, as checkout takes them: two transactions never wait on each other's rows crosswise.
     back.sort_by(|a, b| a.0.cmp(&b.0));
     for (product, delta) in back {
         let stock = sqlx::query("SELECT stock FROM products WHERE product_id = $1 FOR UPDATE")
@@ -128,14 +127,6 @@ pub(super) async fn give_back(
         .await?;
     }
     Ok(true)
-}
-
-/// `lines` as a reservation stores them: `[{"product_id": "...", "quantity": n}]`.
-pub(super) fn lines_of(lines: &[(ProductId, StockDelta)]) -> serde_json::Value {
-    lines
-        .iter()
-        .map(|(product, delta)| serde_json::json!({ "product_id": product.as_str(), "quantity": delta.get() }))
-        .collect()
 }
 
 impl ShardedStore {
@@ -201,7 +192,7 @@ impl ShardedStore {
             )
             .bind(order.order_id.as_str())
             .bind(order.user_id.as_str())
-            .bind(lines_json(order))
+            .bind(lines_json(order.items.iter().map(|line| (&line.product_id, i64::from(line.quantity.get())))))
             .bind(order.created_at)
             .execute(&mut *tx)
             .await?;

@@ -15,7 +15,7 @@ use super::super::payments::insert_payout;
 use super::super::rows::to_json;
 use super::super::sqlx::{self, Postgres, Row, Transaction};
 use super::super::{is_conflict, store_error};
-use super::checkout::{give_back, lines_of, restock_of};
+use super::checkout::{give_back, lines_json, restock_of};
 use super::{Access, FaultPoint, ShardedStore};
 use crate::domain::{Order, OrderId, OrderStatus, Payout, UserId};
 use crate::ports::{OrderStore, OrderTransition, StoreError, TransitionError};
@@ -37,8 +37,8 @@ impl ShardedStore {
             }
             if owes_catalog {
                 // The units the decision gives back, recorded with the move that decided them (only one does).
-                let restock: Vec<_> = transition.restock.iter().map(|r| (r.product_id.clone(), r.delta)).collect();
-                let restock = current.returns_stock(next).then(|| lines_of(&restock));
+                let restock = current.returns_stock(next)
+                    .then(|| lines_json(transition.restock.iter().map(|r| (&r.product_id, r.delta.get()))));
                 sqlx::query(
                     "INSERT INTO order_sync (order_id, user_id, payouts, restock, created_at) VALUES ($1, $2, $3, $4, $5)",
                 )
